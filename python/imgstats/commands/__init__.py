@@ -1,0 +1,1 @@
+"""Sub-commands of the `imgstats` CLI; each module exposes `add_parsers(subparsers)`."""

@@ -1,0 +1,5 @@
+"""Being written."""
+
+
+def add_parsers(sub):
+    pass

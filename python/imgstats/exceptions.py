@@ -1,0 +1,5 @@
+"""Exceptions raised by imgstats. Per-file failures are data (the `error` column), not exceptions."""
+
+from imgstats._imgstats import ImgstatsError, InternalError
+
+__all__ = ["ImgstatsError", "InternalError"]

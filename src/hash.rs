@@ -1,0 +1,625 @@
+//! Perceptual hashes bit-compatible with imagehash 4.3.2 (`hash_size = 8`).
+//!
+//! Input is 8-bit luma, i.e. what Pillow's `convert("L")` gives (the caller's job). Every hash
+//! resizes with [`crate::resize::resize_lanczos_l8`], which is Pillow-exact, so the bits match
+//! imagehash on the same Pillow major version (13).
+//!
+//! Bit order is imagehash's hex string: bits row-major, the first bit is the most significant, so
+//! `format(h, "016x") == str(imagehash.phash(img))` and `(a ^ b).count_ones()` is imagehash's
+//! `h1 - h2`.
+//!
+//! Ties: a bit is set only when a value is *strictly* greater than the threshold, as in imagehash.
+//! That makes degenerate images well defined and identical to imagehash:
+//! - constant image: `ahash = 0`, `dhash = 0`, and `phash = 0x8000000000000000` (only the DC term
+//!   is non-zero; the 63 others are exactly 0, equal to the median, so not above it), or `0` for
+//!   an all-black image;
+//! - images with exact symmetries (gradients, centred shapes) have many DCT coefficients that are
+//!   exactly zero. imagehash gets exact zeros from scipy's pocketfft; a textbook DCT would give
+//!   ±1e-13 noise and flip bits. So the DCT here reproduces pocketfft's floating-point operations
+//!   (see [`pocketfft`]) and returns the very same doubles as scipy.
+
+use crate::resize::resize_lanczos_l8;
+
+/// Side of the image the DCT runs on (`hash_size · highfreq_factor` = 8 · 4).
+const PHASH_SIDE: usize = 32;
+/// Side of the kept low-frequency block and of the aHash image.
+const HASH_SIDE: usize = 8;
+
+/// Pack 64 booleans, row-major, first one into the most significant bit.
+fn pack(bits: impl Iterator<Item = bool>) -> u64 {
+    bits.fold(0u64, |h, b| (h << 1) | u64::from(b))
+}
+
+/// Average hash: LANCZOS to 8×8, bit = pixel > mean of the 64 pixels.
+pub fn ahash(luma: &[u8], w: usize, h: usize) -> u64 {
+    ahash_from_8x8(&resize_lanczos_l8(luma, w, h, HASH_SIDE, HASH_SIDE))
+}
+
+fn ahash_from_8x8(px: &[u8]) -> u64 {
+    // numpy's mean of 64 bytes is exact in f64 (sum < 2^14, division by a power of two), so
+    // `p > sum / 64` is exactly `64·p > sum` in integers.
+    let sum: u32 = px.iter().map(|&p| u32::from(p)).sum();
+    pack(px.iter().map(|&p| u32::from(p) * 64 > sum))
+}
+
+/// Difference hash: LANCZOS to 9 wide × 8 high, bit = right neighbour > left neighbour.
+pub fn dhash(luma: &[u8], w: usize, h: usize) -> u64 {
+    dhash_from_9x8(&resize_lanczos_l8(luma, w, h, HASH_SIDE + 1, HASH_SIDE))
+}
+
+fn dhash_from_9x8(px: &[u8]) -> u64 {
+    pack(
+        px.chunks_exact(HASH_SIDE + 1)
+            .flat_map(|r| r.windows(2).map(|p| p[1] > p[0])),
+    )
+}
+
+/// Perceptual hash: LANCZOS to 32×32, unnormalised 2-D DCT-II, top-left 8×8 (DC included),
+/// bit = coefficient > median of the 64.
+pub fn phash(luma: &[u8], w: usize, h: usize) -> u64 {
+    phash_from_32x32(&resize_lanczos_l8(luma, w, h, PHASH_SIDE, PHASH_SIDE))
+}
+
+fn phash_from_32x32(px: &[u8]) -> u64 {
+    let low = dct_low_8x8(px);
+    let med = median64(&low);
+    pack(low.iter().map(|&v| v > med))
+}
+
+/// `scipy.fftpack.dct(scipy.fftpack.dct(x, axis=0), axis=1)[:8, :8]` on a 32×32 image, bit for bit:
+/// every column, then the 8 kept rows, go through [`pocketfft::dct2`].
+fn dct_low_8x8(px: &[u8]) -> [f64; 64] {
+    assert_eq!(px.len(), PHASH_SIDE * PHASH_SIDE);
+    let plan = pocketfft::Dct2::get();
+    // Axis 0: transform each column; keep the 8 lowest frequencies, stored row-major.
+    let mut rows = [[0.0f64; PHASH_SIDE]; HASH_SIDE];
+    let mut col = [0.0f64; PHASH_SIDE];
+    for j in 0..PHASH_SIDE {
+        for (i, c) in col.iter_mut().enumerate() {
+            *c = f64::from(px[i * PHASH_SIDE + j]);
+        }
+        plan.dct2(&mut col);
+        for (u, row) in rows.iter_mut().enumerate() {
+            row[j] = col[u];
+        }
+    }
+    // Axis 1 on the kept rows.
+    let mut low = [0.0f64; 64];
+    for (u, row) in rows.iter_mut().enumerate() {
+        plan.dct2(row);
+        low[u * HASH_SIDE..(u + 1) * HASH_SIDE].copy_from_slice(&row[..HASH_SIDE]);
+    }
+    low
+}
+
+/// The unnormalised DCT-II exactly as scipy computes it (pocketfft's C++ header, as vendored by
+/// scipy ≥ 1.4 and used through `scipy.fftpack.dct`), for length 32.
+///
+/// Why not a textbook O(N²) sum: imagehash thresholds the coefficients at their median with `>`,
+/// and on images with an exact symmetry (constant, gradients, centred shapes) many coefficients
+/// are exactly zero in pocketfft (its butterflies cancel exactly) but ±1e-13 in a direct sum, which
+/// flips bits. Reproducing pocketfft's operation order and twiddle factors gives the same doubles,
+/// so ties break the same way. Verified bit-exact against scipy 1.17 on random and degenerate inputs.
+///
+/// Algorithm (pocketfft `T_dcst23::exec`, type 2, `cosine`, no scaling): pre-twiddle pairs, a
+/// backward real FFT (`rfftp` with radix-2 then radix-4 passes, FFTPACK `radb2`/`radb4`), then a
+/// post-rotation by `cos(π(k+1)/2N)`. Twiddles come from pocketfft's two-table `sincos_2pibyn`.
+/// The x86-64 build of scipy does not contract multiply-adds into FMAs, and neither does this code.
+mod pocketfft {
+    use std::sync::OnceLock;
+
+    const N: usize = super::PHASH_SIDE;
+
+    /// pocketfft's `sincos_2pibyn(n)`: `e^{2πi·idx/n}` from two small tables of libm values.
+    struct Roots {
+        n: usize,
+        mask: usize,
+        shift: usize,
+        v1: Vec<(f64, f64)>,
+        v2: Vec<(f64, f64)>,
+    }
+
+    impl Roots {
+        /// One table entry: `e^{2πi·x/n}` reduced to the first octant, as pocketfft's `calc`.
+        fn calc(x: usize, n: usize, ang: f64) -> (f64, f64) {
+            let cs = |m: usize| ((m as f64 * ang).cos(), (m as f64 * ang).sin());
+            let mut x = x << 3;
+            if x < 4 * n {
+                if x < 2 * n {
+                    if x < n {
+                        return cs(x);
+                    }
+                    let (c, s) = cs(2 * n - x);
+                    return (s, c);
+                }
+                x -= 2 * n;
+                if x < n {
+                    let (c, s) = cs(x);
+                    return (-s, c);
+                }
+                let (c, s) = cs(2 * n - x);
+                (-c, s)
+            } else {
+                x = 8 * n - x;
+                if x < 2 * n {
+                    if x < n {
+                        let (c, s) = cs(x);
+                        return (c, -s);
+                    }
+                    let (c, s) = cs(2 * n - x);
+                    return (s, -c);
+                }
+                x -= 2 * n;
+                if x < n {
+                    let (c, s) = cs(x);
+                    return (-s, -c);
+                }
+                let (c, s) = cs(2 * n - x);
+                (-c, -s)
+            }
+        }
+
+        fn new(n: usize) -> Roots {
+            // pocketfft: `Thigh(0.25L*pi/n)`; the long-double π rounds to the same double.
+            let ang = 0.25 * std::f64::consts::PI / n as f64;
+            let nval = (n + 2) / 2;
+            let mut shift = 1;
+            while (1usize << shift) * (1usize << shift) < nval {
+                shift += 1;
+            }
+            let mask = (1usize << shift) - 1;
+            let mut v1 = vec![(1.0, 0.0); mask + 1];
+            for (i, v) in v1.iter_mut().enumerate().skip(1) {
+                *v = Self::calc(i, n, ang);
+            }
+            let mut v2 = vec![(1.0, 0.0); nval.div_ceil(mask + 1)];
+            for (i, v) in v2.iter_mut().enumerate().skip(1) {
+                *v = Self::calc(i * (mask + 1), n, ang);
+            }
+            Roots {
+                n,
+                mask,
+                shift,
+                v1,
+                v2,
+            }
+        }
+
+        fn get(&self, idx: usize) -> (f64, f64) {
+            let (i, conj) = if 2 * idx <= self.n {
+                (idx, false)
+            } else {
+                (self.n - idx, true)
+            };
+            let (a, b) = (self.v1[i & self.mask], self.v2[i >> self.shift]);
+            let im = a.0 * b.1 + a.1 * b.0;
+            (a.0 * b.0 - a.1 * b.1, if conj { -im } else { im })
+        }
+    }
+
+    /// One radix pass of the backward real FFT.
+    struct Pass {
+        ip: usize,
+        l1: usize,
+        ido: usize,
+        tw: Vec<f64>,
+    }
+
+    pub(super) struct Dct2 {
+        passes: Vec<Pass>,
+        /// `cos(π(i+1)/2N)` for the post-rotation.
+        twiddle: [f64; N],
+    }
+
+    impl Dct2 {
+        pub(super) fn get() -> &'static Dct2 {
+            static PLAN: OnceLock<Dct2> = OnceLock::new();
+            PLAN.get_or_init(Dct2::new)
+        }
+
+        fn new() -> Dct2 {
+            // rfftp::factorize: 4s first, a single 2 moved to the front. 32 → [2, 4, 4].
+            let mut fact = Vec::new();
+            let mut len = N;
+            while len % 4 == 0 {
+                fact.push(4);
+                len >>= 2;
+            }
+            if len % 2 == 0 {
+                len >>= 1;
+                fact.push(2);
+                let last = fact.len() - 1;
+                fact.swap(0, last);
+            }
+            assert_eq!(len, 1, "only lengths 2^k are implemented");
+            // rfftp::comp_twiddle (the last pass needs none).
+            let roots = Roots::new(N);
+            let mut passes = Vec::new();
+            let mut l1 = 1;
+            for (k, &ip) in fact.iter().enumerate() {
+                let ido = N / (l1 * ip);
+                let mut tw = vec![0.0; (ip - 1) * (ido - 1)];
+                if k + 1 < fact.len() {
+                    for j in 1..ip {
+                        for i in 1..=(ido - 1) / 2 {
+                            let (r, im) = roots.get(j * l1 * i);
+                            tw[(j - 1) * (ido - 1) + 2 * i - 2] = r;
+                            tw[(j - 1) * (ido - 1) + 2 * i - 1] = im;
+                        }
+                    }
+                }
+                passes.push(Pass { ip, l1, ido, tw });
+                l1 *= ip;
+            }
+            let r4 = Roots::new(4 * N);
+            let mut twiddle = [0.0; N];
+            for (i, t) in twiddle.iter_mut().enumerate() {
+                *t = r4.get(i + 1).0;
+            }
+            Dct2 { passes, twiddle }
+        }
+
+        /// FFTPACK `radb2`: `cc` is ido×2×l1, `ch` is ido×l1×2.
+        fn radb2(p: &Pass, cc: &[f64], ch: &mut [f64]) {
+            let (ido, l1) = (p.ido, p.l1);
+            let c = |a: usize, b: usize, k: usize| cc[a + ido * (b + 2 * k)];
+            let h = |a: usize, k: usize, b: usize| a + ido * (k + l1 * b);
+            let wa = |x: usize, i: usize| p.tw[i + x * (ido - 1)];
+            for k in 0..l1 {
+                let (a, b) = (c(0, 0, k), c(ido - 1, 1, k));
+                ch[h(0, k, 0)] = a + b;
+                ch[h(0, k, 1)] = a - b;
+            }
+            if ido % 2 == 0 {
+                for k in 0..l1 {
+                    ch[h(ido - 1, k, 0)] = 2.0 * c(ido - 1, 0, k);
+                    ch[h(ido - 1, k, 1)] = -2.0 * c(0, 1, k);
+                }
+            }
+            if ido <= 2 {
+                return;
+            }
+            for k in 0..l1 {
+                for i in (2..ido).step_by(2) {
+                    let ic = ido - i;
+                    let (a, b) = (c(i - 1, 0, k), c(ic - 1, 1, k));
+                    ch[h(i - 1, k, 0)] = a + b;
+                    let tr2 = a - b;
+                    let (a, b) = (c(i, 0, k), c(ic, 1, k));
+                    let ti2 = a + b;
+                    ch[h(i, k, 0)] = a - b;
+                    let (wr, wi) = (wa(0, i - 2), wa(0, i - 1));
+                    ch[h(i, k, 1)] = wr * ti2 + wi * tr2;
+                    ch[h(i - 1, k, 1)] = wr * tr2 - wi * ti2;
+                }
+            }
+        }
+
+        /// FFTPACK `radb4`: `cc` is ido×4×l1, `ch` is ido×l1×4.
+        fn radb4(p: &Pass, cc: &[f64], ch: &mut [f64]) {
+            const SQRT2: f64 = std::f64::consts::SQRT_2;
+            let (ido, l1) = (p.ido, p.l1);
+            let c = |a: usize, b: usize, k: usize| cc[a + ido * (b + 4 * k)];
+            let h = |a: usize, k: usize, b: usize| a + ido * (k + l1 * b);
+            let wa = |x: usize, i: usize| p.tw[i + x * (ido - 1)];
+            for k in 0..l1 {
+                let (a, b) = (c(0, 0, k), c(ido - 1, 3, k));
+                let (tr2, tr1) = (a + b, a - b);
+                let tr3 = 2.0 * c(ido - 1, 1, k);
+                let tr4 = 2.0 * c(0, 2, k);
+                ch[h(0, k, 0)] = tr2 + tr3;
+                ch[h(0, k, 2)] = tr2 - tr3;
+                ch[h(0, k, 3)] = tr1 + tr4;
+                ch[h(0, k, 1)] = tr1 - tr4;
+            }
+            if ido % 2 == 0 {
+                for k in 0..l1 {
+                    let (a, b) = (c(0, 3, k), c(0, 1, k));
+                    let (ti1, ti2) = (a + b, a - b);
+                    let (a, b) = (c(ido - 1, 0, k), c(ido - 1, 2, k));
+                    let (tr2, tr1) = (a + b, a - b);
+                    ch[h(ido - 1, k, 0)] = tr2 + tr2;
+                    ch[h(ido - 1, k, 1)] = SQRT2 * (tr1 - ti1);
+                    ch[h(ido - 1, k, 2)] = ti2 + ti2;
+                    ch[h(ido - 1, k, 3)] = -SQRT2 * (tr1 + ti1);
+                }
+            }
+            if ido <= 2 {
+                return;
+            }
+            for k in 0..l1 {
+                for i in (2..ido).step_by(2) {
+                    let ic = ido - i;
+                    let pm = |a: f64, b: f64| (a + b, a - b);
+                    let (tr2, tr1) = pm(c(i - 1, 0, k), c(ic - 1, 3, k));
+                    let (ti1, ti2) = pm(c(i, 0, k), c(ic, 3, k));
+                    let (tr4, ti3) = pm(c(i, 2, k), c(ic, 1, k));
+                    let (tr3, ti4) = pm(c(i - 1, 2, k), c(ic - 1, 1, k));
+                    let (h0r, cr3) = pm(tr2, tr3);
+                    let (h0i, ci3) = pm(ti2, ti3);
+                    ch[h(i - 1, k, 0)] = h0r;
+                    ch[h(i, k, 0)] = h0i;
+                    let (cr4, cr2) = pm(tr1, tr4);
+                    let (ci2, ci4) = pm(ti1, ti4);
+                    for (x, ci, cr) in [(0, ci2, cr2), (1, ci3, cr3), (2, ci4, cr4)] {
+                        let (wr, wi) = (wa(x, i - 2), wa(x, i - 1));
+                        ch[h(i, k, x + 1)] = wr * ci + wi * cr;
+                        ch[h(i - 1, k, x + 1)] = wr * cr - wi * ci;
+                    }
+                }
+            }
+        }
+
+        /// In-place unnormalised DCT-II of 32 values (pocketfft `T_dcst23::exec`, type 2).
+        pub(super) fn dct2(&self, c: &mut [f64; N]) {
+            c[0] *= 2.0;
+            c[N - 1] *= 2.0;
+            for k in (1..N - 1).step_by(2) {
+                // MPINPLACE(c[k+1], c[k])
+                let t = c[k + 1];
+                c[k + 1] -= c[k];
+                c[k] += t;
+            }
+            // rfftp backward: ping-pong between `c` and a scratch buffer.
+            let mut buf = [0.0f64; N];
+            let mut in_c = true;
+            for p in &self.passes {
+                let (src, dst): (&[f64; N], &mut [f64; N]) = if in_c {
+                    (&*c, &mut buf)
+                } else {
+                    (&buf, &mut *c)
+                };
+                // `src` and `dst` never alias; copy `src` so both borrows are simple.
+                let src = *src;
+                if p.ip == 4 {
+                    Self::radb4(p, &src, dst)
+                } else {
+                    Self::radb2(p, &src, dst)
+                }
+                in_c = !in_c;
+            }
+            if !in_c {
+                *c = buf;
+            }
+            let tw = &self.twiddle;
+            let ns2 = N.div_ceil(2);
+            for k in 1..ns2 {
+                let kc = N - k;
+                let t1 = tw[k - 1] * c[kc] + tw[kc - 1] * c[k];
+                let t2 = tw[k - 1] * c[k] - tw[kc - 1] * c[kc];
+                c[k] = 0.5 * (t1 + t2);
+                c[kc] = 0.5 * (t1 - t2);
+            }
+            c[ns2] *= tw[ns2 - 1];
+        }
+    }
+}
+
+/// numpy's median of an even count: the mean of the two middle order statistics.
+fn median64(v: &[f64; 64]) -> f64 {
+    let mut s = *v;
+    s.sort_unstable_by(f64::total_cmp);
+    (s[31] + s[32]) / 2.0
+}
+
+/// `[phash, dhash, ahash]` of one luma image (three resizes of the full image; no shared work is
+/// possible because each target size has its own filter).
+pub fn hashes(luma: &[u8], w: usize, h: usize) -> [u64; 3] {
+    [phash(luma, w, h), dhash(luma, w, h), ahash(luma, w, h)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `scipy.fftpack.dct(np.arange(32.0))` from scipy 1.17 (shortest round-trip reprs).
+    const SCIPY_DCT_ARANGE32: [f64; 32] = [
+        992.0,
+        -414.84476091447783,
+        0.0,
+        -45.94445993879662,
+        0.0,
+        -16.430244579452868,
+        0.0,
+        -8.295924452306517,
+        0.0,
+        -4.945145994134673,
+        0.0,
+        -3.2452641508492936,
+        0.0,
+        -2.26346397136653,
+        0.0,
+        -1.642938371635351,
+        0.0,
+        -1.2232212598164898,
+        0.0,
+        -0.923361045811995,
+        0.0,
+        -0.6987955475587202,
+        0.0,
+        -0.5231973204650675,
+        0.0,
+        -0.38002015470723194,
+        0.0,
+        -0.2582256596025996,
+        0.0,
+        -0.1499590680167131,
+        0.0,
+        -0.04918609657693196,
+    ];
+    /// `scipy.fftpack.dct([(i * 73 + 41) % 256 for i in range(32)])` from scipy 1.17.
+    const SCIPY_DCT_MIXED32: [f64; 32] = [
+        6944.0,
+        -13.78727813730055,
+        -224.19212687681934,
+        -65.42842854040518,
+        -241.14672706512442,
+        -64.94529357028483,
+        -284.6977864500737,
+        -42.43395297213256,
+        -473.0263206457788,
+        941.5333011638484,
+        172.04877263414386,
+        -240.35678383305358,
+        -117.82385938815992,
+        -246.00485843294757,
+        -213.88614097929587,
+        -341.68585384942514,
+        -362.0386719675123,
+        -789.5046592360083,
+        -2171.6224329109214,
+        1318.0091576392947,
+        176.3358669398085,
+        330.1374039900337,
+        -52.19042459728124,
+        189.94250737658166,
+        -195.93391737092588,
+        154.15633964492605,
+        -532.632095575804,
+        375.3372104133682,
+        1212.3264643713935,
+        -37.95241947828902,
+        183.98972359857376,
+        -4.165745309067194,
+    ];
+
+    /// Textbook O(N²) DCT-II of one vector (unnormalised, scipy's convention).
+    fn dct1(x: &[f64]) -> Vec<f64> {
+        let n = x.len();
+        (0..n)
+            .map(|k| {
+                2.0 * x
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &v)| {
+                        v * (std::f64::consts::PI * k as f64 * (2 * i + 1) as f64 / (2 * n) as f64)
+                            .cos()
+                    })
+                    .sum::<f64>()
+            })
+            .collect()
+    }
+
+    fn image(seed: u64) -> Vec<u8> {
+        let mut s = seed;
+        (0..1024)
+            .map(|_| {
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                (s >> 56) as u8
+            })
+            .collect()
+    }
+
+    #[test]
+    fn dct_matches_separable_textbook_dct() {
+        let px = image(3);
+        // Full 2-D reference: columns then rows.
+        let mut m = vec![vec![0.0; 32]; 32];
+        for j in 0..32 {
+            let col: Vec<f64> = (0..32).map(|i| f64::from(px[i * 32 + j])).collect();
+            for (k, v) in dct1(&col).into_iter().enumerate() {
+                m[k][j] = v;
+            }
+        }
+        let low = dct_low_8x8(&px);
+        for u in 0..8 {
+            let r = dct1(&m[u]);
+            for v in 0..8 {
+                let d = (low[u * 8 + v] - r[v]).abs();
+                assert!(
+                    d < 1e-8 * (1.0 + r[v].abs()),
+                    "({u},{v}) {} vs {}",
+                    low[u * 8 + v],
+                    r[v]
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn dc_term_is_four_n_squared_times_mean() {
+        let px = vec![10u8; 1024];
+        let low = dct_low_8x8(&px);
+        // y[0] = 2·Σx per axis: 2·32·2·32·10.
+        assert!((low[0] - 40960.0).abs() < 1e-9);
+        assert!(low[1..].iter().all(|v| v.abs() < 1e-9));
+    }
+
+    #[test]
+    fn median_is_mean_of_middle_pair() {
+        let mut v = [0.0f64; 64];
+        for (i, x) in v.iter_mut().enumerate() {
+            *x = ((i * 37) % 64) as f64; // a permutation of 0..64
+        }
+        assert_eq!(median64(&v), 31.5);
+        let p = pack(v.iter().map(|&x| x > median64(&v)));
+        assert_eq!(p.count_ones(), 32);
+    }
+
+    #[test]
+    fn phash_sets_half_the_bits_and_the_dc_bit() {
+        for seed in 0..20 {
+            let h = phash_from_32x32(&image(seed));
+            assert_eq!(h.count_ones(), 32);
+            assert_eq!(
+                h >> 63,
+                1,
+                "DC is the largest coefficient of a non-negative image"
+            );
+        }
+    }
+
+    #[test]
+    fn bit_order_is_row_major_msb_first() {
+        // Only the top-left pixel above the mean: the first (most significant) bit.
+        let mut px = [0u8; 64];
+        px[0] = 200;
+        assert_eq!(ahash_from_8x8(&px), 1 << 63);
+        px[0] = 0;
+        px[63] = 200;
+        assert_eq!(ahash_from_8x8(&px), 1);
+        // dHash: rising ramp in every row sets all bits; a falling ramp none.
+        let up: Vec<u8> = (0..72).map(|i| (i % 9) as u8 * 10).collect();
+        assert_eq!(dhash_from_9x8(&up), u64::MAX);
+        let down: Vec<u8> = (0..72).map(|i| 90 - (i % 9) as u8 * 10).collect();
+        assert_eq!(dhash_from_9x8(&down), 0);
+        // Only row 1, column 0 rises: bit 8 from the top.
+        let mut one = [5u8; 72];
+        one[9 + 1] = 6;
+        assert_eq!(dhash_from_9x8(&one), 1 << (63 - 8));
+    }
+
+    #[test]
+    fn constant_images() {
+        let px = vec![128u8; 50 * 40];
+        assert_eq!(hashes(&px, 50, 40), [1 << 63, 0, 0]);
+        let black = vec![0u8; 9 * 8];
+        assert_eq!(hashes(&black, 9, 8), [0, 0, 0]);
+    }
+
+    #[test]
+    fn symmetric_coefficients_are_exactly_zero() {
+        // Rows all equal: every vertical frequency u > 0 cancels exactly in pocketfft's butterflies.
+        let px: Vec<u8> = (0..1024).map(|i| ((i % 32) * 8) as u8).collect();
+        let low = dct_low_8x8(&px);
+        assert!(low[8..].iter().all(|&v| v == 0.0), "{:?}", &low[8..16]);
+        assert!(low[..8].iter().any(|&v| v != 0.0));
+    }
+
+    #[test]
+    fn pocketfft_dct_matches_scipy_values() {
+        let inputs: [fn(usize) -> f64; 2] = [|i| i as f64, |i| ((i * 73 + 41) % 256) as f64];
+        for (f, want) in inputs.iter().zip([SCIPY_DCT_ARANGE32, SCIPY_DCT_MIXED32]) {
+            let mut x = [0.0f64; 32];
+            for (i, v) in x.iter_mut().enumerate() {
+                *v = f(i);
+            }
+            pocketfft::Dct2::get().dct2(&mut x);
+            for (k, (&a, &b)) in x.iter().zip(want.iter()).enumerate() {
+                assert_eq!(a.to_bits(), b.to_bits(), "k={k}: {a:e} vs scipy {b:e}");
+            }
+        }
+    }
+}

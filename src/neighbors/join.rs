@@ -1,0 +1,431 @@
+//! The bucket join: per chunk, a counting sort of the hashes by chunk key (full hashes stored
+//! inline so a bucket is one contiguous run), then every bucket is compared with itself and with
+//! the buckets whose key is within the chunk radius. A pair is reported only in the first chunk in
+//! which it is a candidate, so each pair comes out exactly once without a global set.
+
+use super::plan::{KeyFn, Plan, masks_up_to};
+use rayon::prelude::*;
+
+/// Receives pairs of (unique) ids with their distance.
+pub(crate) trait Sink {
+    fn push(&mut self, a: u32, b: u32, d: u32);
+}
+
+impl Sink for Vec<(u32, u32, u8)> {
+    #[inline(always)]
+    fn push(&mut self, a: u32, b: u32, d: u32) {
+        Vec::push(self, (a, b, d as u8));
+    }
+}
+
+/// Merge straight into the shared union-find: groups never need the pair list.
+pub(crate) struct UnionSink<'a>(pub &'a super::union_find::AtomicUnionFind);
+
+impl Sink for UnionSink<'_> {
+    #[inline(always)]
+    fn push(&mut self, a: u32, b: u32, _d: u32) {
+        self.0.union(a, b);
+    }
+}
+
+/// Hashes of one chunk sorted by key: bucket `b` is `hashes[offsets[b]..offsets[b + 1]]`.
+pub(crate) struct ChunkIndex {
+    key: KeyFn,
+    offsets: Vec<u32>,
+    hashes: Vec<u64>,
+    ids: Vec<u32>,
+    nonempty: Vec<u32>,
+}
+
+impl ChunkIndex {
+    pub(crate) fn build(hashes: &[u64], mask: u64, width: u32) -> Self {
+        let key = KeyFn::new(mask);
+        let nb = 1usize << width;
+        let keys: Vec<u32> = hashes.par_iter().map(|&h| key.key(h)).collect();
+        let mut offsets = vec![0u32; nb + 1];
+        for &k in &keys {
+            offsets[k as usize + 1] += 1;
+        }
+        for b in 0..nb {
+            offsets[b + 1] += offsets[b];
+        }
+        let nonempty: Vec<u32> = (0..nb as u32)
+            .filter(|&b| offsets[b as usize + 1] > offsets[b as usize])
+            .collect();
+        let mut fill = offsets[..nb].to_vec();
+        // LANE spare slots at the end: the last lane of a bucket may read past it (see `scan`).
+        let mut sorted = vec![0u64; hashes.len() + LANE];
+        let mut ids = vec![0u32; hashes.len()];
+        for (i, (&k, &h)) in keys.iter().zip(hashes).enumerate() {
+            let p = fill[k as usize] as usize;
+            fill[k as usize] += 1;
+            sorted[p] = h;
+            ids[p] = i as u32;
+        }
+        Self {
+            key,
+            offsets,
+            hashes: sorted,
+            ids,
+            nonempty,
+        }
+    }
+
+    /// Start and length of bucket `b` in `hashes` / `ids`.
+    #[inline(always)]
+    fn bucket(&self, b: u32) -> (usize, usize) {
+        let lo = self.offsets[b as usize] as usize;
+        let hi = self.offsets[b as usize + 1] as usize;
+        (lo, hi - lo)
+    }
+}
+
+const LANE: usize = 16;
+
+/// Call `hit(j, d)` for every `data[start + j]`, `j < len`, within `k` of `x`. Whole lanes of 16
+/// are reduced to a bit mask so the distances vectorise (VPOPCNTQ on AVX-512) and misses cost no
+/// branch; the last lane reads up to 15 slots past the run (the array is padded) and masks them
+/// off, because a scalar tail costs more than the whole vector part in buckets of ~10-100 hashes.
+#[inline(always)]
+fn scan(x: u64, data: &[u64], start: usize, len: usize, k: u32, mut hit: impl FnMut(usize, u32)) {
+    let mut base = 0;
+    while base < len {
+        let lane: &[u64; LANE] = data[start + base..start + base + LANE].try_into().unwrap();
+        let mut m = 0u32;
+        for (t, &y) in lane.iter().enumerate() {
+            m |= (((x ^ y).count_ones() <= k) as u32) << t;
+        }
+        if len - base < LANE {
+            m &= (1u32 << (len - base)) - 1;
+        }
+        while m != 0 {
+            let t = m.trailing_zeros() as usize;
+            hit(base + t, (x ^ lane[t]).count_ones());
+            m &= m - 1;
+        }
+        base += LANE;
+    }
+}
+
+/// What one chunk's join needs to know.
+pub(crate) struct ChunkJob<'a> {
+    pub idx: &'a ChunkIndex,
+    /// Neighbour key offsets of weight 1..=radius (self join) or 0..=radius (cross join).
+    pub probes: &'a [u32],
+    /// Masks of the chunks before this one and the radius: a pair that was a candidate there
+    /// has already been reported.
+    pub earlier: &'a [u64],
+    pub radius: u32,
+    pub k: u32,
+}
+
+impl ChunkJob<'_> {
+    #[inline(always)]
+    fn first_time(&self, x: u64) -> bool {
+        self.earlier
+            .iter()
+            .all(|&m| (x & m).count_ones() > self.radius)
+    }
+}
+
+/// A unit of parallel work in a self join.
+#[derive(Clone, Copy)]
+pub(crate) enum Task {
+    /// Buckets `nonempty[lo..hi]`, each in full.
+    Buckets(u32, u32),
+    /// Rows `lo..hi` of the over-full bucket `nonempty[pos]`: split so one bucket full of
+    /// near-identical hashes still uses every core.
+    Rows(u32, u32, u32),
+}
+
+const ROWS_PER_TASK: usize = 256;
+
+pub(crate) fn self_tasks(idx: &ChunkIndex) -> Vec<Task> {
+    let threads = rayon::current_num_threads().max(1);
+    let target = (idx.ids.len() / (threads * 64)).max(1024);
+    let mut tasks = Vec::new();
+    let (mut start, mut acc) = (0usize, 0usize);
+    for (p, &b) in idx.nonempty.iter().enumerate() {
+        let size = (idx.offsets[b as usize + 1] - idx.offsets[b as usize]) as usize;
+        if size > 2 * ROWS_PER_TASK {
+            if start < p {
+                tasks.push(Task::Buckets(start as u32, p as u32));
+            }
+            for lo in (0..size).step_by(ROWS_PER_TASK) {
+                let hi = (lo + ROWS_PER_TASK).min(size);
+                tasks.push(Task::Rows(p as u32, lo as u32, hi as u32));
+            }
+            start = p + 1;
+            acc = 0;
+            continue;
+        }
+        acc += size;
+        if acc >= target {
+            tasks.push(Task::Buckets(start as u32, p as u32 + 1));
+            start = p + 1;
+            acc = 0;
+        }
+    }
+    if start < idx.nonempty.len() {
+        tasks.push(Task::Buckets(start as u32, idx.nonempty.len() as u32));
+    }
+    tasks
+}
+
+#[inline(always)]
+fn self_rows<S: Sink>(job: &ChunkJob, b: u32, lo: usize, hi: usize, sink: &mut S) {
+    let (hs, ids) = (&job.idx.hashes, &job.idx.ids);
+    let (a0, alen) = job.idx.bucket(b);
+    for i in a0 + lo..a0 + hi {
+        let x = hs[i];
+        scan(x, hs, i + 1, a0 + alen - i - 1, job.k, |j, d| {
+            let j = i + 1 + j;
+            if job.first_time(x ^ hs[j]) {
+                sink.push(ids[i], ids[j], d);
+            }
+        });
+    }
+    for &p in job.probes {
+        let b2 = b ^ p;
+        // Each unordered bucket pair once: from the smaller key.
+        if b2 <= b {
+            continue;
+        }
+        let (b0, blen) = job.idx.bucket(b2);
+        if blen == 0 {
+            continue;
+        }
+        for i in a0 + lo..a0 + hi {
+            let x = hs[i];
+            scan(x, hs, b0, blen, job.k, |j, d| {
+                if job.first_time(x ^ hs[b0 + j]) {
+                    sink.push(ids[i], ids[b0 + j], d);
+                }
+            });
+        }
+    }
+}
+
+#[inline(always)]
+fn self_task_body<S: Sink>(job: &ChunkJob, task: Task, sink: &mut S) {
+    match task {
+        Task::Buckets(lo, hi) => {
+            for &b in &job.idx.nonempty[lo as usize..hi as usize] {
+                let len = job.idx.bucket(b).1;
+                self_rows(job, b, 0, len, sink);
+            }
+        }
+        Task::Rows(pos, lo, hi) => {
+            let b = job.idx.nonempty[pos as usize];
+            self_rows(job, b, lo as usize, hi as usize, sink);
+        }
+    }
+}
+
+/// Probe the index of every chunk with one query hash.
+#[inline(always)]
+fn cross_one(jobs: &[ChunkJob], x: u64, mut hit: impl FnMut(u32, u32)) {
+    for job in jobs {
+        let key = job.idx.key.key(x);
+        for &p in job.probes {
+            let (b0, blen) = job.idx.bucket(key ^ p);
+            let (hs, ids) = (&job.idx.hashes, &job.idx.ids);
+            scan(x, hs, b0, blen, job.k, |j, d| {
+                if job.first_time(x ^ hs[b0 + j]) {
+                    hit(ids[b0 + j], d);
+                }
+            });
+        }
+    }
+}
+
+#[inline(always)]
+fn cross_body<S: Sink>(jobs: &[ChunkJob], queries: &[u64], first_id: u32, sink: &mut S) {
+    for (q, &x) in queries.iter().enumerate() {
+        cross_one(jobs, x, |b, d| sink.push(first_id + q as u32, b, d));
+    }
+}
+
+/// Per query: the base id at the smallest distance (ties: smallest id), or `u32::MAX`.
+#[inline(always)]
+fn nearest_body(jobs: &[ChunkJob], queries: &[u64], out: &mut [(u32, u8)]) {
+    for (slot, &x) in out.iter_mut().zip(queries) {
+        let mut best = (u32::MAX, u8::MAX);
+        cross_one(jobs, x, |b, d| {
+            let d = d as u8;
+            if d < best.1 || (d == best.1 && b < best.0) {
+                best = (b, d);
+            }
+        });
+        *slot = best;
+    }
+}
+
+/// Run-time CPU dispatch: the same generic body compiled for AVX-512 VPOPCNTDQ, for AVX2+POPCNT,
+/// and for baseline x86-64 / other targets (where `count_ones` is a bit-twiddling sequence).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Isa {
+    Baseline,
+    Avx2,
+    Avx512,
+}
+
+pub fn detected_isa() -> Isa {
+    static ISA: std::sync::OnceLock<Isa> = std::sync::OnceLock::new();
+    *ISA.get_or_init(|| {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::env::var_os("IMGSTATS_NO_SIMD").is_some() {
+                return Isa::Baseline;
+            }
+            if is_x86_feature_detected!("avx512f")
+                && is_x86_feature_detected!("avx512bw")
+                && is_x86_feature_detected!("avx512vl")
+                && is_x86_feature_detected!("avx512vpopcntdq")
+                && is_x86_feature_detected!("popcnt")
+            {
+                return Isa::Avx512;
+            }
+            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("popcnt") {
+                return Isa::Avx2;
+            }
+        }
+        Isa::Baseline
+    })
+}
+
+macro_rules! multiversion {
+    ($(#[$doc:meta])* fn $name:ident<$($g:ident: $bound:path),*>($($arg:ident: $ty:ty),*) => $body:ident) => {
+        $(#[$doc])*
+        pub(crate) fn $name<$($g: $bound),*>($($arg: $ty),*) {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vpopcntdq,popcnt,avx2")]
+                fn v512<$($g: $bound),*>($($arg: $ty),*) {
+                    $body::<$($g),*>($($arg),*)
+                }
+                #[target_feature(enable = "popcnt,avx2")]
+                fn v256<$($g: $bound),*>($($arg: $ty),*) {
+                    $body::<$($g),*>($($arg),*)
+                }
+                match detected_isa() {
+                    // SAFETY: detected_isa() checked that the CPU has these features.
+                    Isa::Avx512 => return unsafe { v512($($arg),*) },
+                    Isa::Avx2 => return unsafe { v256($($arg),*) },
+                    Isa::Baseline => {}
+                }
+            }
+            $body::<$($g),*>($($arg),*)
+        }
+    };
+}
+
+multiversion!(
+    /// One self-join task of one chunk.
+    fn self_task<S: Sink>(job: &ChunkJob, task: Task, sink: &mut S) => self_task_body
+);
+multiversion!(
+    /// All pairs of a run of queries against the base indexes.
+    fn cross_task<S: Sink>(jobs: &[ChunkJob], queries: &[u64], first_id: u32, sink: &mut S) => cross_body
+);
+
+multiversion!(
+    /// Nearest base of each of a run of queries.
+    fn nearest_task<>(jobs: &[ChunkJob], queries: &[u64], out: &mut [(u32, u8)]) => nearest_body
+);
+
+/// Run the self join of `hashes` under `plan`, feeding pairs (a, b, d) with a != b to sinks made
+/// by `make_sink`; returns the sinks so the caller can collect pairs.
+pub(crate) fn self_join<S, F>(hashes: &[u64], k: u32, plan: &Plan, make_sink: F) -> Vec<S>
+where
+    S: Sink + Send,
+    F: Fn() -> S + Sync,
+{
+    let probes = masks_up_to(plan.width, 1, plan.radius);
+    let mut sinks = Vec::new();
+    for (c, &mask) in plan.chunks.iter().enumerate() {
+        // One chunk at a time keeps peak memory at one index (10M hashes: ~200 MB).
+        let idx = ChunkIndex::build(hashes, mask, plan.width);
+        let job = ChunkJob {
+            idx: &idx,
+            probes: &probes,
+            earlier: &plan.chunks[..c],
+            radius: plan.radius,
+            k,
+        };
+        let tasks = self_tasks(&idx);
+        let mut out: Vec<S> = tasks
+            .par_iter()
+            .fold(&make_sink, |mut sink, &task| {
+                self_task::<S>(&job, task, &mut sink);
+                sink
+            })
+            .collect();
+        sinks.append(&mut out);
+    }
+    sinks
+}
+
+pub(crate) struct CrossIndex {
+    indexes: Vec<ChunkIndex>,
+    probes: Vec<u32>,
+    plan: Plan,
+}
+
+impl CrossIndex {
+    pub(crate) fn build(base: &[u64], plan: Plan) -> Self {
+        let indexes = plan
+            .chunks
+            .iter()
+            .map(|&m| ChunkIndex::build(base, m, plan.width))
+            .collect();
+        let probes = masks_up_to(plan.width, 0, plan.radius);
+        Self {
+            indexes,
+            probes,
+            plan,
+        }
+    }
+
+    fn jobs(&self, k: u32) -> Vec<ChunkJob<'_>> {
+        self.indexes
+            .iter()
+            .enumerate()
+            .map(|(c, idx)| ChunkJob {
+                idx,
+                probes: &self.probes,
+                earlier: &self.plan.chunks[..c],
+                radius: self.plan.radius,
+                k,
+            })
+            .collect()
+    }
+
+    const QUERIES_PER_TASK: usize = 2048;
+
+    /// Pairs (query id, base id, d).
+    pub(crate) fn pairs(&self, queries: &[u64], k: u32) -> Vec<(u32, u32, u8)> {
+        let jobs = self.jobs(k);
+        queries
+            .par_chunks(Self::QUERIES_PER_TASK)
+            .enumerate()
+            .map(|(t, qs)| {
+                let mut out = Vec::new();
+                let first = (t * Self::QUERIES_PER_TASK) as u32;
+                cross_task(&jobs, qs, first, &mut out);
+                out
+            })
+            .flatten()
+            .collect()
+    }
+
+    /// Per query: (nearest base id or u32::MAX, distance).
+    pub(crate) fn nearest(&self, queries: &[u64], k: u32) -> Vec<(u32, u8)> {
+        let jobs = self.jobs(k);
+        let mut out = vec![(u32::MAX, u8::MAX); queries.len()];
+        out.par_chunks_mut(Self::QUERIES_PER_TASK)
+            .zip(queries.par_chunks(Self::QUERIES_PER_TASK))
+            .for_each(|(o, qs)| nearest_task(&jobs, qs, o));
+        out
+    }
+}

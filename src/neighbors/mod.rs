@@ -1,0 +1,282 @@
+//! Exact all-pairs-within-k Hamming search over 64-bit hashes (perceptual hashes), groups of near
+//! copies via union-find, and nearest matches of one set in another (leakage across splits).
+//!
+//! Every function returns exactly what brute force returns (tested against [`brute_self_pairs`]
+//! and friends), in sub-quadratic time on realistic data: exact-equal hashes are collapsed first,
+//! then a multi-index-hashing bucket join whose layout is chosen from the data (see `plan.rs`)
+//! finds the remaining pairs, with brute force inside over-full buckets. Work runs on the current
+//! rayon pool; [`with_threads`] runs a call on a pool of a given size.
+
+mod join;
+mod plan;
+#[cfg(test)]
+mod tests;
+mod union_find;
+mod unique;
+
+pub use join::{Isa, detected_isa};
+pub use plan::Plan;
+
+use rayon::prelude::*;
+use union_find::AtomicUnionFind;
+use unique::Unique;
+
+/// `(i, j, distance)`; for [`self_pairs`] `i < j`, for [`cross_pairs`] `(query, base, distance)`.
+pub type Pair = (u32, u32, u8);
+
+/// Group membership from union-find: `labels[i]` is the group of item `i`, numbered 0.. in order
+/// of first appearance; `sizes[g]` is the number of items in group `g`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Groups {
+    pub labels: Vec<u32>,
+    pub sizes: Vec<u32>,
+}
+
+/// Run `f` on a dedicated pool of `threads` threads (None: the current/global rayon pool).
+pub fn with_threads<T: Send>(threads: Option<usize>, f: impl FnOnce() -> T + Send) -> T {
+    match threads {
+        Some(n) if n > 0 => match rayon::ThreadPoolBuilder::new().num_threads(n).build() {
+            Ok(pool) => pool.install(f),
+            // Cannot spawn threads (resource limits): the current pool still gives the answer.
+            Err(_) => f(),
+        },
+        _ => f(),
+    }
+}
+
+/// The layout a self join of `hashes` at threshold `k` would use (for benchmarks and debugging).
+pub fn self_plan(hashes: &[u64], k: u32) -> Plan {
+    let u = Unique::new(hashes);
+    plan::choose(&u.hashes, &u.hashes, k.min(64), true)
+}
+
+/// A layout with `m` chunks of `width` bits at threshold `k`, bypassing the cost model (for
+/// benchmarks that calibrate it). `width == 0` is brute force.
+#[doc(hidden)]
+pub fn forced_plan(hashes: &[u64], k: u32, m: u32, width: u32) -> Plan {
+    let u = Unique::new(hashes);
+    plan::forced(&u.hashes, k.min(64), m, width)
+}
+
+/// [`groups`] under a given layout (benchmarks).
+#[doc(hidden)]
+pub fn groups_with_plan(hashes: &[u64], k: u32, plan: &Plan) -> Groups {
+    let u = Unique::new(hashes);
+    groups_planned(&u, hashes.len(), k.min(64), plan)
+}
+
+/// Pairs between distinct hashes (unique ids) under `plan`.
+fn unique_pairs(u: &Unique, k: u32, plan: &Plan) -> Vec<Pair> {
+    let sinks: Vec<Vec<Pair>> = join::self_join(&u.hashes, k, plan, Vec::new);
+    sinks.into_iter().flatten().collect()
+}
+
+/// All `i < j` with `popcount(hashes[i] ^ hashes[j]) <= k`, sorted by `(i, j)`.
+///
+/// The output is inherently quadratic in the size of a group of near copies (1,000 copies of one
+/// photo are 499,500 pairs): use [`groups`] when only membership matters.
+pub fn self_pairs(hashes: &[u64], k: u32) -> Vec<Pair> {
+    let k = k.min(64);
+    let u = Unique::new(hashes);
+    let plan = plan::choose(&u.hashes, &u.hashes, k, true);
+    self_pairs_planned(&u, k, &plan)
+}
+
+fn self_pairs_planned(u: &Unique, k: u32, plan: &Plan) -> Vec<Pair> {
+    let pairs = if u.hashes.len() > 1 && k > 0 {
+        unique_pairs(u, k, plan)
+    } else {
+        Vec::new()
+    };
+    // Expand distinct-hash pairs to item pairs, then add the pairs inside each run of equal hashes.
+    let mut out: Vec<Pair> = pairs
+        .par_iter()
+        .flat_map_iter(|&(a, b, d)| {
+            let mb = u.members_of(b);
+            u.members_of(a)
+                .iter()
+                .flat_map(move |&x| mb.iter().map(move |&y| (x.min(y), x.max(y), d)))
+        })
+        .collect();
+    let equal: Vec<Pair> = (0..u.hashes.len() as u32)
+        .into_par_iter()
+        .flat_map_iter(|g| {
+            let m = u.members_of(g);
+            (0..m.len()).flat_map(move |a| (a + 1..m.len()).map(move |b| (m[a], m[b], 0u8)))
+        })
+        .collect();
+    out.extend(equal);
+    out.par_sort_unstable();
+    out
+}
+
+/// All `(q, b, d)` with `popcount(query[q] ^ base[b]) = d <= k`, sorted by `(q, b)`.
+pub fn cross_pairs(base: &[u64], query: &[u64], k: u32) -> Vec<Pair> {
+    let k = k.min(64);
+    if base.is_empty() || query.is_empty() {
+        return Vec::new();
+    }
+    let (ub, uq) = (Unique::new(base), Unique::new(query));
+    let plan = plan::choose(&ub.hashes, &uq.hashes, k, false);
+    cross_pairs_planned(&ub, &uq, k, plan)
+}
+
+fn cross_pairs_planned(ub: &Unique, uq: &Unique, k: u32, plan: Plan) -> Vec<Pair> {
+    let index = join::CrossIndex::build(&ub.hashes, plan);
+    let pairs = index.pairs(&uq.hashes, k);
+    let mut out: Vec<Pair> = pairs
+        .par_iter()
+        .flat_map_iter(|&(q, b, d)| {
+            let mb = ub.members_of(b);
+            uq.members_of(q)
+                .iter()
+                .flat_map(move |&x| mb.iter().map(move |&y| (x, y, d)))
+        })
+        .collect();
+    out.par_sort_unstable();
+    out
+}
+
+/// For each query with some base hash within `k`: `(q, b, d)` with the smallest `d` (ties: the
+/// smallest `b`). Queries without a match are absent. Sorted by `q`.
+pub fn nearest(base: &[u64], query: &[u64], k: u32) -> Vec<Pair> {
+    let k = k.min(64);
+    if base.is_empty() || query.is_empty() {
+        return Vec::new();
+    }
+    let (ub, uq) = (Unique::new(base), Unique::new(query));
+    let plan = plan::choose(&ub.hashes, &uq.hashes, k, false);
+    nearest_planned(&ub, &uq, k, plan)
+}
+
+fn nearest_planned(ub: &Unique, uq: &Unique, k: u32, plan: Plan) -> Vec<Pair> {
+    let index = join::CrossIndex::build(&ub.hashes, plan);
+    let best = index.nearest(&uq.hashes, k);
+    // Unique ids are in order of first appearance, so the smallest id is the smallest index.
+    let mut out: Vec<Pair> = Vec::new();
+    for (q, &(b, d)) in best.iter().enumerate() {
+        if b != u32::MAX {
+            let target = ub.members_of(b)[0];
+            out.extend(uq.members_of(q as u32).iter().map(|&x| (x, target, d)));
+        }
+    }
+    out.par_sort_unstable();
+    out
+}
+
+/// Groups of hashes connected by chains of pairs within `k` (single linkage), without
+/// materialising the pairs: the join feeds a concurrent union-find directly.
+pub fn groups(hashes: &[u64], k: u32) -> Groups {
+    let k = k.min(64);
+    let u = Unique::new(hashes);
+    let plan = plan::choose(&u.hashes, &u.hashes, k, true);
+    groups_planned(&u, hashes.len(), k, &plan)
+}
+
+fn groups_planned(u: &Unique, n: usize, k: u32, plan: &Plan) -> Groups {
+    let uf = AtomicUnionFind::new(u.hashes.len());
+    if u.hashes.len() > 1 && k > 0 {
+        join::self_join(&u.hashes, k, plan, || join::UnionSink(&uf));
+    }
+    let (unique_labels, _) = uf.labels();
+    let labels: Vec<u32> = u
+        .inverse(n)
+        .into_iter()
+        .map(|x| unique_labels[x as usize])
+        .collect();
+    relabel(labels)
+}
+
+/// Renumber labels 0.. by first appearance and count sizes.
+fn relabel(labels: Vec<u32>) -> Groups {
+    let max = labels.iter().copied().max().map_or(0, |m| m as usize + 1);
+    let mut new_of = vec![u32::MAX; max];
+    let mut sizes: Vec<u32> = Vec::new();
+    let labels = labels
+        .into_iter()
+        .map(|l| {
+            let slot = &mut new_of[l as usize];
+            if *slot == u32::MAX {
+                *slot = sizes.len() as u32;
+                sizes.push(0);
+            }
+            sizes[*slot as usize] += 1;
+            *slot
+        })
+        .collect();
+    Groups { labels, sizes }
+}
+
+/// Connected components of the graph on `0..n` with edges `(a[e], b[e])`: merges several notions
+/// of "same picture" (equal bytes, equal pixels, near hashes, flipped copies) into one grouping.
+pub fn components(n: usize, a: &[u32], b: &[u32]) -> Result<Groups, String> {
+    if a.len() != b.len() {
+        return Err(format!(
+            "edge arrays differ in length ({} vs {})",
+            a.len(),
+            b.len()
+        ));
+    }
+    if let Some(&bad) = a.iter().chain(b).find(|&&x| x as usize >= n) {
+        return Err(format!("edge endpoint {bad} is out of range for {n} items"));
+    }
+    let uf = AtomicUnionFind::new(n);
+    for (&x, &y) in a.iter().zip(b) {
+        uf.union(x, y);
+    }
+    let (labels, sizes) = uf.labels();
+    Ok(Groups { labels, sizes })
+}
+
+/// Reference: every `i < j` within `k`, by brute force (`count_ones`). Quadratic.
+pub fn brute_self_pairs(hashes: &[u64], k: u32) -> Vec<Pair> {
+    let mut out = Vec::new();
+    for (i, &x) in hashes.iter().enumerate() {
+        for (j, &y) in hashes.iter().enumerate().skip(i + 1) {
+            let d = (x ^ y).count_ones();
+            if d <= k {
+                out.push((i as u32, j as u32, d as u8));
+            }
+        }
+    }
+    out
+}
+
+/// Reference: every `(q, b, d)` within `k`, by brute force. Quadratic.
+pub fn brute_cross_pairs(base: &[u64], query: &[u64], k: u32) -> Vec<Pair> {
+    let mut out = Vec::new();
+    for (q, &x) in query.iter().enumerate() {
+        for (b, &y) in base.iter().enumerate() {
+            let d = (x ^ y).count_ones();
+            if d <= k {
+                out.push((q as u32, b as u32, d as u8));
+            }
+        }
+    }
+    out
+}
+
+/// Reference: nearest base within `k` of each query (ties: smallest base index), brute force.
+pub fn brute_nearest(base: &[u64], query: &[u64], k: u32) -> Vec<Pair> {
+    let mut out = Vec::new();
+    for (q, &x) in query.iter().enumerate() {
+        let best = base
+            .iter()
+            .enumerate()
+            .map(|(b, &y)| ((x ^ y).count_ones(), b))
+            .filter(|&(d, _)| d <= k)
+            .min();
+        if let Some((d, b)) = best {
+            out.push((q as u32, b as u32, d as u8));
+        }
+    }
+    out
+}
+
+/// Reference grouping: union-find over the brute-force pairs.
+pub fn brute_groups(hashes: &[u64], k: u32) -> Groups {
+    let pairs = brute_self_pairs(hashes, k);
+    let a: Vec<u32> = pairs.iter().map(|p| p.0).collect();
+    let b: Vec<u32> = pairs.iter().map(|p| p.1).collect();
+    components(hashes.len(), &a, &b).expect("brute-force pairs are in range")
+}

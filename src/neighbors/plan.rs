@@ -1,0 +1,292 @@
+//! Choice of the multi-index layout (number of chunks, chunk width, which bits go where) from the
+//! data itself, because real perceptual hashes are far from uniform.
+//!
+//! Multi-index hashing (Norouzi, Punjani & Fleet, CVPR 2012): split the bits into `m` disjoint
+//! chunks; if two hashes differ in at most `k` bits, some chunk differs in at most `k / m` bits
+//! (pigeonhole). This holds for *any* disjoint choice of bits, even if some bits are left out, so
+//! we are free to (1) leave out bits that are constant over the whole input (they never contribute
+//! to a distance: the pHash DC bit is always 1), (2) give every chunk a mix of balanced bits, and
+//! (3) choose `m` and the chunk width by estimating the work on a sample of pairs.
+
+/// Deterministic PRNG for sampling (splitmix64): the plan must not change between runs.
+pub(crate) struct SplitMix(pub u64);
+
+impl SplitMix {
+    #[inline]
+    pub(crate) fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    #[inline]
+    pub(crate) fn below(&mut self, n: usize) -> usize {
+        ((self.next_u64() as u128 * n as u128) >> 64) as usize
+    }
+}
+
+/// The layout of the index: `chunks[c]` is the set of bits of chunk `c` (as a mask); candidate
+/// buckets of a hash are those whose chunk key differs from its own in at most `radius` bits.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub chunks: Vec<u64>,
+    pub width: u32,
+    pub radius: u32,
+    /// Estimated cost in arbitrary units (for benchmarks and debugging).
+    pub cost: f64,
+}
+
+impl Plan {
+    /// One chunk with no bits: everything in one bucket, i.e. brute force.
+    pub(crate) fn brute(cost: f64) -> Self {
+        Self {
+            chunks: vec![0],
+            width: 0,
+            radius: 0,
+            cost,
+        }
+    }
+
+    pub fn is_brute_force(&self) -> bool {
+        self.width == 0
+    }
+}
+
+/// Maps a hash to its chunk key with eight byte-indexed tables: portable (no BMI2 `pext`) and
+/// fast enough that building the index is a small part of the time.
+pub(crate) struct KeyFn {
+    tables: Box<[[u32; 256]; 8]>,
+}
+
+impl KeyFn {
+    pub(crate) fn new(mask: u64) -> Self {
+        let mut tables = Box::new([[0u32; 256]; 8]);
+        // Key bit t is the t-th set bit of the mask (counting from the least significant).
+        let mut key_bit_of = [u32::MAX; 64];
+        let mut t = 0;
+        for (bit, slot) in key_bit_of.iter_mut().enumerate() {
+            if mask >> bit & 1 == 1 {
+                *slot = t;
+                t += 1;
+            }
+        }
+        for (byte, table) in tables.iter_mut().enumerate() {
+            for (v, entry) in table.iter_mut().enumerate() {
+                let mut key = 0u32;
+                for b in 0..8 {
+                    let bit = byte * 8 + b;
+                    if v >> b & 1 == 1 && key_bit_of[bit] != u32::MAX {
+                        key |= 1 << key_bit_of[bit];
+                    }
+                }
+                *entry = key;
+            }
+        }
+        Self { tables }
+    }
+
+    #[inline(always)]
+    pub(crate) fn key(&self, h: u64) -> u32 {
+        let t = &self.tables;
+        t[0][(h & 0xff) as usize]
+            | t[1][(h >> 8 & 0xff) as usize]
+            | t[2][(h >> 16 & 0xff) as usize]
+            | t[3][(h >> 24 & 0xff) as usize]
+            | t[4][(h >> 32 & 0xff) as usize]
+            | t[5][(h >> 40 & 0xff) as usize]
+            | t[6][(h >> 48 & 0xff) as usize]
+            | t[7][(h >> 56 & 0xff) as usize]
+    }
+}
+
+/// All masks over `width` bits with between `lo` and `hi` bits set, lighter masks first.
+pub(crate) fn masks_up_to(width: u32, lo: u32, hi: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    for weight in lo..=hi.min(width) {
+        push_combinations(width, weight, 0, 0, &mut out);
+    }
+    out
+}
+
+fn push_combinations(width: u32, left: u32, from: u32, acc: u32, out: &mut Vec<u32>) {
+    if left == 0 {
+        out.push(acc);
+        return;
+    }
+    for bit in from..=(width - left) {
+        push_combinations(width, left - 1, bit + 1, acc | 1 << bit, out);
+    }
+}
+
+fn binomial_sum(width: u32, radius: u32) -> f64 {
+    let mut total = 0.0;
+    let mut c = 1.0;
+    for i in 0..=radius.min(width) {
+        total += c;
+        c = c * (width - i) as f64 / (i + 1) as f64;
+    }
+    total
+}
+
+/// Bits that vary over the input, most balanced first (a bit set in half the hashes splits best).
+fn varying_bits_by_balance(sets: &[&[u64]]) -> Vec<u32> {
+    let (mut all_and, mut all_or) = (u64::MAX, 0u64);
+    let mut ones = [0u64; 64];
+    let mut seen = 0u64;
+    let mut rng = SplitMix(0x5EED);
+    for hashes in sets {
+        for &h in hashes.iter() {
+            all_and &= h;
+            all_or |= h;
+        }
+        // Bit frequencies from a sample: exact counts over 10M hashes are not worth the time.
+        let step = hashes.len().div_ceil(50_000).max(1);
+        let mut i = if hashes.is_empty() {
+            0
+        } else {
+            rng.below(step)
+        };
+        while i < hashes.len() {
+            let h = hashes[i];
+            for (b, count) in ones.iter_mut().enumerate() {
+                *count += h >> b & 1;
+            }
+            seen += 1;
+            i += step;
+        }
+    }
+    let varying = all_and ^ all_or;
+    let mut bits: Vec<u32> = (0..64).filter(|&b| varying >> b & 1 == 1).collect();
+    let seen = seen.max(1) as f64;
+    bits.sort_by(|&a, &b| {
+        let da = (ones[a as usize] as f64 / seen - 0.5).abs();
+        let db = (ones[b as usize] as f64 / seen - 0.5).abs();
+        da.total_cmp(&db).then(a.cmp(&b))
+    });
+    bits
+}
+
+/// Deal the first `m * width` bits to `m` chunks in snake order so each chunk gets a similar mix.
+fn assign(bits: &[u32], m: u32, width: u32) -> Vec<u64> {
+    let mut chunks = vec![0u64; m as usize];
+    for (t, &bit) in bits.iter().take((m * width) as usize).enumerate() {
+        let round = t / m as usize;
+        let pos = t % m as usize;
+        let c = if round % 2 == 0 {
+            pos
+        } else {
+            m as usize - 1 - pos
+        };
+        chunks[c] |= 1 << bit;
+    }
+    chunks
+}
+
+// Cost units, roughly nanoseconds on one core of the reference machine: a distance evaluated inside
+// a bucket pair, a distance in a long brute-force run (SIMD), a bucket looked up at random, and one
+// hash placed into a chunk's counting sort.
+const COST_COMPARE: f64 = 1.0;
+const COST_COMPARE_BRUTE: f64 = 0.15;
+const COST_VISIT: f64 = 6.0;
+const COST_BUILD: f64 = 8.0;
+/// Offsets array of 2^24 u32 = 64 MiB per chunk: the largest table we allow.
+const MAX_WIDTH: u32 = 24;
+/// Enumerating more neighbour keys than this per bucket is never the best plan.
+const MAX_PROBES: f64 = 20_000.0;
+
+/// Choose the layout for a join of `query` against `base` (the same slice for a self-join).
+/// `self_join` halves pair counts and bucket visits (each unordered pair is looked at once).
+pub(crate) fn choose(base: &[u64], query: &[u64], k: u32, self_join: bool) -> Plan {
+    let (nb, nq) = (base.len() as f64, query.len() as f64);
+    let total_pairs = if self_join {
+        nb * (nb - 1.0) / 2.0
+    } else {
+        nb * nq
+    };
+    let brute = Plan::brute(total_pairs * COST_COMPARE_BRUTE);
+    if total_pairs < 1e6 || k >= 32 {
+        return brute;
+    }
+    let bits = if self_join {
+        varying_bits_by_balance(&[base])
+    } else {
+        varying_bits_by_balance(&[base, query])
+    };
+    let e = bits.len() as u32;
+    if e == 0 {
+        return brute;
+    }
+    // Sample pairs once; every candidate layout is scored on the same pairs.
+    let mut rng = SplitMix(0xC0FFEE);
+    let samples = 20_000;
+    let xors: Vec<u64> = (0..samples)
+        .map(|_| {
+            let a = base[rng.below(base.len())];
+            let b = if self_join {
+                base[rng.below(base.len())]
+            } else {
+                query[rng.below(query.len())]
+            };
+            a ^ b
+        })
+        .collect();
+    let log_n = nb.max(2.0).log2();
+    let mut best = brute;
+    for m in 1..=(k + 1).min(e) {
+        let radius = k / m;
+        let w_hi = (e / m).min(MAX_WIDTH);
+        let w_lo = ((log_n - 8.0).max(1.0) as u32).min(w_hi);
+        for width in w_lo..=w_hi {
+            let probes = binomial_sum(width, radius);
+            if probes > MAX_PROBES {
+                continue;
+            }
+            let chunks = assign(&bits, m, width);
+            // Fraction of pairs that share a candidate bucket in each chunk (+0.5: never zero).
+            let mut frac = 0.0;
+            for &mask in &chunks {
+                let hits = xors
+                    .iter()
+                    .filter(|&&x| (x & mask).count_ones() <= radius)
+                    .count();
+                frac += (hits as f64 + 0.5) / samples as f64;
+            }
+            let compares = total_pairs * frac;
+            let buckets = (1u64 << width) as f64;
+            let visits = if self_join {
+                m as f64 * nb.min(buckets) * probes / 2.0
+            } else {
+                m as f64 * nq * probes
+            };
+            let cost = compares * COST_COMPARE
+                + visits * COST_VISIT
+                + m as f64 * (nb * COST_BUILD + buckets);
+            if cost < best.cost {
+                best = Plan {
+                    chunks,
+                    width,
+                    radius,
+                    cost,
+                };
+            }
+        }
+    }
+    best
+}
+
+/// The layout `choose` would build for `m` chunks of `width` bits, without scoring it.
+pub(crate) fn forced(hashes: &[u64], k: u32, m: u32, width: u32) -> Plan {
+    let bits = varying_bits_by_balance(&[hashes]);
+    let m = m.max(1);
+    let width = width.min(bits.len() as u32 / m).min(MAX_WIDTH);
+    if width == 0 {
+        return Plan::brute(0.0);
+    }
+    Plan {
+        chunks: assign(&bits, m, width),
+        width,
+        radius: k / m,
+        cost: 0.0,
+    }
+}

@@ -1,0 +1,218 @@
+//! Every search is checked against brute force on uniform, pHash-like (skewed) and edge inputs,
+//! and with forced layouts so multi-chunk joins, neighbour probes and row-split buckets all run on
+//! inputs small enough for the quadratic reference.
+
+use super::plan::SplitMix;
+use super::*;
+
+fn uniform(n: usize, seed: u64) -> Vec<u64> {
+    let mut rng = SplitMix(seed);
+    (0..n).map(|_| rng.next_u64()).collect()
+}
+
+/// A random 64-bit value with exactly 32 bits set and the top (DC) bit set, like every pHash.
+fn phash_like(rng: &mut SplitMix) -> u64 {
+    let mut h = 1u64 << 63;
+    while h.count_ones() < 32 {
+        h |= 1 << rng.below(63);
+    }
+    h
+}
+
+/// Swap `swaps` (one 1 to 0, one 0 to 1) AC bits: weight 32 and the DC bit are preserved.
+fn perturb(mut h: u64, swaps: usize, rng: &mut SplitMix) -> u64 {
+    for _ in 0..swaps {
+        let ones: Vec<u32> = (0..63).filter(|&b| h >> b & 1 == 1).collect();
+        let zeros: Vec<u32> = (0..63).filter(|&b| h >> b & 1 == 0).collect();
+        h ^= 1 << ones[rng.below(ones.len())];
+        h ^= 1 << zeros[rng.below(zeros.len())];
+    }
+    h
+}
+
+/// Clusters of near copies around pHash-like centres, exact duplicates, and one huge cluster
+/// (a bucket far larger than the rest) so over-full buckets are exercised.
+fn skewed(n: usize, seed: u64) -> Vec<u64> {
+    let mut rng = SplitMix(seed);
+    let centres: Vec<u64> = (0..(n / 20).max(1)).map(|_| phash_like(&mut rng)).collect();
+    let big = centres[0];
+    (0..n)
+        .map(|i| match i % 10 {
+            0 | 1 | 2 => perturb(big, rng.below(4), &mut rng),
+            3 if i > 0 => centres[rng.below(centres.len())],
+            _ => perturb(centres[rng.below(centres.len())], rng.below(6), &mut rng),
+        })
+        .collect()
+}
+
+fn sorted(mut v: Vec<Pair>) -> Vec<Pair> {
+    v.sort_unstable();
+    v
+}
+
+/// Layouts forced regardless of cost: several chunk counts, radii 0..=2, leftover bits.
+fn forced_plans(k: u32) -> Vec<Plan> {
+    let mut plans = vec![Plan::brute(0.0)];
+    for (m, width) in [(1u32, 12u32), (2, 10), (3, 9), (4, 8), (k + 1, 5)] {
+        let bits: Vec<u32> = (0..64).rev().collect();
+        let mut chunks = vec![0u64; m as usize];
+        for (t, &b) in bits.iter().take((m * width).min(64) as usize).enumerate() {
+            chunks[t % m as usize] |= 1 << b;
+        }
+        let width = chunks.iter().map(|c| c.count_ones()).min().unwrap();
+        // A chunk with more bits than `width` would address beyond the table: trim it.
+        for c in chunks.iter_mut() {
+            while c.count_ones() > width {
+                *c &= *c - 1;
+            }
+        }
+        plans.push(Plan {
+            chunks,
+            width,
+            radius: k / m,
+            cost: 0.0,
+        });
+    }
+    plans
+}
+
+#[test]
+fn self_pairs_match_brute_force_uniform_and_skewed() {
+    for (name, hashes) in [
+        ("uniform", uniform(3000, 1)),
+        ("skewed", skewed(3000, 2)),
+        ("skewed-small", skewed(400, 3)),
+    ] {
+        for k in [0, 1, 4, 8, 10, 16] {
+            let expected = brute_self_pairs(&hashes, k);
+            assert_eq!(self_pairs(&hashes, k), expected, "{name} k={k}");
+        }
+    }
+}
+
+#[test]
+fn forced_layouts_match_brute_force() {
+    let hashes = skewed(2500, 4);
+    let u = Unique::new(&hashes);
+    for k in [1, 3, 6, 8] {
+        let expected = brute_self_pairs(&hashes, k);
+        let expected_groups = brute_groups(&hashes, k);
+        for plan in forced_plans(k) {
+            assert_eq!(self_pairs_planned(&u, k, &plan), expected, "k={k} {plan:?}");
+            assert_eq!(
+                groups_planned(&u, hashes.len(), k, &plan),
+                expected_groups,
+                "k={k} {plan:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn cross_and_nearest_match_brute_force() {
+    let mut rng = SplitMix(5);
+    let base = skewed(3000, 6);
+    // Queries: near copies of base items, exact copies, and unrelated hashes.
+    let query: Vec<u64> = (0..1500)
+        .map(|i| match i % 3 {
+            0 => perturb(base[rng.below(base.len())], rng.below(5), &mut rng),
+            1 => base[rng.below(base.len())],
+            _ => phash_like(&mut rng),
+        })
+        .collect();
+    let (ub, uq) = (Unique::new(&base), Unique::new(&query));
+    for k in [0, 2, 5, 8, 12] {
+        let expected = brute_cross_pairs(&base, &query, k);
+        assert_eq!(cross_pairs(&base, &query, k), expected, "k={k}");
+        let expected_nearest = brute_nearest(&base, &query, k);
+        assert_eq!(nearest(&base, &query, k), expected_nearest, "k={k}");
+        for plan in forced_plans(k) {
+            assert_eq!(
+                cross_pairs_planned(&ub, &uq, k, plan.clone()),
+                expected,
+                "k={k} {plan:?}"
+            );
+            assert_eq!(
+                nearest_planned(&ub, &uq, k, plan.clone()),
+                expected_nearest,
+                "k={k} {plan:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn groups_match_union_find_over_brute_force_pairs() {
+    for hashes in [uniform(2000, 7), skewed(3000, 8)] {
+        for k in [0, 3, 8, 12] {
+            assert_eq!(groups(&hashes, k), brute_groups(&hashes, k), "k={k}");
+        }
+    }
+}
+
+#[test]
+fn thousand_copies_of_one_photo_are_one_group() {
+    let mut hashes = vec![0xba8c_8453_6bd3_c366u64; 1000];
+    hashes.extend(uniform(10, 9));
+    let g = groups(&hashes, 8);
+    assert_eq!(g.sizes[0], 1000);
+    assert!(g.labels[..1000].iter().all(|&l| l == 0));
+    assert_eq!(self_pairs(&hashes[..1000], 0).len(), 1000 * 999 / 2);
+}
+
+#[test]
+fn edge_cases() {
+    assert!(self_pairs(&[], 8).is_empty());
+    assert!(self_pairs(&[42], 8).is_empty());
+    assert_eq!(
+        groups(&[], 8),
+        Groups {
+            labels: vec![],
+            sizes: vec![]
+        }
+    );
+    assert_eq!(groups(&[7], 0).sizes, vec![1]);
+    let equal = vec![5u64; 50];
+    assert_eq!(self_pairs(&equal, 0).len(), 50 * 49 / 2);
+    assert_eq!(groups(&equal, 0).sizes, vec![50]);
+    // k = 64 (and beyond) matches everything.
+    let hashes = uniform(300, 10);
+    assert_eq!(self_pairs(&hashes, 64).len(), 300 * 299 / 2);
+    assert_eq!(self_pairs(&hashes, 200).len(), 300 * 299 / 2);
+    assert_eq!(groups(&hashes, 64).sizes, vec![300]);
+    // Complementary hashes are 64 apart.
+    assert_eq!(self_pairs(&[0, u64::MAX], 63), vec![]);
+    assert_eq!(self_pairs(&[0, u64::MAX], 64), vec![(0, 1, 64)]);
+    assert!(cross_pairs(&[], &[1, 2], 8).is_empty());
+    assert!(nearest(&[1, 2], &[], 8).is_empty());
+    assert_eq!(nearest(&[3, 1, 1], &[0], 2), vec![(0, 1, 1)]);
+}
+
+#[test]
+fn components_merge_edges_and_reject_bad_input() {
+    let g = components(5, &[4, 1], &[1, 3]).unwrap();
+    assert_eq!(g.labels, vec![0, 1, 2, 1, 1]);
+    assert_eq!(g.sizes, vec![1, 3, 1]);
+    assert!(components(2, &[0], &[]).is_err());
+    assert!(components(2, &[0], &[2]).is_err());
+}
+
+#[test]
+fn explicit_thread_count_gives_the_same_answer() {
+    let hashes = skewed(3000, 11);
+    let expected = brute_self_pairs(&hashes, 8);
+    for t in [1, 3] {
+        assert_eq!(with_threads(Some(t), || self_pairs(&hashes, 8)), expected);
+    }
+    assert_eq!(sorted(expected.clone()), expected);
+}
+
+#[test]
+fn planner_leaves_out_constant_bits_and_prefers_an_index_at_scale() {
+    let mut rng = SplitMix(12);
+    let hashes: Vec<u64> = (0..200_000).map(|_| phash_like(&mut rng)).collect();
+    let plan = self_plan(&hashes, 8);
+    assert!(!plan.is_brute_force(), "{plan:?}");
+    // The DC bit (bit 63) is set everywhere: it can never split buckets.
+    assert!(plan.chunks.iter().all(|c| c >> 63 & 1 == 0), "{plan:?}");
+}

@@ -1,0 +1,130 @@
+//! `_scan_batch`: scan a batch of paths or in-memory blobs with the GIL released, polling for
+//! Ctrl-C and reporting progress from the calling thread while a rayon pool does the work.
+
+use super::arrow_export::ArrowBatch;
+use super::errors::{InternalError, panic_message};
+use crate::columns::record_batch;
+use crate::scan::{self, Metrics, Options, Source};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+use std::collections::HashMap;
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<ArrowBatch>()?;
+    m.add_function(wrap_pyfunction!(_scan_batch, m)?)?;
+    m.add("METRIC_NAMES", scan::METRIC_NAMES.to_vec())?;
+    m.add("DEFAULT_MAX_PIXELS", scan::DEFAULT_MAX_PIXELS)?;
+    m.add("DEFAULT_MAX_FILE_SIZE", scan::DEFAULT_MAX_FILE_SIZE)?;
+    m.add("HASH_MIN_SIDE", scan::HASH_MIN_SIDE)?;
+    m.add("SHARPNESS_LONG_SIDE", scan::SHARPNESS_LONG_SIDE)?;
+    Ok(())
+}
+
+/// One pool per thread count, reused across batches (building a pool per call costs more than a
+/// small batch of thumbnails).
+fn pool(threads: usize) -> PyResult<Arc<rayon::ThreadPool>> {
+    static POOLS: OnceLock<Mutex<HashMap<usize, Arc<rayon::ThreadPool>>>> = OnceLock::new();
+    let mut pools = POOLS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    if let Some(p) = pools.get(&threads) {
+        return Ok(p.clone());
+    }
+    let p = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("imgstats-{i}"))
+        .build()
+        .map_err(|e| InternalError::new_err(format!("cannot start worker threads: {e}")))?;
+    let p = Arc::new(p);
+    pools.insert(threads, p.clone());
+    Ok(p)
+}
+
+#[pyfunction]
+#[pyo3(signature = (paths, blobs, metrics, threads, max_pixels, max_file_size, analysis_size=None, progress=None))]
+#[allow(clippy::too_many_arguments)]
+fn _scan_batch(
+    py: Python<'_>,
+    paths: Vec<Vec<u8>>,
+    blobs: Vec<Bound<'_, PyBytes>>,
+    metrics: Option<Vec<String>>,
+    threads: usize,
+    max_pixels: u64,
+    max_file_size: u64,
+    analysis_size: Option<usize>,
+    progress: Option<Py<PyAny>>,
+) -> PyResult<ArrowBatch> {
+    let metrics = match metrics {
+        None => Metrics::all(),
+        Some(names) => Metrics::from_names(&names).map_err(PyValueError::new_err)?,
+    };
+    if analysis_size == Some(0) {
+        return Err(PyValueError::new_err(
+            "analysis_size must be a positive number of pixels",
+        ));
+    }
+    let opts = Options {
+        metrics,
+        max_pixels,
+        max_file_size,
+        analysis_size,
+    };
+    // Paths arrive as os.fsencode() bytes so that names which are not UTF-8 still open; the
+    // `path` column shows them with U+FFFD replacements.
+    let mut names: Vec<String> = paths
+        .iter()
+        .map(|p| String::from_utf8_lossy(p).into_owned())
+        .collect();
+    let mut sources: Vec<Source<'_>> = paths
+        .iter()
+        .map(|p| Source::Path(Path::new(OsStr::from_bytes(p))))
+        .collect();
+    let offset = names.len();
+    for (i, b) in blobs.iter().enumerate() {
+        names.push(format!("<bytes #{}>", offset + i));
+        sources.push(Source::Bytes(b.as_bytes()));
+    }
+    let pool = pool(threads.max(1))?;
+    let cancel = AtomicBool::new(false);
+    let done = AtomicUsize::new(0);
+    let mut interrupt: Option<PyErr> = None;
+    let records = py.detach(|| {
+        std::thread::scope(|s| {
+            let worker =
+                s.spawn(|| pool.install(|| scan::scan_many(&sources, &opts, &cancel, &done)));
+            let mut reported = usize::MAX;
+            while !worker.is_finished() {
+                std::thread::sleep(Duration::from_millis(25));
+                let n = done.load(Ordering::Relaxed);
+                let poll = Python::attach(|py| -> PyResult<()> {
+                    py.check_signals()?;
+                    if let (Some(cb), true) = (&progress, n != reported) {
+                        cb.call1(py, (n,))?;
+                    }
+                    Ok(())
+                });
+                reported = n;
+                if let Err(e) = poll {
+                    cancel.store(true, Ordering::Relaxed);
+                    interrupt.get_or_insert(e);
+                }
+            }
+            worker.join()
+        })
+    });
+    if let Some(e) = interrupt {
+        return Err(e);
+    }
+    let records = records.map_err(|p| InternalError::new_err(panic_message(&p)))?;
+    let batch = record_batch(&names, &records, &opts.metrics)
+        .map_err(|e| InternalError::new_err(format!("building Arrow columns: {e}")))?;
+    Ok(ArrowBatch::new(batch))
+}

@@ -1,0 +1,316 @@
+//! Per-image statistics on 8-bit planes. Each function is one pass with integer accumulators;
+//! definitions follow the references users check against (OpenCV, Immerkær 1996, Hasler–Süsstrunk).
+
+/// Luma at or below this level counts as dark (near-clipped shadows).
+pub const DARK_LEVEL: u8 = 10;
+/// Luma at or above this level counts as bright (near-clipped highlights).
+pub const BRIGHT_LEVEL: u8 = 245;
+/// A pixel is coloured when max(R,G,B) − min(R,G,B) exceeds this many levels; JPEG chroma noise
+/// on grey content stays well below it.
+pub const GRAY_SPREAD: u8 = 12;
+/// An image is grayscale when fewer than this share of its pixels is coloured.
+pub const GRAY_MAX_COLORED_SHARE: f64 = 0.005;
+
+pub fn histogram(luma: &[u8]) -> [u64; 256] {
+    // Four sub-histograms break the store-to-load dependency on runs of equal pixels.
+    let mut h = [[0u64; 256]; 4];
+    let mut chunks = luma.chunks_exact(4);
+    for c in &mut chunks {
+        h[0][c[0] as usize] += 1;
+        h[1][c[1] as usize] += 1;
+        h[2][c[2] as usize] += 1;
+        h[3][c[3] as usize] += 1;
+    }
+    for &v in chunks.remainder() {
+        h[0][v as usize] += 1;
+    }
+    let mut out = [0u64; 256];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = h[0][i] + h[1][i] + h[2][i] + h[3][i];
+    }
+    out
+}
+
+/// Statistics of the luma histogram.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LumaStats {
+    pub mean: f64,
+    pub std: f64,
+    pub dark_fraction: f64,
+    pub bright_fraction: f64,
+    /// Shannon entropy of the 256-bin luma histogram, in bits (0–8).
+    pub entropy: f64,
+}
+
+pub fn luma_stats(hist: &[u64; 256]) -> LumaStats {
+    let n: u64 = hist.iter().sum();
+    if n == 0 {
+        return LumaStats {
+            mean: f64::NAN,
+            std: f64::NAN,
+            dark_fraction: f64::NAN,
+            bright_fraction: f64::NAN,
+            entropy: f64::NAN,
+        };
+    }
+    let (mut s1, mut s2) = (0u128, 0u128);
+    let mut entropy = 0.0;
+    for (v, &c) in hist.iter().enumerate() {
+        s1 += v as u128 * c as u128;
+        s2 += (v * v) as u128 * c as u128;
+        if c > 0 {
+            let p = c as f64 / n as f64;
+            entropy -= p * p.log2();
+        }
+    }
+    let nf = n as f64;
+    let mean = s1 as f64 / nf;
+    let var = (s2 as f64 / nf - mean * mean).max(0.0);
+    let dark: u64 = hist[..=DARK_LEVEL as usize].iter().sum();
+    let bright: u64 = hist[BRIGHT_LEVEL as usize..].iter().sum();
+    LumaStats {
+        mean,
+        std: var.sqrt(),
+        dark_fraction: dark as f64 / nf,
+        bright_fraction: bright as f64 / nf,
+        entropy: entropy.max(0.0),
+    }
+}
+
+/// OpenCV's BORDER_REFLECT_101 index (gfedcb|abcdefgh|gfedcba).
+#[inline]
+fn reflect101(i: isize, n: usize) -> usize {
+    if n == 1 {
+        return 0;
+    }
+    let n = n as isize;
+    let mut i = i;
+    while i < 0 || i >= n {
+        i = if i < 0 { -i } else { 2 * n - 2 - i };
+    }
+    i as usize
+}
+
+/// Variance of the Laplacian, exactly `cv2.Laplacian(gray, cv2.CV_64F).var()`: kernel
+/// [[0,1,0],[1,-4,1],[0,1,0]], BORDER_REFLECT_101, population variance. Integer sums, so the
+/// result is exact up to the final division.
+pub fn laplacian_variance(luma: &[u8], w: usize, h: usize) -> f64 {
+    if w == 0 || h == 0 {
+        return f64::NAN;
+    }
+    let (mut s1, mut s2) = (0i64, 0i64);
+    let px = |x: isize, y: isize| luma[reflect101(y, h) * w + reflect101(x, w)] as i64;
+    let mut border = |x: usize, y: usize| {
+        let (xi, yi) = (x as isize, y as isize);
+        let v = px(xi - 1, yi) + px(xi + 1, yi) + px(xi, yi - 1) + px(xi, yi + 1) - 4 * px(xi, yi);
+        s1 += v;
+        s2 += v * v;
+    };
+    if w < 3 || h < 3 {
+        for y in 0..h {
+            for x in 0..w {
+                border(x, y);
+            }
+        }
+    } else {
+        for x in 0..w {
+            border(x, 0);
+            border(x, h - 1);
+        }
+        for y in 1..h - 1 {
+            border(0, y);
+            border(w - 1, y);
+        }
+        // Interior without bounds logic: |v| ≤ 1020 so v² fits i32; row sums go to i64.
+        for y in 1..h - 1 {
+            let up = &luma[(y - 1) * w..y * w];
+            let row = &luma[y * w..(y + 1) * w];
+            let dn = &luma[(y + 1) * w..(y + 2) * w];
+            let (mut r1, mut r2) = (0i64, 0i64);
+            for x in 1..w - 1 {
+                let v = up[x] as i32 + dn[x] as i32 + row[x - 1] as i32 + row[x + 1] as i32
+                    - 4 * row[x] as i32;
+                r1 += v as i64;
+                r2 += (v * v) as i64;
+            }
+            s1 += r1;
+            s2 += r2;
+        }
+    }
+    let n = (w * h) as f64;
+    let mean = s1 as f64 / n;
+    (s2 as f64 / n - mean * mean).max(0.0)
+}
+
+/// Immerkær's fast noise estimate: σ = sqrt(π/2) / (6 (W−2)(H−2)) · Σ |I ∗ N| over interior
+/// pixels, N = [[1,−2,1],[−2,4,−2],[1,−2,1]]. NaN for images smaller than 3×3.
+pub fn immerkaer_sigma(luma: &[u8], w: usize, h: usize) -> f64 {
+    if w < 3 || h < 3 {
+        return f64::NAN;
+    }
+    let mut total = 0u64;
+    for y in 1..h - 1 {
+        let a = &luma[(y - 1) * w..y * w];
+        let b = &luma[y * w..(y + 1) * w];
+        let c = &luma[(y + 1) * w..(y + 2) * w];
+        let mut row = 0u64;
+        for x in 1..w - 1 {
+            let v = a[x - 1] as i32 - 2 * a[x] as i32 + a[x + 1] as i32 - 2 * b[x - 1] as i32
+                + 4 * b[x] as i32
+                - 2 * b[x + 1] as i32
+                + c[x - 1] as i32
+                - 2 * c[x] as i32
+                + c[x + 1] as i32;
+            row += v.unsigned_abs() as u64;
+        }
+        total += row;
+    }
+    let n = ((w - 2) * (h - 2)) as f64;
+    (std::f64::consts::FRAC_PI_2).sqrt() * total as f64 / (6.0 * n)
+}
+
+/// Colour statistics of interleaved RGB in one pass.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ColorStats {
+    /// Hasler & Süsstrunk (2003): sqrt(σrg²+σyb²) + 0.3·sqrt(μrg²+μyb²), rg = R−G, yb = ½(R+G)−B.
+    pub colorfulness: f64,
+    /// Fewer than GRAY_MAX_COLORED_SHARE of pixels have a channel spread above GRAY_SPREAD.
+    pub is_grayscale: bool,
+}
+
+pub fn color_stats(rgb: &[u8]) -> ColorStats {
+    let n = (rgb.len() / 3) as u64;
+    if n == 0 {
+        return ColorStats {
+            colorfulness: f64::NAN,
+            is_grayscale: true,
+        };
+    }
+    // yb is a half-integer: accumulate 2·yb to stay in integers.
+    let (mut rg1, mut rg2, mut yb1, mut yb2, mut colored) = (0i64, 0i64, 0i64, 0i64, 0u64);
+    for p in rgb.chunks_exact(3) {
+        let (r, g, b) = (p[0] as i64, p[1] as i64, p[2] as i64);
+        let rg = r - g;
+        let yb = r + g - 2 * b;
+        rg1 += rg;
+        rg2 += rg * rg;
+        yb1 += yb;
+        yb2 += yb * yb;
+        let spread = p[0].max(p[1]).max(p[2]) - p[0].min(p[1]).min(p[2]);
+        colored += (spread > GRAY_SPREAD) as u64;
+    }
+    let nf = n as f64;
+    let mrg = rg1 as f64 / nf;
+    let myb = yb1 as f64 / nf / 2.0;
+    let vrg = (rg2 as f64 / nf - mrg * mrg).max(0.0);
+    let vyb = (yb2 as f64 / nf / 4.0 - myb * myb).max(0.0);
+    ColorStats {
+        colorfulness: (vrg + vyb).sqrt() + 0.3 * (mrg * mrg + myb * myb).sqrt(),
+        is_grayscale: (colored as f64) < GRAY_MAX_COLORED_SHARE * nf,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Direct (slow) Laplacian with explicit reflect-101 padding, the reference for the fast one.
+    fn laplacian_reference(l: &[u8], w: usize, h: usize) -> f64 {
+        let mut vals = Vec::new();
+        for y in 0..h as isize {
+            for x in 0..w as isize {
+                let p = |xx: isize, yy: isize| l[reflect101(yy, h) * w + reflect101(xx, w)] as f64;
+                vals.push(p(x - 1, y) + p(x + 1, y) + p(x, y - 1) + p(x, y + 1) - 4.0 * p(x, y));
+            }
+        }
+        let m = vals.iter().sum::<f64>() / vals.len() as f64;
+        vals.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / vals.len() as f64
+    }
+
+    fn lcg(seed: &mut u64) -> u64 {
+        *seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        *seed >> 33
+    }
+
+    #[test]
+    fn reflect101_matches_opencv() {
+        assert_eq!(reflect101(-1, 5), 1);
+        assert_eq!(reflect101(-2, 5), 2);
+        assert_eq!(reflect101(5, 5), 3);
+        assert_eq!(reflect101(6, 5), 2);
+        assert_eq!(reflect101(-1, 2), 1);
+        assert_eq!(reflect101(2, 2), 0);
+    }
+
+    #[test]
+    fn laplacian_matches_reference_on_many_sizes() {
+        let mut seed = 7;
+        for &(w, h) in &[
+            (1, 1),
+            (1, 5),
+            (5, 1),
+            (2, 2),
+            (3, 3),
+            (4, 7),
+            (17, 9),
+            (64, 33),
+        ] {
+            let img: Vec<u8> = (0..w * h).map(|_| lcg(&mut seed) as u8).collect();
+            let fast = laplacian_variance(&img, w, h);
+            let slow = laplacian_reference(&img, w, h);
+            assert!(
+                (fast - slow).abs() <= 1e-9 * slow.max(1.0),
+                "{w}x{h}: {fast} vs {slow}"
+            );
+        }
+    }
+
+    #[test]
+    fn immerkaer_is_zero_on_planes_and_recovers_sigma() {
+        let (w, h) = (256, 256);
+        let ramp: Vec<u8> = (0..w * h)
+            .map(|i| ((i % w) / 2 + (i / w) / 4) as u8)
+            .collect();
+        assert!(immerkaer_sigma(&ramp, w, h) < 1e-9);
+        // Box–Muller Gaussian noise of σ = 5 on mid-grey.
+        let mut seed = 42;
+        let noisy: Vec<u8> = (0..w * h)
+            .map(|_| {
+                let u1 = (lcg(&mut seed) as f64 + 1.0) / (1u64 << 31) as f64;
+                let u2 = lcg(&mut seed) as f64 / (1u64 << 31) as f64;
+                let z = (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos();
+                (128.0 + 5.0 * z).round().clamp(0.0, 255.0) as u8
+            })
+            .collect();
+        let s = immerkaer_sigma(&noisy, w, h);
+        assert!((s - 5.0).abs() < 0.25, "sigma {s}");
+    }
+
+    #[test]
+    fn histogram_stats() {
+        let luma = [0u8, 0, 255, 255];
+        let s = luma_stats(&histogram(&luma));
+        assert_eq!(s.mean, 127.5);
+        assert_eq!(s.std, 127.5);
+        assert_eq!(s.dark_fraction, 0.5);
+        assert_eq!(s.bright_fraction, 0.5);
+        assert!((s.entropy - 1.0).abs() < 1e-12);
+        let flat = luma_stats(&histogram(&[77u8; 1000]));
+        assert_eq!((flat.std, flat.entropy), (0.0, 0.0));
+    }
+
+    #[test]
+    fn colorfulness_and_grayscale() {
+        let gray: Vec<u8> = (0..300).map(|i| (i / 3) as u8).collect();
+        let c = color_stats(&gray);
+        assert!(c.is_grayscale);
+        assert_eq!(c.colorfulness, 0.0);
+        let red: Vec<u8> = (0..100).flat_map(|_| [255u8, 0, 0]).collect();
+        let c = color_stats(&red);
+        assert!(!c.is_grayscale);
+        // rg = 255, yb = 127.5, no variance: 0.3 * sqrt(255² + 127.5²).
+        assert!((c.colorfulness - 0.3 * (255f64.powi(2) + 127.5f64.powi(2)).sqrt()).abs() < 1e-9);
+    }
+}
