@@ -262,11 +262,17 @@ fn panic_text(payload: &Box<dyn std::any::Any + Send>) -> String {
 
 fn read_file(path: &Path, max_size: u64) -> Result<Vec<u8>> {
     use std::io::Read;
-    let f = std::fs::File::open(path)?;
-    let meta = f.metadata()?;
-    if meta.is_dir() {
-        return Err(ImageError::Io(std::io::Error::other("is a directory")));
+    // Check the type before opening: opening a FIFO named like an image would block forever.
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() {
+        let kind = if meta.is_dir() {
+            "a directory"
+        } else {
+            "not a regular file (FIFO, socket or device)"
+        };
+        return Err(ImageError::Io(std::io::Error::other(kind)));
     }
+    let f = std::fs::File::open(path)?;
     if meta.len() > max_size {
         return Err(ImageError::FileTooLarge {
             size: meta.len(),

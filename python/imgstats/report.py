@@ -1,5 +1,569 @@
-"""Being written."""
+"""`report`: one self-contained HTML audit page (inline CSS and SVG, embedded thumbnails, no
+JavaScript, nothing fetched) that a colleague can open offline.
+
+Sections: summary, statistic histograms (per split), coverage heat map with gaps, drift, edge-case
+galleries, duplicate groups and leakage pairs. Everything drawn is aggregated (histogram bins,
+cross-tab cells) or sampled (at most ``max_thumbs`` thumbnails per gallery), so the page stays small
+and quick for a million images; drift runs on at most ``drift_sample`` rows per side.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from imgstats.coverage import DEFAULT_MIN_COUNT, coverage, gaps
+from imgstats.drift import drift
+from imgstats.edge_cases import REASONS, edge_cases
+from imgstats.report_html import (
+    CSS,
+    PALETTE,
+    cards,
+    esc,
+    fmt,
+    fmt_bytes,
+    heat_color,
+    histogram_svg,
+    legend,
+    table,
+)
+from imgstats.report_thumbs import THUMB_PX, Thumbnailer
+
+#: (column, log10 x-axis) for the histogram section, in display order.
+HIST_COLUMNS: tuple[tuple[str, bool], ...] = (
+    ("brightness", False),
+    ("contrast", False),
+    ("dark_fraction", False),
+    ("bright_fraction", False),
+    ("sharpness", True),
+    ("blur", True),
+    ("noise", False),
+    ("entropy", False),
+    ("colorfulness", False),
+    ("width", False),
+    ("height", False),
+    ("file_size", True),
+    ("jpeg_quality", False),
+)
+HIST_BINS = 40
+MAX_THUMBS = 12
+MAX_GROUPS = 12
+MAX_PAIRS = 12
+MAX_HEAT_ROWS = 40
+MAX_SPLITS = len(PALETTE)
+DRIFT_SAMPLE = 200_000
+TRAIN_NAMES = ("train", "training")
+
+# Which value to print under an edge-case thumbnail.
+_REASON_VALUE = {
+    "dark": ("brightness", "brightness"),
+    "overexposed": ("brightness", "brightness"),
+    "blurry": ("sharpness", "sharpness"),
+    "noisy": ("noise", "noise σ"),
+    "low_information": ("entropy", "entropy"),
+    "odd_size": ("width", None),
+    "odd_aspect": ("width", None),
+    "tiny": ("width", None),
+    "grayscale": ("is_grayscale", None),
+}
 
 
-def report(*args, **kwargs):
-    raise NotImplementedError
+def _basename(path: Any, limit: int = 42) -> str:
+    name = os.path.basename(str(path)) or str(path)
+    return name if len(name) <= limit else name[: limit - 1] + "…"
+
+
+def _section(anchor: str, title: str, body: str) -> str:
+    return f'<section id="{anchor}"><h2>{esc(title)}</h2>{body}</section>'
+
+
+def _note(text: str, cls: str = "note") -> str:
+    return f'<p class="{cls}">{esc(text)}</p>'
+
+
+# --------------------------------------------------------------------------------------- summary
+
+
+def _summary(df: pl.DataFrame, split: str | None, notes: Sequence[str]) -> str:
+    n = df.height
+    failed = df.select(pl.col("error").is_not_null().sum()).item() if "error" in df.columns else 0
+    items = [("images", fmt(n)), ("readable", fmt(n - failed))]
+    items.append(("failed to read", f"{fmt(failed)} ({failed / n:.1%})" if n else "0"))
+    if "file_size" in df.columns:
+        items.append(("total size", fmt_bytes(float(df.get_column("file_size").sum() or 0))))
+    if split:
+        items.append(("splits", fmt(df.get_column(split).n_unique())))
+    body = [cards(items)]
+    if notes:
+        body.append("<ul>" + "".join(f'<li class="warn">{esc(s)}</li>' for s in notes) + "</ul>")
+    blocks = []
+    if "format" in df.columns:
+        f = df.get_column("format").fill_null("(failed)").value_counts(sort=True)
+        rows = [(v, c, f"{c / n:.1%}") for v, c in f.head(12).iter_rows()]
+        blocks.append("<div><h3>Formats</h3>" + table(["format", "images", "share"], rows) + "</div>")
+    if {"width", "height"} <= set(df.columns):
+        sizes = (
+            df.filter(pl.col("width").is_not_null())
+            .group_by("width", "height")
+            .len()
+            .sort(["len", "width", "height"], descending=[True, False, False])
+            .head(8)
+        )
+        rows = [(f"{w}×{h}", c, f"{c / n:.1%}") for w, h, c in sizes.iter_rows()]
+        blocks.append("<div><h3>Top sizes</h3>" + table(["size", "images", "share"], rows) + "</div>")
+    if split:
+        s = df.get_column(split).cast(pl.Utf8).fill_null("(none)").value_counts(sort=True)
+        rows = [(v, c, f"{c / n:.1%}") for v, c in s.head(20).iter_rows()]
+        blocks.append("<div><h3>Splits</h3>" + table(["split", "images", "share"], rows) + "</div>")
+    if failed:
+        errs = (
+            df.filter(pl.col("error").is_not_null())
+            .group_by("error")
+            .agg(pl.len(), pl.col("path").first().alias("example"))
+            .sort(["len", "error"], descending=[True, False])
+            .head(10)
+        )
+        rows = [(e, c, p) for e, c, p in errs.select("error", "len", "example").iter_rows()]
+        blocks.append(
+            "<div><h3>Failures</h3>" + table(["error", "images", "example"], rows) + "</div>"
+        )
+    body.append('<div class="grid">' + "".join(blocks) + "</div>")
+    return _section("summary", "Summary", "".join(body))
+
+
+# ------------------------------------------------------------------------------------ histograms
+
+
+def _split_values(df: pl.DataFrame, split: str | None) -> list[str]:
+    if not split:
+        return []
+    counts = df.get_column(split).cast(pl.Utf8).fill_null("(none)").value_counts(sort=True)
+    return [str(v) for v in counts.get_column(split).head(MAX_SPLITS).to_list()]
+
+
+def _histograms(df: pl.DataFrame, split: str | None, bins: int) -> str:
+    splits = _split_values(df, split)
+    labels = (
+        df.get_column(split).cast(pl.Utf8).fill_null("(none)").to_numpy() if splits else None
+    )
+    figs = []
+    for col, log in HIST_COLUMNS:
+        if col not in df.columns or not df.schema[col].is_numeric():
+            continue
+        values = df.get_column(col).cast(pl.Float64).to_numpy()
+        ok = np.isfinite(values)
+        dropped = 0
+        if log:
+            pos = ok & (values > 0)
+            dropped = int(ok.sum() - pos.sum())
+            ok = pos
+            with np.errstate(divide="ignore", invalid="ignore"):
+                values = np.where(pos, np.log10(np.where(pos, values, 1.0)), np.nan)
+        if not ok.any():
+            continue
+        finite = values[ok]
+        lo, hi = np.quantile(finite, [0.005, 0.995])
+        if hi <= lo:
+            lo, hi = float(finite.min()) - 0.5, float(finite.max()) + 0.5
+        edges = np.linspace(lo, hi, bins + 1)
+        series: dict[str, np.ndarray] = {}
+        groups = [(s, labels == s) for s in splits] if labels is not None else [("all", None)]
+        for name, mask in groups:
+            v = finite if mask is None else values[ok & mask]
+            # Values past the 0.5/99.5 percentiles are clamped into the end bins, so long tails
+            # do not squash the plot yet every image is counted.
+            counts, _ = np.histogram(np.clip(v, lo, hi), bins=edges)
+            series[name] = counts
+        med = float(np.median(finite))
+        sub = f"n={fmt(int(ok.sum()))}, median {fmt(10**med if log else med)}"
+        if log:
+            sub += ", log scale"
+        if dropped:
+            sub += f", {fmt(dropped)} ≤ 0 not shown"
+        figs.append(histogram_svg(col, edges, series, log=log, subtitle=sub))
+    if not figs:
+        return _section("statistics", "Statistics", _note("No numeric statistic in the frame."))
+    head = legend(splits) if splits else ""
+    note = _note(
+        "Shares of images per bin (per split when splits are given); the x-axis spans the "
+        "0.5–99.5 percentiles and the end bins hold the tails."
+    )
+    return _section("statistics", "Statistics", head + note + f'<div class="grid">{"".join(figs)}</div>')
+
+
+# -------------------------------------------------------------------------------------- coverage
+
+
+def _coverage(df: pl.DataFrame, by: str | None, min_count: int) -> str:
+    try:
+        cov = coverage(df, by=by)
+    except ValueError as exc:
+        return _section("coverage", "Coverage", _note(f"Coverage not computed: {exc}", "warn"))
+    by_name = cov.columns[0]
+    groups = (
+        cov.select(by_name, "by_total")
+        .unique(maintain_order=True)
+        .sort(["by_total"], descending=True, maintain_order=True)
+    )
+    shown = groups.head(MAX_HEAT_ROWS).get_column(by_name).to_list()
+    parts = [
+        _note(
+            f"Images per {by_name if by else 'dataset'} and environment bucket; colour = share of "
+            f"the row. Cells outlined in red have fewer than {min_count} images (hatched: none) "
+            "— the collection plan below lists them."
+        )
+    ]
+    if groups.height > MAX_HEAT_ROWS:
+        parts.append(_note(f"Showing the {MAX_HEAT_ROWS} largest of {groups.height} groups."))
+    tables = []
+    for axis in cov.get_column("axis").unique(maintain_order=True).to_list():
+        sub = cov.filter(pl.col("axis") == axis)
+        buckets = sub.get_column("bucket").unique(maintain_order=True).to_list()
+        source = sub.get_column("source")[0]
+        head = "".join(f"<th>{esc(b)}</th>" for b in buckets)
+        cells = {(g, b): (c, s) for g, b, c, s in sub.select(by_name, "bucket", "count", "share").iter_rows()}
+        rows = []
+        for g in shown:
+            tds = []
+            for b in buckets:
+                c, s = cells.get((g, b), (0, 0.0))
+                cls = []
+                if c < min_count and b not in ("unknown", "other") and g is not None:
+                    cls.append("gap")
+                    if c == 0:
+                        cls.append("empty")
+                style = "" if c == 0 else f' style="background:{heat_color(s)}' + (
+                    ';color:#fff"' if s > 0.6 else '"'
+                )
+                klass = f' class="{" ".join(cls)}"' if cls else ""
+                tip = f"{g} / {axis}={b}: {c} images ({s:.1%})"
+                tds.append(f'<td{klass}{style} title="{esc(tip)}">{c:,}</td>')
+            label = "(none)" if g is None else g
+            rows.append(f'<tr><th class="row" title="{esc(label)}">{esc(label)}</th>{"".join(tds)}</tr>')
+        src = f' <span class="note">from {esc(source)}</span>'
+        tables.append(
+            f'<div class="scroll"><h3>{esc(axis)}{src}</h3><table class="heat"><thead><tr>'
+            f"<th>{esc(by_name)}</th>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
+        )
+    parts.append('<div class="grid">' + "".join(tables) + "</div>")
+    gp = gaps(cov, min_count=min_count)
+    parts.append(f"<h3>Collection plan: {gp.height:,} empty or thin cells</h3>")
+    if gp.height:
+        rows = [
+            (str(r[by_name]), r["axis"], r["bucket"], r["count"], r["needed"], r["status"])
+            for r in gp.head(40).iter_rows(named=True)
+        ]
+        parts.append(table([by_name, "axis", "bucket", "images", "to collect", "status"], rows))
+        if gp.height > 40:
+            parts.append(_note(f"… and {gp.height - 40:,} more (imgstats.gaps(cov) lists all)."))
+    return _section("coverage", "Coverage", "".join(parts))
+
+
+# ----------------------------------------------------------------------------------------- drift
+
+
+def _sample(df: pl.DataFrame, n: int) -> pl.DataFrame:
+    return df if df.height <= n else df.sample(n=n, seed=0)
+
+
+def _drift_table(res: pl.DataFrame) -> str:
+    stats = res.filter(pl.col("kind") == "statistic")
+    rows, classes = [], []
+    for r in stats.iter_rows(named=True):
+        rows.append(
+            (
+                r["column"],
+                r["reference_mean"],
+                r["current_mean"],
+                r["psi"],
+                r["ks_statistic"],
+                r["ks_pvalue"],
+                r["wasserstein_norm"],
+                ", ".join(r["reasons"]) or "–",
+            )
+        )
+        classes.append("flag" if r["flag"] else "")
+    head = ["statistic", "ref mean", "cur mean", "PSI", "KS D", "KS p", "W₁/IQR", "flag"]
+    out = table(head, rows, numeric=[False] + [True] * 6 + [False], row_class=classes)
+    buckets = res.filter((pl.col("kind") == "bucket") & pl.col("flag"))
+    axes = res.filter(pl.col("kind") == "axis")
+    if axes.height:
+        arows = [(r["column"], r["psi"], "yes" if r["flag"] else "–") for r in axes.iter_rows(named=True)]
+        out += "<h3>Bucket axes (PSI over bucket shares)</h3>" + table(
+            ["axis", "PSI", "flag"], arows, numeric=[False, True, False],
+            row_class=["flag" if r["flag"] else "" for r in axes.iter_rows(named=True)],
+        )
+    if buckets.height:
+        brows = [
+            (r["column"], r["bucket"], f"{r['reference_share']:.1%}", f"{r['current_share']:.1%}",
+             f"{r['share_shift'] * 100:+.1f} pts")
+            for r in buckets.iter_rows(named=True)
+        ]
+        out += "<h3>Buckets whose share moved</h3>" + table(
+            ["axis", "bucket", "reference", "current", "shift"], brows,
+            numeric=[False, False, True, True, True],
+        )
+    return out
+
+
+def _drift(
+    df: pl.DataFrame, split: str | None, reference: pl.DataFrame | None, sample: int
+) -> str | None:
+    comparisons: list[tuple[str, pl.DataFrame, pl.DataFrame]] = []
+    if reference is not None:
+        comparisons.append(("reference → this dataset", reference, df))
+    elif split:
+        names = df.get_column(split).cast(pl.Utf8)
+        values = [v for v in names.unique().sort().to_list() if v is not None]
+        train = next((v for v in values if v.lower() in TRAIN_NAMES), None)
+        if train is None or len(values) < 2:
+            return None
+        ref = df.filter(names == train)
+        for v in values:
+            if v != train:
+                comparisons.append((f"{train} → {v}", ref, df.filter(names == v)))
+    else:
+        return None
+    parts = [
+        _note(
+            "PSI over reference-decile bins (flag > 0.2), two-sample Kolmogorov–Smirnov D "
+            "(flag > 0.1 with p < 0.01), Wasserstein-1 in reference IQRs (flag > 0.25); bucket "
+            "shares flag when they move by more than 5 points. See docs/coverage.md."
+        )
+    ]
+    for title, ref, cur in comparisons:
+        sampled = ref.height > sample or cur.height > sample
+        res = drift(_sample(ref, sample), _sample(cur, sample))
+        n_flag = res.filter(pl.col("flag")).height
+        parts.append(f"<h3>{esc(title)}: {n_flag} flagged</h3>")
+        if sampled:
+            parts.append(_note(f"Computed on a random sample of ≤ {sample:,} images per side."))
+        parts.append(_drift_table(res))
+    return _section("drift", "Drift", "".join(parts))
+
+
+# ------------------------------------------------------------------------------------ edge cases
+
+
+def _edge_cases(df: pl.DataFrame, thumbs: Thumbnailer, max_thumbs: int) -> str:
+    ec = edge_cases(df)
+    n = max(df.height, 1)
+    counts = {r: 0 for r in REASONS}
+    if ec.height:
+        exploded = ec.select(pl.col("reasons").explode()).get_column("reasons").value_counts()
+        counts.update(dict(zip(exploded["reasons"].to_list(), exploded["count"].to_list())))
+    rows = [(r, counts[r], f"{counts[r] / n:.2%}") for r in REASONS]
+    parts = [
+        _note(f"{ec.height:,} images flagged; thresholds in docs/coverage.md."),
+        table(["reason", "images", "share"], rows),
+    ]
+    for reason in REASONS:
+        if not counts[reason]:
+            continue
+        hits = ec.filter(pl.col("reasons").list.contains(reason))
+        pick = hits.sample(n=min(max_thumbs, hits.height), seed=0)
+        parts.append(f"<h3>{esc(reason)} ({counts[reason]:,})</h3>")
+        if reason == "unreadable":
+            rows = [(r["path"], r.get("error") or "") for r in pick.iter_rows(named=True)]
+            parts.append(table(["path", "error"], rows))
+            continue
+        col, label = _REASON_VALUE.get(reason, (None, None))
+        figs = []
+        for r in pick.iter_rows(named=True):
+            if col == "width" and r.get("width") is not None:
+                value = f"{r['width']}×{r['height']}"
+            elif label and r.get(col) is not None:
+                value = f"{label} {fmt(r[col])}"
+            else:
+                value = ""
+            cap = f"{_basename(r['path'])}" + (f" · {value}" if value else "")
+            figs.append(thumbs.figure(r["path"], cap, title=f"{r['path']} — {', '.join(r['reasons'])}"))
+        parts.append(f'<div class="gallery">{"".join(figs)}</div>')
+    return _section("edge-cases", "Edge cases", "".join(parts))
+
+
+# ---------------------------------------------------------------------------- duplicates/leakage
+
+
+def _duplicates(dups: pl.DataFrame, thumbs: Thumbnailer, max_groups: int) -> str:
+    need = {"path", "group_id", "group_size"}
+    if not need <= set(dups.columns):
+        missing = ", ".join(sorted(need - set(dups.columns)))
+        return _section("duplicates", "Duplicates", _note(f"Cannot show: missing {missing}.", "warn"))
+    multi = dups.filter(pl.col("group_size") > 1)
+    n_groups = multi.get_column("group_id").n_unique()
+    exact = (
+        multi.filter(pl.col("exact")).get_column("group_id").n_unique()
+        if "exact" in multi.columns
+        else None
+    )
+    items = [
+        ("duplicate groups", fmt(n_groups)),
+        ("images in them", fmt(multi.height)),
+        ("removable (all but one per group)", fmt(multi.height - n_groups)),
+    ]
+    if exact is not None:
+        items.append(("groups with exact copies", fmt(exact)))
+    parts = [cards(items)]
+    top = (
+        multi.select("group_id", "group_size")
+        .unique()
+        .sort(["group_size", "group_id"], descending=[True, False])
+        .head(max_groups)
+        .get_column("group_id")
+        .to_list()
+    )
+    if top:
+        parts.append(f"<h3>The {len(top)} largest groups</h3>")
+    rep = dups.schema.get("representative")
+    for gid in top:
+        g = multi.filter(pl.col("group_id") == gid)
+        if rep == pl.Boolean:
+            g = g.with_columns(pl.col("representative").fill_null(False).alias("_rep"))
+        elif rep is not None:
+            g = g.with_columns((pl.col("representative") == pl.col("path")).fill_null(False).alias("_rep"))
+        else:
+            g = g.with_columns(pl.lit(False).alias("_rep"))
+        sort_cols = ["_rep"] + (["distance"] if "distance" in g.columns else [])
+        g = g.sort(sort_cols, descending=[True] + [False] * (len(sort_cols) - 1), nulls_last=True)
+        figs = []
+        for r in g.head(6).iter_rows(named=True):
+            cap = _basename(r["path"])
+            if r["_rep"]:
+                cap += " · kept"
+            elif r.get("distance") is not None:
+                cap += f" · d={r['distance']}"
+            fig = thumbs.figure(r["path"], cap)
+            figs.append(f'<div class="rep">{fig}</div>' if r["_rep"] else fig)
+        size = g.height
+        kind = " (exact)" if "exact" in g.columns and bool(g.get_column("exact").any()) else ""
+        more = f", showing 6" if size > 6 else ""
+        parts.append(
+            f'<div class="group"><div class="d">group {esc(gid)}<br>{size} images{kind}{more}</div>'
+            f"{''.join(figs)}</div>"
+        )
+    return _section("duplicates", "Duplicates", "".join(parts))
+
+
+def _leakage(leak: Any, thumbs: Thumbnailer, max_pairs: int) -> str:
+    pairs = leak if isinstance(leak, pl.DataFrame) else getattr(leak, "pairs", None)
+    if not isinstance(pairs, pl.DataFrame):
+        return _section("leakage", "Leakage", _note("Leakage result has no .pairs frame.", "warn"))
+    cols = set(pairs.columns)
+    a_path = "path" if "path" in cols else None
+    b_path = "matched_path" if "matched_path" in cols else None
+    if a_path is None or b_path is None:
+        return _section("leakage", "Leakage", _note("Leakage pairs need path and matched_path.", "warn"))
+    parts = [cards([("leaking pairs", fmt(pairs.height))])]
+    if {"split", "matched_split"} <= cols:
+        s = (
+            pairs.group_by("split", "matched_split")
+            .agg(pl.len().alias("pairs"), pl.col("path").n_unique().alias("images"))
+            .sort("pairs", descending=True)
+        )
+        rows = [(str(a), str(b), p, i) for a, b, p, i in s.iter_rows()]
+        parts.append(table(["split", "matched in", "pairs", "images"], rows))
+    summary = getattr(leak, "summary", None)
+    if isinstance(summary, pl.DataFrame) and summary.height:
+        parts.append("<h3>Summary</h3>" + table(summary.columns, summary.head(20).rows()))
+    shown = pairs.sort("distance", nulls_last=True) if "distance" in cols else pairs
+    shown = shown.head(max_pairs)
+    if shown.height:
+        parts.append(f"<h3>{shown.height} closest pairs</h3>")
+    for r in shown.iter_rows(named=True):
+        left = thumbs.figure(r[a_path], f"{r.get('split', '')} · {_basename(r[a_path])}")
+        right = thumbs.figure(r[b_path], f"{r.get('matched_split', '')} · {_basename(r[b_path])}")
+        d = f"distance {r['distance']}" if r.get("distance") is not None else ""
+        parts.append(f'<div class="pair">{left}{right}<div class="d">{esc(d)}</div></div>')
+    return _section("leakage", "Leakage", "".join(parts))
+
+
+# ---------------------------------------------------------------------------------------- report
+
+
+def report(
+    df: pl.DataFrame,
+    path: str | os.PathLike[str],
+    split: str | None = None,
+    by: str | None = None,
+    duplicates: pl.DataFrame | None = None,
+    leakage: Any = None,
+    reference: pl.DataFrame | None = None,
+    title: str = "imgstats audit",
+    *,
+    notes: Sequence[str] = (),
+    min_count: int = DEFAULT_MIN_COUNT,
+    thumbnails: bool = True,
+    max_thumbs: int = MAX_THUMBS,
+    thumb_px: int = THUMB_PX,
+    hist_bins: int = HIST_BINS,
+    drift_sample: int = DRIFT_SAMPLE,
+    max_groups: int = MAX_GROUPS,
+) -> Path:
+    """Write a self-contained HTML audit of a scan frame to ``path`` and return the path.
+
+    Args:
+        df: the scan frame (`imgstats.scan`), optionally joined with labels.
+        path: output ``.html`` file.
+        split: column with the split (train/val/test): per-split histograms, and drift from the
+            ``train`` split to each other split when ``reference`` is not given.
+        by: coverage rows (``"class"``); defaults to ``split``, else one row for the dataset.
+        duplicates: `imgstats.duplicates` output (path, group_id, group_size, representative,
+            distance, exact) -- shows the largest groups side by side.
+        leakage: `imgstats.leakage` output (an object with a ``.pairs`` frame: split, path,
+            matched_split, matched_path, distance) or that frame itself.
+        reference: another scan (e.g. training data) to compute drift against.
+        title: page title. ``notes``: extra lines shown in the summary (e.g. skipped sections).
+        min_count: coverage cells below this are gaps.
+        thumbnails, max_thumbs, thumb_px: embedded thumbnails (≤ ``max_thumbs`` per gallery,
+            ≤ ``thumb_px`` px, made from the ``path`` column with Pillow).
+        hist_bins: bins per histogram. drift_sample: rows per side used for drift.
+        max_groups: duplicate groups shown (leakage shows as many closest pairs).
+    """
+    start = time.monotonic()
+    if "path" not in df.columns:
+        raise ValueError("report needs a 'path' column")
+    for name, col in (("split", split), ("by", by)):
+        if col is not None and col not in df.columns:
+            raise ValueError(f"{name} column {col!r} not in the frame")
+    thumbs = Thumbnailer(thumbnails, px=thumb_px)
+    sections = [(_summary(df, split, list(notes)), "summary", "Summary")]
+    sections.append((_histograms(df, split, hist_bins), "statistics", "Statistics"))
+    sections.append((_coverage(df, by or split, min_count), "coverage", "Coverage"))
+    d = _drift(df, split, reference, drift_sample)
+    if d:
+        sections.append((d, "drift", "Drift"))
+    sections.append((_edge_cases(df, thumbs, max_thumbs), "edge-cases", "Edge cases"))
+    if duplicates is not None:
+        sections.append((_duplicates(duplicates, thumbs, max_groups), "duplicates", "Duplicates"))
+    if leakage is not None:
+        sections.append((_leakage(leakage, thumbs, max_groups), "leakage", "Leakage"))
+
+    try:
+        from imgstats import __version__ as version
+    except ImportError:  # pragma: no cover - only when the extension is not built
+        version = "?"
+    now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    nav = "".join(f'<a href="#{a}">{esc(t)}</a>' for _, a, t in sections)
+    elapsed = time.monotonic() - start
+    skipped = f" {thumbs.skipped} thumbnails skipped (budget)." if thumbs.skipped else ""
+    page = (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width,initial-scale=1">'
+        f"<title>{esc(title)}</title><style>{CSS}</style></head><body>"
+        f"<header><h1>{esc(title)}</h1><p>{df.height:,} images · generated {esc(now)} "
+        f"by imgstats {esc(version)}</p></header><nav>{nav}</nav><main>"
+        + "".join(s for s, _, _ in sections)
+        + f"<footer>Built in {elapsed:.1f} s; {thumbs.made} thumbnails decoded.{skipped} "
+        "No scripts, no external resources.</footer></main></body></html>"
+    )
+    out = Path(path)
+    out.write_text(page, encoding="utf-8")
+    return out

@@ -124,7 +124,11 @@ def _resolve(source: Source, extensions: Iterable[str] | None) -> tuple[list[byt
             raise TypeError("mix of paths and bytes: pass either paths or encoded images")
         if not isinstance(x, (str, os.PathLike)):
             raise TypeError(f"expected a path or bytes, got {type(x).__name__}")
-        paths.append(os.fsencode(x))
+        p = os.fspath(x)
+        if os.path.isdir(p) or (glob.has_magic(p) and not os.path.lexists(p)):
+            paths.extend(os.fsencode(q) for q in _expand(p, exts))
+        else:
+            paths.append(os.fsencode(p))  # a file named explicitly; missing → an error row
     return paths, []
 
 
@@ -134,9 +138,8 @@ def _expand(source: str, exts: set[str] | None) -> list[str]:
     if os.path.lexists(source):
         return [source]  # a file named explicitly is scanned whatever its ending
     if glob.has_magic(source):
-        return sorted(
-            p for p in glob.glob(source, recursive=True) if not os.path.isdir(p) and _wanted(p, exts)
-        )
+        matches = glob.glob(source, recursive=True)
+        return sorted(p for p in matches if not os.path.isdir(p) and _wanted(p, exts))
     raise FileNotFoundError(f"no such file, directory or glob match: {source!r}")
 
 

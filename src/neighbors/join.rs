@@ -82,19 +82,68 @@ impl ChunkIndex {
 
 const LANE: usize = 16;
 
-/// Call `hit(j, d)` for every `data[start + j]`, `j < len`, within `k` of `x`. Whole lanes of 16
-/// are reduced to a bit mask so the distances vectorise (VPOPCNTQ on AVX-512) and misses cost no
-/// branch; the last lane reads up to 15 slots past the run (the array is padded) and masks them
-/// off, because a scalar tail costs more than the whole vector part in buckets of ~10-100 hashes.
-#[inline(always)]
-fn scan(x: u64, data: &[u64], start: usize, len: usize, k: u32, mut hit: impl FnMut(usize, u32)) {
-    let mut base = 0;
-    while base < len {
-        let lane: &[u64; LANE] = data[start + base..start + base + LANE].try_into().unwrap();
+/// How a lane of 16 distances is turned into a bit mask of hits (`bit t` = `lane[t]` within k).
+pub(crate) trait Lanes {
+    fn mask16(x: u64, lane: &[u64; LANE], k: u32) -> u32;
+}
+
+/// Plain Rust; LLVM vectorises the popcounts but not the mask (it reduces with shuffles).
+pub(crate) struct Portable;
+
+impl Lanes for Portable {
+    #[inline(always)]
+    fn mask16(x: u64, lane: &[u64; LANE], k: u32) -> u32 {
         let mut m = 0u32;
         for (t, &y) in lane.iter().enumerate() {
             m |= (((x ^ y).count_ones() <= k) as u32) << t;
         }
+        m
+    }
+}
+
+/// AVX-512 VPOPCNTDQ: two VPOPCNTQ and two compares straight into mask registers. Only used
+/// inside functions compiled with those features after run-time detection.
+#[cfg(target_arch = "x86_64")]
+pub(crate) struct Avx512;
+
+#[cfg(target_arch = "x86_64")]
+impl Lanes for Avx512 {
+    #[inline(always)]
+    fn mask16(x: u64, lane: &[u64; LANE], k: u32) -> u32 {
+        use std::arch::x86_64::*;
+        // SAFETY: only reached from `v512` kernels, entered after detecting avx512f and
+        // avx512vpopcntdq; the loads are unaligned loads of 2 x 8 in-bounds u64.
+        unsafe {
+            let xv = _mm512_set1_epi64(x as i64);
+            let kv = _mm512_set1_epi64(k as i64);
+            let a = _mm512_loadu_si512(lane.as_ptr().cast());
+            let b = _mm512_loadu_si512(lane.as_ptr().add(8).cast());
+            let ma = _mm512_cmple_epu64_mask(_mm512_popcnt_epi64(_mm512_xor_si512(a, xv)), kv);
+            let mb = _mm512_cmple_epu64_mask(_mm512_popcnt_epi64(_mm512_xor_si512(b, xv)), kv);
+            ma as u32 | (mb as u32) << 8
+        }
+    }
+}
+
+const LANE: usize = 16;
+
+/// Call `hit(j, d)` for every `data[start + j]`, `j < len`, within `k` of `x`. Whole lanes of 16
+/// are reduced to a bit mask so misses cost no branch; the last lane reads up to 15 slots past
+/// the run (the array is padded) and masks them off, because a scalar tail costs more than the
+/// whole vector part in buckets of ~10-100 hashes.
+#[inline(always)]
+fn scan<L: Lanes>(
+    x: u64,
+    data: &[u64],
+    start: usize,
+    len: usize,
+    k: u32,
+    mut hit: impl FnMut(usize, u32),
+) {
+    let mut base = 0;
+    while base < len {
+        let lane: &[u64; LANE] = data[start + base..start + base + LANE].try_into().unwrap();
+        let mut m = L::mask16(x, lane, k);
         if len - base < LANE {
             m &= (1u32 << (len - base)) - 1;
         }
@@ -173,12 +222,12 @@ pub(crate) fn self_tasks(idx: &ChunkIndex) -> Vec<Task> {
 }
 
 #[inline(always)]
-fn self_rows<S: Sink>(job: &ChunkJob, b: u32, lo: usize, hi: usize, sink: &mut S) {
+fn self_rows<S: Sink, L: Lanes>(job: &ChunkJob, b: u32, lo: usize, hi: usize, sink: &mut S) {
     let (hs, ids) = (&job.idx.hashes, &job.idx.ids);
     let (a0, alen) = job.idx.bucket(b);
     for i in a0 + lo..a0 + hi {
         let x = hs[i];
-        scan(x, hs, i + 1, a0 + alen - i - 1, job.k, |j, d| {
+        scan::<L>(x, hs, i + 1, a0 + alen - i - 1, job.k, |j, d| {
             let j = i + 1 + j;
             if job.first_time(x ^ hs[j]) {
                 sink.push(ids[i], ids[j], d);
@@ -197,7 +246,7 @@ fn self_rows<S: Sink>(job: &ChunkJob, b: u32, lo: usize, hi: usize, sink: &mut S
         }
         for i in a0 + lo..a0 + hi {
             let x = hs[i];
-            scan(x, hs, b0, blen, job.k, |j, d| {
+            scan::<L>(x, hs, b0, blen, job.k, |j, d| {
                 if job.first_time(x ^ hs[b0 + j]) {
                     sink.push(ids[i], ids[b0 + j], d);
                 }
@@ -207,30 +256,30 @@ fn self_rows<S: Sink>(job: &ChunkJob, b: u32, lo: usize, hi: usize, sink: &mut S
 }
 
 #[inline(always)]
-fn self_task_body<S: Sink>(job: &ChunkJob, task: Task, sink: &mut S) {
+fn self_task_body<S: Sink, L: Lanes>(job: &ChunkJob, task: Task, sink: &mut S) {
     match task {
         Task::Buckets(lo, hi) => {
             for &b in &job.idx.nonempty[lo as usize..hi as usize] {
                 let len = job.idx.bucket(b).1;
-                self_rows(job, b, 0, len, sink);
+                self_rows::<S, L>(job, b, 0, len, sink);
             }
         }
         Task::Rows(pos, lo, hi) => {
             let b = job.idx.nonempty[pos as usize];
-            self_rows(job, b, lo as usize, hi as usize, sink);
+            self_rows::<S, L>(job, b, lo as usize, hi as usize, sink);
         }
     }
 }
 
 /// Probe the index of every chunk with one query hash.
 #[inline(always)]
-fn cross_one(jobs: &[ChunkJob], x: u64, mut hit: impl FnMut(u32, u32)) {
+fn cross_one<L: Lanes>(jobs: &[ChunkJob], x: u64, mut hit: impl FnMut(u32, u32)) {
     for job in jobs {
         let key = job.idx.key.key(x);
         for &p in job.probes {
             let (b0, blen) = job.idx.bucket(key ^ p);
             let (hs, ids) = (&job.idx.hashes, &job.idx.ids);
-            scan(x, hs, b0, blen, job.k, |j, d| {
+            scan::<L>(x, hs, b0, blen, job.k, |j, d| {
                 if job.first_time(x ^ hs[b0 + j]) {
                     hit(ids[b0 + j], d);
                 }
@@ -240,18 +289,18 @@ fn cross_one(jobs: &[ChunkJob], x: u64, mut hit: impl FnMut(u32, u32)) {
 }
 
 #[inline(always)]
-fn cross_body<S: Sink>(jobs: &[ChunkJob], queries: &[u64], first_id: u32, sink: &mut S) {
+fn cross_body<S: Sink, L: Lanes>(jobs: &[ChunkJob], queries: &[u64], first_id: u32, sink: &mut S) {
     for (q, &x) in queries.iter().enumerate() {
-        cross_one(jobs, x, |b, d| sink.push(first_id + q as u32, b, d));
+        cross_one::<L>(jobs, x, |b, d| sink.push(first_id + q as u32, b, d));
     }
 }
 
 /// Per query: the base id at the smallest distance (ties: smallest id), or `u32::MAX`.
 #[inline(always)]
-fn nearest_body(jobs: &[ChunkJob], queries: &[u64], out: &mut [(u32, u8)]) {
+fn nearest_body<L: Lanes>(jobs: &[ChunkJob], queries: &[u64], out: &mut [(u32, u8)]) {
     for (slot, &x) in out.iter_mut().zip(queries) {
         let mut best = (u32::MAX, u8::MAX);
-        cross_one(jobs, x, |b, d| {
+        cross_one::<L>(jobs, x, |b, d| {
             let d = d as u8;
             if d < best.1 || (d == best.1 && b < best.0) {
                 best = (b, d);
@@ -302,11 +351,11 @@ macro_rules! multiversion {
             {
                 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vpopcntdq,popcnt,avx2")]
                 fn v512<$($g: $bound),*>($($arg: $ty),*) {
-                    $body::<$($g),*>($($arg),*)
+                    $body::<$($g,)* Avx512>($($arg),*)
                 }
                 #[target_feature(enable = "popcnt,avx2")]
                 fn v256<$($g: $bound),*>($($arg: $ty),*) {
-                    $body::<$($g),*>($($arg),*)
+                    $body::<$($g,)* Portable>($($arg),*)
                 }
                 match detected_isa() {
                     // SAFETY: detected_isa() checked that the CPU has these features.
@@ -315,7 +364,7 @@ macro_rules! multiversion {
                     Isa::Baseline => {}
                 }
             }
-            $body::<$($g),*>($($arg),*)
+            $body::<$($g,)* Portable>($($arg),*)
         }
     };
 }

@@ -1,0 +1,52 @@
+# One command surface for people, hooks and CI. `make help` lists the targets.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help install demo test test-rust test-python lint fmt bench bench-scan bench-neighbors
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml Cargo.toml $(wildcard src/*.rs src/*/*.rs)
+	./scripts/system-deps.sh
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q -U pip
+	$(BIN)/pip install -q -e ".[test]"
+	touch $(STAMP)
+
+install: $(STAMP) ## Create .venv, build the Rust extension (release) and install test tools
+
+demo: install ## Audit the built-in example folder: summary table + audit.html
+	$(BIN)/imgstats scan examples/images
+	$(BIN)/imgstats report examples/images --labels examples/labels.csv -o audit.html
+	@echo "open audit.html in a browser"
+
+test: test-rust test-python ## All tests: cargo test (pure-Rust core) then pytest
+
+test-rust: install ## Rust core unit tests, without Python
+	cargo test --release --lib
+
+test-python: install ## Python contract tests against imagehash, OpenCV, brute force
+	$(BIN)/python -m pytest -q
+
+lint: install ## cargo fmt --check, clippy -D warnings, ruff
+	cargo fmt --check
+	cargo clippy --all-targets -- -D warnings
+	cargo clippy --all-targets --features python -- -D warnings
+	$(BIN)/ruff check python tests benches
+	$(BIN)/ruff format --check python tests benches
+
+fmt: ## Format Rust and Python
+	cargo fmt
+	$(BIN)/ruff format python tests benches
+
+bench: bench-scan bench-neighbors ## All benchmarks (see benches/README.md)
+
+bench-scan: install ## Scan vs Pillow decode floor, imagehash loop, peers (wallpapers, Fashion-MNIST)
+	$(BIN)/python benches/bench_scan.py
+
+bench-neighbors: install ## Near-duplicate index vs brute force and BK-tree
+	$(BIN)/python benches/bench_neighbors.py

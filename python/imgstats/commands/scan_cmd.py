@@ -1,0 +1,185 @@
+"""`imgstats scan`: measure a folder, write the table, print a short audit."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import polars as pl
+
+from imgstats.scan import DEFAULT_MAX_PIXELS, METRICS, scan
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "scan",
+        help="per-image statistics and hashes for a folder, glob or files",
+        description="Measure every image (one decode each) and write one row per file, "
+        "failures included. Without -o, prints an audit summary and the table.",
+    )
+    p.add_argument("sources", nargs="+", help="directories (recursive), globs or files")
+    p.add_argument("-o", "--output", help="write the table: .parquet (streamed), .csv or .ndjson")
+    p.add_argument(
+        "--metrics",
+        help=f"comma-separated subset of: {','.join(METRICS)} (default: all)",
+    )
+    p.add_argument("--threads", type=int, default=None, help="worker threads (default: all CPUs)")
+    p.add_argument(
+        "--analysis-size",
+        type=int,
+        default=None,
+        help="compute blur and noise at this long side in pixels (default: native resolution)",
+    )
+    p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS)
+    p.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress line on stderr (default: only when stderr is a terminal)",
+    )
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    metrics = [m.strip() for m in args.metrics.split(",")] if args.metrics else None
+    progress = sys.stderr.isatty() if args.progress is None else args.progress
+    sources: list[str] = args.sources
+    start = time.monotonic()
+    out = Path(args.output) if args.output else None
+    kwargs = dict(
+        metrics=metrics,
+        threads=args.threads,
+        analysis_size=args.analysis_size,
+        max_pixels=args.max_pixels,
+        progress=progress,
+    )
+    if out is not None and out.suffix == ".parquet":
+        df = scan(sources, output=out, **kwargs).collect()
+    else:
+        df = scan(sources, **kwargs)
+        if out is not None:
+            write_table(df, out)
+    elapsed = time.monotonic() - start
+    print(summary(df, elapsed))
+    if out is None:
+        with pl.Config(tbl_rows=40, tbl_cols=12, fmt_str_lengths=48, tbl_width_chars=160):
+            print(_display(df))
+    else:
+        print(f"wrote {len(df):,} rows to {out}")
+    return 0
+
+
+def write_table(df: pl.DataFrame, out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix == ".csv":
+        # CSV has no unsigned 64-bit hashes convention: write them as imagehash hex strings.
+        hashes = [c for c in ("phash", "dhash", "ahash", "pixel_hash") if c in df.columns]
+        df.with_columns(
+            pl.col(c).map_elements(_hex, return_dtype=pl.String) for c in hashes
+        ).write_csv(out)
+    elif out.suffix in (".ndjson", ".jsonl"):
+        df.write_ndjson(out)
+    else:
+        raise SystemExit(f"unsupported output type {out.suffix!r}: use .parquet, .csv or .ndjson")
+
+
+def _hex(v: int | None) -> str | None:
+    return None if v is None else f"{v:016x}"
+
+
+def summary(df: pl.DataFrame, elapsed: float) -> str:
+    n = len(df)
+    failed = df.filter(pl.col("error").is_not_null())
+    ok = df.filter(pl.col("error").is_null())
+    lines = [
+        f"imgstats: {n:,} files in {elapsed:.2f} s ({n / max(elapsed, 1e-9):,.0f} files/s), "
+        f"{len(failed):,} failed"
+    ]
+    if len(ok):
+        fmts = ok.group_by("format").len().sort("len", descending=True)
+        parts = [f"{r['format']} {r['len']}" for r in fmts.iter_rows(named=True)]
+        lines.append("  formats: " + ", ".join(parts))
+        mp = (ok["width"].cast(pl.Float64) * ok["height"].cast(pl.Float64) / 1e6).median()
+        lines.append(f"  median size: {mp:.2f} MP")
+        for col, label in (
+            ("brightness", "brightness"),
+            ("blur", "blur (var. of Laplacian)"),
+            ("noise", "noise σ"),
+        ):
+            if col in ok.columns:
+                s = ok[col].drop_nulls()
+                if len(s):
+                    lines.append(
+                        f"  {label}: median {s.median():.1f}, 5%–95% "
+                        f"{s.quantile(0.05):.1f}–{s.quantile(0.95):.1f}"
+                    )
+    lines.extend(_audit_lines(df))
+    for row in failed.head(10).iter_rows(named=True):
+        lines.append(f"  FAILED {row['path']}: {row['error']}")
+    if len(failed) > 10:
+        lines.append(f"  ... and {len(failed) - 10:,} more failures")
+    return "\n".join(lines)
+
+
+def _audit_lines(df: pl.DataFrame) -> list[str]:
+    """Duplicates and edge cases, when the columns they need were measured."""
+    lines: list[str] = []
+    try:
+        from imgstats.duplicates import duplicates
+
+        if "phash" in df.columns:
+            groups = duplicates(df)
+            multi = groups.filter(pl.col("group_size") > 1)
+            if len(multi):
+                n_groups = multi["group_id"].n_unique()
+                extra = len(multi) - n_groups
+                lines.append(
+                    f"  near-duplicates: {n_groups:,} groups holding {len(multi):,} images "
+                    f"({extra:,} redundant)"
+                )
+            else:
+                lines.append("  near-duplicates: none")
+    except NotImplementedError:
+        pass
+    try:
+        from imgstats.edge_cases import edge_cases
+
+        edge = edge_cases(df)
+        if len(edge):
+            counts: dict[str, int] = {}
+            for reasons in edge["reasons"].to_list():
+                for r in reasons:
+                    counts[r] = counts.get(r, 0) + 1
+            lines.append(
+                "  edge cases: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+            )
+    except NotImplementedError:
+        pass
+    return lines
+
+
+def _display(df: pl.DataFrame) -> pl.DataFrame:
+    cols = [
+        c
+        for c in (
+            "path",
+            "error",
+            "format",
+            "width",
+            "height",
+            "brightness",
+            "contrast",
+            "blur",
+            "noise",
+            "entropy",
+            "colorfulness",
+            "phash",
+        )
+        if c in df.columns
+    ]
+    out = df.select(cols)
+    if "phash" in out.columns:
+        out = out.with_columns(pl.col("phash").map_elements(_hex, return_dtype=pl.String))
+    return out.with_columns(pl.col("path").str.split("/").list.last())
