@@ -221,11 +221,11 @@ mod pocketfft {
             // rfftp::factorize: 4s first, a single 2 moved to the front. 32 → [2, 4, 4].
             let mut fact = Vec::new();
             let mut len = N;
-            while len % 4 == 0 {
+            while len.is_multiple_of(4) {
                 fact.push(4);
                 len >>= 2;
             }
-            if len % 2 == 0 {
+            if len.is_multiple_of(2) {
                 len >>= 1;
                 fact.push(2);
                 let last = fact.len() - 1;

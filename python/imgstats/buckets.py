@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import copy
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Union
 
@@ -98,6 +98,20 @@ class AxisSpec:
     source: str
     note: str | None = None
     top_n: int | None = None
+    #: Input columns of ``expr`` when it is cheaper to evaluate on their distinct combinations
+    #: (string building for the camera label) and join back.
+    distinct_on: tuple[str, ...] | None = None
+
+    def evaluate(self, df: pl.DataFrame) -> pl.Series:
+        """The bucket label of every row of ``df`` (Utf8, never null)."""
+        if not self.distinct_on:
+            return df.select(self.expr.alias(self.name)).to_series()
+        keys = list(self.distinct_on)
+        distinct = df.select(keys).unique().with_columns(self.expr.alias(self.name))
+        joined = df.select(keys).join(
+            distinct, on=keys, how="left", nulls_equal=True, maintain_order="left"
+        )
+        return joined.get_column(self.name)
 
 
 def merged_thresholds(thresholds: Mapping[str, Mapping[str, Any]] | None) -> dict[str, dict]:
@@ -196,7 +210,9 @@ def _camera(cols: set[str], t: Mapping[str, int]) -> AxisSpec:
     used = [
         c for c in ("camera_make", "camera_model", "width", "height", "jpeg_quality") if c in cols
     ]
-    return AxisSpec("camera", expr, None, ",".join(used), top_n=int(t["top_n"]))
+    return AxisSpec(
+        "camera", expr, None, ",".join(used), top_n=int(t["top_n"]), distinct_on=tuple(used)
+    )
 
 
 def _time_of_day(t: Mapping[str, int]) -> AxisSpec:
@@ -309,6 +325,7 @@ def resolve_axes(
     ``name -> column name | polars expression | None`` (None = built-in) defines named axes, e.g.
     ``{"lighting": None, "weather": pl.col("site").replace({...})}``.
     """
+    merged_thresholds(thresholds)  # a typo in a threshold name is an error, never ignored
     if axes is None:
         specs = []
         for name in BUILTIN_AXES:
@@ -344,7 +361,12 @@ def label_frame(frames: Sequence[pl.DataFrame], specs: Sequence[AxisSpec]) -> li
     Several frames (reference and current in drift) share one capping so a camera is "other" in
     both or in neither.
     """
-    labelled = [f.select([s.expr.alias(s.name) for s in specs]) for f in frames]
+    labelled = [
+        f.select([s.expr.alias(s.name) for s in specs if not s.distinct_on]).with_columns(
+            [s.evaluate(f) for s in specs if s.distinct_on]
+        ).select([s.name for s in specs])
+        for f in frames
+    ]
     for spec in specs:
         if spec.top_n is None:
             continue

@@ -17,6 +17,11 @@ from imgstats.buckets import OTHER, UNKNOWN, AxesArg, label_frame, ordered_level
 #: Cells with fewer images than this are "thin" in `gaps` (zero-count cells are "empty").
 DEFAULT_MIN_COUNT = 20
 
+#: Built-in axes whose buckets are fixed levels (always gap candidates).
+FIXED_LEVEL_AXES: frozenset[str] = frozenset(
+    {"lighting", "sharpness", "noise", "resolution", "time_of_day", "orientation"}
+)
+
 _RESERVED = {"axis", "bucket", "count", "share", "by_total", "source"}
 _ALL = "all"
 
@@ -107,7 +112,10 @@ def gaps(cov: pl.DataFrame, min_count: int = DEFAULT_MIN_COUNT) -> pl.DataFrame:
 
     Every (``by`` value, axis, bucket) with ``count < min_count`` -- including combinations never
     observed (count 0) -- except the ``unknown`` and ``other`` buckets, which are not environments
-    one can collect, and the null ``by`` group (unlabelled images). Columns: the ``by`` column, ``axis``, ``bucket``, ``count``, ``needed``
+    one can collect, the null ``by`` group (unlabelled images), and buckets of the camera axis or
+    of user axes that hold fewer than ``min_count`` images in the whole dataset (a rare camera is
+    not something to collect for every class). Fixed-level buckets (``night``, ``dark`` ...) are
+    always candidates, even when no image at all has them. Columns: the ``by`` column, ``axis``, ``bucket``, ``count``, ``needed``
     (``min_count - count``: images to collect), ``status`` (``"empty"`` / ``"thin"``),
     ``severity`` (``needed / min_count``: 1.0 for an empty cell), ``by_total``. Sorted by severity
     (empty first), then larger groups first (a missing environment in a big class matters more),
@@ -116,11 +124,16 @@ def gaps(cov: pl.DataFrame, min_count: int = DEFAULT_MIN_COUNT) -> pl.DataFrame:
     if min_count < 1:
         raise ValueError("min_count must be >= 1")
     by_name = cov.columns[0]
+    bucket_total = pl.col("count").cast(pl.Int64).sum().over("axis", "bucket")
+    # A fixed-level bucket (night, dark, ...) is a gap even when the whole dataset lacks it; an
+    # observed value of a camera or user axis that is rare everywhere is not a collection target.
+    relevant = pl.col("axis").is_in(list(FIXED_LEVEL_AXES)) | (bucket_total >= min_count)
     return (
         cov.filter(
             (pl.col("count") < min_count)
             & ~pl.col("bucket").is_in([UNKNOWN, OTHER])
             & pl.col(by_name).is_not_null()
+            & relevant
         )
         .with_columns(
             (pl.lit(min_count) - pl.col("count").cast(pl.Int64)).alias("needed"),

@@ -150,7 +150,10 @@ def reference_scale(reference: Any) -> float:
 
 def psi_bins(reference: Any, bins: int = PSI_BINS) -> tuple[np.ndarray, np.ndarray]:
     """Bin edges (distinct reference quantiles) and which edges are point-mass bins."""
-    a = np.sort(_clean(reference))
+    return _psi_bins_sorted(np.sort(_clean(reference)), bins)
+
+
+def _psi_bins_sorted(a: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:
     if a.size == 0:
         return np.empty(0), np.empty(0, dtype=bool)
     edges = np.unique(np.quantile(a, np.linspace(0.0, 1.0, bins + 1)[1:-1]))
@@ -239,7 +242,8 @@ def drift(
             p = _ks_pvalue(d, a.size, b.size)
             w = _w1_from_cdfs(*cdfs)
             w_norm = w / reference_scale(a)
-            value = psi(a, b, bins)
+            edges, point = _psi_bins_sorted(a, bins)
+            value = psi_from_shares(_bin_shares(a, edges, point), _bin_shares(b, edges, point))
             row.update(
                 reference_mean=float(a.mean()),
                 current_mean=float(b.mean()),

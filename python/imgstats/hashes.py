@@ -53,9 +53,7 @@ def _luma(image: ImageLike) -> np.ndarray:
             return np.ascontiguousarray(image)
         if image.ndim == 3 and image.shape[2] in (3, 4):
             return np.asarray(Image.fromarray(np.ascontiguousarray(image)).convert("L"))
-        raise TypeError(
-            f"expected an H×W, H×W×3 or H×W×4 uint8 array, got shape {image.shape}"
-        )
+        raise TypeError(f"expected an H×W, H×W×3 or H×W×4 uint8 array, got shape {image.shape}")
     if isinstance(image, (str, os.PathLike)):
         # No ImageOps.exif_transpose: imagehash hashes the stored pixel grid.
         with Image.open(image) as im:

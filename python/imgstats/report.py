@@ -150,9 +150,16 @@ def _split_values(df: pl.DataFrame, split: str | None) -> list[str]:
 
 def _histograms(df: pl.DataFrame, split: str | None, bins: int) -> str:
     splits = _split_values(df, split)
-    labels = (
-        df.get_column(split).cast(pl.Utf8).fill_null("(none)").to_numpy() if splits else None
-    )
+    codes = None
+    if splits:
+        # Integer split codes: comparing a million-element object array per split is slow.
+        codes = (
+            df.get_column(split)
+            .cast(pl.Utf8)
+            .fill_null("(none)")
+            .replace_strict(splits, list(range(len(splits))), default=-1, return_dtype=pl.Int32)
+            .to_numpy()
+        )
     figs = []
     for col, log in HIST_COLUMNS:
         if col not in df.columns or not df.schema[col].is_numeric():
@@ -174,7 +181,9 @@ def _histograms(df: pl.DataFrame, split: str | None, bins: int) -> str:
             lo, hi = float(finite.min()) - 0.5, float(finite.max()) + 0.5
         edges = np.linspace(lo, hi, bins + 1)
         series: dict[str, np.ndarray] = {}
-        groups = [(s, labels == s) for s in splits] if labels is not None else [("all", None)]
+        groups = (
+            [(s, codes == i) for i, s in enumerate(splits)] if codes is not None else [("all", None)]
+        )
         for name, mask in groups:
             v = finite if mask is None else values[ok & mask]
             # Values past the 0.5/99.5 percentiles are clamped into the end bins, so long tails
@@ -341,8 +350,12 @@ def _drift(
     for title, ref, cur in comparisons:
         sampled = ref.height > sample or cur.height > sample
         res = drift(_sample(ref, sample), _sample(cur, sample))
-        n_flag = res.filter(pl.col("flag")).height
-        parts.append(f"<h3>{esc(title)}: {n_flag} flagged</h3>")
+        flagged = res.filter(pl.col("flag"))
+        n_stat = flagged.filter(pl.col("kind") == "statistic").height
+        n_bucket = flagged.filter(pl.col("kind") == "bucket").height
+        parts.append(
+            f"<h3>{esc(title)}: {n_stat} statistics and {n_bucket} bucket shares flagged</h3>"
+        )
         if sampled:
             parts.append(_note(f"Computed on a random sample of ≤ {sample:,} images per side."))
         parts.append(_drift_table(res))
@@ -383,7 +396,7 @@ def _edge_cases(df: pl.DataFrame, thumbs: Thumbnailer, max_thumbs: int) -> str:
                 value = f"{label} {fmt(r[col])}"
             else:
                 value = ""
-            cap = f"{_basename(r['path'])}" + (f" · {value}" if value else "")
+            cap = [_basename(r["path"]), value]
             figs.append(thumbs.figure(r["path"], cap, title=f"{r['path']} — {', '.join(r['reasons'])}"))
         parts.append(f'<div class="gallery">{"".join(figs)}</div>')
     return _section("edge-cases", "Edge cases", "".join(parts))
@@ -435,11 +448,11 @@ def _duplicates(dups: pl.DataFrame, thumbs: Thumbnailer, max_groups: int) -> str
         g = g.sort(sort_cols, descending=[True] + [False] * (len(sort_cols) - 1), nulls_last=True)
         figs = []
         for r in g.head(6).iter_rows(named=True):
-            cap = _basename(r["path"])
+            cap = [_basename(r["path"])]
             if r["_rep"]:
-                cap += " · kept"
+                cap.append("kept")
             elif r.get("distance") is not None:
-                cap += f" · d={r['distance']}"
+                cap.append(f"distance {r['distance']}")
             fig = thumbs.figure(r["path"], cap)
             figs.append(f'<div class="rep">{fig}</div>' if r["_rep"] else fig)
         size = g.height
@@ -478,8 +491,8 @@ def _leakage(leak: Any, thumbs: Thumbnailer, max_pairs: int) -> str:
     if shown.height:
         parts.append(f"<h3>{shown.height} closest pairs</h3>")
     for r in shown.iter_rows(named=True):
-        left = thumbs.figure(r[a_path], f"{r.get('split', '')} · {_basename(r[a_path])}")
-        right = thumbs.figure(r[b_path], f"{r.get('matched_split', '')} · {_basename(r[b_path])}")
+        left = thumbs.figure(r[a_path], [str(r.get("split", "")), _basename(r[a_path])])
+        right = thumbs.figure(r[b_path], [str(r.get("matched_split", "")), _basename(r[b_path])])
         d = f"distance {r['distance']}" if r.get("distance") is not None else ""
         parts.append(f'<div class="pair">{left}{right}<div class="d">{esc(d)}</div></div>')
     return _section("leakage", "Leakage", "".join(parts))

@@ -50,7 +50,7 @@ figure img,figure .ph{display:block;width:auto;height:auto;max-width:112px;max-h
  border:1px solid var(--line);background:var(--soft)}
 figure .ph{width:96px;height:72px;display:flex;align-items:center;justify-content:center;
  color:#8a949f;font-size:10px;text-align:center}
-figcaption{word-break:break-all;line-height:1.25;margin-top:2px}
+figcaption{overflow-wrap:anywhere;line-height:1.25;margin-top:2px}
 .pair,.group{display:flex;align-items:flex-start;gap:10px;padding:6px;border:1px solid var(--line);
  border-radius:6px;margin:6px 0;flex-wrap:wrap}
 .pair .d,.group .d{font-size:12px;color:var(--muted);align-self:center;min-width:90px}
@@ -147,8 +147,8 @@ def histogram_svg(
     series: Mapping[str, np.ndarray],
     log: bool = False,
     subtitle: str = "",
-    width: int = 300,
-    height: int = 150,
+    width: int = 264,
+    height: int = 140,
 ) -> str:
     """One small histogram: filled bars for one series, step outlines for several.
 

@@ -51,9 +51,12 @@ class Thumbnailer:
                 if im.mode in ("I;16", "I;16B", "I;16L", "I"):
                     # 16-bit grayscale: scale to 8 bits instead of clipping at 255.
                     im = im.point(lambda v: v / 257).convert("L")
-                if im.mode not in ("RGB", "L"):
-                    im = im.convert("RGBA").convert("RGB") if "A" in im.mode else im.convert("RGB")
                 im.thumbnail((self.px, self.px))
+                if im.mode not in ("RGB", "L"):
+                    # Transparent pixels often hold arbitrary colour: show them on light grey.
+                    rgba = im.convert("RGBA")
+                    im = Image.new("RGB", rgba.size, (204, 204, 204))
+                    im.paste(rgba, mask=rgba.getchannel("A"))
                 buf = io.BytesIO()
                 im.save(buf, format="JPEG", quality=70, optimize=True)
         return base64.b64encode(buf.getvalue()).decode("ascii")
@@ -75,12 +78,17 @@ class Thumbnailer:
         self.cache[path] = encoded
         return encoded
 
-    def figure(self, path: str | None, caption: str = "", title: str | None = None) -> str:
-        """A ``<figure>`` with the thumbnail (or a placeholder) and an escaped caption."""
+    def figure(
+        self, path: str | None, caption: str | list[str] = "", title: str | None = None
+    ) -> str:
+        """A ``<figure>`` with the thumbnail (or a placeholder) and an escaped caption (one line
+        per list item)."""
         data = self.data_uri(path)
         tip = esc(title if title is not None else (path or ""))
         if data:
             img = f'<img src="data:image/jpeg;base64,{data}" alt="{tip}" title="{tip}">'
         else:
             img = f'<div class="ph" title="{tip}">no preview</div>'
-        return f"<figure>{img}<figcaption>{esc(caption)}</figcaption></figure>"
+        lines = [caption] if isinstance(caption, str) else caption
+        text = "<br>".join(esc(line) for line in lines if line)
+        return f"<figure>{img}<figcaption>{text}</figcaption></figure>"

@@ -5,6 +5,7 @@
 
 use super::plan::{KeyFn, Plan, masks_up_to};
 use rayon::prelude::*;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Receives pairs of (unique) ids with their distance.
 pub(crate) trait Sink {
@@ -30,7 +31,6 @@ impl Sink for UnionSink<'_> {
 
 /// Hashes of one chunk sorted by key: bucket `b` is `hashes[offsets[b]..offsets[b + 1]]`.
 pub(crate) struct ChunkIndex {
-    key: KeyFn,
     offsets: Vec<u32>,
     hashes: Vec<u64>,
     ids: Vec<u32>,
@@ -63,7 +63,6 @@ impl ChunkIndex {
             ids[p] = i as u32;
         }
         Self {
-            key,
             offsets,
             hashes: sorted,
             ids,
@@ -124,8 +123,6 @@ impl Lanes for Avx512 {
         }
     }
 }
-
-const LANE: usize = 16;
 
 /// Call `hit(j, d)` for every `data[start + j]`, `j < len`, within `k` of `x`. Whole lanes of 16
 /// are reduced to a bit mask so misses cost no branch; the last lane reads up to 15 slots past
@@ -271,17 +268,31 @@ fn self_task_body<S: Sink, L: Lanes>(job: &ChunkJob, task: Task, sink: &mut S) {
     }
 }
 
-/// Probe the index of every chunk with one query hash.
+/// Rows `lo..hi` of query bucket `bq` against the base buckets within the chunk radius. The
+/// query side is bucketed too, so a base bucket is loaded once for all queries that probe it
+/// (probing query by query was memory-bound: 127 KB of random reads per query at 1M base).
 #[inline(always)]
-fn cross_one<L: Lanes>(jobs: &[ChunkJob], x: u64, mut hit: impl FnMut(u32, u32)) {
-    for job in jobs {
-        let key = job.idx.key.key(x);
-        for &p in job.probes {
-            let (b0, blen) = job.idx.bucket(key ^ p);
-            let (hs, ids) = (&job.idx.hashes, &job.idx.ids);
+fn cross_rows<S: Sink, L: Lanes>(
+    job: &ChunkJob,
+    qidx: &ChunkIndex,
+    bq: u32,
+    lo: usize,
+    hi: usize,
+    sink: &mut S,
+) {
+    let (qs, qids) = (&qidx.hashes, &qidx.ids);
+    let (hs, ids) = (&job.idx.hashes, &job.idx.ids);
+    let (a0, _) = qidx.bucket(bq);
+    for &p in job.probes {
+        let (b0, blen) = job.idx.bucket(bq ^ p);
+        if blen == 0 {
+            continue;
+        }
+        for i in a0 + lo..a0 + hi {
+            let x = qs[i];
             scan::<L>(x, hs, b0, blen, job.k, |j, d| {
                 if job.first_time(x ^ hs[b0 + j]) {
-                    hit(ids[b0 + j], d);
+                    sink.push(qids[i], ids[b0 + j], d);
                 }
             });
         }
@@ -289,24 +300,18 @@ fn cross_one<L: Lanes>(jobs: &[ChunkJob], x: u64, mut hit: impl FnMut(u32, u32))
 }
 
 #[inline(always)]
-fn cross_body<S: Sink, L: Lanes>(jobs: &[ChunkJob], queries: &[u64], first_id: u32, sink: &mut S) {
-    for (q, &x) in queries.iter().enumerate() {
-        cross_one::<L>(jobs, x, |b, d| sink.push(first_id + q as u32, b, d));
-    }
-}
-
-/// Per query: the base id at the smallest distance (ties: smallest id), or `u32::MAX`.
-#[inline(always)]
-fn nearest_body<L: Lanes>(jobs: &[ChunkJob], queries: &[u64], out: &mut [(u32, u8)]) {
-    for (slot, &x) in out.iter_mut().zip(queries) {
-        let mut best = (u32::MAX, u8::MAX);
-        cross_one::<L>(jobs, x, |b, d| {
-            let d = d as u8;
-            if d < best.1 || (d == best.1 && b < best.0) {
-                best = (b, d);
+fn cross_task_body<S: Sink, L: Lanes>(job: &ChunkJob, qidx: &ChunkIndex, task: Task, sink: &mut S) {
+    match task {
+        Task::Buckets(lo, hi) => {
+            for &b in &qidx.nonempty[lo as usize..hi as usize] {
+                let len = qidx.bucket(b).1;
+                cross_rows::<S, L>(job, qidx, b, 0, len, sink);
             }
-        });
-        *slot = best;
+        }
+        Task::Rows(pos, lo, hi) => {
+            let b = qidx.nonempty[pos as usize];
+            cross_rows::<S, L>(job, qidx, b, lo as usize, hi as usize, sink);
+        }
     }
 }
 
@@ -374,13 +379,8 @@ multiversion!(
     fn self_task<S: Sink>(job: &ChunkJob, task: Task, sink: &mut S) => self_task_body
 );
 multiversion!(
-    /// All pairs of a run of queries against the base indexes.
-    fn cross_task<S: Sink>(jobs: &[ChunkJob], queries: &[u64], first_id: u32, sink: &mut S) => cross_body
-);
-
-multiversion!(
-    /// Nearest base of each of a run of queries.
-    fn nearest_task<>(jobs: &[ChunkJob], queries: &[u64], out: &mut [(u32, u8)]) => nearest_body
+    /// One cross-join task of one chunk.
+    fn cross_task<S: Sink>(job: &ChunkJob, qidx: &ChunkIndex, task: Task, sink: &mut S) => cross_task_body
 );
 
 /// Run the self join of `hashes` under `plan`, feeding pairs (a, b, d) with a != b to sinks made
@@ -415,66 +415,50 @@ where
     sinks
 }
 
-pub(crate) struct CrossIndex {
-    indexes: Vec<ChunkIndex>,
-    probes: Vec<u32>,
-    plan: Plan,
+/// Run the join of `queries` against `base` under `plan`; sinks receive (query id, base id, d).
+pub(crate) fn cross_join<S, F>(
+    base: &[u64],
+    queries: &[u64],
+    k: u32,
+    plan: &Plan,
+    make_sink: F,
+) -> Vec<S>
+where
+    S: Sink + Send,
+    F: Fn() -> S + Sync,
+{
+    let probes = masks_up_to(plan.width, 0, plan.radius);
+    let mut sinks = Vec::new();
+    for (c, &mask) in plan.chunks.iter().enumerate() {
+        let idx = ChunkIndex::build(base, mask, plan.width);
+        let qidx = ChunkIndex::build(queries, mask, plan.width);
+        let job = ChunkJob {
+            idx: &idx,
+            probes: &probes,
+            earlier: &plan.chunks[..c],
+            radius: plan.radius,
+            k,
+        };
+        let tasks = self_tasks(&qidx);
+        let mut out: Vec<S> = tasks
+            .par_iter()
+            .fold(&make_sink, |mut sink, &task| {
+                cross_task::<S>(&job, &qidx, task, &mut sink);
+                sink
+            })
+            .collect();
+        sinks.append(&mut out);
+    }
+    sinks
 }
 
-impl CrossIndex {
-    pub(crate) fn build(base: &[u64], plan: Plan) -> Self {
-        let indexes = plan
-            .chunks
-            .iter()
-            .map(|&m| ChunkIndex::build(base, m, plan.width))
-            .collect();
-        let probes = masks_up_to(plan.width, 0, plan.radius);
-        Self {
-            indexes,
-            probes,
-            plan,
-        }
-    }
+/// Keeps, per query, the smallest `(distance << 32 | base id)`: the nearest base, ties broken
+/// by the smaller id, whatever order the workers find them in.
+pub(crate) struct NearestSink<'a>(pub &'a [AtomicU64]);
 
-    fn jobs(&self, k: u32) -> Vec<ChunkJob<'_>> {
-        self.indexes
-            .iter()
-            .enumerate()
-            .map(|(c, idx)| ChunkJob {
-                idx,
-                probes: &self.probes,
-                earlier: &self.plan.chunks[..c],
-                radius: self.plan.radius,
-                k,
-            })
-            .collect()
-    }
-
-    const QUERIES_PER_TASK: usize = 2048;
-
-    /// Pairs (query id, base id, d).
-    pub(crate) fn pairs(&self, queries: &[u64], k: u32) -> Vec<(u32, u32, u8)> {
-        let jobs = self.jobs(k);
-        queries
-            .par_chunks(Self::QUERIES_PER_TASK)
-            .enumerate()
-            .map(|(t, qs)| {
-                let mut out = Vec::new();
-                let first = (t * Self::QUERIES_PER_TASK) as u32;
-                cross_task(&jobs, qs, first, &mut out);
-                out
-            })
-            .flatten()
-            .collect()
-    }
-
-    /// Per query: (nearest base id or u32::MAX, distance).
-    pub(crate) fn nearest(&self, queries: &[u64], k: u32) -> Vec<(u32, u8)> {
-        let jobs = self.jobs(k);
-        let mut out = vec![(u32::MAX, u8::MAX); queries.len()];
-        out.par_chunks_mut(Self::QUERIES_PER_TASK)
-            .zip(queries.par_chunks(Self::QUERIES_PER_TASK))
-            .for_each(|(o, qs)| nearest_task(&jobs, qs, o));
-        out
+impl Sink for NearestSink<'_> {
+    #[inline(always)]
+    fn push(&mut self, q: u32, b: u32, d: u32) {
+        self.0[q as usize].fetch_min((d as u64) << 32 | b as u64, Ordering::Relaxed);
     }
 }

@@ -18,6 +18,7 @@ pub use join::{Isa, detected_isa};
 pub use plan::Plan;
 
 use rayon::prelude::*;
+use std::sync::atomic::AtomicU64;
 use union_find::AtomicUnionFind;
 use unique::Unique;
 
@@ -118,12 +119,12 @@ pub fn cross_pairs(base: &[u64], query: &[u64], k: u32) -> Vec<Pair> {
     }
     let (ub, uq) = (Unique::new(base), Unique::new(query));
     let plan = plan::choose(&ub.hashes, &uq.hashes, k, false);
-    cross_pairs_planned(&ub, &uq, k, plan)
+    cross_pairs_planned(&ub, &uq, k, &plan)
 }
 
-fn cross_pairs_planned(ub: &Unique, uq: &Unique, k: u32, plan: Plan) -> Vec<Pair> {
-    let index = join::CrossIndex::build(&ub.hashes, plan);
-    let pairs = index.pairs(&uq.hashes, k);
+fn cross_pairs_planned(ub: &Unique, uq: &Unique, k: u32, plan: &Plan) -> Vec<Pair> {
+    let sinks: Vec<Vec<Pair>> = join::cross_join(&ub.hashes, &uq.hashes, k, plan, Vec::new);
+    let pairs: Vec<Pair> = sinks.into_iter().flatten().collect();
     let mut out: Vec<Pair> = pairs
         .par_iter()
         .flat_map_iter(|&(q, b, d)| {
@@ -146,18 +147,25 @@ pub fn nearest(base: &[u64], query: &[u64], k: u32) -> Vec<Pair> {
     }
     let (ub, uq) = (Unique::new(base), Unique::new(query));
     let plan = plan::choose(&ub.hashes, &uq.hashes, k, false);
-    nearest_planned(&ub, &uq, k, plan)
+    nearest_planned(&ub, &uq, k, &plan)
 }
 
-fn nearest_planned(ub: &Unique, uq: &Unique, k: u32, plan: Plan) -> Vec<Pair> {
-    let index = join::CrossIndex::build(&ub.hashes, plan);
-    let best = index.nearest(&uq.hashes, k);
+fn nearest_planned(ub: &Unique, uq: &Unique, k: u32, plan: &Plan) -> Vec<Pair> {
+    let best: Vec<AtomicU64> = (0..uq.hashes.len())
+        .map(|_| AtomicU64::new(u64::MAX))
+        .collect();
+    join::cross_join(&ub.hashes, &uq.hashes, k, plan, || join::NearestSink(&best));
     // Unique ids are in order of first appearance, so the smallest id is the smallest index.
     let mut out: Vec<Pair> = Vec::new();
-    for (q, &(b, d)) in best.iter().enumerate() {
-        if b != u32::MAX {
-            let target = ub.members_of(b)[0];
-            out.extend(uq.members_of(q as u32).iter().map(|&x| (x, target, d)));
+    for (q, best) in best.iter().enumerate() {
+        let v = best.load(std::sync::atomic::Ordering::Relaxed);
+        if v != u64::MAX {
+            let target = ub.members_of(v as u32)[0];
+            out.extend(
+                uq.members_of(q as u32)
+                    .iter()
+                    .map(|&x| (x, target, (v >> 32) as u8)),
+            );
         }
     }
     out.par_sort_unstable();

@@ -183,12 +183,13 @@ fn assign(bits: &[u32], m: u32, width: u32) -> Vec<u64> {
     chunks
 }
 
-// Cost units, roughly nanoseconds on one core of the reference machine: a distance evaluated inside
-// a bucket pair, a distance in a long brute-force run (SIMD), a bucket looked up at random, and one
-// hash placed into a chunk's counting sort.
-const COST_COMPARE: f64 = 1.0;
-const COST_COMPARE_BRUTE: f64 = 0.15;
-const COST_VISIT: f64 = 6.0;
+// Cost units: nanoseconds of wall time on the 2-core reference machine (AVX-512), fitted on
+// 1M uniform hashes at k=8 with forced layouts (`IMGSTATS_PLAN=m,width cargo bench ...`).
+// A lane is 16 distances evaluated at once; a probe is one neighbour bucket looked up at random;
+// a row visit is one hash compared against one non-empty bucket (its last lane is partly wasted).
+const COST_LANE: f64 = 2.7;
+const COST_PROBE: f64 = 8.0;
+const COST_ROW: f64 = 2.0;
 const COST_BUILD: f64 = 8.0;
 /// Offsets array of 2^24 u32 = 64 MiB per chunk: the largest table we allow.
 const MAX_WIDTH: u32 = 24;
@@ -204,7 +205,7 @@ pub(crate) fn choose(base: &[u64], query: &[u64], k: u32, self_join: bool) -> Pl
     } else {
         nb * nq
     };
-    let brute = Plan::brute(total_pairs * COST_COMPARE_BRUTE);
+    let brute = Plan::brute(total_pairs / 16.0 * COST_LANE);
     if total_pairs < 1e6 || k >= 32 {
         return brute;
     }
@@ -254,13 +255,15 @@ pub(crate) fn choose(base: &[u64], query: &[u64], k: u32, self_join: bool) -> Pl
             }
             let compares = total_pairs * frac;
             let buckets = (1u64 << width) as f64;
-            let visits = if self_join {
-                m as f64 * nb.min(buckets) * probes / 2.0
+            let fill = (nb / buckets).min(1.0);
+            // Self join: each unordered bucket pair once, so half the probes.
+            let (probes_done, row_visits) = if self_join {
+                (nb.min(buckets) * probes / 2.0, nb * probes / 2.0 * fill)
             } else {
-                m as f64 * nq * probes
+                (nq * probes, nq * probes * fill)
             };
-            let cost = compares * COST_COMPARE
-                + visits * COST_VISIT
+            let cost = compares / 16.0 * COST_LANE
+                + m as f64 * (probes_done * COST_PROBE + row_visits * COST_ROW)
                 + m as f64 * (nb * COST_BUILD + buckets);
             if cost < best.cost {
                 best = Plan {
@@ -271,6 +274,9 @@ pub(crate) fn choose(base: &[u64], query: &[u64], k: u32, self_join: bool) -> Pl
                 };
             }
         }
+    }
+    if std::env::var_os("IMGSTATS_DEBUG_PLAN").is_some() {
+        eprintln!("plan(nb={nb}, nq={nq}, k={k}, self={self_join}): {best:?}");
     }
     best
 }

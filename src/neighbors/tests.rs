@@ -128,12 +128,12 @@ fn cross_and_nearest_match_brute_force() {
         assert_eq!(nearest(&base, &query, k), expected_nearest, "k={k}");
         for plan in forced_plans(k) {
             assert_eq!(
-                cross_pairs_planned(&ub, &uq, k, plan.clone()),
+                cross_pairs_planned(&ub, &uq, k, &plan),
                 expected,
                 "k={k} {plan:?}"
             );
             assert_eq!(
-                nearest_planned(&ub, &uq, k, plan.clone()),
+                nearest_planned(&ub, &uq, k, &plan),
                 expected_nearest,
                 "k={k} {plan:?}"
             );

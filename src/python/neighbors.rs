@@ -1,5 +1,125 @@
+//! Bindings for the Hamming index: NumPy uint64 hashes in, NumPy index/distance columns out.
+//! Inputs are copied once under the GIL (any contiguity), the search runs with the GIL released
+//! on the rayon pool (or a pool of `threads`), and results move into NumPy without a copy.
+
+use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
-pub(super) fn register(_m: &Bound<'_, PyModule>) -> PyResult<()> {
+use crate::neighbors::{self, Pair};
+use crate::python::run_detached;
+
+type Columns<'py> = (
+    Bound<'py, PyArray1<u32>>,
+    Bound<'py, PyArray1<u32>>,
+    Bound<'py, PyArray1<u8>>,
+);
+
+fn hashes(arr: &PyReadonlyArray1<'_, u64>) -> Vec<u64> {
+    // to_vec handles strided views; one copy of 8 bytes per hash is noise next to the search.
+    arr.as_array().to_vec()
+}
+
+fn check_k(k: u32) -> PyResult<u32> {
+    if k > 64 {
+        return Err(PyValueError::new_err(format!(
+            "threshold k={k} is above 64, the number of bits in a hash"
+        )));
+    }
+    Ok(k)
+}
+
+fn columns(py: Python<'_>, pairs: Vec<Pair>) -> Columns<'_> {
+    let mut a = Vec::with_capacity(pairs.len());
+    let mut b = Vec::with_capacity(pairs.len());
+    let mut d = Vec::with_capacity(pairs.len());
+    for (x, y, z) in pairs {
+        a.push(x);
+        b.push(y);
+        d.push(z);
+    }
+    (a.into_pyarray(py), b.into_pyarray(py), d.into_pyarray(py))
+}
+
+/// All `i < j` with Hamming distance `<= k`: `(i, j, distance)` arrays sorted by `(i, j)`.
+#[pyfunction]
+#[pyo3(signature = (hashes, k, threads=None))]
+fn _self_pairs<'py>(
+    py: Python<'py>,
+    hashes: PyReadonlyArray1<'py, u64>,
+    k: u32,
+    threads: Option<usize>,
+) -> PyResult<Columns<'py>> {
+    let k = check_k(k)?;
+    let h = self::hashes(&hashes);
+    let pairs = run_detached(py, || {
+        neighbors::with_threads(threads, || neighbors::self_pairs(&h, k))
+    })?;
+    Ok(columns(py, pairs))
+}
+
+/// `(query index, base index, distance)` for every pair within `k`, sorted; with
+/// `nearest_only`, one row per matched query: its closest base (ties: smallest base index).
+#[pyfunction]
+#[pyo3(signature = (base, query, k, nearest_only=false, threads=None))]
+fn _cross_pairs<'py>(
+    py: Python<'py>,
+    base: PyReadonlyArray1<'py, u64>,
+    query: PyReadonlyArray1<'py, u64>,
+    k: u32,
+    nearest_only: bool,
+    threads: Option<usize>,
+) -> PyResult<Columns<'py>> {
+    let k = check_k(k)?;
+    let (b, q) = (hashes(&base), hashes(&query));
+    let pairs = run_detached(py, || {
+        neighbors::with_threads(threads, || {
+            if nearest_only {
+                neighbors::nearest(&b, &q, k)
+            } else {
+                neighbors::cross_pairs(&b, &q, k)
+            }
+        })
+    })?;
+    Ok(columns(py, pairs))
+}
+
+/// `(labels, sizes)`: group of every hash (single linkage within `k`, numbered by first
+/// appearance) and the size of every group.
+#[pyfunction]
+#[pyo3(signature = (hashes, k, threads=None))]
+fn _groups<'py>(
+    py: Python<'py>,
+    hashes: PyReadonlyArray1<'py, u64>,
+    k: u32,
+    threads: Option<usize>,
+) -> PyResult<(Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<u32>>)> {
+    let k = check_k(k)?;
+    let h = self::hashes(&hashes);
+    let g = run_detached(py, || {
+        neighbors::with_threads(threads, || neighbors::groups(&h, k))
+    })?;
+    Ok((g.labels.into_pyarray(py), g.sizes.into_pyarray(py)))
+}
+
+/// `(labels, sizes)` of the connected components of `n` nodes joined by edges `(a[e], b[e])`.
+#[pyfunction]
+fn _components<'py>(
+    py: Python<'py>,
+    n: usize,
+    a: PyReadonlyArray1<'py, u32>,
+    b: PyReadonlyArray1<'py, u32>,
+) -> PyResult<(Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<u32>>)> {
+    let (a, b) = (a.as_array().to_vec(), b.as_array().to_vec());
+    let g =
+        run_detached(py, || neighbors::components(n, &a, &b))?.map_err(PyValueError::new_err)?;
+    Ok((g.labels.into_pyarray(py), g.sizes.into_pyarray(py)))
+}
+
+pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(_self_pairs, m)?)?;
+    m.add_function(wrap_pyfunction!(_cross_pairs, m)?)?;
+    m.add_function(wrap_pyfunction!(_groups, m)?)?;
+    m.add_function(wrap_pyfunction!(_components, m)?)?;
     Ok(())
 }

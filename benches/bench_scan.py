@@ -1,0 +1,286 @@
+"""Scan throughput against the decode-only floor and the peers, side by side in one run.
+
+Cases (each in a fresh subprocess, so peak RSS is its own; median of --repeats runs):
+  imgstats-all      imgstats.scan with every metric
+  imgstats-hashes   imgstats.scan(metrics=["phash", "dhash", "ahash"])
+  pillow-decode     Pillow decoding every file at full size, a process pool of --threads
+  pillow-reduced    Pillow with draft() (libjpeg DCT scaling to ≥ 64 px short side), same pool
+  imagehash-loop    a plain Python loop of imagehash.phash + imagehash.dhash over Pillow
+  cleanvision       CleanVision's default audit (if `cleanvision` is importable)
+  fastdup-stats     fastdup's stats run (if `fastdup` is importable)
+
+Corpora: the Debian wallpaper packages (see ../shared/DATA.md) and, with --mnist, the 70,000
+Fashion-MNIST images written out as PNG files (cached under benches/.data/).
+
+Run: python benches/bench_scan.py [--repeats 3] [--threads 2] [--corpus wallpapers|mnist|both]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE / ".data"
+WALLPAPER_DIRS = [
+    "/usr/share/wallpapers",
+    "/usr/share/backgrounds/mate",
+    "/usr/share/backgrounds/gnome",
+]
+EXTS = {".jpg", ".jpeg", ".png", ".webp"}
+
+
+def wallpaper_files() -> list[str]:
+    # Symlinked copies are kept: they are the packages' real exact duplicates, and every case
+    # decodes them again, as it would decode a copied file.
+    files = []
+    for d in WALLPAPER_DIRS:
+        for root, _dirs, names in os.walk(d):
+            for n in names:
+                p = os.path.join(root, n)
+                if os.path.splitext(n)[1].lower() in EXTS and os.path.isfile(p):
+                    files.append(p)
+    return sorted(files)
+
+
+def mnist_files() -> list[str]:
+    out = DATA / "fashion-mnist-png"
+    marker = out / ".done"
+    if not marker.exists():
+        import numpy as np
+        from PIL import Image
+
+        src = Path("/usr/share/datasets/fashion-mnist")
+        out.mkdir(parents=True, exist_ok=True)
+        n = 0
+        for name in ("train-images-idx3-ubyte", "t10k-images-idx3-ubyte"):
+            cand = [p for p in src.rglob(name + "*")]
+            if not cand:
+                raise SystemExit(
+                    f"Fashion-MNIST not found under {src}: apt-get install dataset-fashion-mnist"
+                )
+            raw = cand[0].read_bytes()
+            if cand[0].suffix == ".gz":
+                raw = gzip.decompress(raw)
+            count = int.from_bytes(raw[4:8], "big")
+            imgs = np.frombuffer(raw, np.uint8, offset=16).reshape(count, 28, 28)
+            sub = out / name.split("-")[0]
+            sub.mkdir(exist_ok=True)
+            for img in imgs:
+                Image.fromarray(img).save(sub / f"{n:05d}.png")
+                n += 1
+        marker.write_text(str(n))
+    return sorted(str(p) for p in out.rglob("*.png"))
+
+
+# --- the cases, run inside a child process -------------------------------------------------
+
+
+def _pillow_full(path: str) -> int:
+    from PIL import Image
+
+    with Image.open(path) as im:
+        im.load()
+        return im.size[0]
+
+
+def _pillow_reduced(path: str) -> int:
+    from PIL import Image
+
+    with Image.open(path) as im:
+        w, h = im.size
+        s = max(1, min(w, h) // 64)
+        im.draft("RGB", (w // s, h // s))  # JPEG only: DCT scaling; other formats decode fully
+        im.load()
+        return im.size[0]
+
+
+def run_case(case: str, files: list[str], threads: int) -> dict:
+    t0 = time.perf_counter()
+    if case.startswith("imgstats"):
+        import imgstats
+
+        metrics = None if case == "imgstats-all" else ["phash", "dhash", "ahash"]
+        df = imgstats.scan(files, metrics=metrics, threads=threads)
+        errors = df["error"].is_not_null().sum()
+    elif case.startswith("pillow"):
+        from concurrent.futures import ProcessPoolExecutor
+
+        fn = _pillow_full if case == "pillow-decode" else _pillow_reduced
+        chunk = max(1, len(files) // (threads * 16))
+        with ProcessPoolExecutor(threads) as ex:
+            list(ex.map(fn, files, chunksize=chunk))
+        errors = 0
+    elif case == "imagehash-loop":
+        import imagehash
+        from PIL import Image
+
+        errors = 0
+        for p in files:
+            try:
+                with Image.open(p) as im:
+                    imagehash.phash(im)
+                    imagehash.dhash(im)
+            except Exception:
+                errors += 1
+    elif case == "cleanvision":
+        from cleanvision import Imagelab
+
+        lab = Imagelab(filepaths=files)
+        lab.find_issues(n_jobs=threads, verbose=False)
+        errors = 0
+    elif case == "fastdup-stats":
+        import tempfile
+
+        import fastdup
+
+        work = tempfile.mkdtemp()
+        fd = fastdup.create(work_dir=work, input_dir=files)
+        fd.run(num_threads=threads, overwrite=True, run_mode=2)  # stats only
+        errors = 0
+    else:
+        raise SystemExit(f"unknown case {case}")
+    elapsed = time.perf_counter() - t0
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss_children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {"seconds": elapsed, "peak_rss_mb": max(rss_mb, rss_children), "errors": int(errors)}
+
+
+# fastdup pins old Pillow and numpy, so it lives in its own venv: PEERS_PYTHON=/path/to/python.
+PEERS_PYTHON = os.environ.get("PEERS_PYTHON", sys.executable)
+
+
+def python_for(case: str) -> str:
+    return PEERS_PYTHON if case == "fastdup-stats" else sys.executable
+
+
+def available(case: str) -> bool:
+    mod = {
+        "cleanvision": "cleanvision",
+        "fastdup-stats": "fastdup",
+        "imagehash-loop": "imagehash",
+    }.get(case)
+    if mod is None:
+        return True
+    r = subprocess.run([python_for(case), "-c", f"import {mod}"], capture_output=True)
+    return r.returncode == 0
+
+
+def measure(case: str, list_file: Path, threads: int, repeats: int) -> dict | None:
+    runs = []
+    for _ in range(repeats):
+        r = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--child",
+                case,
+                "--list",
+                str(list_file),
+                "--threads",
+                str(threads),
+            ],
+            capture_output=True,
+            text=True,
+        )
+        if r.returncode != 0:
+            print(f"  {case}: failed: {r.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
+            return None
+        runs.append(json.loads(r.stdout.strip().splitlines()[-1]))
+    return {
+        "seconds": statistics.median(x["seconds"] for x in runs),
+        "all_seconds": [round(x["seconds"], 3) for x in runs],
+        "peak_rss_mb": max(x["peak_rss_mb"] for x in runs),
+        "errors": runs[0]["errors"],
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--corpus", choices=["wallpapers", "mnist", "both"], default="both")
+    ap.add_argument(
+        "--cases",
+        default="imgstats-all,imgstats-hashes,pillow-decode,pillow-reduced,imagehash-loop,cleanvision,fastdup-stats",
+    )
+    ap.add_argument("--json", help="also write the results here")
+    ap.add_argument("--child")
+    ap.add_argument("--list")
+    args = ap.parse_args()
+    if args.child:
+        files = Path(args.list).read_text().splitlines()
+        print(json.dumps(run_case(args.child, files, args.threads)))
+        return
+
+    DATA.mkdir(exist_ok=True)
+    corpora = []
+    if args.corpus in ("wallpapers", "both"):
+        corpora.append(("wallpapers", wallpaper_files()))
+    if args.corpus in ("mnist", "both"):
+        corpora.append(("fashion-mnist-png", mnist_files()))
+    results = {}
+    for name, files in corpora:
+        if not files:
+            print(f"{name}: no files (install the packages in ../shared/DATA.md)")
+            continue
+        list_file = DATA / f"{name}.txt"
+        list_file.write_text("\n".join(files))
+        mp = _megapixels(files) if name == "wallpapers" else len(files) * 28 * 28 / 1e6
+        print(f"\n{name}: {len(files)} files, {mp:,.1f} MP, {args.threads} threads, ", end="")
+        print(f"median of {args.repeats}")
+        # Warm the page cache so every case reads from memory.
+        for f in files:
+            Path(f).read_bytes()
+        cases = [c for c in args.cases.split(",") if c]
+        if name != "wallpapers":
+            cases = [c for c in cases if c not in ("cleanvision", "fastdup-stats")]
+        table = {}
+        for case in cases:
+            if not available(case):
+                print(f"  {case:16s} skipped (not installed)")
+                continue
+            r = measure(case, list_file, args.threads, args.repeats)
+            if r is None:
+                continue
+            table[case] = r
+            rate = len(files) / r["seconds"]
+            print(
+                f"  {case:16s} {r['seconds']:8.2f} s  {rate:10,.0f} img/s  "
+                f"{mp / r['seconds']:8.1f} MP/s  peak {r['peak_rss_mb']:7.0f} MB  "
+                f"runs {r['all_seconds']}"
+            )
+        for case, ref in (("imgstats-all", "pillow-decode"), ("imgstats-hashes", "pillow-reduced")):
+            if case in table and ref in table:
+                ratio = table[case]["seconds"] / table[ref]["seconds"]
+                print(f"  ratio {case} / {ref}: {ratio:.2f}")
+        results[name] = {"files": len(files), "megapixels": mp, "cases": table}
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+
+
+def _megapixels(files: list[str]) -> float:
+    from PIL import Image
+
+    total = 0
+    for f in files:
+        try:
+            with Image.open(f) as im:
+                total += im.size[0] * im.size[1]
+        except Exception:
+            pass
+    return total / 1e6
+
+
+if __name__ == "__main__":
+    main()
