@@ -62,20 +62,27 @@ pub fn orient_l8(src: &[u8], w: usize, h: usize, orientation: u8) -> (Vec<u8>, u
     let mut out = vec![0u8; w * h];
     for y in 0..nh {
         for x in 0..nw {
-            // Map each destination pixel back to its source pixel.
-            let (sx, sy) = match orientation {
-                2 => (w - 1 - x, y),
-                3 => (w - 1 - x, h - 1 - y),
-                4 => (x, h - 1 - y),
-                5 => (y, x),
-                6 => (y, h - 1 - x),
-                7 => (w - 1 - y, h - 1 - x),
-                _ => (w - 1 - y, x), // 8
-            };
+            let (sx, sy) = source_pixel(x, y, w, h, orientation);
             out[y * nw + x] = src[sy * w + sx];
         }
     }
     (out, nw, nh)
+}
+
+/// The stored pixel shown at display position (x, y) under EXIF `orientation` (2–8) for a
+/// stored image of w×h.
+#[inline]
+pub fn source_pixel(x: usize, y: usize, w: usize, h: usize, orientation: u8) -> (usize, usize) {
+    match orientation {
+        2 => (w - 1 - x, y),
+        3 => (w - 1 - x, h - 1 - y),
+        4 => (x, h - 1 - y),
+        5 => (y, x),
+        6 => (y, h - 1 - x),
+        7 => (w - 1 - y, h - 1 - x),
+        8 => (w - 1 - y, x),
+        _ => (x, y),
+    }
 }
 
 /// Average non-overlapping f×f blocks (partial blocks at the edges average what they hold): the
@@ -107,25 +114,25 @@ pub fn reduce_box_l8(src: &[u8], w: usize, h: usize, f: usize) -> (Vec<u8>, usiz
 }
 
 /// Area-average resize of a single-channel plane (each output pixel is the exact mean of the
-/// source area it covers). Used to bring images to a common analysis size.
+/// source area it covers). Used to bring images to a common analysis size. The vertical pass runs
+/// first as whole-row multiply-adds (vectorised), so the horizontal pass only sees `dh` rows.
 pub fn resize_area_l8(src: &[u8], w: usize, h: usize, dw: usize, dh: usize) -> Vec<u8> {
     if dw == w && dh == h {
         return src.to_vec();
     }
     let xs = area_weights(w, dw);
     let ys = area_weights(h, dh);
-    // Horizontal pass into f32 rows, then vertical.
-    let mut tmp = vec![0f32; dw * h];
-    for y in 0..h {
-        let row = &src[y * w..(y + 1) * w];
-        for (ox, taps) in xs.iter().enumerate() {
-            tmp[y * dw + ox] = taps.iter().map(|&(i, wt)| row[i] as f32 * wt).sum();
-        }
-    }
+    let mut acc = vec![0f32; w];
     let mut out = vec![0u8; dw * dh];
     for (oy, taps) in ys.iter().enumerate() {
-        for ox in 0..dw {
-            let v: f32 = taps.iter().map(|&(i, wt)| tmp[i * dw + ox] * wt).sum();
+        acc.iter_mut().for_each(|v| *v = 0.0);
+        for &(iy, wt) in taps {
+            for (a, &p) in acc.iter_mut().zip(&src[iy * w..(iy + 1) * w]) {
+                *a += p as f32 * wt;
+            }
+        }
+        for (ox, taps) in xs.iter().enumerate() {
+            let v: f32 = taps.iter().map(|&(i, wt)| acc[i] * wt).sum();
             out[oy * dw + ox] = v.round().clamp(0.0, 255.0) as u8;
         }
     }

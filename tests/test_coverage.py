@@ -16,15 +16,27 @@ def _frame() -> pl.DataFrame:
     # Row by row, with the bucket each axis must give (checked below).
     rows = [
         # class, brightness, dark_f, bright_f, sharpness, noise, w, h, make, model, q, hour
-        ("cat", 10.0, 0.0, 0.0, 10.0, 1.0, 640, 480, "Canon", "Canon EOS 5D", 90, 3),
-        ("cat", 60.0, 0.1, 0.0, 50.0, 3.0, 480, 640, None, None, 90, 6),
-        ("cat", 120.0, 0.7, 0.0, 200.0, 7.0, 100, 100, None, None, None, 12),
+        ("cat", 10.0, 0.0, 0.0, 5.0, 1.0, 640, 480, "Canon", "Canon EOS 5D", 90, 3),
+        ("cat", 60.0, 0.1, 0.0, 30.0, 3.0, 480, 640, None, None, 90, 6),
+        ("cat", 120.0, 0.7, 0.0, 120.0, 7.0, 100, 100, None, None, None, 12),
         ("dog", 200.0, 0.0, 0.0, 1000.0, 20.0, 4000, 3000, " Apple ", "iPhone 12", 95, 18),
         ("dog", 250.0, 0.0, 0.0, 500.0, 1.0, 3000, 4000, None, None, 95, 23),
-        ("dog", 120.0, 0.0, 0.4, 99.9, 2.0, 1000, 1000, None, None, 95, None),
+        ("dog", 120.0, 0.0, 0.4, 49.9, 2.0, 1000, 1000, None, None, 95, None),
     ]
-    cols = ["class", "brightness", "dark_fraction", "bright_fraction", "sharpness", "noise",
-            "width", "height", "camera_make", "camera_model", "jpeg_quality", "hour"]
+    cols = [
+        "class",
+        "brightness",
+        "dark_fraction",
+        "bright_fraction",
+        "sharpness",
+        "noise",
+        "width",
+        "height",
+        "camera_make",
+        "camera_model",
+        "jpeg_quality",
+        "hour",
+    ]
     df = pl.DataFrame(rows, schema=cols, orient="row")
     return df.with_columns(
         pl.col("width", "height").cast(pl.UInt32),
@@ -41,8 +53,14 @@ EXPECTED = {
     "lighting": ["dark", "dim", "dark", "bright", "overexposed", "overexposed"],
     "sharpness": ["very_blurry", "blurry", "soft", "sharp", "sharp", "blurry"],
     "noise": ["clean", "low", "moderate", "high", "clean", "low"],
-    "camera": ["Canon EOS 5D", "640x480 q90", "100x100", "Apple iPhone 12", "4000x3000 q95",
-               "1000x1000 q95"],
+    "camera": [
+        "Canon EOS 5D",
+        "640x480 q90",
+        "100x100",
+        "Apple iPhone 12",
+        "4000x3000 q95",
+        "1000x1000 q95",
+    ],
     "resolution": ["small", "small", "tiny", "huge", "huge", "medium"],
     "time_of_day": ["night", "morning", "afternoon", "evening", "night", "unknown"],
     "orientation": ["landscape", "portrait", "square", "landscape", "portrait", "square"],
@@ -76,9 +94,21 @@ def test_counts_match_brute_force_including_zero_cells() -> None:
 def test_unknown_only_when_observed_and_levels_ordered() -> None:
     cov = coverage(_frame(), by="class")
     tod = cov.filter((pl.col("axis") == "time_of_day") & (pl.col("class") == "dog"))
-    assert tod.get_column("bucket").to_list() == ["night", "morning", "afternoon", "evening", "unknown"]
+    assert tod.get_column("bucket").to_list() == [
+        "night",
+        "morning",
+        "afternoon",
+        "evening",
+        "unknown",
+    ]
     light = cov.filter((pl.col("axis") == "lighting") & (pl.col("class") == "cat"))
-    assert light.get_column("bucket").to_list() == ["dark", "dim", "normal", "bright", "overexposed"]
+    assert light.get_column("bucket").to_list() == [
+        "dark",
+        "dim",
+        "normal",
+        "bright",
+        "overexposed",
+    ]
 
 
 def test_by_none_custom_axes_and_thresholds() -> None:
@@ -147,19 +177,33 @@ def test_gaps_are_empty_and_thin_cells_sorted_by_severity() -> None:
     assert g.filter(pl.col("axis") == "camera").height == 0
     # Exact count of candidate cells, brute force over the coverage rows.
     fixed = cov.filter(
-        pl.col("axis").is_in(["lighting", "sharpness", "noise", "resolution", "time_of_day",
-                              "orientation"])
+        pl.col("axis").is_in(
+            ["lighting", "sharpness", "noise", "resolution", "time_of_day", "orientation"]
+        )
         & (pl.col("bucket") != "unknown")
         & (pl.col("count") < 2)
     )
     assert g.height == fixed.height
 
 
+def test_axis_without_any_known_value_has_no_gaps() -> None:
+    df = _frame().with_columns(pl.lit(None, pl.Datetime("us")).alias("captured_at"))
+    cov = coverage(df, by="class", axes=["time_of_day", "orientation"])
+    assert cov.filter(pl.col("axis") == "time_of_day").get_column("count").sum() == 6
+    g = gaps(cov, min_count=2)
+    assert g.filter(pl.col("axis") == "time_of_day").height == 0
+    assert g.filter(pl.col("axis") == "orientation").height == 6
+
+
 def test_wide_pivot() -> None:
     cov = coverage(_frame(), by="class", axes=["orientation"])
     wide = coverage_wide(cov)
-    assert wide.columns == ["class", "orientation:landscape", "orientation:square",
-                            "orientation:portrait"]
+    assert wide.columns == [
+        "class",
+        "orientation:landscape",
+        "orientation:square",
+        "orientation:portrait",
+    ]
     assert wide.row(0) == ("cat", 1, 1, 1)
     assert wide.row(1) == ("dog", 1, 1, 1)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 import pytest
-
 from imgstats.edge_cases import DEFAULT_EDGE_THRESHOLDS, REASONS, edge_cases
 
 N = 200
@@ -38,8 +37,11 @@ def _frame(cols: dict[str, np.ndarray], errors: dict[int, str] | None = None) ->
         # Failed rows carry nulls, as the scan produces them.
         bad = pl.col("error").is_not_null()
         df = df.with_columns(
-            [pl.when(bad).then(None).otherwise(pl.col(c)).alias(c)
-             for c in df.columns if c not in ("path", "error")]
+            [
+                pl.when(bad).then(None).otherwise(pl.col(c)).alias(c)
+                for c in df.columns
+                if c not in ("path", "error")
+            ]
         )
     return df
 
@@ -91,7 +93,7 @@ def test_blurry_is_relative_to_the_dataset() -> None:
     c["sharpness"] = np.random.default_rng(1).uniform(40, 90, N)
     c["sharpness"][0] = 5.0
     assert _reasons(_frame(c)) == {"/d/0000.jpg": ["blurry"]}
-    # And a sharp outlier dataset: a 150 image is below 0.25 x median but above the absolute 100.
+    # And a sharp dataset: a 150 image is below 0.25 x median but above the absolute 50.
     c = _base()
     c["sharpness"][:] = 1000.0
     c["sharpness"][0] = 150.0
@@ -148,3 +150,55 @@ def test_missing_columns_and_bad_threshold() -> None:
     with pytest.raises(ValueError, match="unknown edge-case threshold"):
         edge_cases(df, thresholds={"dark": 3})
     assert set(DEFAULT_EDGE_THRESHOLDS) >= {"dark_brightness", "low_entropy_bits"}
+
+
+def test_thresholds_fit_the_real_scan(tmp_path) -> None:
+    """Planted defects in real photos, measured by the real `imgstats.scan`: each is flagged for
+    its defect, so the thresholds match the scan's units (luma 0-255, Laplacian at 640 px)."""
+    import glob
+    import importlib
+
+    from PIL import Image, ImageFilter
+
+    scan = importlib.import_module("imgstats.scan").scan
+    photos = sorted(glob.glob("/usr/share/backgrounds/mate/nature/*.jpg"))[:10]
+    if len(photos) < 6:
+        pytest.skip("needs the real photos in /usr/share/backgrounds/mate/nature")
+    for i, p in enumerate(photos):
+        with Image.open(p) as im:
+            im = im.convert("RGB")
+            im.thumbnail((800, 800))
+            im.save(tmp_path / f"photo{i}.jpg", quality=92)
+    with Image.open(tmp_path / "photo0.jpg") as base:
+        arr = np.asarray(base).astype(float)
+        Image.fromarray((arr * 0.06).astype(np.uint8)).save(tmp_path / "dark.png")
+        Image.fromarray(np.clip(arr * 2.5 + 120, 0, 255).astype(np.uint8)).save(
+            tmp_path / "overexposed.png"
+        )
+        base.filter(ImageFilter.GaussianBlur(10)).save(tmp_path / "blurry.png")
+        rng = np.random.default_rng(0)
+        noisy = np.clip(arr + rng.normal(0, 35, arr.shape), 0, 255).astype(np.uint8)
+        Image.fromarray(noisy).save(tmp_path / "noisy.png")
+        gray = np.asarray(base.convert("L"))
+        Image.fromarray(np.stack([gray] * 3, axis=-1)).save(tmp_path / "gray_rgb.png")
+    Image.new("RGB", (800, 500), (90, 120, 150)).save(tmp_path / "flat.png")
+    (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    try:
+        df = scan(str(tmp_path))
+    except NotImplementedError:
+        pytest.skip("imgstats.scan is not available in this build")
+    got = {
+        p.rsplit("/", 1)[-1]: set(r)
+        for p, r in zip(*edge_cases(df).select("path", "reasons").get_columns())
+    }
+    assert "dark" in got["dark.png"]
+    assert "overexposed" in got["overexposed.png"]
+    assert "blurry" in got["blurry.png"]
+    assert "noisy" in got["noisy.png"]
+    assert "grayscale" in got["gray_rgb.png"]  # RGB file, gray content: CleanVision misses it
+    assert "low_information" in got["flat.png"]
+    assert got["broken.jpg"] == {"unreadable"}
+    # The untouched photos are not dark, overexposed, noisy or low-information.
+    for name, reasons in got.items():
+        if name.startswith("photo"):
+            assert not reasons & {"dark", "overexposed", "noisy", "low_information"}, name

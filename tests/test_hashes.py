@@ -332,6 +332,10 @@ def _resize_cases() -> list[tuple[int, int, int, int]]:
         (100, 300, 50, 40), (300, 100, 40, 50), (50, 50, 49, 51), (33, 200, 8, 8),
         (200, 33, 8, 8), (10, 10, 100, 37), (3, 300, 200, 5), (64, 64, 64, 8), (64, 64, 8, 64),
         (123, 457, 500, 7), (500, 375, 9, 8),
+        # Either side of Pillow 13's pass-order rule (vertical first iff dH > 0 and dH > 2 dW);
+        # each of these gives different pixels in the other order.
+        (100, 100, 90, 80), (100, 100, 90, 79), (10, 100, 50, 90), (31, 97, 30, 94),
+        (31, 97, 30, 95), (200, 100, 150, 1),
     ]  # fmt: skip
     for _ in range(100):
         sw, sh, dw, dh = (int(v) for v in rng.integers(1, 260, 4))
@@ -354,3 +358,35 @@ def test_resize_matches_pillow(sw: int, sh: int, dw: int, dh: int) -> None:
     assert ours.shape == ref.shape
     bad = np.argwhere(ours != ref)
     assert bad.size == 0, f"{len(bad)} pixels differ, first at {tuple(bad[0])}"
+
+
+def test_gil_is_released_during_hashing() -> None:
+    """While one thread hashes in Rust, another thread must be able to run Python code.
+
+    The main thread wakes from a 20 ms sleep while the worker is inside the call; had the call
+    held the GIL, the main thread could only resume after the whole call (over 100 ms).
+    """
+    import threading
+    import time
+
+    big = np.random.default_rng(0).integers(0, 256, (3000, 4000), dtype=np.uint8)
+    started = threading.Event()
+    call: list[float] = []
+
+    def work() -> None:
+        call.append(time.perf_counter())
+        started.set()
+        _imgstats._hashes_l8_batch([big] * 16)
+        call.append(time.perf_counter())
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    started.wait()
+    time.sleep(0.02)
+    woke = time.perf_counter()
+    worker.join()
+    begin, end = call
+    assert end - begin > 0.1, "hashing was too quick to tell"
+    assert woke - begin < (end - begin) / 2, (
+        f"main thread resumed {woke - begin:.3f} s into a {end - begin:.3f} s call"
+    )

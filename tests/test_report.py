@@ -204,6 +204,16 @@ def test_escaping(small_report: Path) -> None:
     assert "Audit &lt;of&gt; &quot;things&quot;" in text
 
 
+def test_reference_drift_section(tmp_path: Path) -> None:
+    ref = synthetic_scan(3000, seed=8)
+    cur = synthetic_scan(3000, seed=9).with_columns(pl.col("noise") * 3)
+    text = report(cur, tmp_path / "r.html", reference=ref, thumbnails=False).read_text("utf-8")
+    sec = text.split('<section id="drift">')[1].split("</section>")[0]
+    assert "reference → this dataset" in sec
+    assert '<tr class="flag"><td>noise</td>' in sec
+    assert '<tr class="flag"><td>brightness</td>' not in sec
+
+
 def test_surrogates_are_replaced() -> None:
     # polars strings are valid UTF-8 already; Python strings from os.fsdecode may carry lone
     # surrogates (undecodable bytes) and must not break the UTF-8 file.
@@ -303,6 +313,22 @@ def test_cli_joins_relative_labels(tmp_path: Path, monkeypatch) -> None:
     joined = report_cmd.join_labels(df, str(tmp_path / "labels.csv"), str(root))
     assert joined.get_column("class").to_list() == ["cat", "dog", "007"]
     out = tmp_path / "audit.html"
+    # Through the real `imgstats` entry point (the lead's cli.py registers report_cmd).
+    from imgstats.cli import main
+
+    argv = [
+        "report",
+        str(root),
+        "--labels",
+        str(tmp_path / "labels.csv"),
+        "--split-column",
+        "split",
+        "--by",
+        "class",
+        "-o",
+        str(out),
+    ]
+    assert main(argv) == 0
     args = _parser().parse_args(
         [
             "report",
@@ -341,6 +367,134 @@ def test_cli_skips_unavailable_analyses(tmp_path: Path, monkeypatch) -> None:
     text = out.read_text(encoding="utf-8")
     assert "duplicates: not available in this build; section skipped." in text
     assert '<section id="duplicates">' not in text
+
+
+def test_leakage_frame_with_earlier_later_columns(tmp_path: Path) -> None:
+    # imgstats.leakage names the splits earlier/later; a bare DataFrame is accepted too.
+    df = synthetic_scan(40, seed=6)
+    paths = df.get_column("path").to_list()
+    pairs = pl.DataFrame(
+        {
+            "earlier": ["train"] * 3,
+            "later": ["test"] * 3,
+            "path": paths[:3],
+            "matched_path": paths[3:6],
+            "distance": [2, 0, 1],
+        }
+    )
+    text = report(df, tmp_path / "l.html", leakage=pairs, thumbnails=False).read_text("utf-8")
+    sec = text.split('<section id="leakage">')[1].split("</section>")[0]
+    assert sec.count('<div class="pair">') == 3
+    assert "<td>test</td><td>train</td>" in sec
+    # Closest pair first.
+    assert sec.index("distance 0") < sec.index("distance 1") < sec.index("distance 2")
+
+
+def test_cli_end_to_end_with_the_real_scan(tmp_path: Path) -> None:
+    scan_mod = importlib.import_module("imgstats.scan")
+    root = tmp_path / "ds"
+    (root / "cats").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    rows = ["path,class,split"]
+    for i in range(12):
+        arr = (rng.random((48, 64, 3)) * 255).astype(np.uint8)
+        Image.fromarray(arr).save(root / "cats" / f"{i}.png")
+        rows.append(f"cats/{i}.png,cat,{'test' if i >= 9 else 'train'}")
+    # A near copy of a training image in the test split, and a dark image.
+    Image.open(root / "cats" / "0.png").resize((32, 24)).save(root / "cats" / "copy.png")
+    rows.append("cats/copy.png,cat,test")
+    Image.new("RGB", (64, 48), (3, 3, 3)).save(root / "cats" / "dark.png")
+    rows.append("cats/dark.png,cat,train")
+    (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")
+    try:
+        scan_mod.scan(str(root / "cats" / "0.png"))
+    except NotImplementedError:
+        pytest.skip("imgstats.scan is not available in this build")
+    out = tmp_path / "audit.html"
+    args = _parser().parse_args(
+        [
+            "report",
+            str(root),
+            "--labels",
+            str(tmp_path / "labels.csv"),
+            "--split-column",
+            "split",
+            "--by",
+            "class",
+            "-o",
+            str(out),
+        ]
+    )
+    assert args.func(args) == 0
+    text = out.read_text(encoding="utf-8")
+    for sec in ("summary", "statistics", "coverage", "drift", "edge-cases"):
+        assert f'<section id="{sec}">' in text
+    assert ">14<" in text  # 14 images counted in the summary
+    edge = text.split('<section id="edge-cases">')[1].split("</section>")[0]
+    assert "dark.png" in edge
+    # Duplicates/leakage: shown when those functions work, otherwise a note says why not.
+    for name in ("duplicates", "leakage"):
+        assert f'<section id="{name}">' in text or f"{name}:" in text
+
+
+DEGENERATE = {
+    "path_only": pl.DataFrame({"path": ["a.jpg", "b.jpg"]}),
+    "empty": pl.DataFrame(
+        schema={"path": pl.Utf8, "brightness": pl.Float32, "width": pl.UInt32, "height": pl.UInt32}
+    ),
+    "all_failed": pl.DataFrame(
+        {"path": ["a", "b"], "error": ["x", "y"], "brightness": [None, None]},
+        schema={"path": pl.Utf8, "error": pl.Utf8, "brightness": pl.Float32},
+    ),
+    "one_row_one_split": pl.DataFrame(
+        {"path": ["a"], "brightness": [100.0], "width": [10], "height": [10], "split": ["train"]}
+    ),
+    "int_classes": pl.DataFrame(
+        {"path": ["a", "b", "c"], "brightness": [100.0, 20.0, 200.0], "split": ["train"] * 3}
+    ).with_columns(pl.Series("cls", [1, 2, 10])),
+}
+
+
+@pytest.mark.parametrize("name", list(DEGENERATE))
+def test_degenerate_frames_still_render(name: str, tmp_path: Path) -> None:
+    df = DEGENERATE[name]
+    split = "split" if "split" in df.columns else None
+    by = "cls" if "cls" in df.columns else None
+    text = report(df, tmp_path / "d.html", split=split, by=by).read_text(encoding="utf-8")
+    for sec in ("summary", "statistics", "coverage", "edge-cases"):
+        assert f'<section id="{sec}">' in text
+    assert text.rstrip().endswith("</html>")
+
+
+def _decode_thumb(fig: str) -> Image.Image:
+    import base64
+    import io
+
+    data = re.search(r"base64,([A-Za-z0-9+/=]+)", fig).group(1)
+    return Image.open(io.BytesIO(base64.b64decode(data))).convert("RGB")
+
+
+def test_thumbnails_16_bit_alpha_missing_and_budget(tmp_path: Path) -> None:
+    from imgstats.report_thumbs import Thumbnailer
+
+    # 16-bit gray at 30000/65535: scaled to ~117, not clipped to 255 as convert("L") would.
+    Image.fromarray(np.full((200, 300), 30000, np.uint16)).save(tmp_path / "g16.png")
+    # Fully transparent RGBA whose hidden colour is black: shown on light grey.
+    Image.new("RGBA", (120, 80), (0, 0, 0, 0)).save(tmp_path / "clear.png")
+    Image.new("RGB", (640, 480), (200, 10, 10)).save(tmp_path / "red.jpg", quality=90)
+    th = Thumbnailer(px=64, max_images=3)
+    g = np.asarray(_decode_thumb(th.figure(str(tmp_path / "g16.png"), "g"))).mean()
+    assert abs(g - 30000 / 257) < 3
+    clear = np.asarray(_decode_thumb(th.figure(str(tmp_path / "clear.png"), "c")))
+    assert abs(clear.mean() - 204) < 3
+    red = _decode_thumb(th.figure(str(tmp_path / "red.jpg"), ["red", "line 2"]))
+    assert max(red.size) <= 64 and red.size == (64, 48)
+    # Budget spent: further files become placeholders, but cached ones are still shown.
+    assert "no preview" in th.figure(str(tmp_path / "red2.jpg"))
+    assert th.skipped == 1
+    assert "base64," in th.figure(str(tmp_path / "red.jpg"))
+    missing = Thumbnailer().figure(str(tmp_path / "nope.jpg"), 'a<b>"c"')
+    assert "no preview" in missing and "a&lt;b&gt;&quot;c&quot;" in missing
 
 
 def test_captured_at_dtype_roundtrip() -> None:

@@ -5,9 +5,9 @@ Each *axis* turns one or more scan columns into a string bucket label per image.
 
 - ``lighting``: dark / dim / normal / bright / overexposed, from mean luma (``brightness``, 0-255)
   and the clipped shares ``dark_fraction`` / ``bright_fraction``.
-- ``sharpness``: very_blurry / blurry / soft / sharp from ``sharpness`` (variance of the Laplacian on
-  luma resized to a 640 px long side, so cameras compare); falls back to ``blur`` (native
-  resolution) with a warning when ``sharpness`` is absent.
+- ``sharpness``: very_blurry / blurry / soft / sharp from ``sharpness`` (variance of the
+  Laplacian on luma resized to a 640 px long side, so cameras compare); falls back to ``blur``
+  (native resolution) with a warning when ``sharpness`` is absent.
 - ``noise``: clean / low / moderate / high from the Immerkær sigma.
 - ``camera``: EXIF make + model, else a proxy ``"LONGxSHORT qNN"`` from the resolution and the
   JPEG quality; capped to the ``top_n`` most frequent labels, the rest is ``"other"``.
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import copy
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Union
 
@@ -45,11 +45,16 @@ LIGHTING_THRESHOLDS: dict[str, float] = {
     "bright_fraction": 0.25,
 }
 #: Variance of the Laplacian at the 640 px analysis size; bucket i holds edges[i-1] <= v < edges[i].
+#: Calibrated with the real scan on 56 wallpapers/photos: originals median 310 (quartiles 126 and
+#: 640); the same images Gaussian-blurred with sigma 1 px at 640 px: median 13 (q75 48); sigma 2:
+#: median 3.3.
 SHARPNESS_THRESHOLDS: dict[str, Any] = {
-    "edges": (25.0, 100.0, 400.0),
+    "edges": (10.0, 50.0, 200.0),
     "labels": ("very_blurry", "blurry", "soft", "sharp"),
 }
-#: Immerkær noise sigma in luma levels (0-255).
+#: Immerkær noise sigma in luma levels (0-255). Measured with the real scan on 20 photos (PNG):
+#: clean originals median 0.65, q95 5.0 (texture leaks into the estimate); independent Gaussian
+#: RGB noise of sigma 2 / 5 / 10 / 20 reads 1.5 / 3.4 / 6.7 / 13.3 (luma averages the channels).
 NOISE_THRESHOLDS: dict[str, Any] = {
     "edges": (2.0, 5.0, 10.0),
     "labels": ("clean", "low", "moderate", "high"),
@@ -250,7 +255,7 @@ def _orientation(t: Mapping[str, float]) -> AxisSpec:
 
 
 def builtin_axis(name: str, columns: Sequence[str], thresholds: Mapping | None = None) -> AxisSpec:
-    """The built-in axis ``name`` for a frame with ``columns``; ValueError if its inputs are absent."""
+    """The built-in axis ``name`` for a frame with ``columns``; ValueError if inputs are absent."""
     t = merged_thresholds(thresholds)
     cols = set(columns)
     if name == "lighting":
@@ -362,9 +367,9 @@ def label_frame(frames: Sequence[pl.DataFrame], specs: Sequence[AxisSpec]) -> li
     both or in neither.
     """
     labelled = [
-        f.select([s.expr.alias(s.name) for s in specs if not s.distinct_on]).with_columns(
-            [s.evaluate(f) for s in specs if s.distinct_on]
-        ).select([s.name for s in specs])
+        f.select([s.expr.alias(s.name) for s in specs if not s.distinct_on])
+        .with_columns([s.evaluate(f) for s in specs if s.distinct_on])
+        .select([s.name for s in specs])
         for f in frames
     ]
     for spec in specs:

@@ -54,6 +54,7 @@ def coverage(
         axis order, then ``by`` value, then bucket order (fixed levels, then observed extras by
         frequency, then ``other`` / ``unknown``). Failed reads count as ``unknown``.
     """
+    df = df.collect() if isinstance(df, pl.LazyFrame) else df
     by_name = by if by is not None else "group"
     if by is not None and by not in df.columns:
         raise ValueError(f"by column {by!r} not in the frame; columns: {', '.join(df.columns)}")
@@ -73,7 +74,11 @@ def coverage(
         totals = dict(zip(per_bucket[spec.name].to_list(), per_bucket["count"].to_list()))
         levels = ordered_levels(spec, list(totals), totals)
         grid = groups.join(
-            pl.DataFrame({"bucket": levels, "_order": range(len(levels))}), how="cross"
+            pl.DataFrame(
+                {"bucket": levels, "_order": list(range(len(levels)))},
+                schema={"bucket": pl.Utf8, "_order": pl.Int64},
+            ),
+            how="cross",
         )
         cell = grid.join(
             counts.rename({spec.name: "bucket"}),
@@ -115,8 +120,11 @@ def gaps(cov: pl.DataFrame, min_count: int = DEFAULT_MIN_COUNT) -> pl.DataFrame:
     one can collect, the null ``by`` group (unlabelled images), and buckets of the camera axis or
     of user axes that hold fewer than ``min_count`` images in the whole dataset (a rare camera is
     not something to collect for every class). Fixed-level buckets (``night``, ``dark`` ...) are
-    always candidates, even when no image at all has them. Columns: the ``by`` column, ``axis``, ``bucket``, ``count``, ``needed``
-    (``min_count - count``: images to collect), ``status`` (``"empty"`` / ``"thin"``),
+    always candidates, even when no image at all has them -- unless no image could be bucketed on
+    that axis at all (e.g. no capture time anywhere: time of day is unknown, not missing).
+
+    Columns: the ``by`` column, ``axis``, ``bucket``, ``count``, ``needed`` (``min_count -
+    count``: images to collect), ``status`` (``"empty"`` / ``"thin"``),
     ``severity`` (``needed / min_count``: 1.0 for an empty cell), ``by_total``. Sorted by severity
     (empty first), then larger groups first (a missing environment in a big class matters more),
     then axis and bucket.
@@ -128,12 +136,17 @@ def gaps(cov: pl.DataFrame, min_count: int = DEFAULT_MIN_COUNT) -> pl.DataFrame:
     # A fixed-level bucket (night, dark, ...) is a gap even when the whole dataset lacks it; an
     # observed value of a camera or user axis that is rare everywhere is not a collection target.
     relevant = pl.col("axis").is_in(list(FIXED_LEVEL_AXES)) | (bucket_total >= min_count)
+    # An axis nobody could be bucketed on (no image has a capture time) says nothing about gaps.
+    known = (
+        pl.when(~pl.col("bucket").is_in([UNKNOWN, OTHER])).then(pl.col("count")).otherwise(0)
+    ).cast(pl.Int64).sum().over("axis") > 0
     return (
         cov.filter(
             (pl.col("count") < min_count)
             & ~pl.col("bucket").is_in([UNKNOWN, OTHER])
             & pl.col(by_name).is_not_null()
             & relevant
+            & known
         )
         .with_columns(
             (pl.lit(min_count) - pl.col("count").cast(pl.Int64)).alias("needed"),

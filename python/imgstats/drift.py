@@ -12,13 +12,21 @@ Definitions (also in ``docs/coverage.md``):
 - **KS**: the two-sample statistic D = max |F_ref - F_cur| (exactly scipy's ``ks_2samp``) and the
   asymptotic p-value Q_KS((sqrt(e) + 0.12 + 0.11 / sqrt(e)) * D), e = n*m / (n+m), with
   Q_KS(x) = 2 sum_{j>=1} (-1)^(j-1) exp(-2 j^2 x^2) (Stephens' small-sample correction, as in
-  Numerical Recipes). With millions of images every difference is "significant", so the flag
-  also needs D itself to exceed ``KS_THRESHOLD``.
+  Numerical Recipes).
 - **Wasserstein-1** = integral of |F_ref - F_cur| (scipy's ``wasserstein_distance``), reported raw
   and normalised by the reference IQR (then its std, then |median|, then 1 when all are zero) so
   one threshold fits every statistic.
 - **Bucket shares**: per axis of `imgstats.buckets` (lighting, sharpness, ...), the share of images
-  in each bucket for both frames, their difference, and one PSI over the buckets per axis.
+  in each bucket for both frames, their difference with a two-proportion z-test p-value, and one
+  PSI over the buckets per axis.
+
+**Flags need a large effect and significance.** A statistic is flagged when PSI, KS D or the
+normalised Wasserstein distance exceeds its threshold *and* the KS p-value is below ``KS_ALPHA``;
+a bucket when its share moved by more than ``SHARE_SHIFT_THRESHOLD`` *and* the z-test p-value is
+below ``KS_ALPHA``; an axis when its PSI exceeds ``PSI_THRESHOLD`` and one of its buckets is
+flagged. With millions of images every difference is significant and the effect sizes decide;
+with a few dozen (a small test split) PSI is noisy -- its expected value with no drift at all is
+about (bins - 1) (1/n + 1/m) -- and significance keeps noise from being flagged.
 """
 
 from __future__ import annotations
@@ -36,7 +44,7 @@ PSI_BINS = 10
 PSI_EPSILON = 1e-4
 #: PSI above this flags a statistic or a bucket axis (0.1-0.2 is the usual "moderate" band).
 PSI_THRESHOLD = 0.2
-#: KS flags when D > KS_THRESHOLD and p < KS_ALPHA.
+#: KS effect threshold on D; KS_ALPHA is the significance level every flag requires.
 KS_THRESHOLD = 0.1
 KS_ALPHA = 0.01
 #: Wasserstein-1 in units of the reference IQR (0.25 IQR ~ a 0.34 sigma shift of a normal).
@@ -172,6 +180,17 @@ def _bin_shares(x: np.ndarray, edges: np.ndarray, point: np.ndarray) -> np.ndarr
     return np.bincount(idx, minlength=2 * edges.size + 1) / max(x.size, 1)
 
 
+def share_pvalue(p_ref: float, n_ref: int, p_cur: float, n_cur: int) -> float:
+    """Two-sided two-proportion z-test p-value (pooled; equals a 2x2 chi-square test)."""
+    if n_ref == 0 or n_cur == 0:
+        return math.nan
+    pooled = (p_ref * n_ref + p_cur * n_cur) / (n_ref + n_cur)
+    se = math.sqrt(pooled * (1.0 - pooled) * (1.0 / n_ref + 1.0 / n_cur))
+    if se == 0.0:
+        return 1.0
+    return math.erfc(abs(p_cur - p_ref) / se / math.sqrt(2.0))
+
+
 def psi_from_shares(ref: np.ndarray, cur: np.ndarray, eps: float = PSI_EPSILON) -> float:
     r, c = np.maximum(ref, eps), np.maximum(cur, eps)
     return float(np.sum((c - r) * np.log(c / r)))
@@ -224,9 +243,14 @@ def drift(
         the bucket shares) and per bucket (``kind="bucket"``). Columns: ``kind``, ``column``,
         ``bucket``, ``n_reference``, ``n_current``, ``reference_mean``, ``current_mean``, ``psi``,
         ``ks_statistic``, ``ks_pvalue``, ``wasserstein``, ``wasserstein_norm``,
-        ``reference_share``, ``current_share``, ``share_shift`` (current - reference), ``flag``
-        and ``reasons`` (which tests crossed their threshold).
+        ``reference_share``, ``current_share``, ``share_shift`` (current - reference),
+        ``share_pvalue``, ``flag`` and ``reasons`` (which effect thresholds were crossed, and
+        "not significant (p=...)" when the flag was withheld for lack of evidence).
     """
+    if isinstance(reference_df, pl.LazyFrame):
+        reference_df = reference_df.collect()
+    if isinstance(current_df, pl.LazyFrame):
+        current_df = current_df.collect()
     rows: list[dict[str, Any]] = []
     for col in _numeric_columns(reference_df, current_df, columns):
         a = _clean(reference_df.get_column(col).cast(pl.Float64).to_numpy())
@@ -255,13 +279,16 @@ def drift(
             )
             if value > psi_threshold:
                 reasons.append(f"psi>{psi_threshold:g}")
-            if d > ks_threshold and p < ks_alpha:
+            if d > ks_threshold:
                 reasons.append(f"ks>{ks_threshold:g}")
             if w_norm > wasserstein_threshold:
                 reasons.append(f"wasserstein>{wasserstein_threshold:g}")
+            row["flag"] = bool(reasons) and p < ks_alpha
+            if reasons and not row["flag"]:
+                reasons.append(f"not significant (p={p:.2g})")
         else:
             reasons.append("no data")
-        row["flag"] = bool(reasons) and reasons != ["no data"]
+            row["flag"] = False
         row["reasons"] = reasons
         rows.append(row)
 
@@ -282,20 +309,25 @@ def drift(
             rs = np.array([r_map.get(v, 0.0) for v in buckets])
             cs = np.array([c_map.get(v, 0.0) for v in buckets])
             axis_psi = psi_from_shares(rs, cs)
-            rows.append(
-                {
-                    "kind": "axis",
-                    "column": spec.name,
-                    "n_reference": reference_df.height,
-                    "n_current": current_df.height,
-                    "psi": axis_psi,
-                    "flag": axis_psi > psi_threshold,
-                    "reasons": [f"psi>{psi_threshold:g}"] if axis_psi > psi_threshold else [],
-                }
-            )
+            axis_row: dict[str, Any] = {
+                "kind": "axis",
+                "column": spec.name,
+                "n_reference": reference_df.height,
+                "n_current": current_df.height,
+                "psi": axis_psi,
+            }
+            rows.append(axis_row)
+            any_bucket = False
             for v, rv, cv in zip(buckets, rs, cs):
                 shift = float(cv - rv)
-                flagged = abs(shift) > share_threshold
+                pval = share_pvalue(float(rv), reference_df.height, float(cv), current_df.height)
+                reasons = (
+                    [f"share shift>{share_threshold:g}"] if abs(shift) > share_threshold else []
+                )
+                flagged = bool(reasons) and pval < ks_alpha
+                if reasons and not flagged:
+                    reasons.append(f"not significant (p={pval:.2g})")
+                any_bucket |= flagged
                 rows.append(
                     {
                         "kind": "bucket",
@@ -306,10 +338,14 @@ def drift(
                         "reference_share": float(rv),
                         "current_share": float(cv),
                         "share_shift": shift,
+                        "share_pvalue": pval,
                         "flag": flagged,
-                        "reasons": [f"share shift>{share_threshold:g}"] if flagged else [],
+                        "reasons": reasons,
                     }
                 )
+            axis_flag = axis_psi > psi_threshold and any_bucket
+            axis_row["flag"] = axis_flag
+            axis_row["reasons"] = [f"psi>{psi_threshold:g}"] if axis_flag else []
     schema = {
         "kind": pl.Utf8,
         "column": pl.Utf8,
@@ -326,6 +362,7 @@ def drift(
         "reference_share": pl.Float64,
         "current_share": pl.Float64,
         "share_shift": pl.Float64,
+        "share_pvalue": pl.Float64,
         "flag": pl.Boolean,
         "reasons": pl.List(pl.Utf8),
     }

@@ -1,13 +1,412 @@
-"""Being written."""
+"""Near-duplicate groups, deduplication, and the low-level pair search over 64-bit hashes.
+
+The search is the Rust Hamming index (`imgstats._imgstats`): exact (the same pairs as brute
+force) and sub-quadratic (multi-index hashing), with the GIL released. Groups come from a
+union-find over all pairs within the threshold (single linkage), so 1,000 copies of one photo are
+one group, not 499,500 pairs — and a chain of small edits can join images that are further apart
+than the threshold; ``distance`` reports how far each row is from its group's representative.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Literal, Union
+
+import numpy as np
+import polars as pl
+
+from imgstats import _imgstats
+
+#: Default pHash threshold (Hamming distance, bits out of 64), from ``benches/threshold_phash.py``
+#: (table in ``benches/README_neighbors.md``): at 8, 98.4% of benign edits of 68 real photos
+#: (JPEG q 50-90, 50% resize, +-20% brightness, blur, noise, grayscale) stay within k; k=10 only
+#: adds 0.3 points. Distinct real photos were >= 22 bits apart except true copies (one picture at
+#: three resolutions) and recolourings of one design. Tiny, centred images on flat backgrounds
+#: are a different matter: on Fashion-MNIST, k=8 chains half of 10,000 items into groups — use
+#: k <= 2 there (`duplicates` warns when one group swallows a large share of the input).
+DEFAULT_THRESHOLD: int = 8
+
+#: Hash values that constant (or alpha-only) images collapse to: pHash of a flat image is
+#: 0x8000000000000000 (only the DC bit), 0 when black; aHash/dHash give 0. Such rows are only
+#: matched exactly.
+COLLAPSED_HASHES: frozenset[int] = frozenset({0, 1 << 63, (1 << 64) - 1})
+
+#: Luma-histogram entropy (bits) below which an image counts as low-information.
+LOW_ENTROPY_BITS: float = 1.0
+#: Luma standard deviation (0-255 levels) below which an image counts as low-information.
+LOW_CONTRAST: float = 2.0
+
+#: The dihedral transforms used by ``invariant=True`` (suffix of the extra hash columns).
+TRANSFORMS: tuple[str, ...] = (
+    "hflip",
+    "vflip",
+    "rot90",
+    "rot180",
+    "rot270",
+    "transpose",
+    "transverse",
+)
+
+HashArray = Union[np.ndarray, Sequence[int], Sequence[str], pl.Series]
+KeepPolicy = Union[Literal["sharpest", "largest", "first"], Callable[[pl.DataFrame], int]]
+
+__all__ = [
+    "COLLAPSED_HASHES",
+    "DEFAULT_THRESHOLD",
+    "TRANSFORMS",
+    "dedupe",
+    "duplicates",
+    "near_pairs",
+]
 
 
-def dedupe(*args, **kwargs):
-    raise NotImplementedError
+def as_uint64(values: HashArray, name: str = "hashes") -> np.ndarray:
+    """Hashes as a contiguous ``uint64`` array.
+
+    Accepts NumPy arrays (signed 64-bit arrays are reinterpreted bit for bit, as databases often
+    store hashes as BIGINT), polars Series, lists of ints, or hex strings (``str(imagehash)``).
+    """
+    if isinstance(values, pl.Series):
+        if values.null_count():
+            raise ValueError(f"{name} contains {values.null_count()} nulls; drop them first")
+        if values.dtype == pl.Utf8:
+            values = values.to_list()
+        elif values.dtype == pl.Int64:
+            return np.ascontiguousarray(values.to_numpy().view(np.uint64))
+        else:
+            return np.ascontiguousarray(values.cast(pl.UInt64).to_numpy())
+    if isinstance(values, np.ndarray):
+        if values.dtype == np.int64:
+            return np.ascontiguousarray(values.view(np.uint64))
+        if values.dtype.kind not in "uiO":
+            raise TypeError(f"{name}: expected integer hashes, got dtype {values.dtype}")
+        if values.dtype.kind != "O":
+            if values.dtype.kind == "i" and (values < 0).any():
+                raise ValueError(f"{name}: negative values in a {values.dtype} array")
+            return np.ascontiguousarray(values, dtype=np.uint64)
+        values = values.tolist()
+    items = list(values)
+    if items and isinstance(items[0], str):
+        return np.array([int(s, 16) for s in items], dtype=np.uint64)
+    return np.array(items, dtype=np.uint64).reshape(-1)
 
 
-def duplicates(*args, **kwargs):
-    raise NotImplementedError
+def _check_k(k: int) -> int:
+    if not 0 <= int(k) <= 64:
+        raise ValueError(f"threshold must be between 0 and 64 bits, got {k}")
+    return int(k)
 
 
-def near_pairs(*args, **kwargs):
-    raise NotImplementedError
+def near_pairs(
+    a: HashArray,
+    b: HashArray | None = None,
+    k: int = DEFAULT_THRESHOLD,
+    *,
+    nearest_only: bool = False,
+    threads: int | None = None,
+) -> pl.DataFrame:
+    """Every pair of hashes within Hamming distance `k`, exactly (the same as brute force).
+
+    Args:
+        a: 64-bit hashes (NumPy uint64/int64, polars Series, list of ints or hex strings).
+        b: optional second set. Without it, pairs ``i < j`` inside `a`; with it, pairs
+            ``(i in a, j in b)``.
+        k: the largest Hamming distance reported (0..64).
+        nearest_only: with `b`, keep only the closest ``j`` for each ``i`` (ties: smallest j).
+        threads: worker threads (default: the global rayon pool, i.e. all CPUs).
+
+    Returns:
+        A DataFrame with columns ``i`` (UInt32), ``j`` (UInt32), ``distance`` (UInt8), sorted
+        by ``(i, j)``. The number of pairs is quadratic in the size of a cluster of copies: use
+        `duplicates` when you need groups.
+    """
+    k = _check_k(k)
+    ha = as_uint64(a, "a")
+    if b is None:
+        if nearest_only:
+            raise ValueError("nearest_only needs a second hash set b")
+        i, j, d = _imgstats._self_pairs(ha, k, threads)
+    else:
+        # The core answers (query, base): `a` is the query side so `i` indexes `a`.
+        i, j, d = _imgstats._cross_pairs(as_uint64(b, "b"), ha, k, nearest_only, threads)
+    return pl.DataFrame({"i": i, "j": j, "distance": d})
+
+
+def _first_row_edges(keys: pl.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Edges (row, first row with the same key) for every non-null key shared by >1 rows."""
+    frame = pl.DataFrame({"key": keys}).with_row_index("row")
+    frame = frame.filter(pl.col("key").is_not_null()).with_columns(
+        pl.col("row").min().over("key").alias("first")
+    )
+    frame = frame.filter(pl.col("row") != pl.col("first"))
+    return frame["row"].to_numpy().astype(np.uint32), frame["first"].to_numpy().astype(np.uint32)
+
+
+def _low_information(df: pl.DataFrame, hash_col: str) -> np.ndarray:
+    """Near-constant images (by entropy / contrast when scanned, or by a collapsed hash)."""
+    low = np.zeros(df.height, dtype=bool)
+    if "entropy" in df.columns:
+        low |= (df["entropy"] < LOW_ENTROPY_BITS).fill_null(False).to_numpy()
+    if "contrast" in df.columns:
+        low |= (df["contrast"] < LOW_CONTRAST).fill_null(False).to_numpy()
+    h = df[hash_col].cast(pl.UInt64)
+    low |= h.is_in(sorted(COLLAPSED_HASHES)).fill_null(False).to_numpy()
+    return low
+
+
+def _transformed_hashes(paths: Sequence[str], hash_col: str) -> dict[str, np.ndarray]:
+    """Hash of every dihedral transform of every image (identity included), from the files.
+
+    Costs one more decode per image plus eight hashes; rows that fail to open get no variants.
+    """
+    from PIL import Image
+
+    import imgstats
+
+    fn = {"phash": imgstats.phash, "dhash": imgstats.dhash, "ahash": imgstats.ahash}.get(hash_col)
+    if fn is None:
+        raise ValueError(
+            f"invariant=True without precomputed '{hash_col}_<transform>' columns needs "
+            "hash='phash', 'dhash' or 'ahash'"
+        )
+    ops = {
+        "identity": None,
+        "hflip": Image.Transpose.FLIP_LEFT_RIGHT,
+        "vflip": Image.Transpose.FLIP_TOP_BOTTOM,
+        "rot90": Image.Transpose.ROTATE_90,
+        "rot180": Image.Transpose.ROTATE_180,
+        "rot270": Image.Transpose.ROTATE_270,
+        "transpose": Image.Transpose.TRANSPOSE,
+        "transverse": Image.Transpose.TRANSVERSE,
+    }
+    out = {name: np.zeros(len(paths), dtype=np.uint64) for name in ops}
+    ok = np.zeros(len(paths), dtype=bool)
+    for r, path in enumerate(paths):
+        try:
+            with Image.open(path) as im:
+                luma = im.convert("L")
+        except (OSError, ValueError):
+            continue
+        ok[r] = True
+        for name, op in ops.items():
+            out[name][r] = fn(luma if op is None else luma.transpose(op))
+    out["_ok"] = ok
+    return out
+
+
+def _variant_hashes(
+    df: pl.DataFrame, hash_col: str, h: np.ndarray, valid: np.ndarray
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """The hashes that stand for each row under ``invariant=True``, and which rows have them."""
+    cols = [f"{hash_col}_{t}" for t in TRANSFORMS]
+    if all(c in df.columns for c in cols):
+        variants = [h]
+        ok = valid.copy()
+        for c in cols:
+            ok &= df[c].is_not_null().to_numpy()
+            variants.append(df[c].cast(pl.UInt64).fill_null(0).to_numpy())
+        return variants, ok
+    if "path" not in df.columns:
+        raise ValueError(
+            f"invariant=True needs the columns {', '.join(cols)} or a 'path' column to compute them"
+        )
+    computed = _transformed_hashes(df["path"].cast(pl.Utf8).to_list(), hash_col)
+    ok = computed.pop("_ok") & valid
+    # The identity comes from the same decode as the transforms, so all eight are consistent.
+    return list(computed.values()), ok
+
+
+def duplicates(
+    df: pl.DataFrame,
+    hash: str = "phash",
+    threshold: int | None = None,
+    exact: bool = True,
+    invariant: bool = False,
+    *,
+    threads: int | None = None,
+) -> pl.DataFrame:
+    """Group exact and near copies; one output row per input row, in input order.
+
+    Exact copies are grouped first: rows with the same ``content_hash`` (same bytes) or the same
+    ``pixel_hash`` (same decoded pixels in another container), when those columns exist and
+    `exact` is true. Then rows whose `hash` values are within `threshold` bits are merged by
+    union-find (single linkage). Low-information images (near-constant: ``entropy`` < 1 bit or
+    ``contrast`` < 2 levels when scanned, or a hash value constant images collapse to) are
+    matched only exactly, never by hash, and flagged.
+
+    Args:
+        df: a scan table (``imgstats.scan``) or any frame with a uint64 `hash` column; ``path``,
+            ``content_hash``, ``pixel_hash``, ``entropy``, ``contrast`` are used when present.
+        hash: the hash column (``phash`` default; ``dhash``/``ahash`` work the same way).
+        threshold: Hamming distance in bits (default `DEFAULT_THRESHOLD`).
+        exact: also group byte-/pixel-identical files.
+        invariant: also match mirrored / 90°-rotated copies. Uses columns
+            ``{hash}_{t}`` for t in `TRANSFORMS` when present; otherwise re-opens every file and
+            hashes its eight dihedral transforms (about one extra decode + 8 hashes per image:
+            roughly the cost of the scan again).
+        threads: worker threads for the search (default: all CPUs).
+
+    Returns:
+        Columns ``path``, ``group_id`` (UInt32, numbered by first appearance), ``group_size``,
+        ``representative`` (path of the group's first row), ``distance`` (bits between this
+        row's hash and the representative's, the smallest over transforms with `invariant`;
+        null when a hash is missing; may exceed the threshold through chains), ``exact`` (this
+        row has a byte- or pixel-identical copy in the input), ``low_information``.
+    """
+    k = _check_k(DEFAULT_THRESHOLD if threshold is None else threshold)
+    n = df.height
+    if hash not in df.columns:
+        raise ValueError(f"no '{hash}' column; scan with metrics=[..., '{hash}'] first")
+    paths = (
+        df["path"].cast(pl.Utf8)
+        if "path" in df.columns
+        else pl.Series("path", [str(i) for i in range(n)])
+    )
+    hcol = df[hash].cast(pl.UInt64)
+    valid = hcol.is_not_null().to_numpy()
+    h = hcol.fill_null(0).to_numpy().astype(np.uint64)
+    low = _low_information(df, hash)
+    eligible = valid & ~low
+
+    edges_a: list[np.ndarray] = []
+    edges_b: list[np.ndarray] = []
+    exact_flag = np.zeros(n, dtype=bool)
+    if exact:
+        for col in ("content_hash", "pixel_hash"):
+            if col in df.columns:
+                a, b = _first_row_edges(df[col])
+                edges_a.append(a)
+                edges_b.append(b)
+                exact_flag[a] = True
+                exact_flag[b] = True
+
+    variants = [h]
+    if invariant:
+        variants, has_variants = _variant_hashes(df, hash, h, valid)
+        eligible &= has_variants
+    rows = np.flatnonzero(eligible).astype(np.uint32)
+    if len(rows) > 1 or (len(rows) == 1 and len(variants) > 1):
+        # Every variant of a row is one item of the search; items of the same row are merged
+        # below, so a mirrored copy of A lands in A's group through A's mirrored hash.
+        stacked = np.concatenate([v[rows] for v in variants])
+        labels, _ = _imgstats._groups(stacked, k, threads)
+        _, first = np.unique(labels, return_index=True)
+        item_rows = np.tile(rows, len(variants))
+        edges_a.append(item_rows)
+        edges_b.append(item_rows[first[labels]])
+    if not edges_a:
+        edges_a, edges_b = [np.zeros(0, np.uint32)], [np.zeros(0, np.uint32)]
+    labels, sizes = _imgstats._components(
+        n,
+        np.concatenate(edges_a).astype(np.uint32),
+        np.concatenate(edges_b).astype(np.uint32),
+    )
+    largest = int(sizes.max()) if len(sizes) else 0
+    if largest >= 100 and largest > 0.05 * n:
+        warnings.warn(
+            f"one duplicate group holds {largest} of {n} images at threshold {k}: near "
+            "copies chain through similar-looking images (typical of small, centred pictures on "
+            "flat backgrounds); check the group or lower the threshold",
+            stacklevel=2,
+        )
+    # Labels are numbered by first appearance, so the first row of each label is its smallest.
+    _, rep = np.unique(labels, return_index=True)
+    rep_row = rep[labels]
+    dist = np.full(n, 64, dtype=np.int64)
+    for v in variants:
+        dist = np.minimum(dist, np.bitwise_count(v ^ h[rep_row]).astype(np.int64))
+    dist_ok = valid & valid[rep_row]
+    return pl.DataFrame(
+        {
+            "path": paths,
+            "group_id": pl.Series(labels, dtype=pl.UInt32),
+            "group_size": pl.Series(sizes[labels], dtype=pl.UInt32),
+            "representative": paths.gather(rep_row),
+            "distance": pl.Series(np.minimum(dist, 64), dtype=pl.UInt8),
+            "exact": pl.Series(exact_flag, dtype=pl.Boolean),
+            "low_information": pl.Series(low, dtype=pl.Boolean),
+        }
+    ).with_columns(
+        pl.when(pl.Series(dist_ok, dtype=pl.Boolean))
+        .then(pl.col("distance"))
+        .otherwise(None)
+        .alias("distance")
+    )
+
+
+def _score(df: pl.DataFrame, keep: str) -> np.ndarray:
+    """Higher is better; rows without the needed columns score -inf (so 'first' decides)."""
+    if keep == "sharpest":
+        for col in ("sharpness", "blur"):
+            if col in df.columns:
+                return df[col].cast(pl.Float64).fill_null(-np.inf).fill_nan(-np.inf).to_numpy()
+        raise ValueError("keep='sharpest' needs a 'sharpness' or 'blur' column (scan them)")
+    if keep == "largest":
+        if not {"width", "height"} <= set(df.columns):
+            raise ValueError("keep='largest' needs 'width' and 'height' columns")
+        px = (df["width"].cast(pl.Float64) * df["height"].cast(pl.Float64)).fill_null(-np.inf)
+        score = px.to_numpy()
+        if "file_size" in df.columns:
+            # Equal pixel counts: the bigger file (less compressed) wins.
+            score = score + df["file_size"].cast(pl.Float64).fill_null(0).to_numpy() * 1e-15
+        return score
+    if keep == "first":
+        return np.zeros(df.height)
+    raise ValueError(f"keep must be 'sharpest', 'largest', 'first' or a callable, got {keep!r}")
+
+
+def dedupe(
+    df: pl.DataFrame,
+    keep: KeepPolicy = "sharpest",
+    *,
+    hash: str = "phash",
+    threshold: int | None = None,
+    exact: bool = True,
+    invariant: bool = False,
+    groups: pl.DataFrame | None = None,
+    threads: int | None = None,
+) -> pl.DataFrame:
+    """The rows to keep: one per duplicate group, chosen by `keep`, in input order.
+
+    Args:
+        df: the scan table.
+        keep: ``"sharpest"`` (highest ``sharpness``, else ``blur``), ``"largest"`` (most pixels,
+            then biggest file), ``"first"`` (first row of the group), or a callable that gets one
+            group's rows (``df`` columns plus ``group_id``) and returns the position (0-based,
+            within that frame) of the row to keep. Ties go to the earliest row.
+        hash, threshold, exact, invariant, threads: as in `duplicates`.
+        groups: the output of `duplicates(df, ...)` if already computed.
+
+    Returns:
+        The kept rows of `df` (all its columns), in input order. Rows not returned are the
+        copies you can drop; nothing is deleted.
+    """
+    if groups is None:
+        groups = duplicates(df, hash, threshold, exact, invariant, threads=threads)
+    if groups.height != df.height:
+        raise ValueError("groups does not match df (different number of rows)")
+    gid = groups["group_id"].to_numpy()
+    if callable(keep):
+        tagged = df.with_columns(groups["group_id"]).with_row_index("_row")
+        keepers = []
+        for part in tagged.partition_by("group_id", maintain_order=True):
+            if part.height == 1:
+                keepers.append(int(part["_row"][0]))
+                continue
+            pos = int(keep(part.drop("_row")))
+            if not 0 <= pos < part.height:
+                raise ValueError(f"keep callable returned {pos} for a group of {part.height}")
+            keepers.append(int(part["_row"][pos]))
+        return df[sorted(keepers)]
+    score = _score(df, keep)
+    order = np.lexsort((np.arange(df.height), -score, gid))
+    first_of_group = np.ones(len(order), dtype=bool)
+    first_of_group[1:] = gid[order][1:] != gid[order][:-1]
+    return df[np.sort(order[first_of_group]).tolist()]
+
+
+def drop_list(df: pl.DataFrame, kept: pl.DataFrame) -> list[str]:
+    """Paths of `df` not in `kept` (the copies `dedupe` would drop)."""
+    keep = set(kept["path"].to_list())
+    return [p for p in df["path"].to_list() if p not in keep]

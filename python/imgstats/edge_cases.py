@@ -2,22 +2,19 @@
 
 Checks (thresholds in `DEFAULT_EDGE_THRESHOLDS`, documented in ``docs/coverage.md``):
 
-========== ===================================================================================
-reason     rule
-========== ===================================================================================
-unreadable ``error`` is not null (the scan could not decode it)
-dark       brightness < ``dark_brightness`` or dark_fraction >= ``dark_fraction``
-overexposed brightness > ``overexposed_brightness`` or bright_fraction >= ``bright_fraction``
-blurry     sharpness < ``blurry_sharpness`` AND sharpness < ``blurry_relative`` x dataset median
-noisy      noise >= ``noisy_sigma`` AND noise >= ``noisy_relative`` x dataset median
-low_information  entropy (of the 256-bin luma histogram) < ``low_entropy_bits``
-odd_size   |log(area) - median log(area)| > max(log(``odd_size_ratio``), 3 x 1.4826 x MAD)
-odd_aspect |log(elongation) - median| > max(log(``odd_aspect_ratio``), 3 x 1.4826 x MAD),
-           elongation = long side / short side (orientation is the coverage axis, not an oddity)
-tiny       short side < ``tiny_side`` px AND short side < ``tiny_relative`` x median short side
-grayscale  is_grayscale (by content) while grayscale images are a minority
-           (share < ``grayscale_minority``)
-========== ===================================================================================
+- ``unreadable``: ``error`` is not null (the scan could not decode it).
+- ``dark``: brightness < ``dark_brightness`` or dark_fraction >= ``dark_fraction``.
+- ``overexposed``: brightness > ``overexposed_brightness`` or
+  bright_fraction >= ``bright_fraction``.
+- ``blurry``: sharpness < ``blurry_sharpness`` AND < ``blurry_relative`` x the dataset median.
+- ``noisy``: noise >= ``noisy_sigma`` AND >= ``noisy_relative`` x the dataset median.
+- ``low_information``: entropy of the 256-bin luma histogram < ``low_entropy_bits``.
+- ``odd_size``: |ln(area) - median ln(area)| > max(ln(``odd_size_ratio``), 3 x 1.4826 x MAD).
+- ``odd_aspect``: the same fence on ln(long side / short side) with floor
+  ln(``odd_aspect_ratio``); portrait vs landscape is the coverage axis, not an oddity.
+- ``tiny``: short side < ``tiny_side`` px AND < ``tiny_relative`` x the median short side.
+- ``grayscale``: ``is_grayscale`` (by content) while grayscale images are a minority
+  (share < ``grayscale_minority``).
 
 How this fixes CleanVision's flaws:
 
@@ -41,7 +38,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
 
 import numpy as np
 import polars as pl
@@ -51,9 +47,9 @@ DEFAULT_EDGE_THRESHOLDS: dict[str, float] = {
     "dark_fraction": 0.6,
     "overexposed_brightness": 225.0,
     "bright_fraction": 0.3,
-    "blurry_sharpness": 100.0,
+    "blurry_sharpness": 50.0,
     "blurry_relative": 0.25,
-    "noisy_sigma": 10.0,
+    "noisy_sigma": 8.0,
     "noisy_relative": 2.0,
     "low_entropy_bits": 4.0,
     "odd_size_ratio": 4.0,
@@ -115,9 +111,7 @@ def _robust_fence(df: pl.DataFrame, expr: pl.Expr, floor: float) -> tuple[float,
     return med, max(floor, _FENCE * _MAD_SIGMA * mad)
 
 
-def edge_cases(
-    df: pl.DataFrame, thresholds: Mapping[str, float] | None = None
-) -> pl.DataFrame:
+def edge_cases(df: pl.DataFrame, thresholds: Mapping[str, float] | None = None) -> pl.DataFrame:
     """One row per flagged image: ``path``, ``reasons`` (list of str, in `REASONS` order) and the
     values that were judged (error, width, height, brightness, dark/bright fractions, sharpness,
     noise, entropy, is_grayscale -- those present). Checks whose columns are absent are skipped.
@@ -125,6 +119,7 @@ def edge_cases(
     ``thresholds`` overrides entries of `DEFAULT_EDGE_THRESHOLDS`. Dataset-relative rules
     (blurry, noisy, odd size/aspect, tiny, grayscale) use the readable rows of ``df`` itself.
     """
+    df = df.collect() if isinstance(df, pl.LazyFrame) else df
     t = dict(DEFAULT_EDGE_THRESHOLDS)
     for key, value in (thresholds or {}).items():
         if key not in t:

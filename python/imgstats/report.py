@@ -25,6 +25,7 @@ from imgstats.edge_cases import REASONS, edge_cases
 from imgstats.report_html import (
     CSS,
     PALETTE,
+    basename,
     cards,
     esc,
     fmt,
@@ -32,8 +33,11 @@ from imgstats.report_html import (
     heat_color,
     histogram_svg,
     legend,
+    note,
+    section,
     table,
 )
+from imgstats.report_pairs import duplicates_section, leakage_section
 from imgstats.report_thumbs import THUMB_PX, Thumbnailer
 
 #: (column, log10 x-axis) for the histogram section, in display order.
@@ -55,7 +59,6 @@ HIST_COLUMNS: tuple[tuple[str, bool], ...] = (
 HIST_BINS = 40
 MAX_THUMBS = 12
 MAX_GROUPS = 12
-MAX_PAIRS = 12
 MAX_HEAT_ROWS = 40
 MAX_SPLITS = len(PALETTE)
 DRIFT_SAMPLE = 200_000
@@ -73,19 +76,6 @@ _REASON_VALUE = {
     "tiny": ("width", None),
     "grayscale": ("is_grayscale", None),
 }
-
-
-def _basename(path: Any, limit: int = 42) -> str:
-    name = os.path.basename(str(path)) or str(path)
-    return name if len(name) <= limit else name[: limit - 1] + "…"
-
-
-def _section(anchor: str, title: str, body: str) -> str:
-    return f'<section id="{anchor}"><h2>{esc(title)}</h2>{body}</section>'
-
-
-def _note(text: str, cls: str = "note") -> str:
-    return f'<p class="{cls}">{esc(text)}</p>'
 
 
 # --------------------------------------------------------------------------------------- summary
@@ -107,7 +97,9 @@ def _summary(df: pl.DataFrame, split: str | None, notes: Sequence[str]) -> str:
     if "format" in df.columns:
         f = df.get_column("format").fill_null("(failed)").value_counts(sort=True)
         rows = [(v, c, f"{c / n:.1%}") for v, c in f.head(12).iter_rows()]
-        blocks.append("<div><h3>Formats</h3>" + table(["format", "images", "share"], rows) + "</div>")
+        blocks.append(
+            "<div><h3>Formats</h3>" + table(["format", "images", "share"], rows) + "</div>"
+        )
     if {"width", "height"} <= set(df.columns):
         sizes = (
             df.filter(pl.col("width").is_not_null())
@@ -117,7 +109,9 @@ def _summary(df: pl.DataFrame, split: str | None, notes: Sequence[str]) -> str:
             .head(8)
         )
         rows = [(f"{w}×{h}", c, f"{c / n:.1%}") for w, h, c in sizes.iter_rows()]
-        blocks.append("<div><h3>Top sizes</h3>" + table(["size", "images", "share"], rows) + "</div>")
+        blocks.append(
+            "<div><h3>Top sizes</h3>" + table(["size", "images", "share"], rows) + "</div>"
+        )
     if split:
         s = df.get_column(split).cast(pl.Utf8).fill_null("(none)").value_counts(sort=True)
         rows = [(v, c, f"{c / n:.1%}") for v, c in s.head(20).iter_rows()]
@@ -135,7 +129,7 @@ def _summary(df: pl.DataFrame, split: str | None, notes: Sequence[str]) -> str:
             "<div><h3>Failures</h3>" + table(["error", "images", "example"], rows) + "</div>"
         )
     body.append('<div class="grid">' + "".join(blocks) + "</div>")
-    return _section("summary", "Summary", "".join(body))
+    return section("summary", "Summary", "".join(body))
 
 
 # ------------------------------------------------------------------------------------ histograms
@@ -182,7 +176,9 @@ def _histograms(df: pl.DataFrame, split: str | None, bins: int) -> str:
         edges = np.linspace(lo, hi, bins + 1)
         series: dict[str, np.ndarray] = {}
         groups = (
-            [(s, codes == i) for i, s in enumerate(splits)] if codes is not None else [("all", None)]
+            [(s, codes == i) for i, s in enumerate(splits)]
+            if codes is not None
+            else [("all", None)]
         )
         for name, mask in groups:
             v = finite if mask is None else values[ok & mask]
@@ -196,15 +192,19 @@ def _histograms(df: pl.DataFrame, split: str | None, bins: int) -> str:
             sub += ", log scale"
         if dropped:
             sub += f", {fmt(dropped)} ≤ 0 not shown"
-        figs.append(histogram_svg(col, edges, series, log=log, subtitle=sub))
+        figs.append(
+            histogram_svg(col, edges, series, log=log, subtitle=sub, as_bytes=col == "file_size")
+        )
     if not figs:
-        return _section("statistics", "Statistics", _note("No numeric statistic in the frame."))
+        return section("statistics", "Statistics", note("No numeric statistic in the frame."))
     head = legend(splits) if splits else ""
-    note = _note(
+    explain = note(
         "Shares of images per bin (per split when splits are given); the x-axis spans the "
         "0.5–99.5 percentiles and the end bins hold the tails."
     )
-    return _section("statistics", "Statistics", head + note + f'<div class="grid">{"".join(figs)}</div>')
+    return section(
+        "statistics", "Statistics", head + explain + f'<div class="grid">{"".join(figs)}</div>'
+    )
 
 
 # -------------------------------------------------------------------------------------- coverage
@@ -214,7 +214,7 @@ def _coverage(df: pl.DataFrame, by: str | None, min_count: int) -> str:
     try:
         cov = coverage(df, by=by)
     except ValueError as exc:
-        return _section("coverage", "Coverage", _note(f"Coverage not computed: {exc}", "warn"))
+        return section("coverage", "Coverage", note(f"Coverage not computed: {exc}", "warn"))
     by_name = cov.columns[0]
     groups = (
         cov.select(by_name, "by_total")
@@ -223,46 +223,56 @@ def _coverage(df: pl.DataFrame, by: str | None, min_count: int) -> str:
     )
     shown = groups.head(MAX_HEAT_ROWS).get_column(by_name).to_list()
     parts = [
-        _note(
+        note(
             f"Images per {by_name if by else 'dataset'} and environment bucket; colour = share of "
             f"the row. Cells outlined in red have fewer than {min_count} images (hatched: none) "
             "— the collection plan below lists them."
         )
     ]
     if groups.height > MAX_HEAT_ROWS:
-        parts.append(_note(f"Showing the {MAX_HEAT_ROWS} largest of {groups.height} groups."))
+        parts.append(note(f"Showing the {MAX_HEAT_ROWS} largest of {groups.height} groups."))
+    gp = gaps(cov, min_count=min_count)
+    # Outline exactly the cells `gaps` lists, so the picture and the plan agree.
+    gap_cells = set(gp.select(by_name, "axis", "bucket").iter_rows())
     tables = []
     for axis in cov.get_column("axis").unique(maintain_order=True).to_list():
         sub = cov.filter(pl.col("axis") == axis)
         buckets = sub.get_column("bucket").unique(maintain_order=True).to_list()
         source = sub.get_column("source")[0]
         head = "".join(f"<th>{esc(b)}</th>" for b in buckets)
-        cells = {(g, b): (c, s) for g, b, c, s in sub.select(by_name, "bucket", "count", "share").iter_rows()}
+        cells = {
+            (g, b): (c, s)
+            for g, b, c, s in sub.select(by_name, "bucket", "count", "share").iter_rows()
+        }
         rows = []
         for g in shown:
             tds = []
             for b in buckets:
                 c, s = cells.get((g, b), (0, 0.0))
                 cls = []
-                if c < min_count and b not in ("unknown", "other") and g is not None:
+                if (g, axis, b) in gap_cells:
                     cls.append("gap")
                     if c == 0:
                         cls.append("empty")
-                style = "" if c == 0 else f' style="background:{heat_color(s)}' + (
-                    ';color:#fff"' if s > 0.6 else '"'
+                style = (
+                    ""
+                    if c == 0
+                    else f' style="background:{heat_color(s)}'
+                    + (';color:#fff"' if s > 0.6 else '"')
                 )
                 klass = f' class="{" ".join(cls)}"' if cls else ""
                 tip = f"{g} / {axis}={b}: {c} images ({s:.1%})"
                 tds.append(f'<td{klass}{style} title="{esc(tip)}">{c:,}</td>')
             label = "(none)" if g is None else g
-            rows.append(f'<tr><th class="row" title="{esc(label)}">{esc(label)}</th>{"".join(tds)}</tr>')
+            rows.append(
+                f'<tr><th class="row" title="{esc(label)}">{esc(label)}</th>{"".join(tds)}</tr>'
+            )
         src = f' <span class="note">from {esc(source)}</span>'
         tables.append(
             f'<div class="scroll"><h3>{esc(axis)}{src}</h3><table class="heat"><thead><tr>'
             f"<th>{esc(by_name)}</th>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
         )
     parts.append('<div class="grid">' + "".join(tables) + "</div>")
-    gp = gaps(cov, min_count=min_count)
     parts.append(f"<h3>Collection plan: {gp.height:,} empty or thin cells</h3>")
     if gp.height:
         rows = [
@@ -271,8 +281,8 @@ def _coverage(df: pl.DataFrame, by: str | None, min_count: int) -> str:
         ]
         parts.append(table([by_name, "axis", "bucket", "images", "to collect", "status"], rows))
         if gp.height > 40:
-            parts.append(_note(f"… and {gp.height - 40:,} more (imgstats.gaps(cov) lists all)."))
-    return _section("coverage", "Coverage", "".join(parts))
+            parts.append(note(f"… and {gp.height - 40:,} more (imgstats.gaps(cov) lists all)."))
+    return section("coverage", "Coverage", "".join(parts))
 
 
 # ----------------------------------------------------------------------------------------- drift
@@ -304,19 +314,29 @@ def _drift_table(res: pl.DataFrame) -> str:
     buckets = res.filter((pl.col("kind") == "bucket") & pl.col("flag"))
     axes = res.filter(pl.col("kind") == "axis")
     if axes.height:
-        arows = [(r["column"], r["psi"], "yes" if r["flag"] else "–") for r in axes.iter_rows(named=True)]
+        arows = [
+            (r["column"], r["psi"], "yes" if r["flag"] else "–") for r in axes.iter_rows(named=True)
+        ]
         out += "<h3>Bucket axes (PSI over bucket shares)</h3>" + table(
-            ["axis", "PSI", "flag"], arows, numeric=[False, True, False],
+            ["axis", "PSI", "flag"],
+            arows,
+            numeric=[False, True, False],
             row_class=["flag" if r["flag"] else "" for r in axes.iter_rows(named=True)],
         )
     if buckets.height:
         brows = [
-            (r["column"], r["bucket"], f"{r['reference_share']:.1%}", f"{r['current_share']:.1%}",
-             f"{r['share_shift'] * 100:+.1f} pts")
+            (
+                r["column"],
+                r["bucket"],
+                f"{r['reference_share']:.1%}",
+                f"{r['current_share']:.1%}",
+                f"{r['share_shift'] * 100:+.1f} pts",
+            )
             for r in buckets.iter_rows(named=True)
         ]
         out += "<h3>Buckets whose share moved</h3>" + table(
-            ["axis", "bucket", "reference", "current", "shift"], brows,
+            ["axis", "bucket", "reference", "current", "shift"],
+            brows,
             numeric=[False, False, True, True, True],
         )
     return out
@@ -341,10 +361,11 @@ def _drift(
     else:
         return None
     parts = [
-        _note(
-            "PSI over reference-decile bins (flag > 0.2), two-sample Kolmogorov–Smirnov D "
-            "(flag > 0.1 with p < 0.01), Wasserstein-1 in reference IQRs (flag > 0.25); bucket "
-            "shares flag when they move by more than 5 points. See docs/coverage.md."
+        note(
+            "PSI over reference-decile bins (> 0.2), two-sample Kolmogorov–Smirnov D (> 0.1), "
+            "Wasserstein-1 in reference IQRs (> 0.25), bucket shares moving by more than 5 "
+            "points; a flag also needs the difference to be significant (p < 0.01). "
+            "See docs/coverage.md."
         )
     ]
     for title, ref, cur in comparisons:
@@ -357,9 +378,9 @@ def _drift(
             f"<h3>{esc(title)}: {n_stat} statistics and {n_bucket} bucket shares flagged</h3>"
         )
         if sampled:
-            parts.append(_note(f"Computed on a random sample of ≤ {sample:,} images per side."))
+            parts.append(note(f"Computed on a random sample of ≤ {sample:,} images per side."))
         parts.append(_drift_table(res))
-    return _section("drift", "Drift", "".join(parts))
+    return section("drift", "Drift", "".join(parts))
 
 
 # ------------------------------------------------------------------------------------ edge cases
@@ -374,7 +395,7 @@ def _edge_cases(df: pl.DataFrame, thumbs: Thumbnailer, max_thumbs: int) -> str:
         counts.update(dict(zip(exploded["reasons"].to_list(), exploded["count"].to_list())))
     rows = [(r, counts[r], f"{counts[r] / n:.2%}") for r in REASONS]
     parts = [
-        _note(f"{ec.height:,} images flagged; thresholds in docs/coverage.md."),
+        note(f"{ec.height:,} images flagged; thresholds in docs/coverage.md."),
         table(["reason", "images", "share"], rows),
     ]
     for reason in REASONS:
@@ -396,106 +417,12 @@ def _edge_cases(df: pl.DataFrame, thumbs: Thumbnailer, max_thumbs: int) -> str:
                 value = f"{label} {fmt(r[col])}"
             else:
                 value = ""
-            cap = [_basename(r["path"]), value]
-            figs.append(thumbs.figure(r["path"], cap, title=f"{r['path']} — {', '.join(r['reasons'])}"))
+            cap = [basename(r["path"]), value]
+            figs.append(
+                thumbs.figure(r["path"], cap, title=f"{r['path']} — {', '.join(r['reasons'])}")
+            )
         parts.append(f'<div class="gallery">{"".join(figs)}</div>')
-    return _section("edge-cases", "Edge cases", "".join(parts))
-
-
-# ---------------------------------------------------------------------------- duplicates/leakage
-
-
-def _duplicates(dups: pl.DataFrame, thumbs: Thumbnailer, max_groups: int) -> str:
-    need = {"path", "group_id", "group_size"}
-    if not need <= set(dups.columns):
-        missing = ", ".join(sorted(need - set(dups.columns)))
-        return _section("duplicates", "Duplicates", _note(f"Cannot show: missing {missing}.", "warn"))
-    multi = dups.filter(pl.col("group_size") > 1)
-    n_groups = multi.get_column("group_id").n_unique()
-    exact = (
-        multi.filter(pl.col("exact")).get_column("group_id").n_unique()
-        if "exact" in multi.columns
-        else None
-    )
-    items = [
-        ("duplicate groups", fmt(n_groups)),
-        ("images in them", fmt(multi.height)),
-        ("removable (all but one per group)", fmt(multi.height - n_groups)),
-    ]
-    if exact is not None:
-        items.append(("groups with exact copies", fmt(exact)))
-    parts = [cards(items)]
-    top = (
-        multi.select("group_id", "group_size")
-        .unique()
-        .sort(["group_size", "group_id"], descending=[True, False])
-        .head(max_groups)
-        .get_column("group_id")
-        .to_list()
-    )
-    if top:
-        parts.append(f"<h3>The {len(top)} largest groups</h3>")
-    rep = dups.schema.get("representative")
-    for gid in top:
-        g = multi.filter(pl.col("group_id") == gid)
-        if rep == pl.Boolean:
-            g = g.with_columns(pl.col("representative").fill_null(False).alias("_rep"))
-        elif rep is not None:
-            g = g.with_columns((pl.col("representative") == pl.col("path")).fill_null(False).alias("_rep"))
-        else:
-            g = g.with_columns(pl.lit(False).alias("_rep"))
-        sort_cols = ["_rep"] + (["distance"] if "distance" in g.columns else [])
-        g = g.sort(sort_cols, descending=[True] + [False] * (len(sort_cols) - 1), nulls_last=True)
-        figs = []
-        for r in g.head(6).iter_rows(named=True):
-            cap = [_basename(r["path"])]
-            if r["_rep"]:
-                cap.append("kept")
-            elif r.get("distance") is not None:
-                cap.append(f"distance {r['distance']}")
-            fig = thumbs.figure(r["path"], cap)
-            figs.append(f'<div class="rep">{fig}</div>' if r["_rep"] else fig)
-        size = g.height
-        kind = " (exact)" if "exact" in g.columns and bool(g.get_column("exact").any()) else ""
-        more = f", showing 6" if size > 6 else ""
-        parts.append(
-            f'<div class="group"><div class="d">group {esc(gid)}<br>{size} images{kind}{more}</div>'
-            f"{''.join(figs)}</div>"
-        )
-    return _section("duplicates", "Duplicates", "".join(parts))
-
-
-def _leakage(leak: Any, thumbs: Thumbnailer, max_pairs: int) -> str:
-    pairs = leak if isinstance(leak, pl.DataFrame) else getattr(leak, "pairs", None)
-    if not isinstance(pairs, pl.DataFrame):
-        return _section("leakage", "Leakage", _note("Leakage result has no .pairs frame.", "warn"))
-    cols = set(pairs.columns)
-    a_path = "path" if "path" in cols else None
-    b_path = "matched_path" if "matched_path" in cols else None
-    if a_path is None or b_path is None:
-        return _section("leakage", "Leakage", _note("Leakage pairs need path and matched_path.", "warn"))
-    parts = [cards([("leaking pairs", fmt(pairs.height))])]
-    if {"split", "matched_split"} <= cols:
-        s = (
-            pairs.group_by("split", "matched_split")
-            .agg(pl.len().alias("pairs"), pl.col("path").n_unique().alias("images"))
-            .sort("pairs", descending=True)
-        )
-        rows = [(str(a), str(b), p, i) for a, b, p, i in s.iter_rows()]
-        parts.append(table(["split", "matched in", "pairs", "images"], rows))
-    summary = getattr(leak, "summary", None)
-    if isinstance(summary, pl.DataFrame) and summary.height:
-        parts.append("<h3>Summary</h3>" + table(summary.columns, summary.head(20).rows()))
-    shown = pairs.sort("distance", nulls_last=True) if "distance" in cols else pairs
-    shown = shown.head(max_pairs)
-    if shown.height:
-        parts.append(f"<h3>{shown.height} closest pairs</h3>")
-    for r in shown.iter_rows(named=True):
-        left = thumbs.figure(r[a_path], [str(r.get("split", "")), _basename(r[a_path])])
-        right = thumbs.figure(r[b_path], [str(r.get("matched_split", "")), _basename(r[b_path])])
-        d = f"distance {r['distance']}" if r.get("distance") is not None else ""
-        parts.append(f'<div class="pair">{left}{right}<div class="d">{esc(d)}</div></div>')
-    return _section("leakage", "Leakage", "".join(parts))
+    return section("edge-cases", "Edge cases", "".join(parts))
 
 
 # ---------------------------------------------------------------------------------------- report
@@ -541,6 +468,10 @@ def report(
         max_groups: duplicate groups shown (leakage shows as many closest pairs).
     """
     start = time.monotonic()
+    # scan(..., output=...) returns a LazyFrame over the Parquet file; the report needs rows.
+    df = df.collect() if isinstance(df, pl.LazyFrame) else df
+    if isinstance(reference, pl.LazyFrame):
+        reference = reference.collect()
     if "path" not in df.columns:
         raise ValueError("report needs a 'path' column")
     for name, col in (("split", split), ("by", by)):
@@ -555,9 +486,11 @@ def report(
         sections.append((d, "drift", "Drift"))
     sections.append((_edge_cases(df, thumbs, max_thumbs), "edge-cases", "Edge cases"))
     if duplicates is not None:
-        sections.append((_duplicates(duplicates, thumbs, max_groups), "duplicates", "Duplicates"))
+        sections.append(
+            (duplicates_section(duplicates, thumbs, max_groups), "duplicates", "Duplicates")
+        )
     if leakage is not None:
-        sections.append((_leakage(leakage, thumbs, max_groups), "leakage", "Leakage"))
+        sections.append((leakage_section(leakage, thumbs, max_groups), "leakage", "Leakage"))
 
     try:
         from imgstats import __version__ as version

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 import math
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -18,17 +19,19 @@ PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#F
 CSS = """
 :root{--fg:#1b1f24;--muted:#5b6470;--line:#d8dde3;--bg:#fff;--soft:#f5f7f9;--bad:#c62828;--warn:#b26a00}
 *{box-sizing:border-box}
-body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;color:var(--fg);
- background:var(--bg);margin:0}
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;
+ color:var(--fg); background:var(--bg);margin:0}
 main{max-width:1240px;margin:0 auto;padding:16px 24px 48px}
 header{background:#16324f;color:#fff;padding:18px 24px}
 header h1{margin:0;font-size:22px} header p{margin:4px 0 0;color:#c9d6e3}
-nav{position:sticky;top:0;background:#fff;border-bottom:1px solid var(--line);padding:6px 24px;z-index:1}
+nav{position:sticky;top:0;background:#fff;border-bottom:1px solid var(--line);padding:6px 24px;
+ z-index:1}
 nav a{margin-right:14px;color:#16324f;text-decoration:none;font-weight:600}
 section{margin-top:28px} h2{font-size:19px;border-bottom:2px solid #16324f;padding-bottom:4px}
 h3{font-size:15px;margin:18px 0 6px}
 .cards{display:flex;flex-wrap:wrap;gap:10px}
-.card{background:var(--soft);border:1px solid var(--line);border-radius:6px;padding:8px 14px;min-width:130px}
+.card{background:var(--soft);border:1px solid var(--line);border-radius:6px;padding:8px 14px;
+ min-width:130px}
 .card b{display:block;font-size:20px} .card span{color:var(--muted);font-size:12px}
 table{border-collapse:collapse;margin:6px 0 10px;font-size:13px}
 th,td{border:1px solid var(--line);padding:3px 7px;text-align:left;vertical-align:top}
@@ -42,7 +45,8 @@ tr.flag td{background:#fdecea}
 .heat td{text-align:right;min-width:44px;font-variant-numeric:tabular-nums}
 .heat td.gap{outline:2px solid var(--bad);outline-offset:-2px;color:var(--bad);font-weight:700}
 .heat td.empty{background:repeating-linear-gradient(45deg,#fff,#fff 4px,#fbe3e3 4px,#fbe3e3 8px)}
-.heat th.row{text-align:left;white-space:nowrap;max-width:220px;overflow:hidden;text-overflow:ellipsis}
+.heat th.row{text-align:left;white-space:nowrap;max-width:220px;overflow:hidden;
+ text-overflow:ellipsis}
 .scroll{overflow-x:auto;max-width:100%}
 .gallery{display:flex;flex-wrap:wrap;gap:8px}
 figure{margin:0;width:118px;font-size:11px;color:var(--muted)}
@@ -53,10 +57,12 @@ figure .ph{width:96px;height:72px;display:flex;align-items:center;justify-conten
 figcaption{overflow-wrap:anywhere;line-height:1.25;margin-top:2px}
 .pair,.group{display:flex;align-items:flex-start;gap:10px;padding:6px;border:1px solid var(--line);
  border-radius:6px;margin:6px 0;flex-wrap:wrap}
+.pair{margin:0;width:auto}
 .pair .d,.group .d{font-size:12px;color:var(--muted);align-self:center;min-width:90px}
 .rep img{outline:3px solid #009E73}
 .note{color:var(--muted);font-size:12.5px} .warn{color:var(--warn)} .bad{color:var(--bad)}
-footer{margin-top:40px;color:var(--muted);font-size:12px;border-top:1px solid var(--line);padding-top:8px}
+footer{margin-top:40px;color:var(--muted);font-size:12px;border-top:1px solid var(--line);
+ padding-top:8px}
 code{background:var(--soft);padding:0 3px;border-radius:3px}
 """
 
@@ -125,7 +131,9 @@ def table(
 
 
 def cards(items: Sequence[tuple[str, str]]) -> str:
-    body = "".join(f'<div class="card"><b>{esc(v)}</b><span>{esc(k)}</span></div>' for k, v in items)
+    body = "".join(
+        f'<div class="card"><b>{esc(v)}</b><span>{esc(k)}</span></div>' for k, v in items
+    )
     return f'<div class="cards">{body}</div>'
 
 
@@ -137,8 +145,9 @@ def legend(names: Sequence[str]) -> str:
     return f'<div class="legend">{spans}</div>'
 
 
-def _tick_label(x: float, log: bool) -> str:
-    return fmt(10**x if log else x, 3)
+def _tick_label(x: float, log: bool, as_bytes: bool = False) -> str:
+    value = 10**x if log else x
+    return fmt_bytes(value) if as_bytes else fmt(value, 3)
 
 
 def histogram_svg(
@@ -149,6 +158,7 @@ def histogram_svg(
     subtitle: str = "",
     width: int = 264,
     height: int = 140,
+    as_bytes: bool = False,
 ) -> str:
     """One small histogram: filled bars for one series, step outlines for several.
 
@@ -207,7 +217,7 @@ def histogram_svg(
         x = lo + frac * span
         parts.append(
             f'<text x="{sx(x):.1f}" y="{height - 6}" font-size="10" text-anchor="{anchor}" '
-            f'fill="#5b6470">{esc(_tick_label(x, log))}</text>'
+            f'fill="#5b6470">{esc(_tick_label(x, log, as_bytes))}</text>'
         )
     parts.append("</svg>")
     sub = f'<div class="s">{esc(subtitle)}</div>' if subtitle else ""
@@ -221,3 +231,16 @@ def heat_color(share: float) -> str:
     g = round(255 - s * (255 - 146))
     b = round(255 - s * (255 - 198))
     return f"#{r:02x}{g:02x}{b:02x}"
+
+
+def basename(path: Any, limit: int = 42) -> str:
+    name = os.path.basename(str(path)) or str(path)
+    return name if len(name) <= limit else name[: limit - 1] + "…"
+
+
+def section(anchor: str, title: str, body: str) -> str:
+    return f'<section id="{anchor}"><h2>{esc(title)}</h2>{body}</section>'
+
+
+def note(text: str, cls: str = "note") -> str:
+    return f'<p class="{cls}">{esc(text)}</p>'

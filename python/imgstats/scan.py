@@ -138,9 +138,38 @@ def _expand(source: str, exts: set[str] | None) -> list[str]:
     if os.path.lexists(source):
         return [source]  # a file named explicitly is scanned whatever its ending
     if glob.has_magic(source):
-        matches = glob.glob(source, recursive=True)
-        return sorted(p for p in matches if not os.path.isdir(p) and _wanted(p, exts))
+        return sorted(p for p in _glob_no_follow(source) if _wanted(p, exts))
     raise FileNotFoundError(f"no such file, directory or glob match: {source!r}")
+
+
+def _glob_no_follow(pattern: str) -> Iterator[str]:
+    """`glob.glob(pattern, recursive=True)` minus matches reached through a symlinked directory
+    (Python's `**` follows them, so a link back to an ancestor would repeat every file)."""
+    for p in glob.glob(pattern, recursive=True):
+        if os.path.isdir(p):
+            continue
+        parent = os.path.dirname(p)
+        if any(os.path.islink(d) for d in _ancestors(parent, _glob_root(pattern))):
+            continue
+        yield p
+
+
+def _glob_root(pattern: str) -> str:
+    parts = pattern.split(os.sep)
+    fixed = []
+    for part in parts:
+        if glob.has_magic(part):
+            break
+        fixed.append(part)
+    return os.sep.join(fixed) or "."
+
+
+def _ancestors(path: str, stop: str) -> Iterator[str]:
+    stop = os.path.normpath(stop)
+    path = os.path.normpath(path)
+    while path and path != stop and len(path) > len(stop):
+        yield path
+        path = os.path.dirname(path)
 
 
 def _walk(root: str, exts: set[str] | None) -> Iterator[str]:

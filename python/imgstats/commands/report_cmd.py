@@ -1,4 +1,4 @@
-"""`imgstats report DIR -o audit.html`: scan, join labels, find duplicates/leakage, write the page."""
+"""`imgstats report DIR -o audit.html`: scan, join labels, duplicates/leakage, write the page."""
 
 from __future__ import annotations
 
@@ -45,7 +45,8 @@ def join_labels(df: pl.DataFrame, labels_csv: str, directory: str) -> pl.DataFra
         raise ValueError(f"{labels_csv}: needs a 'path' column, has {', '.join(labels.columns)}")
     base = os.path.abspath(directory)
     labels = labels.with_columns(
-        pl.col("path").map_elements(lambda p: _normalise(p, base), return_dtype=pl.Utf8)
+        pl.col("path")
+        .map_elements(lambda p: _normalise(p, base), return_dtype=pl.Utf8)
         .alias("_key")
     ).drop("path")
     dupes = labels.filter(pl.col("_key").is_duplicated()).height
@@ -56,15 +57,14 @@ def join_labels(df: pl.DataFrame, labels_csv: str, directory: str) -> pl.DataFra
     if clash:
         labels = labels.rename({c: f"{c}_label" for c in clash})
     keyed = df.with_columns(
-        pl.col("path").map_elements(lambda p: _scan_key(p, base), return_dtype=pl.Utf8)
+        pl.col("path")
+        .map_elements(lambda p: _scan_key(p, base), return_dtype=pl.Utf8)
         .alias("_key")
     )
     return keyed.join(labels, on="_key", how="left", maintain_order="left").drop("_key")
 
 
-def _optional(
-    name: str, func: Callable[[], Any], notes: list[str]
-) -> Any:
+def _optional(name: str, func: Callable[[], Any], notes: list[str]) -> Any:
     """Run an analysis written elsewhere; a missing or failing one becomes a note, not a crash."""
     try:
         return func()
@@ -86,7 +86,9 @@ def run(args: argparse.Namespace) -> int:
         df = join_labels(df, args.labels, args.directory)
     for flag, col in (("--split-column", args.split_column), ("--by", args.by)):
         if col and col not in df.columns:
-            print(f"error: {flag} {col!r} is not a column ({', '.join(df.columns)})", file=sys.stderr)
+            print(
+                f"error: {flag} {col!r} is not a column ({', '.join(df.columns)})", file=sys.stderr
+            )
             return 2
     notes: list[str] = []
     dups = leaks = None

@@ -1,0 +1,112 @@
+"""Duplicate groups and leakage pairs for `imgstats.report`, shown side by side."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+
+from imgstats.report_html import basename, cards, esc, fmt, note, section, table
+from imgstats.report_thumbs import Thumbnailer
+
+
+def duplicates_section(dups: pl.DataFrame, thumbs: Thumbnailer, max_groups: int) -> str:
+    need = {"path", "group_id", "group_size"}
+    if not need <= set(dups.columns):
+        missing = ", ".join(sorted(need - set(dups.columns)))
+        return section("duplicates", "Duplicates", note(f"Cannot show: missing {missing}.", "warn"))
+    multi = dups.filter(pl.col("group_size") > 1)
+    n_groups = multi.get_column("group_id").n_unique()
+    exact = (
+        multi.filter(pl.col("exact")).get_column("group_id").n_unique()
+        if "exact" in multi.columns
+        else None
+    )
+    items = [
+        ("duplicate groups", fmt(n_groups)),
+        ("images in them", fmt(multi.height)),
+        ("removable (all but one per group)", fmt(multi.height - n_groups)),
+    ]
+    if exact is not None:
+        items.append(("groups with exact copies", fmt(exact)))
+    parts = [cards(items)]
+    top = (
+        multi.select("group_id", "group_size")
+        .unique()
+        .sort(["group_size", "group_id"], descending=[True, False])
+        .head(max_groups)
+        .get_column("group_id")
+        .to_list()
+    )
+    if top:
+        parts.append(f"<h3>The {len(top)} largest groups</h3>")
+    rep = dups.schema.get("representative")
+    for gid in top:
+        g = multi.filter(pl.col("group_id") == gid)
+        if rep == pl.Boolean:
+            g = g.with_columns(pl.col("representative").fill_null(False).alias("_rep"))
+        elif rep is not None:
+            g = g.with_columns(
+                (pl.col("representative") == pl.col("path")).fill_null(False).alias("_rep")
+            )
+        else:
+            g = g.with_columns(pl.lit(False).alias("_rep"))
+        sort_cols = ["_rep"] + (["distance"] if "distance" in g.columns else [])
+        g = g.sort(sort_cols, descending=[True] + [False] * (len(sort_cols) - 1), nulls_last=True)
+        figs = []
+        for r in g.head(6).iter_rows(named=True):
+            cap = [basename(r["path"])]
+            if r["_rep"]:
+                cap.append("kept")
+            elif r.get("distance") is not None:
+                cap.append(f"distance {r['distance']}")
+            fig = thumbs.figure(r["path"], cap)
+            figs.append(f'<div class="rep">{fig}</div>' if r["_rep"] else fig)
+        size = g.height
+        kind = " (exact)" if "exact" in g.columns and bool(g.get_column("exact").any()) else ""
+        more = ", showing 6" if size > 6 else ""
+        parts.append(
+            f'<div class="group"><div class="d">group {esc(gid)}<br>{size} images{kind}{more}</div>'
+            f"{''.join(figs)}</div>"
+        )
+    return section("duplicates", "Duplicates", "".join(parts))
+
+
+def leakage_section(leak: Any, thumbs: Thumbnailer, max_pairs: int) -> str:
+    pairs = leak if isinstance(leak, pl.DataFrame) else getattr(leak, "pairs", None)
+    if not isinstance(pairs, pl.DataFrame):
+        return section("leakage", "Leakage", note("Leakage result has no .pairs frame.", "warn"))
+    cols = set(pairs.columns)
+    a_path = "path" if "path" in cols else None
+    b_path = "matched_path" if "matched_path" in cols else None
+    if a_path is None or b_path is None:
+        return section(
+            "leakage", "Leakage", note("Leakage pairs need path and matched_path.", "warn")
+        )
+    # imgstats.leakage names the splits "later"/"earlier"; other tools say split/matched_split.
+    a_split = next((c for c in ("split", "later") if c in cols), None)
+    b_split = next((c for c in ("matched_split", "earlier") if c in cols), None)
+    parts = [cards([("leaking pairs", fmt(pairs.height))])]
+    if a_split and b_split:
+        s = (
+            pairs.group_by(a_split, b_split)
+            .agg(pl.len().alias("pairs"), pl.col("path").n_unique().alias("images"))
+            .sort("pairs", descending=True)
+        )
+        rows = [(str(a), str(b), p, i) for a, b, p, i in s.iter_rows()]
+        parts.append(table(["split", "matched in", "pairs", "images"], rows))
+    summary = getattr(leak, "summary", None)
+    if isinstance(summary, pl.DataFrame) and summary.height:
+        parts.append("<h3>Summary</h3>" + table(summary.columns, summary.head(20).rows()))
+    shown = pairs.sort("distance", nulls_last=True) if "distance" in cols else pairs
+    shown = shown.head(max_pairs)
+    if shown.height:
+        parts.append(f"<h3>{shown.height} closest pairs</h3>")
+    pair_html = []
+    for r in shown.iter_rows(named=True):
+        left = thumbs.figure(r[a_path], [str(r.get(a_split, "")), basename(r[a_path])])
+        right = thumbs.figure(r[b_path], [str(r.get(b_split, "")), basename(r[b_path])])
+        d = f"distance {r['distance']}" if r.get("distance") is not None else ""
+        pair_html.append(f'<div class="pair">{left}{right}<div class="d">{esc(d)}</div></div>')
+    parts.append(f'<div class="gallery">{"".join(pair_html)}</div>')
+    return section("leakage", "Leakage", "".join(parts))
