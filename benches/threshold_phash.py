@@ -14,10 +14,9 @@ import io
 import itertools
 from pathlib import Path
 
+import imgstats
 import numpy as np
 from PIL import Image, ImageEnhance, ImageFilter
-
-import imgstats
 
 KS = [0, 2, 4, 6, 8, 10, 12, 14, 16]
 
@@ -108,7 +107,11 @@ def main() -> None:
         cells = " | ".join(f"{(arr <= k).mean():.0%}" for k in KS)
         print(f"| {name} | {cells} | {arr.max()} |")
     arr = np.array(all_d)
-    print("| **all benign edits (no crop)** | " + " | ".join(f"**{(arr <= k).mean():.1%}**" for k in KS) + " | |")
+    print(
+        "| **all benign edits (no crop)** | "
+        + " | ".join(f"**{(arr <= k).mean():.1%}**" for k in KS)
+        + " | |"
+    )
     # Constant images (pHash 0x8000000000000000) are matched only exactly by imgstats: leave
     # them out of the false-pair count, as `duplicates` does.
     flat = {0, 1 << 63}
@@ -140,9 +143,7 @@ def main() -> None:
     ]
     print("\nDistinct files whose pHashes are within 16 bits (inspect: same design?):", close)
     print("\nDistance between every pair of distinct wallpapers (min, 1st percentile):")
-    d = np.array(
-        [(int(a) ^ int(b)).bit_count() for a, b in itertools.combinations(originals, 2)]
-    )
+    d = np.array([(int(a) ^ int(b)).bit_count() for a, b in itertools.combinations(originals, 2)])
     print(f"min {d.min()}, p1 {np.percentile(d, 1):.0f}, median {np.median(d):.0f}")
 
 

@@ -16,10 +16,12 @@ pub fn pillow_luma(r: u8, g: u8, b: u8) -> u8 {
     ((r as u32 * 19595 + g as u32 * 38470 + b as u32 * 7471 + 0x8000) >> 16) as u8
 }
 
+crate::simd::dispatch! {
 pub fn luma_from_rgb(rgb: &[u8]) -> Vec<u8> {
     rgb.chunks_exact(3)
         .map(|p| pillow_luma(p[0], p[1], p[2]))
         .collect()
+}
 }
 
 /// Composite straight alpha over a grey level `bg` (0 = black, 255 = white).
@@ -85,6 +87,7 @@ pub fn source_pixel(x: usize, y: usize, w: usize, h: usize, orientation: u8) -> 
     }
 }
 
+crate::simd::dispatch! {
 /// Average non-overlapping f×f blocks (partial blocks at the edges average what they hold): the
 /// same reduction a 1/f DCT-scaled JPEG decode performs, so hashes agree across the two paths.
 pub fn reduce_box_l8(src: &[u8], w: usize, h: usize, f: usize) -> (Vec<u8>, usize, usize) {
@@ -112,7 +115,9 @@ pub fn reduce_box_l8(src: &[u8], w: usize, h: usize, f: usize) -> (Vec<u8>, usiz
     }
     (out, nw, nh)
 }
+}
 
+crate::simd::dispatch! {
 /// Area-average resize of a single-channel plane (each output pixel is the exact mean of the
 /// source area it covers). Used to bring images to a common analysis size. The vertical pass runs
 /// first as whole-row multiply-adds (vectorised), so the horizontal pass only sees `dh` rows.
@@ -137,6 +142,7 @@ pub fn resize_area_l8(src: &[u8], w: usize, h: usize, dw: usize, dh: usize) -> V
         }
     }
     out
+}
 }
 
 fn area_weights(n: usize, dn: usize) -> Vec<Vec<(usize, f32)>> {

@@ -13,6 +13,8 @@ pub mod meta;
 pub mod neighbors;
 pub mod resize;
 pub mod scan;
+#[macro_use]
+mod simd;
 pub mod stats;
 
 #[cfg(feature = "python")]

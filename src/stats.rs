@@ -169,6 +169,7 @@ pub fn immerkaer_sigma(luma: &[u8], w: usize, h: usize) -> f64 {
     (std::f64::consts::FRAC_PI_2).sqrt() * total as f64 / (6.0 * n)
 }
 
+crate::simd::dispatch! {
 /// Laplacian variance and (optionally) Immerkær σ in one pass over the rows, with inner loops
 /// the compiler vectorises. Equal to `laplacian_variance` and `immerkaer_sigma` (tested).
 /// Immerkær's kernel is separable, [1,−2,1]ᵀ ⊗ [1,−2,1]: each row's horizontal second difference is
@@ -263,7 +264,9 @@ pub fn second_derivatives(luma: &[u8], w: usize, h: usize, want_noise: bool) -> 
     };
     (lap, noise)
 }
+}
 
+#[inline(always)]
 fn hdiff(row: &[u8], out: &mut [i16]) {
     let n = out.len();
     let (a, b, c) = (&row[..n], &row[1..][..n], &row[2..][..n]);
@@ -281,6 +284,7 @@ pub struct ColorStats {
     pub is_grayscale: bool,
 }
 
+crate::simd::dispatch! {
 pub fn color_stats(rgb: &[u8]) -> ColorStats {
     let n = (rgb.len() / 3) as u64;
     if n == 0 {
@@ -320,6 +324,7 @@ pub fn color_stats(rgb: &[u8]) -> ColorStats {
         colorfulness: (vrg + vyb).sqrt() + 0.3 * (mrg * mrg + myb * myb).sqrt(),
         is_grayscale: (colored as f64) < GRAY_MAX_COLORED_SHARE * nf,
     }
+}
 }
 
 #[cfg(test)]

@@ -7,14 +7,13 @@ import json
 import shutil
 from pathlib import Path
 
+import imgstats
 import numpy as np
 import polars as pl
 import pytest
-from PIL import Image, ImageEnhance
-
-import imgstats
 from imgstats.cli import main
-from imgstats.duplicates import dedupe, duplicates
+from imgstats.duplicates import TRANSFORMS, dedupe, duplicates
+from PIL import Image, ImageEnhance
 
 PHOTO = Path("/usr/share/wallpapers/Autumn/contents/images/1280x800.jpg")
 OTHER = sorted(Path("/usr/share/backgrounds/gnome").glob("wood-l.webp")) + sorted(
@@ -71,8 +70,16 @@ def test_exact_copies_low_information_and_missing_hashes() -> None:
         {
             "path": ["a", "b", "c", "d", "e", "f", "g", "h"],
             "phash": pl.Series(
-                [0xBA8C84536BD3C366, 0x0123456789ABCDEF, 0xBA8C84536BD3C367, flat, flat,
-                 flat, None, 0x0123456789ABCDEE],
+                [
+                    0xBA8C84536BD3C366,
+                    0x0123456789ABCDEF,
+                    0xBA8C84536BD3C367,
+                    flat,
+                    flat,
+                    flat,
+                    None,
+                    0x0123456789ABCDEE,
+                ],
                 dtype=pl.UInt64,
             ),
             # a and b: same bytes, unrelated hashes (e.g. a hash bug must not split them).
@@ -99,7 +106,9 @@ def test_exact_copies_low_information_and_missing_hashes() -> None:
 
 
 def test_thousand_copies_are_one_group() -> None:
-    h = np.concatenate([np.full(1000, 0xBA8C84536BD3C366, np.uint64), np.arange(5, dtype=np.uint64) << 50])
+    h = np.concatenate(
+        [np.full(1000, 0xBA8C84536BD3C366, np.uint64), np.arange(5, dtype=np.uint64) << 50]
+    )
     df = pl.DataFrame({"phash": h})
     got = duplicates(df)
     assert got["group_size"][0] == 1000 and got["group_id"][999] == 0
@@ -129,8 +138,11 @@ def test_dedupe_policies() -> None:
 
 
 def test_chaining_warns() -> None:
-    # A ladder of hashes one bit apart: single linkage joins them all.
-    h = np.array([(1 << i) - 1 for i in range(1, 60)] * 3, dtype=np.uint64)
+    # A random walk of one-bit steps: single linkage joins ~300 distinct hashes into one group.
+    rng = np.random.default_rng(0)
+    steps = np.uint64(1) << rng.integers(0, 64, 300).astype(np.uint64)
+    h = np.bitwise_xor.accumulate(np.concatenate([[np.uint64(0xABCDEF)], steps]))
+    assert len(np.unique(h)) >= 150
     with pytest.warns(UserWarning, match="one duplicate group"):
         duplicates(pl.DataFrame({"phash": h}), threshold=1)
 
@@ -166,7 +178,7 @@ def test_invariant_matches_mirrored_copy(photo_dir: Path) -> None:
     mirror_row = inv.filter(pl.col("path").str.ends_with("a_mirror.jpg"))
     assert mirror_row["distance"][0] <= 8
     # Precomputed transform columns are used instead of re-reading files.
-    cols = {f"phash_{t}": [0] * len(paths) for t in imgstats.duplicates.TRANSFORMS}
+    cols = {f"phash_{t}": pl.Series([0] * len(paths), dtype=pl.UInt64) for t in TRANSFORMS}
     with pytest.raises(ValueError, match="needs the columns"):
         duplicates(df.drop("path"), invariant=True)
     assert duplicates(df.with_columns(**cols), invariant=True).height == len(paths)

@@ -7,10 +7,9 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
-from PIL import Image
-
 from imgstats.cli import main
 from imgstats.leakage import LeakageReport, leakage
+from PIL import Image
 
 PHOTOS = sorted(Path("/usr/share/wallpapers").glob("*/contents/images/1280x1024.*"))[:4]
 

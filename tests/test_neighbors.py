@@ -8,7 +8,6 @@ import time
 import numpy as np
 import polars as pl
 import pytest
-
 from imgstats import _imgstats
 from imgstats.duplicates import as_uint64, near_pairs
 

@@ -302,14 +302,18 @@ def duplicates(
         np.concatenate(edges_a).astype(np.uint32),
         np.concatenate(edges_b).astype(np.uint32),
     )
-    largest = int(sizes.max()) if len(sizes) else 0
-    if largest >= 100 and largest > 0.05 * n:
-        warnings.warn(
-            f"one duplicate group holds {largest} of {n} images at threshold {k}: near "
-            "copies chain through similar-looking images (typical of small, centred pictures on "
-            "flat backgrounds); check the group or lower the threshold",
-            stacklevel=2,
-        )
+    if len(sizes):
+        # Chaining shows as many *distinct* hashes in one group (exact copies are fine).
+        big = int(np.argmax(sizes))
+        distinct = len(np.unique(h[(labels == big) & valid]))
+        if distinct >= 100 and distinct > 0.05 * n:
+            warnings.warn(
+                f"one duplicate group holds {int(sizes[big])} of {n} images ({distinct} distinct "
+                f"hashes) at threshold {k}: near copies chain through similar-looking images "
+                "(typical of small, centred pictures on flat backgrounds); check the group or "
+                "lower the threshold",
+                stacklevel=2,
+            )
     # Labels are numbered by first appearance, so the first row of each label is its smallest.
     _, rep = np.unique(labels, return_index=True)
     rep_row = rep[labels]

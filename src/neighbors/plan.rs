@@ -173,7 +173,7 @@ fn assign(bits: &[u32], m: u32, width: u32) -> Vec<u64> {
     for (t, &bit) in bits.iter().take((m * width) as usize).enumerate() {
         let round = t / m as usize;
         let pos = t % m as usize;
-        let c = if round % 2 == 0 {
+        let c = if round.is_multiple_of(2) {
             pos
         } else {
             m as usize - 1 - pos
@@ -188,8 +188,8 @@ fn assign(bits: &[u32], m: u32, width: u32) -> Vec<u64> {
 // A lane is 16 distances evaluated at once; a probe is one neighbour bucket looked up at random;
 // a row visit is one hash compared against one non-empty bucket (its last lane is partly wasted).
 const COST_LANE: f64 = 2.7;
-const COST_PROBE: f64 = 8.0;
-const COST_ROW: f64 = 2.0;
+const COST_PROBE: f64 = 12.0;
+const COST_ROW: f64 = 3.0;
 const COST_BUILD: f64 = 8.0;
 /// Offsets array of 2^24 u32 = 64 MiB per chunk: the largest table we allow.
 const MAX_WIDTH: u32 = 24;
@@ -206,7 +206,8 @@ pub(crate) fn choose(base: &[u64], query: &[u64], k: u32, self_join: bool) -> Pl
         nb * nq
     };
     let brute = Plan::brute(total_pairs / 16.0 * COST_LANE);
-    if total_pairs < 1e6 || k >= 32 {
+    // IMGSTATS_FORCE_BRUTE: benchmarks compare the index with brute force on the same kernel.
+    if total_pairs < 1e6 || k >= 32 || std::env::var_os("IMGSTATS_FORCE_BRUTE").is_some() {
         return brute;
     }
     let bits = if self_join {

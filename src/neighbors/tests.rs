@@ -38,7 +38,7 @@ fn skewed(n: usize, seed: u64) -> Vec<u64> {
     let big = centres[0];
     (0..n)
         .map(|i| match i % 10 {
-            0 | 1 | 2 => perturb(big, rng.below(4), &mut rng),
+            0..=2 => perturb(big, rng.below(4), &mut rng),
             3 if i > 0 => centres[rng.below(centres.len())],
             _ => perturb(centres[rng.below(centres.len())], rng.below(6), &mut rng),
         })

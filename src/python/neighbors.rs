@@ -15,6 +15,9 @@ type Columns<'py> = (
     Bound<'py, PyArray1<u8>>,
 );
 
+/// `(labels, sizes)` of a grouping.
+type LabelsSizes<'py> = (Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<u32>>);
+
 fn hashes(arr: &PyReadonlyArray1<'_, u64>) -> Vec<u64> {
     // to_vec handles strided views; one copy of 8 bytes per hash is noise next to the search.
     arr.as_array().to_vec()
@@ -93,7 +96,7 @@ fn _groups<'py>(
     hashes: PyReadonlyArray1<'py, u64>,
     k: u32,
     threads: Option<usize>,
-) -> PyResult<(Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<u32>>)> {
+) -> PyResult<LabelsSizes<'py>> {
     let k = check_k(k)?;
     let h = self::hashes(&hashes);
     let g = run_detached(py, || {
@@ -109,7 +112,7 @@ fn _components<'py>(
     n: usize,
     a: PyReadonlyArray1<'py, u32>,
     b: PyReadonlyArray1<'py, u32>,
-) -> PyResult<(Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<u32>>)> {
+) -> PyResult<LabelsSizes<'py>> {
     let (a, b) = (a.as_array().to_vec(), b.as_array().to_vec());
     let g =
         run_detached(py, || neighbors::components(n, &a, &b))?.map_err(PyValueError::new_err)?;
