@@ -131,11 +131,12 @@ CASES = [
     ("groups", "uniform", 100_000, 8, 3),
     ("index-brute", "uniform", 100_000, 8, 3),
     ("numpy-brute", "uniform", 20_000, 8, 1),
-    ("pybktree", "uniform", 20_000, 8, 1),
-    ("pybktree", "realistic", 20_000, 8, 1),
-    ("imagededup-bktree", "uniform", 20_000, 8, 1),
     ("groups", "uniform", 20_000, 8, 3),
-    ("groups", "realistic", 20_000, 8, 3),
+    ("pybktree", "uniform", 5_000, 8, 1),
+    ("pybktree", "realistic", 5_000, 8, 1),
+    ("imagededup-bktree", "uniform", 5_000, 8, 1),
+    ("groups", "uniform", 5_000, 8, 3),
+    ("groups", "realistic", 5_000, 8, 3),
 ]
 BIG = [
     ("groups", "uniform", 10_000_000, 8, 3),

@@ -18,9 +18,13 @@ pub fn pillow_luma(r: u8, g: u8, b: u8) -> u8 {
 
 crate::simd::dispatch! {
 pub fn luma_from_rgb(rgb: &[u8]) -> Vec<u8> {
-    rgb.chunks_exact(3)
-        .map(|p| pillow_luma(p[0], p[1], p[2]))
-        .collect()
+    let n = rgb.len() / 3;
+    let mut out = vec![0u8; n];
+    let rgb = &rgb[..n * 3];
+    for i in 0..n {
+        out[i] = pillow_luma(rgb[3 * i], rgb[3 * i + 1], rgb[3 * i + 2]);
+    }
+    out
 }
 }
 
@@ -94,23 +98,24 @@ pub fn reduce_box_l8(src: &[u8], w: usize, h: usize, f: usize) -> (Vec<u8>, usiz
     if f <= 1 {
         return (src.to_vec(), w, h);
     }
+    assert!(f <= 256, "box reduction factor {f} would overflow the u16 column sums");
     let (nw, nh) = (w.div_ceil(f), h.div_ceil(f));
-    let mut sums = vec![0u32; nw];
+    // Sum f rows column-wise (u16 holds 8·255; vectorised), then f columns of that row.
+    let mut acc = vec![0u16; w];
     let mut out = Vec::with_capacity(nw * nh);
     for by in 0..nh {
-        sums.iter_mut().for_each(|s| *s = 0);
+        acc.iter_mut().for_each(|s| *s = 0);
         let y0 = by * f;
         let y1 = (y0 + f).min(h);
         for row in src[y0 * w..y1 * w].chunks_exact(w) {
-            for (bx, s) in sums.iter_mut().enumerate() {
-                let x0 = bx * f;
-                let x1 = (x0 + f).min(w);
-                *s += row[x0..x1].iter().map(|&v| v as u32).sum::<u32>();
+            for (a, &v) in acc.iter_mut().zip(row) {
+                *a += v as u16;
             }
         }
-        for (bx, &s) in sums.iter().enumerate() {
-            let n = ((bx * f + f).min(w) - bx * f) * (y1 - y0);
-            out.push(((s + n as u32 / 2) / n as u32) as u8);
+        for cols in acc.chunks(f) {
+            let s: u32 = cols.iter().map(|&v| v as u32).sum();
+            let n = (cols.len() * (y1 - y0)) as u32;
+            out.push(((s + n / 2) / n) as u8);
         }
     }
     (out, nw, nh)

@@ -47,7 +47,7 @@ pub fn with_threads<T: Send>(threads: Option<usize>, f: impl FnOnce() -> T + Sen
 
 /// The layout a self join of `hashes` at threshold `k` would use (for benchmarks and debugging).
 pub fn self_plan(hashes: &[u64], k: u32) -> Plan {
-    let u = Unique::new(hashes);
+    let u = Unique::sorted(hashes);
     plan::choose(&u.hashes, &u.hashes, k.min(64), true)
 }
 
@@ -55,14 +55,14 @@ pub fn self_plan(hashes: &[u64], k: u32) -> Plan {
 /// benchmarks that calibrate it). `width == 0` is brute force.
 #[doc(hidden)]
 pub fn forced_plan(hashes: &[u64], k: u32, m: u32, width: u32) -> Plan {
-    let u = Unique::new(hashes);
+    let u = Unique::sorted(hashes);
     plan::forced(&u.hashes, k.min(64), m, width)
 }
 
 /// [`groups`] under a given layout (benchmarks).
 #[doc(hidden)]
 pub fn groups_with_plan(hashes: &[u64], k: u32, plan: &Plan) -> Groups {
-    let u = Unique::new(hashes);
+    let u = Unique::sorted(hashes);
     groups_planned(&u, hashes.len(), k.min(64), plan)
 }
 
@@ -78,7 +78,7 @@ fn unique_pairs(u: &Unique, k: u32, plan: &Plan) -> Vec<Pair> {
 /// photo are 499,500 pairs): use [`groups`] when only membership matters.
 pub fn self_pairs(hashes: &[u64], k: u32) -> Vec<Pair> {
     let k = k.min(64);
-    let u = Unique::new(hashes);
+    let u = Unique::sorted(hashes);
     let plan = plan::choose(&u.hashes, &u.hashes, k, true);
     self_pairs_planned(&u, k, &plan)
 }
@@ -117,7 +117,7 @@ pub fn cross_pairs(base: &[u64], query: &[u64], k: u32) -> Vec<Pair> {
     if base.is_empty() || query.is_empty() {
         return Vec::new();
     }
-    let (ub, uq) = (Unique::new(base), Unique::new(query));
+    let (ub, uq) = (Unique::sorted(base), Unique::sorted(query));
     let plan = plan::choose(&ub.hashes, &uq.hashes, k, false);
     cross_pairs_planned(&ub, &uq, k, &plan)
 }
@@ -176,7 +176,7 @@ fn nearest_planned(ub: &Unique, uq: &Unique, k: u32, plan: &Plan) -> Vec<Pair> {
 /// materialising the pairs: the join feeds a concurrent union-find directly.
 pub fn groups(hashes: &[u64], k: u32) -> Groups {
     let k = k.min(64);
-    let u = Unique::new(hashes);
+    let u = Unique::sorted(hashes);
     let plan = plan::choose(&u.hashes, &u.hashes, k, true);
     groups_planned(&u, hashes.len(), k, &plan)
 }

@@ -13,7 +13,18 @@ pub(crate) struct Unique {
 }
 
 impl Unique {
+    /// Distinct hashes in order of first appearance (needed for deterministic nearest matches).
     pub(crate) fn new(hashes: &[u64]) -> Self {
+        Self::build(hashes, true)
+    }
+
+    /// Distinct hashes in increasing order: one parallel sort fewer (groups and pair lists are
+    /// renumbered by item order afterwards anyway).
+    pub(crate) fn sorted(hashes: &[u64]) -> Self {
+        Self::build(hashes, false)
+    }
+
+    fn build(hashes: &[u64], by_first_appearance: bool) -> Self {
         assert!(
             hashes.len() < u32::MAX as usize,
             "at most 2^32-2 hashes are supported"
@@ -34,6 +45,14 @@ impl Unique {
             }
         }
         starts.push(order.len() as u32);
+        if !by_first_appearance {
+            let members = order.into_iter().map(|(_, i)| i).collect();
+            return Self {
+                hashes: uniq,
+                starts,
+                members,
+            };
+        }
         // Renumber distinct hashes by first appearance, so "smallest unique id" means "appears
         // first in the input" (deterministic tie-breaking for nearest matches).
         let mut by_first: Vec<u32> = (0..uniq.len() as u32).collect();
