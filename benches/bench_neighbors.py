@@ -1,7 +1,7 @@
 """Benchmark the Hamming index against brute force and BK-trees (results: README_neighbors.md).
 
-    .venv/bin/python benches/bench_neighbors.py --dump /tmp/imgstats_real_phashes.txt  # real pHashes
-    .venv/bin/python benches/bench_neighbors.py [--reps 3] [--big]                 # the table
+    .venv/bin/python benches/bench_neighbors.py --dump /tmp/imgstats_real_phashes.txt
+    .venv/bin/python benches/bench_neighbors.py [--big] [--only METHOD]
 
 Every case runs in a fresh child process under ``/usr/bin/time`` so its peak memory (max RSS)
 is its own. Hashes: *uniform* random 64-bit values, and *realistic*: the real pHashes of the

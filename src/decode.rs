@@ -298,8 +298,17 @@ fn open_other(data: &[u8], f: ImageFormat, max_pixels: u64) -> Result<impl Image
 }
 
 fn probe_other(data: &[u8], f: ImageFormat, max_pixels: u64) -> Result<Header> {
-    let name = format_name(f);
     let mut dec = open_other(data, f, max_pixels)?;
+    header_of(&mut dec, data, f, max_pixels)
+}
+
+fn header_of(
+    dec: &mut impl ImageDecoder,
+    data: &[u8],
+    f: ImageFormat,
+    max_pixels: u64,
+) -> Result<Header> {
+    let name = format_name(f);
     let (w, h) = dec.dimensions();
     check_size(w as u64, h as u64, max_pixels)?;
     let ct = dec.original_color_type();
@@ -328,6 +337,29 @@ fn probe_other(data: &[u8], f: ImageFormat, max_pixels: u64) -> Result<Header> {
         can_reduce: false,
         kind: Kind::Other(f),
     })
+}
+
+/// Probe, let `choose` pick the decode from the header (or none), and decode: one decoder
+/// construction per file for the `image` crate's formats (it costs as much as decoding a
+/// thumbnail). A decode failure after a good header keeps the header.
+pub fn probe_and_decode(
+    data: &[u8],
+    max_pixels: u64,
+    choose: impl FnOnce(&Header) -> Option<DecodeRequest>,
+) -> Result<(Header, Option<Result<Decoded>>)> {
+    match sniff(data)? {
+        Some(f) if f != ImageFormat::WebP => {
+            let mut dec = open_other(data, f, max_pixels)?;
+            let header = header_of(&mut dec, data, f, max_pixels)?;
+            let decoded = choose(&header).map(|req| decode_from(dec, f, req));
+            Ok((header, decoded))
+        }
+        _ => {
+            let header = probe(data, max_pixels)?;
+            let decoded = choose(&header).map(|req| decode(data, &header, req, max_pixels));
+            Ok((header, decoded))
+        }
+    }
 }
 
 /// Decode once, at `req.reduction` where the format allows it.
@@ -443,8 +475,11 @@ fn decode_other(
     req: DecodeRequest,
     max_pixels: u64,
 ) -> Result<Decoded> {
+    decode_from(open_other(data, f, max_pixels)?, f, req)
+}
+
+fn decode_from(dec: impl ImageDecoder, f: ImageFormat, req: DecodeRequest) -> Result<Decoded> {
     let name = format_name(f);
-    let dec = open_other(data, f, max_pixels)?;
     let img = DynamicImage::from_decoder(dec).map_err(|e| image_error(name, e))?;
     let (w, h) = (img.width() as usize, img.height() as usize);
     let gray_source = matches!(

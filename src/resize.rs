@@ -49,6 +49,7 @@ fn lanczos(x: f64) -> f64 {
 
 /// Fixed-point filter taps for one axis: output `i` reads `len` inputs from `start` with the
 /// coefficients `k[i * ksize .. i * ksize + len]`.
+#[derive(Clone)]
 struct Taps {
     ksize: usize,
     bounds: Vec<(usize, usize)>,
@@ -63,6 +64,7 @@ struct Taps {
 /// does 8 at twice the cost, and strong downscaling (what hashing does) has small taps: only the
 /// central one or two taps of an output exceed `i16` (e.g. 33 554 for 4000 → 32 px). So
 /// `Σ p·k = Σ p·clamp16(k) + Σ p·(k − clamp16(k))`, the second sum over a handful of taps.
+#[derive(Clone)]
 struct Taps16 {
     k: Vec<i16>,
     /// Corrections of output `i` are `fixes[fix_at[i]..fix_at[i + 1]]`, as (tap index, delta).
@@ -282,6 +284,28 @@ pub fn vertical_first(sw: usize, sh: usize, dw: usize, dh: usize) -> bool {
     dy > 0 && dy > 2 * dx
 }
 
+/// Taps for `in_size → out_size`, from a small per-thread cache: computing them costs hundreds
+/// of `sin` calls, more than resizing a thumbnail, and datasets repeat a few sizes.
+fn cached_taps(in_size: usize, out_size: usize) -> Taps {
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+    thread_local! {
+        static CACHE: RefCell<HashMap<(usize, usize), Taps>> = RefCell::new(HashMap::new());
+    }
+    CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        if let Some(t) = c.get(&(in_size, out_size)) {
+            return t.clone();
+        }
+        if c.len() >= 256 {
+            c.clear(); // many distinct sizes: keep memory bounded
+        }
+        let t = Taps::new(in_size, out_size);
+        c.insert((in_size, out_size), t.clone());
+        t
+    })
+}
+
 /// Resize a row-major `sw`×`sh` 8-bit luma image to `dw`×`dh` exactly like Pillow 13's
 /// `Image.resize((dw, dh), Image.LANCZOS)` on a mode "L" image.
 ///
@@ -302,11 +326,11 @@ pub fn resize_lanczos_l8(src: &[u8], sw: usize, sh: usize, dw: usize, dh: usize)
     let need_v = dh != sh;
     match (need_h, need_v) {
         (false, false) => src.to_vec(),
-        (true, false) => horizontal(src, sw, sh, &Taps::new(sw, dw)),
-        (false, true) => vertical(src, sw, 0, sw, &Taps::new(sh, dh)),
+        (true, false) => horizontal(src, sw, sh, &cached_taps(sw, dw)),
+        (false, true) => vertical(src, sw, 0, sw, &cached_taps(sh, dh)),
         (true, true) => {
-            let mut tv = Taps::new(sh, dh);
-            let mut th = Taps::new(sw, dw);
+            let mut tv = cached_taps(sh, dh);
+            let mut th = cached_taps(sw, dw);
             if vertical_first(sw, sh, dw, dh) {
                 // Only the columns the horizontal pass reads are resampled vertically.
                 let (c0, c1) = th.span();

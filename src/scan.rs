@@ -297,21 +297,21 @@ fn measure(data: &[u8], opts: &Options, rec: &mut Record) -> Result<()> {
     if m.content_hash {
         rec.content_hash = Some(format!("{:032x}", xxhash_rust::xxh3::xxh3_128(data)));
     }
-    let header = decode::probe(data, opts.max_pixels)?;
+    let (header, decoded) = decode::probe_and_decode(data, opts.max_pixels, |header| {
+        m.needs_pixels().then(|| DecodeRequest {
+            reduction: if header.can_reduce {
+                reduction_for(header, opts)
+            } else {
+                1
+            },
+            need_rgb: m.needs_rgb(),
+        })
+    })?;
     fill_header(&header, m, rec);
-    if !m.needs_pixels() {
+    let Some(decoded) = decoded else {
         return Ok(());
-    }
-    let reduction = if header.can_reduce {
-        reduction_for(&header, opts)
-    } else {
-        1
     };
-    let req = DecodeRequest {
-        reduction,
-        need_rgb: m.needs_rgb(),
-    };
-    let d = decode::decode(data, &header, req, opts.max_pixels)?;
+    let d = decoded?;
     pixel_metrics(&d.pixels, d.reduction, d.gray_source, &header, opts, rec);
     Ok(())
 }
