@@ -29,7 +29,8 @@ test: test-rust test-python ## All tests: cargo test (pure-Rust core) then pytes
 test-rust: install ## Rust core unit tests, without Python
 	cargo test --release --lib
 
-test-python: install ## Python contract tests against imagehash, OpenCV, brute force
+test-python: install ## Python contract tests against imagehash, OpenCV, brute force, chromium
+	./scripts/system-deps.sh --test
 	$(BIN)/python -m pytest -q
 
 lint: install ## cargo fmt --check, clippy -D warnings, ruff

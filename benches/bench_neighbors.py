@@ -160,6 +160,8 @@ def main() -> None:
         m, kind, n, k, reps = args.case
         print(json.dumps(run_case(m, kind, int(n), int(k), int(reps))))
         return
+    if not REAL.exists():
+        dump_real(REAL)
     cases = CASES + (BIG if args.big else [])
     if args.only:
         cases = [c for c in cases if args.only in c[0]]

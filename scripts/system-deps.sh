@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Build tools the Rust core needs that pip and cargo cannot install: cmake and nasm build the
-# bundled libjpeg-turbo 3 (SIMD). Installs them with apt-get when missing and we are root.
+# bundled libjpeg-turbo 3 (SIMD). With `--test`, also chromium: the report test opens the HTML
+# audit in a real headless browser. Installs with apt-get when missing and we are root.
 set -euo pipefail
 missing=()
 command -v cmake >/dev/null || missing+=(cmake)
 command -v nasm >/dev/null || missing+=(nasm)
+if [ "${1:-}" = "--test" ]; then
+  command -v chromium >/dev/null || command -v chromium-browser >/dev/null || missing+=(chromium)
+fi
 command -v cargo >/dev/null || { echo "error: Rust (cargo) is required: https://rustup.rs" >&2; exit 1; }
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

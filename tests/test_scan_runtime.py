@@ -61,18 +61,23 @@ def test_gil_is_released_during_a_scan(photo_2mp: Path, tmp_path: Path) -> None:
     time.sleep(0.3)
     solo_rate = (count - c0) / (time.perf_counter() - t0)
 
+    # Scan repeatedly until the scans span ≥ 0.6 s, so a fast machine still gives a clear signal.
     c1, t1 = count, time.perf_counter()
-    df = imgstats.scan(str(folder), threads=1)
-    elapsed = time.perf_counter() - t1
+    while True:
+        df = imgstats.scan(str(folder), threads=1)
+        elapsed = time.perf_counter() - t1
+        if elapsed >= 0.6:
+            break
     during_rate = (count - c1) / elapsed
     stop.set()
     t.join()
 
     assert df.height == 16 and df["error"].null_count() == 16
-    assert elapsed >= 0.3, f"scan too short to judge ({elapsed:.2f} s)"
     ratio = during_rate / solo_rate
     print(f"\nGIL test: scan {elapsed:.2f} s, counter at {ratio:.0%} of its solo rate")
-    assert ratio > 0.25, f"counter ran at {ratio:.1%} of its solo rate during the scan"
+    # Held GIL: ~0 % (only the 25 ms progress polls let it run). Released: ~50–100 %, less on a
+    # loaded machine, so the bar sits well between the two.
+    assert ratio > 0.15, f"counter ran at {ratio:.1%} of its solo rate during the scan"
 
 
 CHILD = textwrap.dedent(

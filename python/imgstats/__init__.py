@@ -5,29 +5,33 @@ leakage across splits, environment coverage and drift (polars).
 """
 
 from imgstats._imgstats import __version__
-from imgstats.coverage import coverage, gaps
+from imgstats.coverage import coverage, coverage_wide, gaps
 from imgstats.drift import drift
-from imgstats.duplicates import dedupe, duplicates, near_pairs
+from imgstats.duplicates import DEFAULT_THRESHOLD, dedupe, duplicates, near_pairs
 from imgstats.edge_cases import edge_cases
 from imgstats.exceptions import ImgstatsError, InternalError
-from imgstats.hashes import ahash, dhash, hash_hex, phash
-from imgstats.leakage import leakage
+from imgstats.hashes import ahash, dhash, hash_from_hex, hash_hex, phash
+from imgstats.leakage import LeakageReport, leakage
 from imgstats.report import report
 from imgstats.scan import METRICS, scan
 
 __all__ = [
+    "DEFAULT_THRESHOLD",
+    "LeakageReport",
     "METRICS",
     "ImgstatsError",
     "InternalError",
     "__version__",
     "ahash",
     "coverage",
+    "coverage_wide",
     "dedupe",
     "dhash",
     "drift",
     "duplicates",
     "edge_cases",
     "gaps",
+    "hash_from_hex",
     "hash_hex",
     "leakage",
     "near_pairs",

@@ -1,4 +1,7 @@
-"""Exceptions raised by imgstats. Per-file failures are data (the `error` column), not exceptions."""
+"""Exceptions raised by imgstats.
+
+Per-file failures are data (the `error` column of `scan`), not exceptions.
+"""
 
 from imgstats._imgstats import ImgstatsError, InternalError
 

@@ -22,7 +22,15 @@ pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add("ImgstatsError", py.get_type::<ImgstatsError>())?;
     m.add("InternalError", py.get_type::<InternalError>())?;
+    m.add_function(wrap_pyfunction!(_panic_for_tests, m)?)?;
     Ok(())
+}
+
+/// Panics inside the guard, so tests can prove a Rust panic surfaces as `InternalError` and the
+/// interpreter survives.
+#[pyfunction]
+fn _panic_for_tests(py: Python<'_>) -> PyResult<()> {
+    run_detached(py, || panic!("deliberate panic for tests"))
 }
 
 /// Release the GIL, run `f`, and turn a panic into `InternalError` instead of aborting Python.

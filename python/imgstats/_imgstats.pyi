@@ -1,0 +1,59 @@
+"""Type stubs for the native module. Users call the typed wrappers in `imgstats`; these are the
+binding's own signatures (checked against the binary by tests/test_stub.py)."""
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+__version__: str
+METRIC_NAMES: list[str]
+DEFAULT_MAX_PIXELS: int
+DEFAULT_MAX_FILE_SIZE: int
+HASH_MIN_SIDE: int
+SHARPNESS_LONG_SIDE: int
+
+class ImgstatsError(Exception): ...
+class InternalError(ImgstatsError): ...
+
+class ArrowBatch:
+    """One Arrow record batch, exported once through the PyCapsule stream interface."""
+
+    def __arrow_c_stream__(self, requested_schema: object | None = None) -> object: ...
+    def __len__(self) -> int: ...
+
+def _scan_batch(
+    paths: Sequence[bytes],
+    blobs: Sequence[bytes],
+    metrics: Sequence[str] | None,
+    threads: int,
+    max_pixels: int,
+    max_file_size: int,
+    analysis_size: int | None = None,
+    progress: Callable[[int], object] | None = None,
+) -> ArrowBatch: ...
+def _panic_for_tests() -> None: ...
+def _phash_l8(arr: npt.NDArray[np.uint8]) -> int: ...
+def _dhash_l8(arr: npt.NDArray[np.uint8]) -> int: ...
+def _ahash_l8(arr: npt.NDArray[np.uint8]) -> int: ...
+def _hashes_l8(arr: npt.NDArray[np.uint8]) -> tuple[int, int, int]: ...
+def _hashes_l8_batch(arrays: Sequence[npt.NDArray[np.uint8]]) -> npt.NDArray[np.uint64]: ...
+def _resize_lanczos_l8(
+    arr: npt.NDArray[np.uint8], width: int, height: int
+) -> npt.NDArray[np.uint8]: ...
+def _self_pairs(
+    hashes: npt.NDArray[np.uint64], k: int, threads: int | None = None
+) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32], npt.NDArray[np.uint8]]: ...
+def _cross_pairs(
+    base: npt.NDArray[np.uint64],
+    query: npt.NDArray[np.uint64],
+    k: int,
+    nearest_only: bool = False,
+    threads: int | None = None,
+) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32], npt.NDArray[np.uint8]]: ...
+def _groups(
+    hashes: npt.NDArray[np.uint64], k: int, threads: int | None = None
+) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]: ...
+def _components(
+    n: int, a: npt.NDArray[np.uint32], b: npt.NDArray[np.uint32]
+) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]: ...
