@@ -392,6 +392,9 @@ fn pixel_metrics(
         rec.bright_fraction = f(m.bright_fraction, s.bright_fraction);
         rec.entropy = f(m.entropy, s.entropy);
     }
+    // The Laplacian variance of the decoded plane, when computed: `sharpness` of an image already
+    // within the 640-px analysis size is the same number.
+    let mut plane_lap = None;
     if m.blur || m.noise {
         let resized;
         let (plane, pw, ph) = match opts.analysis_size {
@@ -403,6 +406,9 @@ fn pixel_metrics(
             None => (luma, w, hh),
         };
         let (lap, noise) = stats::second_derivatives(plane, pw, ph, m.noise);
+        if opts.analysis_size.is_none() {
+            plane_lap = Some(lap);
+        }
         if m.blur {
             rec.blur = nan_none(lap);
         }
@@ -412,8 +418,14 @@ fn pixel_metrics(
     }
     if m.sharpness {
         let (dw, dh) = fit_long_side(w, hh, SHARPNESS_LONG_SIDE);
-        let small = resize_area_l8(luma, w, hh, dw, dh);
-        rec.sharpness = nan_none(stats::second_derivatives(&small, dw, dh, false).0);
+        let lap = match plane_lap {
+            Some(lap) if (dw, dh) == (w, hh) => lap,
+            _ => {
+                let small = resize_area_l8(luma, w, hh, dw, dh);
+                stats::second_derivatives(&small, dw, dh, false).0
+            }
+        };
+        rec.sharpness = nan_none(lap);
     }
     if m.colorfulness || m.is_grayscale {
         let c = match (&p.rgb, gray_source) {

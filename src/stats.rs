@@ -183,12 +183,20 @@ pub fn second_derivatives(luma: &[u8], w: usize, h: usize, want_noise: bool) -> 
         };
         return (laplacian_variance(luma, w, h), noise);
     }
-    // Perimeter: the reflect-101 border, with the simple indexed code.
+    // Perimeter: reflect-101 with w, h ≥ 3 maps index −1 to 1 and n to n − 2.
     let (mut s1, mut s2) = (0i64, 0i64);
-    let px = |x: isize, y: isize| luma[reflect101(y, h) * w + reflect101(x, w)] as i64;
+    let refl = |i: usize, d: isize, n: usize| -> usize {
+        match (i, d) {
+            (0, -1) => 1,
+            (i, 1) if i == n - 1 => n - 2,
+            _ => (i as isize + d) as usize,
+        }
+    };
     let mut border = |x: usize, y: usize| {
-        let (xi, yi) = (x as isize, y as isize);
-        let v = px(xi - 1, yi) + px(xi + 1, yi) + px(xi, yi - 1) + px(xi, yi + 1) - 4 * px(xi, yi);
+        let at = |xx: usize, yy: usize| luma[yy * w + xx] as i64;
+        let v = at(refl(x, -1, w), y) + at(refl(x, 1, w), y) + at(x, refl(y, -1, h))
+            + at(x, refl(y, 1, h))
+            - 4 * at(x, y);
         s1 += v;
         s2 += v * v;
     };

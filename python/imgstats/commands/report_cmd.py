@@ -84,6 +84,11 @@ def run(args: argparse.Namespace) -> int:
     df = _scan(args.directory)
     if args.labels:
         df = join_labels(df, args.labels, args.directory)
+        # Conventional label columns are used without being named on the command line.
+        if args.split_column is None and "split" in df.columns:
+            args.split_column = "split"
+        if args.by is None and "class" in df.columns:
+            args.by = "class"
     for flag, col in (("--split-column", args.split_column), ("--by", args.by)):
         if col and col not in df.columns:
             print(
@@ -127,8 +132,14 @@ def add_parsers(sub: Any) -> None:
     )
     p.add_argument("directory", metavar="DIR", help="folder of images (scanned recursively)")
     p.add_argument("--labels", help="CSV with a 'path' column (relative to DIR or absolute)")
-    p.add_argument("--split-column", help="label column holding train/val/test")
-    p.add_argument("--by", help="label column for the coverage rows (e.g. class)")
+    p.add_argument(
+        "--split-column",
+        help="label column holding train/val/test (default: 'split' when the labels have it)",
+    )
+    p.add_argument(
+        "--by",
+        help="label column for the coverage rows (default: 'class' when the labels have it)",
+    )
     p.add_argument("-o", "--output", default="audit.html", help="output file (default audit.html)")
     p.add_argument("--title", help="page title")
     p.add_argument("--no-thumbnails", action="store_true", help="do not embed thumbnails")
