@@ -276,17 +276,7 @@ fn decode_webp(
     } else {
         (luma_from_rgb(&buf), Some(buf))
     };
-    let rgb = if need_rgb { rgb } else { None };
-    Ok(Decoded {
-        pixels: Pixels {
-            width: w,
-            height: h,
-            luma,
-            rgb,
-        },
-        reduction: 1,
-        gray_source: false,
-    })
+    Ok(full_size(w, h, luma, rgb, need_rgb, false))
 }
 
 fn open_other(data: &[u8], f: ImageFormat, max_pixels: u64) -> Result<impl ImageDecoder + '_> {
@@ -527,17 +517,29 @@ fn decode_from(dec: impl ImageDecoder, f: ImageFormat, req: DecodeRequest) -> Re
             rgba_composite(rgba.chunks_exact(4).map(|p| [p[0], p[1], p[2], p[3]]))
         }
     };
-    let rgb = if req.need_rgb { rgb } else { None };
-    Ok(Decoded {
+    Ok(full_size(w, h, luma, rgb, req.need_rgb, gray_source))
+}
+
+/// A full-size decode; RGB is kept only when a colour metric asked for it.
+fn full_size(
+    width: usize,
+    height: usize,
+    luma: Vec<u8>,
+    rgb: Option<Vec<u8>>,
+    need_rgb: bool,
+    gray_source: bool,
+) -> Decoded {
+    let rgb = if need_rgb { rgb } else { None };
+    Decoded {
         pixels: Pixels {
-            width: w,
-            height: h,
+            width,
+            height,
             luma,
             rgb,
         },
         reduction: 1,
         gray_source,
-    })
+    }
 }
 
 /// Composite RGBA over the contrasting background (see `color::contrasting_background`).

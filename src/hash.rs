@@ -61,9 +61,54 @@ pub fn phash(luma: &[u8], w: usize, h: usize) -> u64 {
 }
 
 fn phash_from_32x32(px: &[u8]) -> u64 {
+    // Fast path: a direct DCT from a cosine table, ~20x cheaper than the exact pocketfft port.
+    // Its coefficients differ from scipy's by rounding only (≲ 1e-12 of the largest), so when
+    // every coefficient is clear of the median by far more than that, the bits are identical.
+    // Near-ties (constant and symmetric images, where pocketfft yields exact zeros) take the
+    // exact port, so the result is always scipy's.
+    let fast = dct_low_8x8_direct(px);
+    let med = median64(&fast);
+    let scale = fast.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+    if fast.iter().all(|&v| (v - med).abs() > 1e-9 * scale) {
+        return pack(fast.iter().map(|&v| v > med));
+    }
     let low = dct_low_8x8(px);
     let med = median64(&low);
     pack(low.iter().map(|&v| v > med))
+}
+
+/// The same 8×8 corner as [`dct_low_8x8`], by direct sums: y[k] = 2 Σ x[n] cos(πk(2n+1)/2N).
+fn dct_low_8x8_direct(px: &[u8]) -> [f64; 64] {
+    use std::sync::OnceLock;
+    static COS: OnceLock<[[f64; PHASH_SIDE]; HASH_SIDE]> = OnceLock::new();
+    let c = COS.get_or_init(|| {
+        let mut t = [[0.0; PHASH_SIDE]; HASH_SIDE];
+        for (k, row) in t.iter_mut().enumerate() {
+            for (n, v) in row.iter_mut().enumerate() {
+                let a = std::f64::consts::PI * (k * (2 * n + 1)) as f64 / (2 * PHASH_SIDE) as f64;
+                *v = 2.0 * a.cos();
+            }
+        }
+        t
+    });
+    // Axis 0 (down the columns), keeping 8 frequencies: t[u][j] = Σ_i px[i][j] c[u][i].
+    let mut t = [[0.0f64; PHASH_SIDE]; HASH_SIDE];
+    for (i, line) in px.chunks_exact(PHASH_SIDE).enumerate() {
+        for (tu, cu) in t.iter_mut().zip(c.iter()) {
+            let w = cu[i];
+            for (acc, &p) in tu.iter_mut().zip(line) {
+                *acc += f64::from(p) * w;
+            }
+        }
+    }
+    // Axis 1 on the 8 kept rows.
+    let mut low = [0.0f64; 64];
+    for (u, tu) in t.iter().enumerate() {
+        for (v, cv) in c.iter().enumerate() {
+            low[u * HASH_SIDE + v] = tu.iter().zip(cv).map(|(a, b)| a * b).sum();
+        }
+    }
+    low
 }
 
 /// `scipy.fftpack.dct(scipy.fftpack.dct(x, axis=0), axis=1)[:8, :8]` on a 32×32 image, bit for bit:
@@ -594,6 +639,18 @@ mod tests {
         let mut one = [5u8; 72];
         one[9 + 1] = 6;
         assert_eq!(dhash_from_9x8(&one), 1 << (63 - 8));
+    }
+
+    #[test]
+    fn direct_dct_agrees_with_the_exact_port() {
+        for seed in 0..50 {
+            let px = image(seed);
+            let (a, b) = (dct_low_8x8(&px), dct_low_8x8_direct(&px));
+            let scale = a.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+            for (x, y) in a.iter().zip(&b) {
+                assert!((x - y).abs() <= 1e-11 * scale, "seed {seed}: {x} vs {y}");
+            }
+        }
     }
 
     #[test]

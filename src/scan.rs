@@ -262,8 +262,14 @@ fn panic_text(payload: &Box<dyn std::any::Any + Send>) -> String {
 
 fn read_file(path: &Path, max_size: u64) -> Result<Vec<u8>> {
     use std::io::Read;
-    // Check the type before opening: opening a FIFO named like an image would block forever.
-    let meta = std::fs::metadata(path)?;
+    use std::os::unix::fs::OpenOptionsExt;
+    // O_NONBLOCK: opening a FIFO named like an image must not wait for a writer; the type check
+    // on the open file then refuses it. Reads of regular files ignore the flag.
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    let meta = f.metadata()?;
     if !meta.is_file() {
         let kind = if meta.is_dir() {
             "a directory"
@@ -272,7 +278,6 @@ fn read_file(path: &Path, max_size: u64) -> Result<Vec<u8>> {
         };
         return Err(ImageError::Io(std::io::Error::other(kind)));
     }
-    let f = std::fs::File::open(path)?;
     if meta.len() > max_size {
         return Err(ImageError::FileTooLarge {
             size: meta.len(),

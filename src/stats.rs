@@ -98,43 +98,17 @@ pub fn laplacian_variance(luma: &[u8], w: usize, h: usize) -> f64 {
     if w == 0 || h == 0 {
         return f64::NAN;
     }
+    if w >= 3 && h >= 3 {
+        return second_derivatives(luma, w, h, false).0;
+    }
+    // Images thinner than 3 pixels: every pixel is a border pixel.
     let (mut s1, mut s2) = (0i64, 0i64);
     let px = |x: isize, y: isize| luma[reflect101(y, h) * w + reflect101(x, w)] as i64;
-    let mut border = |x: usize, y: usize| {
-        let (xi, yi) = (x as isize, y as isize);
-        let v = px(xi - 1, yi) + px(xi + 1, yi) + px(xi, yi - 1) + px(xi, yi + 1) - 4 * px(xi, yi);
-        s1 += v;
-        s2 += v * v;
-    };
-    if w < 3 || h < 3 {
-        for y in 0..h {
-            for x in 0..w {
-                border(x, y);
-            }
-        }
-    } else {
-        for x in 0..w {
-            border(x, 0);
-            border(x, h - 1);
-        }
-        for y in 1..h - 1 {
-            border(0, y);
-            border(w - 1, y);
-        }
-        // Interior without bounds logic: |v| ≤ 1020 so v² fits i32; row sums go to i64.
-        for y in 1..h - 1 {
-            let up = &luma[(y - 1) * w..y * w];
-            let row = &luma[y * w..(y + 1) * w];
-            let dn = &luma[(y + 1) * w..(y + 2) * w];
-            let (mut r1, mut r2) = (0i64, 0i64);
-            for x in 1..w - 1 {
-                let v = up[x] as i32 + dn[x] as i32 + row[x - 1] as i32 + row[x + 1] as i32
-                    - 4 * row[x] as i32;
-                r1 += v as i64;
-                r2 += (v * v) as i64;
-            }
-            s1 += r1;
-            s2 += r2;
+    for y in 0..h as isize {
+        for x in 0..w as isize {
+            let v = px(x - 1, y) + px(x + 1, y) + px(x, y - 1) + px(x, y + 1) - 4 * px(x, y);
+            s1 += v;
+            s2 += v * v;
         }
     }
     let n = (w * h) as f64;

@@ -125,7 +125,11 @@ def _resolve(source: Source, extensions: Iterable[str] | None) -> tuple[list[byt
         if not isinstance(x, (str, os.PathLike)):
             raise TypeError(f"expected a path or bytes, got {type(x).__name__}")
         p = os.fspath(x)
-        if os.path.isdir(p) or (glob.has_magic(p) and not os.path.lexists(p)):
+        # Image-named entries are taken as files without a stat each (millions of paths); a
+        # directory so named still becomes an error row, never a hang.
+        if _wanted(p, IMAGE_EXTENSIONS) and not glob.has_magic(p):
+            paths.append(os.fsencode(p))
+        elif os.path.isdir(p) or (glob.has_magic(p) and not os.path.lexists(p)):
             paths.extend(os.fsencode(q) for q in _expand(p, exts))
         else:
             paths.append(os.fsencode(p))  # a file named explicitly; missing → an error row

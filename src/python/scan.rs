@@ -98,11 +98,17 @@ fn _scan_batch(
     let mut interrupt: Option<PyErr> = None;
     let records = py.detach(|| {
         std::thread::scope(|s| {
-            let worker =
-                s.spawn(|| pool.install(|| scan::scan_many(&sources, &opts, &cancel, &done)));
+            // The worker signals completion on a channel, so a finished batch is noticed at once
+            // rather than at the next poll.
+            let (finished, wait) = std::sync::mpsc::channel::<()>();
+            let (sources, opts, cancel, done, pool) = (&sources, &opts, &cancel, &done, &pool);
+            let worker = s.spawn(move || {
+                let records = pool.install(|| scan::scan_many(sources, opts, cancel, done));
+                let _ = finished.send(());
+                records
+            });
             let mut reported = usize::MAX;
-            while !worker.is_finished() {
-                std::thread::sleep(Duration::from_millis(25));
+            while wait.recv_timeout(Duration::from_millis(25)).is_err() && !worker.is_finished() {
                 let n = done.load(Ordering::Relaxed);
                 let poll = Python::attach(|py| -> PyResult<()> {
                     py.check_signals()?;
