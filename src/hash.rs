@@ -91,13 +91,19 @@ fn dct_low_8x8_direct(px: &[u8]) -> [f64; 64] {
         }
         t
     });
-    // Axis 0 (down the columns), keeping 8 frequencies: t[u][j] = Σ_i px[i][j] c[u][i].
+    // Axis 0 (down the columns), keeping 8 frequencies: t[u][j] = Σ_i c[u][i] · x[i][j], with
+    // the pixels converted once and contiguous inner loops over j (vectorised).
+    let mut x = [[0.0f64; PHASH_SIDE]; PHASH_SIDE];
+    for (xi, line) in x.iter_mut().zip(px.chunks_exact(PHASH_SIDE)) {
+        for (v, &p) in xi.iter_mut().zip(line) {
+            *v = f64::from(p);
+        }
+    }
     let mut t = [[0.0f64; PHASH_SIDE]; HASH_SIDE];
-    for (i, line) in px.chunks_exact(PHASH_SIDE).enumerate() {
-        for (tu, cu) in t.iter_mut().zip(c.iter()) {
-            let w = cu[i];
-            for (acc, &p) in tu.iter_mut().zip(line) {
-                *acc += f64::from(p) * w;
+    for (tu, cu) in t.iter_mut().zip(c.iter()) {
+        for (xi, &w) in x.iter().zip(cu.iter()) {
+            for (acc, &v) in tu.iter_mut().zip(xi) {
+                *acc += v * w;
             }
         }
     }
