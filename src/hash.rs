@@ -77,12 +77,13 @@ fn phash_from_32x32(px: &[u8]) -> u64 {
     pack(low.iter().map(|&v| v > med))
 }
 
-/// The same 8×8 corner as [`dct_low_8x8`], by direct sums: y[k] = 2 Σ x[n] cos(πk(2n+1)/2N).
-fn dct_low_8x8_direct(px: &[u8]) -> [f64; 64] {
+/// Cosine table of the direct DCT: `COS[k][n] = 2 cos(πk(2n+1)/64)` for the 8 kept frequencies and
+/// the first half of the inputs (the second half mirrors it: `COS[k][31-n] = (-1)^k COS[k][n]`).
+fn cos_table() -> &'static [[f64; PHASH_SIDE / 2]; HASH_SIDE] {
     use std::sync::OnceLock;
-    static COS: OnceLock<[[f64; PHASH_SIDE]; HASH_SIDE]> = OnceLock::new();
-    let c = COS.get_or_init(|| {
-        let mut t = [[0.0; PHASH_SIDE]; HASH_SIDE];
+    static COS: OnceLock<[[f64; PHASH_SIDE / 2]; HASH_SIDE]> = OnceLock::new();
+    COS.get_or_init(|| {
+        let mut t = [[0.0; PHASH_SIDE / 2]; HASH_SIDE];
         for (k, row) in t.iter_mut().enumerate() {
             for (n, v) in row.iter_mut().enumerate() {
                 let a = std::f64::consts::PI * (k * (2 * n + 1)) as f64 / (2 * PHASH_SIDE) as f64;
@@ -90,31 +91,53 @@ fn dct_low_8x8_direct(px: &[u8]) -> [f64; 64] {
             }
         }
         t
-    });
-    // Axis 0 (down the columns), keeping 8 frequencies: t[u][j] = Σ_i c[u][i] · x[i][j], with
-    // the pixels converted once and contiguous inner loops over j (vectorised).
-    let mut x = [[0.0f64; PHASH_SIDE]; PHASH_SIDE];
-    for (xi, line) in x.iter_mut().zip(px.chunks_exact(PHASH_SIDE)) {
-        for (v, &p) in xi.iter_mut().zip(line) {
-            *v = f64::from(p);
+    })
+}
+
+crate::simd::dispatch! {
+/// The same 8×8 corner as [`dct_low_8x8`], by direct sums: y[k] = 2 Σ x[n] cos(πk(2n+1)/2N).
+/// Even frequencies see `x[n] + x[31-n]`, odd ones `x[n] - x[31-n]` (the cosines mirror), which
+/// halves the multiplies; the inner loops run along rows of 32 and are vectorised.
+pub fn dct_low_8x8_direct(px: &[u8]) -> [f64; 64] {
+    const H: usize = PHASH_SIDE / 2;
+    let c = cos_table();
+    // Axis 0 (down the columns): sums and differences of mirrored rows, exact in f64.
+    let mut sum = [[0.0f64; PHASH_SIDE]; H];
+    let mut diff = [[0.0f64; PHASH_SIDE]; H];
+    let row = |i: usize| &px[i * PHASH_SIDE..(i + 1) * PHASH_SIDE];
+    for i in 0..H {
+        let (a, b) = (row(i), row(PHASH_SIDE - 1 - i));
+        for j in 0..PHASH_SIDE {
+            let (a, b) = (f64::from(a[j]), f64::from(b[j]));
+            sum[i][j] = a + b;
+            diff[i][j] = a - b;
         }
     }
     let mut t = [[0.0f64; PHASH_SIDE]; HASH_SIDE];
-    for (tu, cu) in t.iter_mut().zip(c.iter()) {
-        for (xi, &w) in x.iter().zip(cu.iter()) {
-            for (acc, &v) in tu.iter_mut().zip(xi) {
+    for (u, tu) in t.iter_mut().enumerate() {
+        let half = if u % 2 == 0 { &sum } else { &diff };
+        for (hi, &w) in half.iter().zip(&c[u]) {
+            for (acc, &v) in tu.iter_mut().zip(hi) {
                 *acc += v * w;
             }
         }
     }
-    // Axis 1 on the 8 kept rows.
+    // Axis 1 on the 8 kept rows, with the same mirroring along each row.
     let mut low = [0.0f64; 64];
     for (u, tu) in t.iter().enumerate() {
+        let mut s = [0.0f64; H];
+        let mut d = [0.0f64; H];
+        for n in 0..H {
+            s[n] = tu[n] + tu[PHASH_SIDE - 1 - n];
+            d[n] = tu[n] - tu[PHASH_SIDE - 1 - n];
+        }
         for (v, cv) in c.iter().enumerate() {
-            low[u * HASH_SIDE + v] = tu.iter().zip(cv).map(|(a, b)| a * b).sum();
+            let half = if v % 2 == 0 { &s } else { &d };
+            low[u * HASH_SIDE + v] = half.iter().zip(cv).map(|(a, b)| a * b).sum();
         }
     }
     low
+}
 }
 
 /// `scipy.fftpack.dct(scipy.fftpack.dct(x, axis=0), axis=1)[:8, :8]` on a 32×32 image, bit for bit:
@@ -453,8 +476,9 @@ mod pocketfft {
 /// numpy's median of an even count: the mean of the two middle order statistics.
 fn median64(v: &[f64; 64]) -> f64 {
     let mut s = *v;
-    s.sort_unstable_by(f64::total_cmp);
-    (s[31] + s[32]) / 2.0
+    let (_, lower, upper) = s.select_nth_unstable_by(31, f64::total_cmp);
+    let next = upper.iter().copied().fold(f64::INFINITY, f64::min);
+    (*lower + next) / 2.0
 }
 
 /// `[phash, dhash, ahash]` of one luma image (three resizes of the full image; no shared work is

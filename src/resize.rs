@@ -20,6 +20,7 @@
 //! AVX2 and picked at run time.
 
 use std::f64::consts::PI;
+use std::rc::Rc;
 
 /// Fractional bits of the fixed-point coefficients (Pillow: `32 - 8 - 2`).
 const PRECISION_BITS: u32 = 22;
@@ -56,6 +57,45 @@ struct Taps {
     k: Vec<i32>,
     /// The same coefficients for 16-bit multiplies, when that is cheaper (see [`Taps16`]).
     k16: Option<Taps16>,
+    /// The same coefficients in fixed-width windows, when that is cheaper (see [`Padded`]).
+    padded: Option<Padded>,
+}
+
+/// Every output's window widened with zero taps to `kpad` (a multiple of 8) inputs, shifted left
+/// where it would run past the last input.
+///
+/// Short kernels (upscaling, mild downscaling: 7–24 taps) spend more time on per-output loop
+/// set-up than on multiplies when each output has its own length; with a fixed width the dot
+/// product is a few 8-lane vector multiplies. Zero taps add exactly nothing, so the sums, and
+/// hence the pixels, are unchanged.
+#[derive(Clone)]
+struct Padded {
+    kpad: usize,
+    starts: Vec<usize>,
+    k: Vec<i32>,
+}
+
+impl Padded {
+    /// `None` when the input is narrower than one padded window.
+    fn new(k: &[i32], ksize: usize, bounds: &[(usize, usize)], in_size: usize) -> Option<Padded> {
+        let kpad = ksize.next_multiple_of(8);
+        if in_size < kpad {
+            return None;
+        }
+        let mut starts = Vec::with_capacity(bounds.len());
+        let mut kp = vec![0i32; bounds.len() * kpad];
+        for (i, &(start, len)) in bounds.iter().enumerate() {
+            let s = start.min(in_size - kpad);
+            let at = i * kpad + (start - s);
+            kp[at..at + len].copy_from_slice(&k[i * ksize..i * ksize + len]);
+            starts.push(s);
+        }
+        Some(Padded {
+            kpad,
+            starts,
+            k: kp,
+        })
+    }
 }
 
 /// Coefficients clamped to `i16` plus the few corrections that make them exact again.
@@ -138,11 +178,17 @@ impl Taps {
             bounds.push((xmin as usize, len));
         }
         let k16 = Taps16::new(&k, ksize, &bounds);
+        let padded = if k16.is_none() {
+            Padded::new(&k, ksize, &bounds, in_size)
+        } else {
+            None
+        };
         Taps {
             ksize,
             bounds,
             k,
             k16,
+            padded,
         }
     }
 
@@ -151,11 +197,23 @@ impl Taps {
         (start, &self.k[i * self.ksize..i * self.ksize + len])
     }
 
-    /// Half-open range of input indices read by any output.
+    /// Half-open range of input indices with a tap of any output (what the vertical pass reads).
     fn span(&self) -> (usize, usize) {
         let first = self.bounds.first().map_or(0, |b| b.0);
         let last = self.bounds.last().map_or(0, |b| b.0 + b.1);
         (first, last.max(first))
+    }
+
+    /// Half-open range of input indices the horizontal pass reads: the padded windows, if used.
+    fn read_span(&self) -> (usize, usize) {
+        match &self.padded {
+            Some(p) => {
+                let first = p.starts.iter().copied().min().unwrap_or(0);
+                let last = p.starts.iter().map(|s| s + p.kpad).max().unwrap_or(0);
+                (first, last.max(first))
+            }
+            None => self.span(),
+        }
     }
 }
 
@@ -174,17 +232,33 @@ fn dot16(px: &[u8], k: &[i16]) -> i32 {
 }
 
 /// Horizontal pass: `rows` rows of width `sw` starting at byte `src` → rows of width `taps.len`.
+/// The rows start at input column `offset` (the columns before it are not read).
 #[inline(always)]
-fn horizontal_kernel(src: &[u8], sw: usize, rows: usize, taps: &Taps, dst: &mut [u8]) {
+fn horizontal_kernel(
+    src: &[u8],
+    sw: usize,
+    rows: usize,
+    taps: &Taps,
+    offset: usize,
+    dst: &mut [u8],
+) {
     let dw = taps.bounds.len();
-    for (row, out) in src
+    let rows = src
         .chunks_exact(sw)
         .take(rows)
-        .zip(dst.chunks_exact_mut(dw))
-    {
+        .zip(dst.chunks_exact_mut(dw));
+    if let Some(p) = &taps.padded {
+        for (row, out) in rows {
+            for (xx, o) in out.iter_mut().enumerate() {
+                *o = padded_output(row, p, offset, xx);
+            }
+        }
+        return;
+    }
+    for (row, out) in rows {
         for (xx, o) in out.iter_mut().enumerate() {
             let (start, len) = taps.bounds[xx];
-            let px = &row[start..start + len];
+            let px = &row[start - offset..start - offset + len];
             let at = xx * taps.ksize..xx * taps.ksize + len;
             let ss = match &taps.k16 {
                 // The true sum fits in i32, so wrapping intermediates still give it exactly.
@@ -206,7 +280,98 @@ fn horizontal_kernel(src: &[u8], sw: usize, rows: usize, taps: &Taps, dst: &mut 
     }
 }
 
-/// Vertical pass over whole rows: columns `[c0, c0 + width)` of a `stride`-wide image.
+/// Output `xx` of one row through its padded window.
+#[inline(always)]
+fn padded_output(row: &[u8], p: &Padded, offset: usize, xx: usize) -> u8 {
+    let s = p.starts[xx] - offset;
+    let px = &row[s..s + p.kpad];
+    let k = &p.k[xx * p.kpad..(xx + 1) * p.kpad];
+    let mut acc = [0i32; 8];
+    for (pc, kc) in px.as_chunks::<8>().0.iter().zip(k.as_chunks::<8>().0) {
+        for l in 0..8 {
+            // Wrapping: lanes hold partial sums; the total fits in i32, so it comes out exact.
+            acc[l] = acc[l].wrapping_add(i32::from(pc[l]) * kc[l]);
+        }
+    }
+    clip8(acc.iter().fold(HALF, |s, &a| s.wrapping_add(a)))
+}
+
+/// The padded horizontal pass with AVX2 intrinsics, 8 outputs at a time: each output's window is
+/// multiplied in 8-lane chunks, then the 8 accumulators are reduced together (a transposing tree
+/// of `hadd`s: 8 sums for the price of one) and clamped with saturating packs, which is `clip8`.
+/// The per-output horizontal sum is what costs in the plain kernel; here it is amortised.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn horizontal_padded_avx2(
+    src: &[u8],
+    sw: usize,
+    rows: usize,
+    p: &Padded,
+    offset: usize,
+    dst: &mut [u8],
+) {
+    use std::arch::x86_64::*;
+    let dw = p.starts.len();
+    let blocks = dw / 8;
+    let chunks = p.kpad / 8;
+    // Checked once here instead of per output: every window lies inside a row.
+    assert!(
+        p.starts
+            .iter()
+            .all(|&s| s >= offset && s - offset + p.kpad <= sw)
+    );
+    assert_eq!(p.k.len(), dw * p.kpad);
+    let half = _mm256_set1_epi32(HALF);
+    for (row, out) in src
+        .chunks_exact(sw)
+        .take(rows)
+        .zip(dst.chunks_exact_mut(dw))
+    {
+        for b in 0..blocks {
+            let mut v = [_mm256_setzero_si256(); 8];
+            for (i, vi) in v.iter_mut().enumerate() {
+                let xx = b * 8 + i;
+                // SAFETY: xx < dw; the window `[s, s + kpad)` is inside `row` and the taps
+                // `[xx·kpad, (xx+1)·kpad)` inside `p.k` (both asserted above); loads are unaligned.
+                unsafe {
+                    let px = row.as_ptr().add(p.starts.get_unchecked(xx) - offset);
+                    let kp = p.k.as_ptr().add(xx * p.kpad);
+                    for c in 0..chunks {
+                        let bytes = _mm_loadl_epi64(px.add(c * 8).cast());
+                        let coef = _mm256_loadu_si256(kp.add(c * 8).cast());
+                        let prod = _mm256_mullo_epi32(_mm256_cvtepu8_epi32(bytes), coef);
+                        *vi = _mm256_add_epi32(*vi, prod);
+                    }
+                }
+            }
+            // Lane l of `sums` is Σ v[l]: pairwise sums within 128-bit halves, then the halves.
+            let h01 = _mm256_hadd_epi32(v[0], v[1]);
+            let h23 = _mm256_hadd_epi32(v[2], v[3]);
+            let h45 = _mm256_hadd_epi32(v[4], v[5]);
+            let h67 = _mm256_hadd_epi32(v[6], v[7]);
+            let h0123 = _mm256_hadd_epi32(h01, h23);
+            let h4567 = _mm256_hadd_epi32(h45, h67);
+            let sums = _mm256_add_epi32(
+                _mm256_permute2x128_si256::<0x20>(h0123, h4567),
+                _mm256_permute2x128_si256::<0x31>(h0123, h4567),
+            );
+            // (HALF + Σ) >> 22, then saturate to i16 and to u8: the clamp to 0..=255.
+            let r = _mm256_srai_epi32::<22>(_mm256_add_epi32(sums, half));
+            let r16 = _mm256_packs_epi32(r, r);
+            let r8 = _mm256_packus_epi16(r16, r16);
+            let lo = _mm_cvtsi128_si32(_mm256_castsi256_si128(r8)).to_le_bytes();
+            let hi = _mm_cvtsi128_si32(_mm256_extracti128_si256::<1>(r8)).to_le_bytes();
+            out[b * 8..b * 8 + 4].copy_from_slice(&lo);
+            out[b * 8 + 4..b * 8 + 8].copy_from_slice(&hi);
+        }
+        for (xx, o) in out.iter_mut().enumerate().skip(blocks * 8) {
+            *o = padded_output(row, p, offset, xx);
+        }
+    }
+}
+
+/// Vertical pass over whole rows: columns `[c0, c0 + width)` of a `stride`-wide image whose first
+/// row is input row `offset`.
 #[inline(always)]
 fn vertical_kernel(
     src: &[u8],
@@ -214,6 +379,7 @@ fn vertical_kernel(
     c0: usize,
     width: usize,
     taps: &Taps,
+    offset: usize,
     dst: &mut [u8],
 ) {
     let mut acc = vec![0i32; width];
@@ -221,9 +387,18 @@ fn vertical_kernel(
         let (start, k) = taps.taps(yy);
         acc.fill(HALF);
         for (j, &c) in k.iter().enumerate() {
-            let off = (start + j) * stride + c0;
+            let off = (start - offset + j) * stride + c0;
             let row = &src[off..off + width];
-            for (a, &p) in acc.iter_mut().zip(row) {
+            // Fixed 8-lane chunks: a loop of unknown length vectorises only from ~32 columns on,
+            // and hash thumbnails are narrower than that.
+            let (acc8, acc_tail) = acc.as_chunks_mut::<8>();
+            let (row8, row_tail) = row.as_chunks::<8>();
+            for (a, p) in acc8.iter_mut().zip(row8) {
+                for l in 0..8 {
+                    a[l] += i32::from(p[l]) * c;
+                }
+            }
+            for (a, &p) in acc_tail.iter_mut().zip(row_tail) {
                 *a += i32::from(p) * c;
             }
         }
@@ -235,14 +410,22 @@ fn vertical_kernel(
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn horizontal_avx2(src: &[u8], sw: usize, rows: usize, taps: &Taps, dst: &mut [u8]) {
-    horizontal_kernel(src, sw, rows, taps, dst)
+fn horizontal_avx2(src: &[u8], sw: usize, rows: usize, taps: &Taps, offset: usize, dst: &mut [u8]) {
+    horizontal_kernel(src, sw, rows, taps, offset, dst)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn vertical_avx2(src: &[u8], stride: usize, c0: usize, width: usize, taps: &Taps, dst: &mut [u8]) {
-    vertical_kernel(src, stride, c0, width, taps, dst)
+fn vertical_avx2(
+    src: &[u8],
+    stride: usize,
+    c0: usize,
+    width: usize,
+    taps: &Taps,
+    offset: usize,
+    dst: &mut [u8],
+) {
+    vertical_kernel(src, stride, c0, width, taps, offset, dst)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -250,27 +433,40 @@ fn has_avx2() -> bool {
     std::arch::is_x86_feature_detected!("avx2")
 }
 
-fn horizontal(src: &[u8], sw: usize, rows: usize, taps: &Taps) -> Vec<u8> {
-    let mut dst = vec![0u8; rows * taps.bounds.len()];
+fn horizontal(src: &[u8], sw: usize, rows: usize, taps: &Taps, offset: usize) -> Vec<u8> {
+    let dw = taps.bounds.len();
+    let mut dst = vec![0u8; rows * dw];
     #[cfg(target_arch = "x86_64")]
     if has_avx2() {
+        if let Some(p) = &taps.padded {
+            // SAFETY: the CPU supports AVX2 (checked just above at run time).
+            unsafe { horizontal_padded_avx2(src, sw, rows, p, offset, &mut dst) };
+            return dst;
+        }
         // SAFETY: the CPU supports AVX2 (checked just above at run time).
-        unsafe { horizontal_avx2(src, sw, rows, taps, &mut dst) };
+        unsafe { horizontal_avx2(src, sw, rows, taps, offset, &mut dst) };
         return dst;
     }
-    horizontal_kernel(src, sw, rows, taps, &mut dst);
+    horizontal_kernel(src, sw, rows, taps, offset, &mut dst);
     dst
 }
 
-fn vertical(src: &[u8], stride: usize, c0: usize, width: usize, taps: &Taps) -> Vec<u8> {
+fn vertical(
+    src: &[u8],
+    stride: usize,
+    c0: usize,
+    width: usize,
+    taps: &Taps,
+    offset: usize,
+) -> Vec<u8> {
     let mut dst = vec![0u8; width * taps.bounds.len()];
     #[cfg(target_arch = "x86_64")]
     if has_avx2() {
         // SAFETY: the CPU supports AVX2 (checked just above at run time).
-        unsafe { vertical_avx2(src, stride, c0, width, taps, &mut dst) };
+        unsafe { vertical_avx2(src, stride, c0, width, taps, offset, &mut dst) };
         return dst;
     }
-    vertical_kernel(src, stride, c0, width, taps, &mut dst);
+    vertical_kernel(src, stride, c0, width, taps, offset, &mut dst);
     dst
 }
 
@@ -286,11 +482,11 @@ pub fn vertical_first(sw: usize, sh: usize, dw: usize, dh: usize) -> bool {
 
 /// Taps for `in_size → out_size`, from a small per-thread cache: computing them costs hundreds
 /// of `sin` calls, more than resizing a thumbnail, and datasets repeat a few sizes.
-fn cached_taps(in_size: usize, out_size: usize) -> Taps {
+fn cached_taps(in_size: usize, out_size: usize) -> Rc<Taps> {
     use std::cell::RefCell;
     use std::collections::HashMap;
     thread_local! {
-        static CACHE: RefCell<HashMap<(usize, usize), Taps>> = RefCell::new(HashMap::new());
+        static CACHE: RefCell<HashMap<(usize, usize), Rc<Taps>>> = RefCell::new(HashMap::new());
     }
     CACHE.with(|c| {
         let mut c = c.borrow_mut();
@@ -300,7 +496,7 @@ fn cached_taps(in_size: usize, out_size: usize) -> Taps {
         if c.len() >= 256 {
             c.clear(); // many distinct sizes: keep memory bounded
         }
-        let t = Taps::new(in_size, out_size);
+        let t = Rc::new(Taps::new(in_size, out_size));
         c.insert((in_size, out_size), t.clone());
         t
     })
@@ -326,27 +522,21 @@ pub fn resize_lanczos_l8(src: &[u8], sw: usize, sh: usize, dw: usize, dh: usize)
     let need_v = dh != sh;
     match (need_h, need_v) {
         (false, false) => src.to_vec(),
-        (true, false) => horizontal(src, sw, sh, &cached_taps(sw, dw)),
-        (false, true) => vertical(src, sw, 0, sw, &cached_taps(sh, dh)),
+        (true, false) => horizontal(src, sw, sh, &cached_taps(sw, dw), 0),
+        (false, true) => vertical(src, sw, 0, sw, &cached_taps(sh, dh), 0),
         (true, true) => {
-            let mut tv = cached_taps(sh, dh);
-            let mut th = cached_taps(sw, dw);
+            let tv = cached_taps(sh, dh);
+            let th = cached_taps(sw, dw);
             if vertical_first(sw, sh, dw, dh) {
                 // Only the columns the horizontal pass reads are resampled vertically.
-                let (c0, c1) = th.span();
-                let tmp = vertical(src, sw, c0, c1 - c0, &tv);
-                for b in &mut th.bounds {
-                    b.0 -= c0;
-                }
-                horizontal(&tmp, c1 - c0, dh, &th)
+                let (c0, c1) = th.read_span();
+                let tmp = vertical(src, sw, c0, c1 - c0, &tv, 0);
+                horizontal(&tmp, c1 - c0, dh, &th, c0)
             } else {
                 // Only the rows the vertical pass reads are resampled horizontally (as Pillow).
                 let (r0, r1) = tv.span();
-                let tmp = horizontal(&src[r0 * sw..], sw, r1 - r0, &th);
-                for b in &mut tv.bounds {
-                    b.0 -= r0;
-                }
-                vertical(&tmp, dw, 0, dw, &tv)
+                let tmp = horizontal(&src[r0 * sw..], sw, r1 - r0, &th, 0);
+                vertical(&tmp, dw, 0, dw, &tv, r0)
             }
         }
     }
@@ -495,6 +685,15 @@ mod tests {
             (33, 200, 8, 8),
             (200, 33, 8, 8),
             (50, 50, 49, 51),
+            // Padded windows: upscaling, mild downscaling, vertical-first with a padded
+            // horizontal pass, windows shifted at both edges, an input exactly one window wide.
+            (28, 28, 32, 32),
+            (28, 28, 9, 8),
+            (8, 8, 32, 32),
+            (64, 64, 32, 32),
+            (60, 600, 32, 32),
+            (9, 30, 32, 8),
+            (31, 17, 30, 16),
         ];
         for (i, &(sw, sh, dw, dh)) in sizes.iter().enumerate() {
             let src = noise(sw * sh, i as u64);
@@ -504,6 +703,36 @@ mod tests {
                 "{sw}x{sh} -> {dw}x{dh}"
             );
         }
+    }
+
+    #[test]
+    fn padded_windows_hold_the_same_taps() {
+        for (i, o) in [
+            (28, 32),
+            (28, 9),
+            (8, 32),
+            (64, 32),
+            (60, 32),
+            (9, 32),
+            (31, 30),
+        ] {
+            let t = Taps::new(i, o);
+            let p = t.padded.as_ref().expect("short kernels use padded windows");
+            assert_eq!(p.kpad % 8, 0);
+            for xx in 0..o {
+                let (start, k) = t.taps(xx);
+                let s = p.starts[xx];
+                assert!(s <= start && start + k.len() <= s + p.kpad && s + p.kpad <= i);
+                let row = &p.k[xx * p.kpad..(xx + 1) * p.kpad];
+                let (before, rest) = row.split_at(start - s);
+                let (taps, after) = rest.split_at(k.len());
+                assert_eq!(taps, k, "{i}->{o} output {xx}");
+                assert!(before.iter().chain(after).all(|&c| c == 0));
+            }
+        }
+        // Narrower than one window, or long kernels with 16-bit taps: not padded.
+        assert!(Taps::new(7, 32).padded.is_none());
+        assert!(Taps::new(4000, 32).padded.is_none());
     }
 
     #[test]

@@ -284,8 +284,15 @@ fn read_file(path: &Path, max_size: u64) -> Result<Vec<u8>> {
             limit: max_size,
         });
     }
-    // Read at most max_size + 1 bytes: files that grow (or lie, like /proc) cannot exhaust memory.
     let mut buf = Vec::with_capacity(meta.len() as usize);
+    if meta.len() > 0 {
+        // Exactly the size stat gave: no extra read() to see end-of-file (one syscall of the
+        // four per small file), and a file that grows meanwhile is read as it was.
+        f.take(meta.len()).read_to_end(&mut buf)?;
+        return Ok(buf);
+    }
+    // Size 0 is an empty file or one that does not know its size (/proc): read at most
+    // max_size + 1 bytes, so a file that never ends cannot exhaust memory.
     f.take(max_size + 1).read_to_end(&mut buf)?;
     if buf.len() as u64 > max_size {
         return Err(ImageError::FileTooLarge {

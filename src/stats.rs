@@ -12,8 +12,15 @@ pub const GRAY_SPREAD: u8 = 12;
 pub const GRAY_MAX_COLORED_SHARE: f64 = 0.005;
 
 pub fn histogram(luma: &[u8]) -> [u64; 256] {
-    // Four sub-histograms break the store-to-load dependency on runs of equal pixels.
-    let mut h = [[0u64; 256]; 4];
+    // Four sub-histograms break the store-to-load dependency on runs of equal pixels; u32 bins
+    // halve what is zeroed per image and hold any count below the pixel limit (the plane is
+    // counted in pieces of under 2^32 pixels all the same).
+    if luma.len() >= 1 << 32 {
+        let (a, b) = luma.split_at(1 << 31);
+        let (ha, hb) = (histogram(a), histogram(b));
+        return std::array::from_fn(|i| ha[i] + hb[i]);
+    }
+    let mut h = [[0u32; 256]; 4];
     let mut chunks = luma.chunks_exact(4);
     for c in &mut chunks {
         h[0][c[0] as usize] += 1;
@@ -26,7 +33,7 @@ pub fn histogram(luma: &[u8]) -> [u64; 256] {
     }
     let mut out = [0u64; 256];
     for (i, o) in out.iter_mut().enumerate() {
-        *o = h[0][i] + h[1][i] + h[2][i] + h[3][i];
+        *o = u64::from(h[0][i]) + u64::from(h[1][i]) + u64::from(h[2][i]) + u64::from(h[3][i]);
     }
     out
 }
@@ -53,15 +60,15 @@ pub fn luma_stats(hist: &[u64; 256]) -> LumaStats {
             entropy: f64::NAN,
         };
     }
+    // u128: the sums of squares overflow u64 beyond ~2.8·10^14 pixels; cheap next to the logs.
     let (mut s1, mut s2) = (0u128, 0u128);
     let mut entropy = 0.0;
-    for (v, &c) in hist.iter().enumerate() {
+    let inv_n = 1.0 / n as f64;
+    for (v, &c) in hist.iter().enumerate().filter(|(_, c)| **c > 0) {
         s1 += v as u128 * c as u128;
         s2 += (v * v) as u128 * c as u128;
-        if c > 0 {
-            let p = c as f64 / n as f64;
-            entropy -= p * p.log2();
-        }
+        let p = c as f64 * inv_n;
+        entropy -= p * p.log2();
     }
     let nf = n as f64;
     let mean = s1 as f64 / nf;

@@ -1,0 +1,149 @@
+//! Per-image cost of the scan's phases on small files (not a test: never gates CI). Run with
+//! `cargo bench --bench small_files -- LIST [N] [REPS]` where LIST holds one image path per
+//! line (`benches/.data/fashion-mnist-png.txt` after `python benches/bench_scan.py --corpus
+//! mnist`). Files are read into memory first, so the phases exclude the file system; one
+//! thread. Prints microseconds per image for each phase (median of REPS).
+
+use imgstats::resize::resize_lanczos_l8;
+use imgstats::scan::{Options, Source, scan_one};
+use imgstats::{decode, hash, stats};
+use std::time::Instant;
+
+fn per_image_us(reps: usize, n: usize, mut f: impl FnMut()) -> f64 {
+    let mut runs: Vec<f64> = (0..reps)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed().as_secs_f64() * 1e6 / n as f64
+        })
+        .collect();
+    runs.sort_by(f64::total_cmp);
+    runs[runs.len() / 2]
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    let list = args
+        .first()
+        .expect("usage: small_files LIST [N] [REPS]")
+        .clone();
+    let n: usize = args.get(1).map_or(5000, |s| s.parse().unwrap());
+    let reps: usize = args.get(2).map_or(5, |s| s.parse().unwrap());
+    let files: Vec<Vec<u8>> = std::fs::read_to_string(&list)
+        .expect("read list")
+        .lines()
+        .filter(|l| !l.is_empty())
+        .take(n)
+        .map(|p| std::fs::read(p).expect("read image"))
+        .collect();
+    let n = files.len();
+    let opts = Options::default();
+    let limit = opts.max_pixels;
+    let decoded: Vec<decode::Decoded> = files
+        .iter()
+        .map(|d| {
+            let (_, dec) = decode::probe_and_decode(d, limit, |_| {
+                Some(decode::DecodeRequest {
+                    reduction: 1,
+                    need_rgb: true,
+                })
+            })
+            .expect("probe");
+            dec.expect("decode requested").expect("decode")
+        })
+        .collect();
+    let mut sink = 0u64;
+    let report = |name: &str, us: f64| println!("{name:<16} {us:8.2} µs/image");
+    report(
+        "scan_one (all)",
+        per_image_us(reps, n, || {
+            for d in &files {
+                sink ^= scan_one(Source::Bytes(d), &opts).file_size.unwrap_or(0);
+            }
+        }),
+    );
+    report(
+        "probe",
+        per_image_us(reps, n, || {
+            for d in &files {
+                sink ^= u64::from(decode::probe(d, limit).map_or(0, |h| h.width));
+            }
+        }),
+    );
+    report(
+        "probe+decode",
+        per_image_us(reps, n, || {
+            for d in &files {
+                let r = decode::probe_and_decode(d, limit, |_| {
+                    Some(decode::DecodeRequest {
+                        reduction: 1,
+                        need_rgb: true,
+                    })
+                });
+                sink ^= r.map_or(0, |(h, _)| u64::from(h.height));
+            }
+        }),
+    );
+    report(
+        "hashes",
+        per_image_us(reps, n, || {
+            for d in &decoded {
+                let p = &d.pixels;
+                sink ^= hash::hashes(&p.luma, p.width, p.height)[0];
+            }
+        }),
+    );
+    for (name, f) in [
+        ("  phash", hash::phash as fn(&[u8], usize, usize) -> u64),
+        ("  dhash", hash::dhash),
+        ("  ahash", hash::ahash),
+    ] {
+        report(
+            name,
+            per_image_us(reps, n, || {
+                for d in &decoded {
+                    let p = &d.pixels;
+                    sink ^= f(&p.luma, p.width, p.height);
+                }
+            }),
+        );
+    }
+    report(
+        "  resize 32x32",
+        per_image_us(reps, n, || {
+            for d in &decoded {
+                let p = &d.pixels;
+                sink ^= u64::from(resize_lanczos_l8(&p.luma, p.width, p.height, 32, 32)[5]);
+            }
+        }),
+    );
+    report(
+        "histogram stats",
+        per_image_us(reps, n, || {
+            for d in &decoded {
+                sink ^= stats::luma_stats(&stats::histogram(&d.pixels.luma)).mean as u64;
+            }
+        }),
+    );
+    report(
+        "laplace+noise",
+        per_image_us(reps, n, || {
+            for d in &decoded {
+                let p = &d.pixels;
+                sink ^= stats::second_derivatives(&p.luma, p.width, p.height, true).0 as u64;
+            }
+        }),
+    );
+    report(
+        "content hash",
+        per_image_us(reps, n, || {
+            for d in &files {
+                sink ^= xxhash_rust::xxh3::xxh3_128(d) as u64;
+            }
+        }),
+    );
+    println!("({n} images, checksum {sink})");
+}
