@@ -57,3 +57,21 @@ def test_arrow_batch_is_consumed_once() -> None:
     assert df.columns[:2] == ["path", "error"] and df["error"][0].startswith("not a recognised")
     with pytest.raises(ValueError, match="already consumed"):
         pl.DataFrame(batch)
+
+
+def test_import_and_scan_leave_numpy_and_pillow_unloaded() -> None:
+    """`import imgstats` and a scan are on every CLI call's path: numpy and Pillow (~60 ms of
+    imports) load only when a helper that needs them runs, and then work as usual."""
+    code = (
+        "import sys, imgstats\n"
+        "df = imgstats.scan([b'not an image'])\n"
+        "print(sorted(m for m in ('numpy', 'PIL') if m in sys.modules))\n"
+        "print(imgstats.phash(imgstats.hashes.np.zeros((8, 8), dtype=imgstats.hashes.np.uint8)))\n"
+        "print(sorted(m for m in ('numpy', 'PIL') if m in sys.modules))\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    before, value, after = r.stdout.split("\n")[:3]
+    assert before == "[]"
+    assert value == "0"
+    assert after == "['numpy']"  # an array needs no Pillow

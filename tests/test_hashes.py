@@ -376,7 +376,7 @@ def test_gil_is_released_during_hashing() -> None:
     def work() -> None:
         call.append(time.perf_counter())
         started.set()
-        _imgstats._hashes_l8_batch([big] * 16)
+        _imgstats._hashes_l8_batch([big] * 64)
         call.append(time.perf_counter())
 
     worker = threading.Thread(target=work)

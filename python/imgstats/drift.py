@@ -33,12 +33,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import polars as pl
 
+from imgstats._lazy import LazyModule
 from imgstats.buckets import AxesArg, label_frame, resolve_axes
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = LazyModule("numpy")
 
 PSI_BINS = 10
 PSI_EPSILON = 1e-4

@@ -11,12 +11,17 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Sequence
-from typing import Literal, Union
+from typing import TYPE_CHECKING, Literal, Union
 
-import numpy as np
 import polars as pl
 
 from imgstats import _imgstats
+from imgstats._lazy import LazyModule
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = LazyModule("numpy")
 
 #: Default pHash threshold (Hamming distance, bits out of 64), from ``benches/threshold_phash.py``
 #: (table in ``benches/README_neighbors.md``): at 8, 98.4% of benign edits of 68 real photos
@@ -48,7 +53,7 @@ TRANSFORMS: tuple[str, ...] = (
     "transverse",
 )
 
-HashArray = Union[np.ndarray, Sequence[int], Sequence[str], pl.Series]
+HashArray = Union["np.ndarray", Sequence[int], Sequence[str], pl.Series]
 KeepPolicy = Union[Literal["sharpest", "largest", "first"], Callable[[pl.DataFrame], int]]
 
 __all__ = [

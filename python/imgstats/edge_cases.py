@@ -38,9 +38,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-import numpy as np
 import polars as pl
+
+from imgstats._lazy import LazyModule
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = LazyModule("numpy")
 
 DEFAULT_EDGE_THRESHOLDS: dict[str, float] = {
     "dark_brightness": 30.0,

@@ -23,15 +23,20 @@ threshold): a constant image has ``ahash == dhash == 0`` and ``phash == 0x800000
 from __future__ import annotations
 
 import os
-from typing import Union
-
-import numpy as np
-from PIL import Image
+from typing import TYPE_CHECKING, Union
 
 from imgstats import _imgstats
+from imgstats._lazy import LazyModule
+
+if TYPE_CHECKING:
+    import numpy as np
+    from PIL import Image
+else:
+    np = LazyModule("numpy")
+    Image = LazyModule("PIL.Image")
 
 #: Anything the hash functions accept.
-ImageLike = Union[Image.Image, np.ndarray, str, "os.PathLike[str]"]
+ImageLike = Union["Image.Image", "np.ndarray", str, "os.PathLike[str]"]
 
 _MASK64 = (1 << 64) - 1
 _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")

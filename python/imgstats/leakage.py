@@ -6,13 +6,18 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Union
+from typing import TYPE_CHECKING, Union
 
-import numpy as np
 import polars as pl
 
 from imgstats import _imgstats
+from imgstats._lazy import LazyModule
 from imgstats.duplicates import DEFAULT_THRESHOLD, _check_k, _low_information
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = LazyModule("numpy")
 
 #: Known split names in the order leakage is checked (an earlier split leaks into a later one).
 CANONICAL_ORDER: tuple[str, ...] = (

@@ -14,11 +14,11 @@ import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import polars as pl
 
+from imgstats._lazy import LazyModule
 from imgstats.coverage import DEFAULT_MIN_COUNT, coverage, gaps
 from imgstats.drift import drift
 from imgstats.edge_cases import REASONS, edge_cases
@@ -39,6 +39,11 @@ from imgstats.report_html import (
 )
 from imgstats.report_pairs import duplicates_section, leakage_section
 from imgstats.report_thumbs import THUMB_PX, Thumbnailer
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = LazyModule("numpy")
 
 #: (column, log10 x-axis) for the histogram section, in display order.
 HIST_COLUMNS: tuple[tuple[str, bool], ...] = (
