@@ -14,10 +14,12 @@
 //!    pixels as the width (`ΔH > 0 && ΔH > 2·ΔW`), otherwise the horizontal pass first (Pillow ≤ 12
 //!    always went horizontal first: the order changes rounding of the `u8` intermediate).
 //!
-//! Speed: coefficient tables are built once per call, the first pass only computes the rows (or
-//! columns) the second pass reads, the vertical pass walks whole rows with an `i32` accumulator
-//! row (contiguous, auto-vectorised), and on x86-64 both kernels are compiled a second time for
-//! AVX2 and picked at run time.
+//! Speed: coefficient tables are cached per thread and shared, the first pass only computes the
+//! rows (or columns) the second pass reads, the vertical pass walks whole rows with an `i32`
+//! accumulator row in 8-lane chunks, long horizontal kernels use 16-bit multiplies ([`Taps16`]),
+//! short ones fixed-width windows reduced 8 outputs at a time ([`Padded`]), and on x86-64 the
+//! kernels are compiled a second time for AVX2 and picked at run time. Every path computes the
+//! same integer sums, so all give Pillow's pixels (tested against a plain reference).
 
 use std::f64::consts::PI;
 use std::rc::Rc;
