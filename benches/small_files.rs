@@ -1,8 +1,8 @@
 //! Per-image cost of the scan's phases on small files (not a test: never gates CI). Run with
 //! `cargo bench --bench small_files -- LIST [N] [REPS]` where LIST holds one image path per
 //! line (`benches/.data/fashion-mnist-png.txt` after `python benches/bench_scan.py --corpus
-//! mnist`). Files are read into memory first, so the phases exclude the file system; one
-//! thread. Prints microseconds per image for each phase (median of REPS).
+//! mnist`). Files are read into memory first, so the phases other than `scan_one (path)` exclude
+//! the file system; one thread. Prints microseconds per image for each phase (median of REPS).
 
 use imgstats::resize::resize_lanczos_l8;
 use imgstats::scan::{Options, Source, scan_one};
@@ -32,11 +32,15 @@ fn main() {
         .clone();
     let n: usize = args.get(1).map_or(5000, |s| s.parse().unwrap());
     let reps: usize = args.get(2).map_or(5, |s| s.parse().unwrap());
-    let files: Vec<Vec<u8>> = std::fs::read_to_string(&list)
+    let paths: Vec<std::path::PathBuf> = std::fs::read_to_string(&list)
         .expect("read list")
         .lines()
         .filter(|l| !l.is_empty())
         .take(n)
+        .map(std::path::PathBuf::from)
+        .collect();
+    let files: Vec<Vec<u8>> = paths
+        .iter()
         .map(|p| std::fs::read(p).expect("read image"))
         .collect();
     let n = files.len();
@@ -62,6 +66,14 @@ fn main() {
         per_image_us(reps, n, || {
             for d in &files {
                 sink ^= scan_one(Source::Bytes(d), &opts).file_size.unwrap_or(0);
+            }
+        }),
+    );
+    report(
+        "scan_one (path)",
+        per_image_us(reps, n, || {
+            for p in &paths {
+                sink ^= scan_one(Source::Path(p), &opts).file_size.unwrap_or(0);
             }
         }),
     );

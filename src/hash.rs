@@ -16,7 +16,7 @@
 //! - images with exact symmetries (gradients, centred shapes) have many DCT coefficients that are
 //!   exactly zero. imagehash gets exact zeros from scipy's pocketfft; a textbook DCT would give
 //!   ±1e-13 noise and flip bits. So the DCT here reproduces pocketfft's floating-point operations
-//!   (see [`pocketfft`]) and returns the very same doubles as scipy.
+//!   (see the `pocketfft` module) and returns the very same doubles as scipy.
 
 use crate::resize::resize_lanczos_l8;
 
@@ -95,7 +95,8 @@ fn cos_table() -> &'static [[f64; PHASH_SIDE / 2]; HASH_SIDE] {
 }
 
 crate::simd::dispatch! {
-/// The same 8×8 corner as [`dct_low_8x8`], by direct sums: y[k] = 2 Σ x[n] cos(πk(2n+1)/2N).
+/// The same 8×8 corner as `dct_low_8x8` (the exact pocketfft port), by direct sums:
+/// y[k] = 2 Σ x[n] cos(πk(2n+1)/2N).
 /// Even frequencies see `x[n] + x[31-n]`, odd ones `x[n] - x[31-n]` (the cosines mirror), which
 /// halves the multiplies; the inner loops run along rows of 32 and are vectorised.
 pub fn dct_low_8x8_direct(px: &[u8]) -> [f64; 64] {
