@@ -6,7 +6,9 @@
 use crate::color::{Pixels, contrasting_background, luma_from_rgb, over, pillow_luma, scale16};
 use crate::error::{ImageError, Result};
 use crate::jpeg_quality;
-use crate::meta::{ExifInfo, JpegMarkers, jpeg_markers, parse_exif};
+use crate::meta::{
+    ExifInfo, JpegMarkers, gif_first_frame_transparent, jpeg_markers, parse_exif, png_gray_depth,
+};
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits};
 use std::io::Cursor;
 
@@ -302,8 +304,18 @@ fn header_of(
     let (w, h) = dec.dimensions();
     check_size(w as u64, h as u64, max_pixels)?;
     let ct = dec.original_color_type();
-    let channels = ct.channel_count();
-    let bit_depth = (ct.bits_per_pixel() / channels.max(1) as u16) as u8;
+    let mut channels = ct.channel_count();
+    let mut bit_depth = (ct.bits_per_pixel() / channels.max(1) as u16) as u8;
+    let mut has_alpha = dec.color_type().has_alpha();
+    match f {
+        ImageFormat::Png => bit_depth = png_gray_depth(data).unwrap_or(bit_depth),
+        ImageFormat::Gif => {
+            if let Some(t) = gif_first_frame_transparent(data) {
+                (channels, bit_depth, has_alpha) = (if t { 4 } else { 3 }, 8, t);
+            }
+        }
+        _ => {}
+    }
     let mut exif = dec
         .exif_metadata()
         .ok()
@@ -321,7 +333,7 @@ fn header_of(
         height: h,
         channels,
         bit_depth,
-        has_alpha: dec.color_type().has_alpha(),
+        has_alpha,
         exif,
         jpeg_quality: None,
         can_reduce: false,

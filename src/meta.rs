@@ -1,5 +1,6 @@
 //! Metadata read without decoding pixels: JPEG markers (EXIF, Adobe, quantisation tables, frame
-//! header) and EXIF fields (orientation, camera, capture time).
+//! header), EXIF fields (orientation, camera, capture time), and the header facts the `image`
+//! crate does not report as stored (PNG sub-byte gray depth, GIF transparency).
 
 /// What the JPEG marker segments before the scan data tell us.
 #[derive(Debug, Default, Clone)]
@@ -104,6 +105,50 @@ impl ExifInfo {
 }
 
 /// Parse a TIFF-structured EXIF block. Broken EXIF never fails the image: fields are just absent.
+/// Bit depth of a grayscale PNG as stored (1, 2, 4, 8 or 16), read from IHDR: decoders expand
+/// 1-, 2- and 4-bit samples to 8 bits and then report 8. `None` for other colour types (palette
+/// indices and RGB samples are reported as the 8- or 16-bit channels they expand to).
+pub fn png_gray_depth(data: &[u8]) -> Option<u8> {
+    // Signature (8), IHDR length (4), "IHDR", width (4), height (4), bit depth, colour type.
+    (data.len() >= 26 && &data[12..16] == b"IHDR" && data[25] == 0).then(|| data[24])
+}
+
+/// Whether the first frame of a GIF has a transparent colour index: the transparency flag of the
+/// last Graphic Control Extension before the first image descriptor. `None` when the blocks
+/// cannot be followed that far. (Decoders expand GIF frames to RGBA whatever the file says.)
+pub fn gif_first_frame_transparent(data: &[u8]) -> Option<bool> {
+    if !(data.starts_with(b"GIF87a") || data.starts_with(b"GIF89a")) || data.len() < 13 {
+        return None;
+    }
+    let flags = data[10];
+    let mut i = 13;
+    if flags & 0x80 != 0 {
+        i += 3 << ((flags & 7) + 1); // global colour table
+    }
+    let mut transparent = false;
+    loop {
+        match *data.get(i)? {
+            0x21 => {
+                let label = *data.get(i + 1)?;
+                i += 2;
+                if label == 0xF9 && *data.get(i)? >= 4 {
+                    transparent = data.get(i + 1)? & 1 != 0;
+                }
+                // Skip the extension's data sub-blocks, up to the zero-length terminator.
+                loop {
+                    let n = *data.get(i)? as usize;
+                    i += 1 + n;
+                    if n == 0 {
+                        break;
+                    }
+                }
+            }
+            0x2C => return Some(transparent),
+            _ => return None, // trailer before any image, or not a block
+        }
+    }
+}
+
 pub fn parse_exif(tiff: &[u8]) -> ExifInfo {
     let mut info = ExifInfo::default();
     let Ok(exif) = exif::Reader::new().read_raw(tiff.to_vec()) else {
@@ -175,6 +220,54 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A GIF89a with a 2-entry global colour table, the given extensions, then an image.
+    fn gif(extensions: &[&[u8]]) -> Vec<u8> {
+        let mut g = b"GIF89a".to_vec();
+        g.extend_from_slice(&[1, 0, 1, 0, 0x80, 0, 0]); // 1×1, global table of 2 entries
+        g.extend_from_slice(&[0, 0, 0, 255, 255, 255]);
+        for e in extensions {
+            g.extend_from_slice(e);
+        }
+        g.extend_from_slice(&[0x2C, 0, 0, 0, 0, 1, 0, 1, 0, 0, 2, 2, 0x4C, 0x01, 0, 0x3B]);
+        g
+    }
+
+    #[test]
+    fn gif_transparency_of_the_first_frame() {
+        let gce = |flags: u8| [0x21, 0xF9, 4, flags, 0, 0, 0, 0];
+        let comment: &[u8] = &[0x21, 0xFE, 3, b'h', b'i', b'!', 2, b'o', b'k', 0];
+        assert_eq!(gif_first_frame_transparent(&gif(&[])), Some(false));
+        assert_eq!(gif_first_frame_transparent(&gif(&[&gce(0)])), Some(false));
+        assert_eq!(gif_first_frame_transparent(&gif(&[&gce(1)])), Some(true));
+        assert_eq!(
+            gif_first_frame_transparent(&gif(&[comment, &gce(1)])),
+            Some(true)
+        );
+        // The last control extension before the image applies.
+        assert_eq!(
+            gif_first_frame_transparent(&gif(&[&gce(1), &gce(0)])),
+            Some(false)
+        );
+        let g = gif(&[&gce(1)]);
+        assert_eq!(gif_first_frame_transparent(&g[..20]), None); // truncated
+        assert_eq!(gif_first_frame_transparent(b"GIF89a"), None);
+        assert_eq!(gif_first_frame_transparent(b"\x89PNG\r\n\x1a\n"), None);
+    }
+
+    #[test]
+    fn png_gray_depth_from_ihdr() {
+        let ihdr = |depth: u8, color: u8| {
+            let mut p = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR".to_vec();
+            p.extend_from_slice(&[0, 0, 0, 9, 0, 0, 0, 9, depth, color, 0, 0, 0]);
+            p
+        };
+        assert_eq!(png_gray_depth(&ihdr(1, 0)), Some(1));
+        assert_eq!(png_gray_depth(&ihdr(16, 0)), Some(16));
+        assert_eq!(png_gray_depth(&ihdr(4, 3)), None); // palette
+        assert_eq!(png_gray_depth(&ihdr(8, 2)), None);
+        assert_eq!(png_gray_depth(&ihdr(1, 0)[..20]), None);
+    }
 
     #[test]
     fn datetime_parses_and_rejects_placeholders() {
