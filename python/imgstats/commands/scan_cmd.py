@@ -42,8 +42,20 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+OUTPUT_TYPES = (".parquet", ".csv", ".ndjson", ".jsonl")
+
+
 def run(args: argparse.Namespace) -> int:
-    metrics = [m.strip() for m in args.metrics.split(",")] if args.metrics else None
+    metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
+    # Check the arguments before the scan: a typo must not cost an hour of decoding.
+    unknown = sorted(set(metrics or ()) - set(METRICS))
+    if unknown:
+        known = ",".join(METRICS)
+        return _usage_error(f"unknown metrics {', '.join(unknown)}; choose from {known}")
+    if args.output and Path(args.output).suffix not in OUTPUT_TYPES:
+        return _usage_error(
+            f"unsupported output type {Path(args.output).suffix!r}: use {', '.join(OUTPUT_TYPES)}"
+        )
     progress = sys.stderr.isatty() if args.progress is None else args.progress
     sources: list[str] = args.sources
     start = time.monotonic()
@@ -69,6 +81,11 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(f"wrote {len(df):,} rows to {out}")
     return 0
+
+
+def _usage_error(message: str) -> int:
+    print(f"imgstats scan: error: {message}", file=sys.stderr)
+    return 2
 
 
 def write_table(df: pl.DataFrame, out: Path) -> None:
@@ -101,8 +118,7 @@ def summary(df: pl.DataFrame, elapsed: float) -> str:
         fmts = ok.group_by("format").len().sort("len", descending=True)
         parts = [f"{r['format']} {r['len']}" for r in fmts.iter_rows(named=True)]
         lines.append("  formats: " + ", ".join(parts))
-        mp = (ok["width"].cast(pl.Float64) * ok["height"].cast(pl.Float64) / 1e6).median()
-        lines.append(f"  median size: {mp:.2f} MP")
+        lines.append("  " + _size_line(ok))
         for col, label in (
             ("brightness", "brightness"),
             ("blur", "blur (var. of Laplacian)"),
@@ -183,3 +199,15 @@ def _display(df: pl.DataFrame) -> pl.DataFrame:
     if "phash" in out.columns:
         out = out.with_columns(pl.col("phash").map_elements(_hex, return_dtype=pl.String))
     return out.with_columns(pl.col("path").str.split("/").list.last())
+
+
+def _size_line(ok: pl.DataFrame) -> str:
+    """Most common width×height and the median megapixels: small datasets have one size."""
+    sizes = ok.group_by("width", "height").len().sort("len", "width", "height", descending=True)
+    w, h, n = sizes.row(0)
+    mp = (ok["width"].cast(pl.Float64) * ok["height"].cast(pl.Float64) / 1e6).median()
+    mp_text = f"{mp:.2f}" if mp >= 0.01 else f"{mp:.4f}"
+    return (
+        f"sizes: {sizes.height:,} distinct, most common {w}×{h} ({100 * n / len(ok):.0f} %),"
+        f" median {mp_text} MP"
+    )
