@@ -91,7 +91,7 @@ def test_bad_arguments_fail_before_scanning(
     def no_scan(*args: object, **kwargs: object) -> None:
         raise AssertionError("scanned despite bad arguments")
 
-    monkeypatch.setattr("imgstats.commands.scan_cmd.scan", no_scan)
+    monkeypatch.setattr("imgstats.commands.scan.scan", no_scan)
     assert main(["scan", str(folder), *extra]) == 2
     err = capsys.readouterr().err
     assert err.startswith("imgstats scan: error: ") and message in err

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
-from imgstats.commands import report_cmd
+from imgstats.commands import report as report_cmd
 from imgstats.report import report
 from PIL import Image
 
@@ -217,7 +217,7 @@ def test_reference_drift_section(tmp_path: Path) -> None:
 def test_surrogates_are_replaced() -> None:
     # polars strings are valid UTF-8 already; Python strings from os.fsdecode may carry lone
     # surrogates (undecodable bytes) and must not break the UTF-8 file.
-    from imgstats.report_html import esc
+    from imgstats.report.html import esc
 
     assert esc(SURROGATE) == "/data/bad-?-name.jpg"
     assert esc('<a href="x">') == "&lt;a href=&quot;x&quot;&gt;"
@@ -475,7 +475,7 @@ def _decode_thumb(fig: str) -> Image.Image:
 
 
 def test_thumbnails_16_bit_alpha_missing_and_budget(tmp_path: Path) -> None:
-    from imgstats.report_thumbs import Thumbnailer
+    from imgstats.report.thumbs import Thumbnailer
 
     # 16-bit gray at 30000/65535: scaled to ~117, not clipped to 255 as convert("L") would.
     Image.fromarray(np.full((200, 300), 30000, np.uint16)).save(tmp_path / "g16.png")

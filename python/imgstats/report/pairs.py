@@ -6,8 +6,8 @@ from typing import Any
 
 import polars as pl
 
-from imgstats.report_html import basename, cards, esc, fmt, note, section, table
-from imgstats.report_thumbs import Thumbnailer
+from imgstats.report.html import basename, cards, esc, fmt, note, section, table
+from imgstats.report.thumbs import Thumbnailer
 
 
 def duplicates_section(dups: pl.DataFrame, thumbs: Thumbnailer, max_groups: int) -> str:

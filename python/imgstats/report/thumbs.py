@@ -12,7 +12,7 @@ import io
 import time
 import warnings
 
-from imgstats.report_html import esc
+from imgstats.report.html import esc
 
 THUMB_PX = 64
 MAX_THUMBNAILS = 400

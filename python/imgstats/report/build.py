@@ -22,7 +22,7 @@ from imgstats._lazy import LazyModule
 from imgstats.coverage import DEFAULT_MIN_COUNT, coverage, gaps
 from imgstats.drift import drift
 from imgstats.edge_cases import REASONS, edge_cases
-from imgstats.report_html import (
+from imgstats.report.html import (
     CSS,
     PALETTE,
     basename,
@@ -37,8 +37,8 @@ from imgstats.report_html import (
     section,
     table,
 )
-from imgstats.report_pairs import duplicates_section, leakage_section
-from imgstats.report_thumbs import THUMB_PX, Thumbnailer
+from imgstats.report.pairs import duplicates_section, leakage_section
+from imgstats.report.thumbs import THUMB_PX, Thumbnailer
 
 if TYPE_CHECKING:
     import numpy as np

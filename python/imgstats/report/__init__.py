@@ -1,0 +1,5 @@
+"""The HTML audit page."""
+
+from imgstats.report.build import report
+
+__all__ = ["report"]
