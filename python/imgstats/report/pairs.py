@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Protocol, Union
 
 import polars as pl
 
@@ -10,7 +10,19 @@ from imgstats.report.html import basename, cards, esc, fmt, note, section, table
 from imgstats.report.thumbs import Thumbnailer
 
 
+class HasPairs(Protocol):
+    """A leakage result: `imgstats.LeakageReport` or another tool's object with a pairs frame."""
+
+    @property
+    def pairs(self) -> pl.DataFrame: ...
+
+
+#: What `report(leakage=...)` accepts: a result with ``.pairs`` or the pairs frame itself.
+LeakageArg = Union[pl.DataFrame, HasPairs]
+
+
 def duplicates_section(dups: pl.DataFrame, thumbs: Thumbnailer, max_groups: int) -> str:
+    """The largest duplicate groups side by side, the kept copy outlined first."""
     need = {"path", "group_id", "group_size"}
     if not need <= set(dups.columns):
         missing = ", ".join(sorted(need - set(dups.columns)))
@@ -72,7 +84,8 @@ def duplicates_section(dups: pl.DataFrame, thumbs: Thumbnailer, max_groups: int)
     return section("duplicates", "Duplicates", "".join(parts))
 
 
-def leakage_section(leak: Any, thumbs: Thumbnailer, max_pairs: int) -> str:
+def leakage_section(leak: LeakageArg, thumbs: Thumbnailer, max_pairs: int) -> str:
+    """Pairs per split and the closest pairs side by side."""
     pairs = leak if isinstance(leak, pl.DataFrame) else getattr(leak, "pairs", None)
     if not isinstance(pairs, pl.DataFrame):
         return section("leakage", "Leakage", note("Leakage result has no .pairs frame.", "warn"))
