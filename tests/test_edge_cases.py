@@ -156,11 +156,10 @@ def test_thresholds_fit_the_real_scan(tmp_path) -> None:
     """Planted defects in real photos, measured by the real `imgstats.scan`: each is flagged for
     its defect, so the thresholds match the scan's units (luma 0-255, Laplacian at 640 px)."""
     import glob
-    import importlib
 
+    from imgstats.scan import scan
     from PIL import Image, ImageFilter
 
-    scan = importlib.import_module("imgstats.scan").scan
     photos = sorted(glob.glob("/usr/share/backgrounds/mate/nature/*.jpg"))[:10]
     if len(photos) < 6:
         pytest.skip("needs the real photos in /usr/share/backgrounds/mate/nature")

@@ -2,36 +2,80 @@
 
 from __future__ import annotations
 
-import glob
 import os
 import shutil
-import sys
 import tempfile
-import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Callable, Union
+from typing import overload
 
 import polars as pl
 
 from imgstats import _imgstats
+from imgstats.paths import IMAGE_EXTENSIONS, PathLike, Source, resolve_sources
+from imgstats.progress import ProgressArg, Reporter, progress_reporter
 
 #: Every metric `scan` can compute; header columns (format, size, ...) are always present.
 METRICS: tuple[str, ...] = tuple(_imgstats.METRIC_NAMES)
 
-#: File endings picked up when scanning a directory or a glob (case-insensitive). Files named
-#: explicitly are always scanned, whatever their ending: the format comes from the bytes.
-IMAGE_EXTENSIONS: frozenset[str] = frozenset(
-    ".jpg .jpeg .jpe .jfif .png .webp .gif .bmp .dib .tif .tiff .pbm .pgm .ppm .pnm .pam".split()
-)
-
-_IMAGE_ENDINGS = tuple(IMAGE_EXTENSIONS)
-
 DEFAULT_MAX_PIXELS: int = _imgstats.DEFAULT_MAX_PIXELS
 DEFAULT_MAX_FILE_SIZE: int = _imgstats.DEFAULT_MAX_FILE_SIZE
 
-PathLike = Union[str, "os.PathLike[str]"]
-Source = Union[PathLike, Sequence[PathLike], Sequence[bytes], "pl.Series"]
+__all__ = [
+    "DEFAULT_MAX_FILE_SIZE",
+    "DEFAULT_MAX_PIXELS",
+    "IMAGE_EXTENSIONS",
+    "METRICS",
+    "PathLike",
+    "Source",
+    "scan",
+]
+
+
+# The overloads tell a type checker what `scan` returns: a LazyFrame over the Parquet file with
+# `output=`, a DataFrame without.
+@overload
+def scan(
+    source: Source,
+    metrics: Sequence[str] | None = None,
+    *,
+    threads: int | None = None,
+    output: None = None,
+    analysis_size: int | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE,
+    extensions: Iterable[str] | None = IMAGE_EXTENSIONS,
+    batch_size: int = 20_000,
+    progress: ProgressArg = False,
+) -> pl.DataFrame: ...
+@overload
+def scan(
+    source: Source,
+    metrics: Sequence[str] | None = None,
+    *,
+    threads: int | None = None,
+    output: PathLike,
+    analysis_size: int | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE,
+    extensions: Iterable[str] | None = IMAGE_EXTENSIONS,
+    batch_size: int = 20_000,
+    progress: ProgressArg = False,
+) -> pl.LazyFrame: ...
+@overload
+def scan(
+    source: Source,
+    metrics: Sequence[str] | None = None,
+    *,
+    threads: int | None = None,
+    output: PathLike | None = None,
+    analysis_size: int | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE,
+    extensions: Iterable[str] | None = IMAGE_EXTENSIONS,
+    batch_size: int = 20_000,
+    progress: ProgressArg = False,
+) -> pl.DataFrame | pl.LazyFrame: ...
 
 
 def scan(
@@ -45,7 +89,7 @@ def scan(
     max_file_size: int = DEFAULT_MAX_FILE_SIZE,
     extensions: Iterable[str] | None = IMAGE_EXTENSIONS,
     batch_size: int = 20_000,
-    progress: bool | Callable[[int, int], None] = False,
+    progress: ProgressArg = False,
 ) -> pl.DataFrame | pl.LazyFrame:
     """Measure every image in `source`; one row per input, failures included.
 
@@ -83,9 +127,9 @@ def scan(
         raise ValueError("threads must be at least 1")
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
-    paths, blobs = _resolve(source, extensions)
+    paths, blobs = resolve_sources(source, extensions)
     total = len(paths) + len(blobs)
-    report = _progress_reporter(progress, total)
+    report = progress_reporter(progress, total)
     batches = _run_batches(
         paths, blobs, metrics, threads, max_pixels, max_file_size, analysis_size, batch_size, report
     )
@@ -108,110 +152,6 @@ def _default_threads() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _resolve(source: Source, extensions: Iterable[str] | None) -> tuple[list[bytes], list[bytes]]:
-    """Inputs → (paths as os.fsencode bytes, in-memory blobs)."""
-    exts = None if extensions is None else {e.lower() for e in extensions}
-    if isinstance(source, pl.Series):
-        source = source.to_list()
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        return [], [bytes(source)]
-    if isinstance(source, (str, os.PathLike)):
-        return [os.fsencode(p) for p in _expand(os.fspath(source), exts)], []
-    items = list(source)
-    if items and all(isinstance(x, (bytes, bytearray, memoryview)) for x in items):
-        return [], [bytes(x) for x in items]
-    paths: list[bytes] = []
-    enc, errors = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()
-    for x in items:
-        # The common case first, in as few operations as possible (lists of millions of paths):
-        # an image-named str without glob characters, encoded as os.fsencode does.
-        if (
-            type(x) is str
-            and x.lower().endswith(_IMAGE_ENDINGS)
-            and not ("*" in x or "?" in x or "[" in x)
-        ):
-            paths.append(x.encode(enc, errors))
-            continue
-        if isinstance(x, (bytes, bytearray, memoryview)):
-            raise TypeError("mix of paths and bytes: pass either paths or encoded images")
-        if not isinstance(x, (str, os.PathLike)):
-            raise TypeError(f"expected a path or bytes, got {type(x).__name__}")
-        p = os.fspath(x)
-        # Image-named entries are taken as files without a stat each (millions of paths); a
-        # directory so named still becomes an error row, never a hang.
-        if _wanted(p, IMAGE_EXTENSIONS) and not glob.has_magic(p):
-            paths.append(os.fsencode(p))
-        elif os.path.isdir(p) or (glob.has_magic(p) and not os.path.lexists(p)):
-            paths.extend(os.fsencode(q) for q in _expand(p, exts))
-        else:
-            paths.append(os.fsencode(p))  # a file named explicitly; missing → an error row
-    return paths, []
-
-
-def _expand(source: str, exts: set[str] | None) -> list[str]:
-    if os.path.isdir(source):
-        return sorted(_walk(source, exts))
-    if os.path.lexists(source):
-        return [source]  # a file named explicitly is scanned whatever its ending
-    if glob.has_magic(source):
-        return sorted(p for p in _glob_no_follow(source) if _wanted(p, exts))
-    raise FileNotFoundError(f"no such file, directory or glob match: {source!r}")
-
-
-def _glob_no_follow(pattern: str) -> Iterator[str]:
-    """`glob.glob(pattern, recursive=True)` minus matches reached through a symlinked directory
-    (Python's `**` follows them, so a link back to an ancestor would repeat every file)."""
-    for p in glob.glob(pattern, recursive=True):
-        if os.path.isdir(p):
-            continue
-        parent = os.path.dirname(p)
-        if any(os.path.islink(d) for d in _ancestors(parent, _glob_root(pattern))):
-            continue
-        yield p
-
-
-def _glob_root(pattern: str) -> str:
-    parts = pattern.split(os.sep)
-    fixed = []
-    for part in parts:
-        if glob.has_magic(part):
-            break
-        fixed.append(part)
-    return os.sep.join(fixed) or "."
-
-
-def _ancestors(path: str, stop: str) -> Iterator[str]:
-    stop = os.path.normpath(stop)
-    path = os.path.normpath(path)
-    while path and path != stop and len(path) > len(stop):
-        yield path
-        path = os.path.dirname(path)
-
-
-def _walk(root: str, exts: set[str] | None) -> Iterator[str]:
-    # followlinks=False: a symlinked directory (possibly a loop) is not descended into;
-    # symlinked files are listed and measured (a dangling one becomes an error row).
-    # For endings like ".png", `endswith` decides as `_wanted` does except for names starting
-    # with a dot (splitext keeps a leading dot in the stem), which take the exact test; this
-    # halves the walk of a folder of 70,000 files.
-    simple = exts is not None and all(e.startswith(".") and e.count(".") == 1 for e in exts)
-    ends = tuple(exts) if simple and exts is not None else ()
-    for dirpath, _dirs, files in os.walk(root, followlinks=False):
-        prefix = os.path.join(dirpath, "")
-        if simple:
-            for name in files:
-                if name.lower().endswith(ends) and (name[0] != "." or _wanted(name, exts)):
-                    yield prefix + name
-        else:
-            for name in files:
-                if _wanted(name, exts):
-                    yield prefix + name
-
-
-def _wanted(name: str, exts: set[str] | None) -> bool:
-    return exts is None or os.path.splitext(name)[1].lower() in exts
-
-
 def _run_batches(
     paths: list[bytes],
     blobs: list[bytes],
@@ -221,7 +161,7 @@ def _run_batches(
     max_file_size: int,
     analysis_size: int | None,
     batch_size: int,
-    report: Callable[..., None] | None,
+    report: Reporter | None,
 ) -> Iterator[pl.DataFrame]:
     done = 0
     for kind, items in (("paths", paths), ("blobs", blobs)):
@@ -278,48 +218,3 @@ def _empty_frame(metrics: list[str] | None) -> pl.DataFrame:
         [], [], metrics, 1, DEFAULT_MAX_PIXELS, DEFAULT_MAX_FILE_SIZE, None, None
     )
     return pl.DataFrame(batch)
-
-
-def _progress_reporter(
-    progress: bool | Callable[[int, int], None], total: int
-) -> Callable[..., None] | None:
-    if callable(progress):
-        user = progress
-
-        def call_user(done: int, _total: int | None, final: bool = False) -> None:
-            user(done, total)
-
-        return call_user
-    if not progress:
-        return None
-    start = time.monotonic()
-    last = [0.0]
-
-    def draw(done: int, _total: int | None, final: bool = False) -> None:
-        now = time.monotonic()
-        if not final and now - last[0] < 0.2:
-            return
-        last[0] = now
-        elapsed = max(now - start, 1e-9)
-        rate = done / elapsed
-        eta = (total - done) / rate if rate > 0 else float("inf")
-        width = 24
-        filled = int(width * done / total) if total else width
-        line = (
-            f"\r[{'#' * filled}{'.' * (width - filled)}] {done:,}/{total:,} files "
-            f"{rate:,.0f} files/s "
-            + (f"ETA {_fmt_time(eta)}" if not final else f"in {_fmt_time(elapsed)}")
-        )
-        sys.stderr.write(line + ("\n" if final else ""))
-        sys.stderr.flush()
-
-    return draw
-
-
-def _fmt_time(seconds: float) -> str:
-    if seconds == float("inf"):
-        return "--"
-    seconds = int(seconds)
-    h, rem = divmod(seconds, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}h{m:02d}m" if h else (f"{m}m{s:02d}s" if m else f"{s}s")
