@@ -7,9 +7,10 @@ leakage across splits, environment coverage and drift (polars).
 from imgstats._imgstats import __version__
 from imgstats.coverage import coverage, coverage_wide, gaps
 from imgstats.drift import drift
-from imgstats.duplicates import DEFAULT_THRESHOLD, dedupe, duplicates, near_pairs
+from imgstats.duplicates import dedupe, duplicates
 from imgstats.edge_cases import edge_cases
 from imgstats.exceptions import ImgstatsError, InternalError
+from imgstats.hamming import DEFAULT_THRESHOLD, near_pairs
 from imgstats.hashes import ahash, dhash, hash_from_hex, hash_hex, phash
 from imgstats.leakage import LeakageReport, leakage
 from imgstats.report import report

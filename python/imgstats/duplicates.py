@@ -1,7 +1,6 @@
-"""Near-duplicate groups, deduplication, and the low-level pair search over 64-bit hashes.
+"""Near-duplicate groups and deduplication over 64-bit perceptual hashes.
 
-The search is the Rust Hamming index (`imgstats._imgstats`): exact (the same pairs as brute
-force) and sub-quadratic (multi-index hashing), with the GIL released. Groups come from a
+The pair search is `imgstats.hamming` (the Rust Hamming index). Groups come from a
 union-find over all pairs within the threshold (single linkage), so 1,000 copies of one photo are
 one group, not 499,500 pairs — and a chain of small edits can join images that are further apart
 than the threshold; ``distance`` reports how far each row is from its group's representative.
@@ -17,30 +16,19 @@ import polars as pl
 
 from imgstats import _imgstats
 from imgstats._lazy import LazyModule
+from imgstats.hamming import (
+    COLLAPSED_HASHES,
+    DEFAULT_THRESHOLD,
+    as_uint64,
+    check_threshold,
+    low_information,
+    near_pairs,
+)
 
 if TYPE_CHECKING:
     import numpy as np
 else:
     np = LazyModule("numpy")
-
-#: Default pHash threshold (Hamming distance, bits out of 64), from ``benches/threshold_phash.py``
-#: (table in ``benches/README_neighbors.md``): at 8, 98.4% of benign edits of 68 real photos
-#: (JPEG q 50-90, 50% resize, +-20% brightness, blur, noise, grayscale) stay within k; k=10 only
-#: adds 0.3 points. Distinct real photos were >= 22 bits apart except true copies (one picture at
-#: three resolutions) and recolourings of one design. Tiny, centred images on flat backgrounds
-#: are a different matter: on Fashion-MNIST, k=8 chains half of 10,000 items into groups — use
-#: k <= 2 there (`duplicates` warns when one group swallows a large share of the input).
-DEFAULT_THRESHOLD: int = 8
-
-#: Hash values that constant (or alpha-only) images collapse to: pHash of a flat image is
-#: 0x8000000000000000 (only the DC bit), 0 when black; aHash/dHash give 0. Such rows are only
-#: matched exactly.
-COLLAPSED_HASHES: frozenset[int] = frozenset({0, 1 << 63, (1 << 64) - 1})
-
-#: Luma-histogram entropy (bits) below which an image counts as low-information.
-LOW_ENTROPY_BITS: float = 1.0
-#: Luma standard deviation (0-255 levels) below which an image counts as low-information.
-LOW_CONTRAST: float = 2.0
 
 #: The dihedral transforms used by ``invariant=True`` (suffix of the extra hash columns).
 TRANSFORMS: tuple[str, ...] = (
@@ -53,89 +41,17 @@ TRANSFORMS: tuple[str, ...] = (
     "transverse",
 )
 
-HashArray = Union["np.ndarray", Sequence[int], Sequence[str], pl.Series]
 KeepPolicy = Union[Literal["sharpest", "largest", "first"], Callable[[pl.DataFrame], int]]
 
 __all__ = [
     "COLLAPSED_HASHES",
     "DEFAULT_THRESHOLD",
     "TRANSFORMS",
+    "as_uint64",
     "dedupe",
     "duplicates",
     "near_pairs",
 ]
-
-
-def as_uint64(values: HashArray, name: str = "hashes") -> np.ndarray:
-    """Hashes as a contiguous ``uint64`` array.
-
-    Accepts NumPy arrays (signed 64-bit arrays are reinterpreted bit for bit, as databases often
-    store hashes as BIGINT), polars Series, lists of ints, or hex strings (``str(imagehash)``).
-    """
-    if isinstance(values, pl.Series):
-        if values.null_count():
-            raise ValueError(f"{name} contains {values.null_count()} nulls; drop them first")
-        if values.dtype == pl.Utf8:
-            values = values.to_list()
-        elif values.dtype == pl.Int64:
-            return np.ascontiguousarray(values.to_numpy().view(np.uint64))
-        else:
-            return np.ascontiguousarray(values.cast(pl.UInt64).to_numpy())
-    if isinstance(values, np.ndarray):
-        if values.dtype == np.int64:
-            return np.ascontiguousarray(values.view(np.uint64))
-        if values.dtype.kind not in "uiO":
-            raise TypeError(f"{name}: expected integer hashes, got dtype {values.dtype}")
-        if values.dtype.kind != "O":
-            if values.dtype.kind == "i" and (values < 0).any():
-                raise ValueError(f"{name}: negative values in a {values.dtype} array")
-            return np.ascontiguousarray(values, dtype=np.uint64)
-        values = values.tolist()
-    items = list(values)
-    if items and isinstance(items[0], str):
-        return np.array([int(s, 16) for s in items], dtype=np.uint64)
-    return np.array(items, dtype=np.uint64).reshape(-1)
-
-
-def _check_k(k: int) -> int:
-    if not 0 <= int(k) <= 64:
-        raise ValueError(f"threshold must be between 0 and 64 bits, got {k}")
-    return int(k)
-
-
-def near_pairs(
-    a: HashArray,
-    b: HashArray | None = None,
-    k: int = DEFAULT_THRESHOLD,
-    *,
-    nearest_only: bool = False,
-    threads: int | None = None,
-) -> pl.DataFrame:
-    """Every pair of hashes within Hamming distance `k`, exactly (the same as brute force).
-
-    Args:
-        a: 64-bit hashes (NumPy uint64/int64, polars Series, list of ints or hex strings).
-        b: optional second set. Without it, pairs ``i < j`` inside `a`; with it, pairs
-            ``(i in a, j in b)``.
-        k: the largest Hamming distance reported (0..64).
-        nearest_only: with `b`, keep only the closest ``j`` for each ``i`` (ties: smallest j).
-        threads: worker threads (default: the global rayon pool, i.e. all CPUs).
-
-    Returns:
-        A DataFrame with columns ``i`` (UInt32), ``j`` (UInt32), ``distance`` (UInt8), sorted
-        by ``(i, j)``. The number of pairs is quadratic in the size of a cluster of copies: use
-        `duplicates` when you need groups.
-    """
-    k = _check_k(k)
-    ha = as_uint64(a, "a")
-    if b is None:
-        if nearest_only:
-            raise ValueError("nearest_only needs a second hash set b")
-        i, j, d = _imgstats._self_pairs(ha, k, threads)
-    else:
-        # The core answers (query, base): `a` is the query side so `i` indexes `a`.
-        i, j, d = _imgstats._cross_pairs(as_uint64(b, "b"), ha, k, nearest_only, threads)
-    return pl.DataFrame({"i": i, "j": j, "distance": d})
 
 
 def _first_row_edges(keys: pl.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -148,18 +64,6 @@ def _first_row_edges(keys: pl.Series) -> tuple[np.ndarray, np.ndarray]:
     return frame["row"].to_numpy().astype(np.uint32), frame["first"].to_numpy().astype(np.uint32)
 
 
-def _low_information(df: pl.DataFrame, hash_col: str) -> np.ndarray:
-    """Near-constant images (by entropy / contrast when scanned, or by a collapsed hash)."""
-    low = np.zeros(df.height, dtype=bool)
-    if "entropy" in df.columns:
-        low |= (df["entropy"] < LOW_ENTROPY_BITS).fill_null(False).to_numpy()
-    if "contrast" in df.columns:
-        low |= (df["contrast"] < LOW_CONTRAST).fill_null(False).to_numpy()
-    h = df[hash_col].cast(pl.UInt64)
-    low |= h.is_in(sorted(COLLAPSED_HASHES)).fill_null(False).to_numpy()
-    return low
-
-
 def _transformed_hashes(paths: Sequence[str], hash_col: str) -> dict[str, np.ndarray]:
     """Hash of every dihedral transform of every image (identity included), from the files.
 
@@ -167,9 +71,9 @@ def _transformed_hashes(paths: Sequence[str], hash_col: str) -> dict[str, np.nda
     """
     from PIL import Image
 
-    import imgstats
+    from imgstats.hashes import ahash, dhash, phash
 
-    fn = {"phash": imgstats.phash, "dhash": imgstats.dhash, "ahash": imgstats.ahash}.get(hash_col)
+    fn = {"phash": phash, "dhash": dhash, "ahash": ahash}.get(hash_col)
     if fn is None:
         raise ValueError(
             f"invariant=True without precomputed '{hash_col}_<transform>' columns needs "
@@ -259,7 +163,7 @@ def duplicates(
         null when a hash is missing; may exceed the threshold through chains), ``exact`` (this
         row has a byte- or pixel-identical copy in the input), ``low_information``.
     """
-    k = _check_k(DEFAULT_THRESHOLD if threshold is None else threshold)
+    k = check_threshold(DEFAULT_THRESHOLD if threshold is None else threshold)
     n = df.height
     if hash not in df.columns:
         raise ValueError(f"no '{hash}' column; scan with metrics=[..., '{hash}'] first")
@@ -271,7 +175,7 @@ def duplicates(
     hcol = df[hash].cast(pl.UInt64)
     valid = hcol.is_not_null().to_numpy()
     h = hcol.fill_null(0).to_numpy().astype(np.uint64)
-    low = _low_information(df, hash)
+    low = low_information(df, hash)
     eligible = valid & ~low
 
     edges_a: list[np.ndarray] = []

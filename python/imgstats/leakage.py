@@ -12,7 +12,7 @@ import polars as pl
 
 from imgstats import _imgstats
 from imgstats._lazy import LazyModule
-from imgstats.duplicates import DEFAULT_THRESHOLD, _check_k, _low_information
+from imgstats.hamming import DEFAULT_THRESHOLD, check_threshold, low_information
 
 if TYPE_CHECKING:
     import numpy as np
@@ -33,6 +33,16 @@ CANONICAL_ORDER: tuple[str, ...] = (
 )
 
 SplitSource = Union[str, "os.PathLike[str]", Sequence[str], pl.DataFrame]
+
+#: Columns of `LeakageReport.pairs`.
+PAIR_SCHEMA: dict[str, pl.DataType] = {
+    "earlier": pl.Utf8(),
+    "later": pl.Utf8(),
+    "path": pl.Utf8(),
+    "matched_path": pl.Utf8(),
+    "distance": pl.UInt8(),
+    "exact": pl.Boolean(),
+}
 
 __all__ = ["CANONICAL_ORDER", "LeakageReport", "leakage"]
 
@@ -82,12 +92,9 @@ def _order(names: Sequence[str], order: Sequence[str] | None, given: bool) -> li
 def _scan_source(source: SplitSource) -> pl.DataFrame:
     if isinstance(source, pl.DataFrame):
         return source
-    import imgstats
+    from imgstats.scan import scan
 
-    df = imgstats.scan(source, metrics=["phash", "content_hash"])
-    if isinstance(df, pl.LazyFrame):
-        df = df.collect()
-    return df
+    return scan(source, metrics=["phash", "content_hash"])
 
 
 def leakage(
@@ -121,50 +128,41 @@ def leakage(
         A `LeakageReport` with ``.pairs`` (one row per leaking image and earlier split: its
         nearest copy there) and ``.summary`` (count and share leaking per split).
     """
-    k = _check_k(DEFAULT_THRESHOLD if threshold is None else threshold)
+    k = check_threshold(DEFAULT_THRESHOLD if threshold is None else threshold)
+    df, splits = _combine(data, split, order)
+    if hash not in df.columns and df.height:
+        raise ValueError(f"no '{hash}' column; scan with metrics=[..., '{hash}'] first")
+    table = _HashTable.of(df, split, hash, exact)
+    results = [
+        _pair(table, earlier, later, k, threads)
+        for li, later in enumerate(splits)
+        for earlier in splits[:li]
+    ]
+    pairs = pl.concat(results) if results else pl.DataFrame(schema=PAIR_SCHEMA)
+    summary = _summary(df, split, splits, pairs)
+    return LeakageReport(pairs=pairs, summary=summary, order=tuple(splits), threshold=k)
+
+
+def _combine(
+    data: pl.DataFrame | Mapping[str, SplitSource], split: str, order: Sequence[str] | None
+) -> tuple[pl.DataFrame, list[str]]:
+    """One frame holding every split (its name in column `split`) and the splits in check order."""
     if isinstance(data, pl.DataFrame):
         if split not in data.columns:
             raise ValueError(f"no '{split}' column in the DataFrame")
         df = data.filter(pl.col(split).is_not_null()).with_columns(pl.col(split).cast(pl.Utf8))
         names = df[split].unique(maintain_order=True).to_list()
-        splits = _order(names, order, given=False)
-    else:
-        frames = []
-        for name, source in data.items():
-            part = _scan_source(source)
-            frames.append(part.with_columns(pl.lit(str(name)).alias(split)))
-        df = pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame()
-        splits = _order([str(n) for n in data], order, given=True)
-    if hash not in df.columns and df.height:
-        raise ValueError(f"no '{hash}' column; scan with metrics=[..., '{hash}'] first")
+        return df, _order(names, order, given=False)
+    frames = []
+    for name, source in data.items():
+        part = _scan_source(source)
+        frames.append(part.with_columns(pl.lit(str(name)).alias(split)))
+    df = pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame()
+    return df, _order([str(n) for n in data], order, given=True)
 
-    paths = (
-        df["path"].cast(pl.Utf8)
-        if "path" in df.columns
-        else pl.Series("path", [str(i) for i in range(df.height)])
-    )
-    hcol = df[hash].cast(pl.UInt64) if df.height else pl.Series([], dtype=pl.UInt64)
-    valid = hcol.is_not_null().to_numpy()
-    h = hcol.fill_null(0).to_numpy().astype(np.uint64)
-    low = _low_information(df, hash) if df.height else np.zeros(0, dtype=bool)
-    labels = df[split].to_numpy() if df.height else np.zeros(0, dtype=object)
-    exact_cols = [c for c in ("content_hash", "pixel_hash") if exact and c in df.columns]
 
-    results = []
-    for li, later in enumerate(splits):
-        for earlier in splits[:li]:
-            results.append(
-                _pair(df, paths, h, valid, low, labels, exact_cols, earlier, later, k, threads)
-            )
-    schema = {
-        "earlier": pl.Utf8,
-        "later": pl.Utf8,
-        "path": pl.Utf8,
-        "matched_path": pl.Utf8,
-        "distance": pl.UInt8,
-        "exact": pl.Boolean,
-    }
-    pairs = pl.concat(results) if results else pl.DataFrame(schema=schema)
+def _summary(df: pl.DataFrame, split: str, splits: list[str], pairs: pl.DataFrame) -> pl.DataFrame:
+    """Images and leaking images per split, in check order."""
     leaking = pairs.group_by("later").agg(pl.col("path").n_unique().alias("leaking"))
     counts = pl.DataFrame({"split": splits}).join(
         df.group_by(split).agg(pl.len().alias("images")).rename({split: "split"})
@@ -173,7 +171,7 @@ def leakage(
         on="split",
         how="left",
     )
-    summary = (
+    return (
         counts.join(leaking.rename({"later": "split"}), on="split", how="left")
         .with_columns(
             pl.col("images").fill_null(0).cast(pl.UInt32),
@@ -183,55 +181,123 @@ def leakage(
             (pl.col("leaking") / pl.col("images")).fill_nan(0.0).fill_null(0.0).alias("share")
         )
     )
-    return LeakageReport(pairs=pairs, summary=summary, order=tuple(splits), threshold=k)
 
 
-def _pair(
-    df: pl.DataFrame,
-    paths: pl.Series,
-    h: np.ndarray,
-    valid: np.ndarray,
-    low: np.ndarray,
-    labels: np.ndarray,
-    exact_cols: list[str],
-    earlier: str,
-    later: str,
-    k: int,
-    threads: int | None,
-) -> pl.DataFrame:
+@dataclass(frozen=True)
+class _HashTable:
+    """The combined frame of every split, as the arrays the matching reads (one entry per row)."""
+
+    paths: pl.Series
+    #: The compared hash as uint64 (0 where missing) and where it is present.
+    hashes: np.ndarray
+    valid: np.ndarray
+    #: Near-constant images: matched only exactly, never by hash.
+    low: np.ndarray
+    #: The split name of each row.
+    labels: np.ndarray
+    #: The exact-copy keys used (``content_hash``, ``pixel_hash``: same bytes, same pixels).
+    exact_keys: tuple[pl.Series, ...]
+
+    @classmethod
+    def of(cls, df: pl.DataFrame, split: str, hash: str, exact: bool) -> _HashTable:
+        paths = (
+            df["path"].cast(pl.Utf8)
+            if "path" in df.columns
+            else pl.Series("path", [str(i) for i in range(df.height)])
+        )
+        hcol = df[hash].cast(pl.UInt64) if df.height else pl.Series([], dtype=pl.UInt64)
+        return cls(
+            paths=paths,
+            hashes=hcol.fill_null(0).to_numpy().astype(np.uint64),
+            valid=hcol.is_not_null().to_numpy(),
+            low=low_information(df, hash) if df.height else np.zeros(0, dtype=bool),
+            labels=df[split].to_numpy() if df.height else np.zeros(0, dtype=object),
+            exact_keys=tuple(
+                df[c] for c in ("content_hash", "pixel_hash") if exact and c in df.columns
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class _Matches:
+    """For each image of the later split: its best match in the earlier split so far."""
+
+    #: Row of the match in the table (-1: none yet), its Hamming distance, whether exact.
+    row: np.ndarray
+    distance: np.ndarray
+    exact: np.ndarray
+
+    @classmethod
+    def none(cls, n: int) -> _Matches:
+        return cls(
+            row=np.full(n, -1, dtype=np.int64),
+            distance=np.full(n, 255, dtype=np.int64),
+            exact=np.zeros(n, dtype=bool),
+        )
+
+
+def _pair(table: _HashTable, earlier: str, later: str, k: int, threads: int | None) -> pl.DataFrame:
     """Nearest copy in `earlier` of each image of `later`: exact matches first, then by hash."""
-    e_rows = np.flatnonzero(labels == earlier)
-    l_rows = np.flatnonzero(labels == later)
-    best_row = np.full(len(l_rows), -1, dtype=np.int64)
-    best_d = np.full(len(l_rows), 255, dtype=np.int64)
-    is_exact = np.zeros(len(l_rows), dtype=bool)
-    for col in exact_cols:
-        keys_e = pl.DataFrame({"key": df[col].gather(e_rows), "row": e_rows}).drop_nulls()
+    e_rows = np.flatnonzero(table.labels == earlier)
+    l_rows = np.flatnonzero(table.labels == later)
+    matches = _Matches.none(len(l_rows))
+    _match_exact(table, e_rows, l_rows, matches)
+    _match_hashes(table, e_rows, l_rows, matches, k, threads)
+    return _pair_frame(table, earlier, later, l_rows, matches)
+
+
+def _match_exact(
+    table: _HashTable, e_rows: np.ndarray, l_rows: np.ndarray, matches: _Matches
+) -> None:
+    """Later images with the same bytes or pixels as an earlier one (its first such row)."""
+    h = table.hashes
+    for keys in table.exact_keys:
+        keys_e = pl.DataFrame({"key": keys.gather(e_rows), "row": e_rows}).drop_nulls()
         keys_e = keys_e.group_by("key").agg(pl.col("row").min())
-        keys_l = pl.DataFrame({"key": df[col].gather(l_rows), "pos": np.arange(len(l_rows))})
+        keys_l = pl.DataFrame({"key": keys.gather(l_rows), "pos": np.arange(len(l_rows))})
         hit = keys_l.join(keys_e, on="key", how="inner")
         pos, row = hit["pos"].to_numpy(), hit["row"].to_numpy()
-        new = ~is_exact[pos]
-        best_row[pos[new]] = row[new]
-        best_d[pos[new]] = np.bitwise_count(h[l_rows[pos[new]]] ^ h[row[new]])
-        is_exact[pos] = True
-    e_ok = e_rows[valid[e_rows] & ~low[e_rows]]
-    l_sel = np.flatnonzero(valid[l_rows] & ~low[l_rows] & ~is_exact)
+        new = ~matches.exact[pos]
+        matches.row[pos[new]] = row[new]
+        matches.distance[pos[new]] = np.bitwise_count(h[l_rows[pos[new]]] ^ h[row[new]])
+        matches.exact[pos] = True
+
+
+def _match_hashes(
+    table: _HashTable,
+    e_rows: np.ndarray,
+    l_rows: np.ndarray,
+    matches: _Matches,
+    k: int,
+    threads: int | None,
+) -> None:
+    """The nearest earlier hash within `k` bits for each later image without an exact copy."""
+    usable = table.valid & ~table.low
+    e_ok = e_rows[usable[e_rows]]
+    l_sel = np.flatnonzero(usable[l_rows] & ~matches.exact)
     if len(e_ok) and len(l_sel):
+        h = table.hashes
         q, b, d = _imgstats._cross_pairs(h[e_ok], h[l_rows[l_sel]], k, True, threads)
-        best_row[l_sel[q]] = e_ok[b]
-        best_d[l_sel[q]] = d
-    found = np.flatnonzero(best_row >= 0)
+        matches.row[l_sel[q]] = e_ok[b]
+        matches.distance[l_sel[q]] = d
+
+
+def _pair_frame(
+    table: _HashTable, earlier: str, later: str, l_rows: np.ndarray, matches: _Matches
+) -> pl.DataFrame:
+    """The rows of `LeakageReport.pairs` for one (earlier, later) pair of splits."""
+    found = np.flatnonzero(matches.row >= 0)
+    matched = matches.row[found]
     # An exact copy whose hash is missing (decode failed) still leaks: distance unknown.
-    d_ok = valid[l_rows[found]] & valid[best_row[found]]
+    d_ok = table.valid[l_rows[found]] & table.valid[matched]
     return pl.DataFrame(
         {
             "earlier": pl.Series([earlier] * len(found), dtype=pl.Utf8),
             "later": pl.Series([later] * len(found), dtype=pl.Utf8),
-            "path": paths.gather(l_rows[found]),
-            "matched_path": paths.gather(best_row[found]),
-            "distance": pl.Series(np.where(d_ok, best_d[found], 0), dtype=pl.UInt8),
-            "exact": pl.Series(is_exact[found], dtype=pl.Boolean),
+            "path": table.paths.gather(l_rows[found]),
+            "matched_path": table.paths.gather(matched),
+            "distance": pl.Series(np.where(d_ok, matches.distance[found], 0), dtype=pl.UInt8),
+            "exact": pl.Series(matches.exact[found], dtype=pl.Boolean),
         }
     ).with_columns(
         pl.when(pl.Series(d_ok, dtype=pl.Boolean)).then(pl.col("distance")).alias("distance")
