@@ -33,12 +33,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from imgstats._lazy import LazyModule
-from imgstats.buckets import AxesArg, label_frame, resolve_axes
+from imgstats.buckets import AxesArg, AxisSpec, label_frame, resolve_axes
 
 if TYPE_CHECKING:
     import numpy as np
@@ -210,7 +211,9 @@ def psi(reference: Any, current: Any, bins: int = PSI_BINS, eps: float = PSI_EPS
     return psi_from_shares(_bin_shares(a, edges, point), _bin_shares(b, edges, point), eps)
 
 
-def _numeric_columns(ref: pl.DataFrame, cur: pl.DataFrame, columns: Sequence[str] | None):
+def _numeric_columns(
+    ref: pl.DataFrame, cur: pl.DataFrame, columns: Sequence[str] | None
+) -> list[str]:
     if columns is None:
         return [c for c in DEFAULT_COLUMNS if c in ref.columns and c in cur.columns]
     missing = [c for c in columns if c not in ref.columns or c not in cur.columns]
@@ -219,9 +222,48 @@ def _numeric_columns(ref: pl.DataFrame, cur: pl.DataFrame, columns: Sequence[str
     return list(columns)
 
 
+#: Columns of the `drift` result, in order; a row leaves out what does not apply to its kind.
+DRIFT_SCHEMA: dict[str, pl.DataType] = {
+    "kind": pl.Utf8(),
+    "column": pl.Utf8(),
+    "bucket": pl.Utf8(),
+    "n_reference": pl.Int64(),
+    "n_current": pl.Int64(),
+    "reference_mean": pl.Float64(),
+    "current_mean": pl.Float64(),
+    "psi": pl.Float64(),
+    "ks_statistic": pl.Float64(),
+    "ks_pvalue": pl.Float64(),
+    "wasserstein": pl.Float64(),
+    "wasserstein_norm": pl.Float64(),
+    "reference_share": pl.Float64(),
+    "current_share": pl.Float64(),
+    "share_shift": pl.Float64(),
+    "share_pvalue": pl.Float64(),
+    "flag": pl.Boolean(),
+    "reasons": pl.List(pl.Utf8()),
+}
+
+#: One row of the result: column name -> value (missing keys become nulls).
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class DriftLimits:
+    """When a difference is flagged: the effect thresholds and the significance level (the
+    `drift` keyword arguments of the same names; defaults are the module constants)."""
+
+    bins: int = PSI_BINS
+    psi_threshold: float = PSI_THRESHOLD
+    ks_threshold: float = KS_THRESHOLD
+    ks_alpha: float = KS_ALPHA
+    wasserstein_threshold: float = WASSERSTEIN_THRESHOLD
+    share_threshold: float = SHARE_SHIFT_THRESHOLD
+
+
 def drift(
-    reference_df: pl.DataFrame,
-    current_df: pl.DataFrame,
+    reference_df: pl.DataFrame | pl.LazyFrame,
+    current_df: pl.DataFrame | pl.LazyFrame,
     columns: Sequence[str] | None = None,
     axes: AxesArg = None,
     thresholds: Mapping[str, Mapping[str, Any]] | None = None,
@@ -252,124 +294,134 @@ def drift(
         ``share_pvalue``, ``flag`` and ``reasons`` (which effect thresholds were crossed, and
         "not significant (p=...)" when the flag was withheld for lack of evidence).
     """
-    if isinstance(reference_df, pl.LazyFrame):
-        reference_df = reference_df.collect()
-    if isinstance(current_df, pl.LazyFrame):
-        current_df = current_df.collect()
-    rows: list[dict[str, Any]] = []
-    for col in _numeric_columns(reference_df, current_df, columns):
-        a = _clean(reference_df.get_column(col).cast(pl.Float64).to_numpy())
-        b = _clean(current_df.get_column(col).cast(pl.Float64).to_numpy())
-        row: dict[str, Any] = {"kind": "statistic", "column": col, "n_reference": a.size}
-        row["n_current"] = b.size
-        reasons: list[str] = []
-        if a.size and b.size:
-            a.sort()
-            b.sort()
-            cdfs = _merged_cdfs(a, b)
-            d = _ks_from_cdfs(*cdfs)
-            p = _ks_pvalue(d, a.size, b.size)
-            w = _w1_from_cdfs(*cdfs)
-            w_norm = w / reference_scale(a)
-            edges, point = _psi_bins_sorted(a, bins)
-            value = psi_from_shares(_bin_shares(a, edges, point), _bin_shares(b, edges, point))
-            row.update(
-                reference_mean=float(a.mean()),
-                current_mean=float(b.mean()),
-                psi=value,
-                ks_statistic=d,
-                ks_pvalue=p,
-                wasserstein=w,
-                wasserstein_norm=w_norm,
-            )
-            if value > psi_threshold:
-                reasons.append(f"psi>{psi_threshold:g}")
-            if d > ks_threshold:
-                reasons.append(f"ks>{ks_threshold:g}")
-            if w_norm > wasserstein_threshold:
-                reasons.append(f"wasserstein>{wasserstein_threshold:g}")
-            row["flag"] = bool(reasons) and p < ks_alpha
-            if reasons and not row["flag"]:
-                reasons.append(f"not significant (p={p:.2g})")
-        else:
-            reasons.append("no data")
-            row["flag"] = False
-        row["reasons"] = reasons
-        rows.append(row)
-
-    specs = resolve_axes(
-        [c for c in reference_df.columns if c in current_df.columns], axes, thresholds
+    ref = reference_df.collect() if isinstance(reference_df, pl.LazyFrame) else reference_df
+    cur = current_df.collect() if isinstance(current_df, pl.LazyFrame) else current_df
+    limits = DriftLimits(
+        bins, psi_threshold, ks_threshold, ks_alpha, wasserstein_threshold, share_threshold
     )
-    if specs and reference_df.height and current_df.height:
-        ref_l, cur_l = label_frame([reference_df, current_df], specs)
+    rows = [
+        _statistic_row(col, ref.get_column(col), cur.get_column(col), limits)
+        for col in _numeric_columns(ref, cur, columns)
+    ]
+    specs = resolve_axes([c for c in ref.columns if c in cur.columns], axes, thresholds)
+    if specs and ref.height and cur.height:
+        ref_l, cur_l = label_frame([ref, cur], specs)
         for spec in specs:
-            r = ref_l.get_column(spec.name).value_counts(normalize=True, name="share")
-            c = cur_l.get_column(spec.name).value_counts(normalize=True, name="share")
-            r_map = dict(zip(r[spec.name].to_list(), r["share"].to_list()))
-            c_map = dict(zip(c[spec.name].to_list(), c["share"].to_list()))
-            buckets = list(spec.levels or ()) + sorted(
-                (set(r_map) | set(c_map)) - set(spec.levels or ()),
-                key=lambda v: (-(r_map.get(v, 0.0) + c_map.get(v, 0.0)), v),
+            rows.extend(
+                _axis_rows(spec, ref_l.get_column(spec.name), cur_l.get_column(spec.name), limits)
             )
-            rs = np.array([r_map.get(v, 0.0) for v in buckets])
-            cs = np.array([c_map.get(v, 0.0) for v in buckets])
-            axis_psi = psi_from_shares(rs, cs)
-            axis_row: dict[str, Any] = {
-                "kind": "axis",
-                "column": spec.name,
-                "n_reference": reference_df.height,
-                "n_current": current_df.height,
-                "psi": axis_psi,
-            }
-            rows.append(axis_row)
-            any_bucket = False
-            for v, rv, cv in zip(buckets, rs, cs):
-                shift = float(cv - rv)
-                pval = share_pvalue(float(rv), reference_df.height, float(cv), current_df.height)
-                reasons = (
-                    [f"share shift>{share_threshold:g}"] if abs(shift) > share_threshold else []
-                )
-                flagged = bool(reasons) and pval < ks_alpha
-                if reasons and not flagged:
-                    reasons.append(f"not significant (p={pval:.2g})")
-                any_bucket |= flagged
-                rows.append(
-                    {
-                        "kind": "bucket",
-                        "column": spec.name,
-                        "bucket": v,
-                        "n_reference": reference_df.height,
-                        "n_current": current_df.height,
-                        "reference_share": float(rv),
-                        "current_share": float(cv),
-                        "share_shift": shift,
-                        "share_pvalue": pval,
-                        "flag": flagged,
-                        "reasons": reasons,
-                    }
-                )
-            axis_flag = axis_psi > psi_threshold and any_bucket
-            axis_row["flag"] = axis_flag
-            axis_row["reasons"] = [f"psi>{psi_threshold:g}"] if axis_flag else []
-    schema = {
-        "kind": pl.Utf8,
-        "column": pl.Utf8,
-        "bucket": pl.Utf8,
-        "n_reference": pl.Int64,
-        "n_current": pl.Int64,
-        "reference_mean": pl.Float64,
-        "current_mean": pl.Float64,
-        "psi": pl.Float64,
-        "ks_statistic": pl.Float64,
-        "ks_pvalue": pl.Float64,
-        "wasserstein": pl.Float64,
-        "wasserstein_norm": pl.Float64,
-        "reference_share": pl.Float64,
-        "current_share": pl.Float64,
-        "share_shift": pl.Float64,
-        "share_pvalue": pl.Float64,
-        "flag": pl.Boolean,
-        "reasons": pl.List(pl.Utf8),
+    full = [{k: row.get(k) for k in DRIFT_SCHEMA} for row in rows]
+    return pl.DataFrame(full, schema=DRIFT_SCHEMA)
+
+
+def _statistic_row(column: str, ref: pl.Series, cur: pl.Series, limits: DriftLimits) -> Row:
+    """PSI, KS and Wasserstein-1 of one numeric column, and whether they flag it."""
+    a = _clean(ref.cast(pl.Float64).to_numpy())
+    b = _clean(cur.cast(pl.Float64).to_numpy())
+    row: Row = {"kind": "statistic", "column": column, "n_reference": a.size}
+    row["n_current"] = b.size
+    if not (a.size and b.size):
+        return {**row, "flag": False, "reasons": ["no data"]}
+    a.sort()
+    b.sort()
+    cdfs = _merged_cdfs(a, b)
+    d = _ks_from_cdfs(*cdfs)
+    p = _ks_pvalue(d, a.size, b.size)
+    w = _w1_from_cdfs(*cdfs)
+    w_norm = w / reference_scale(a)
+    edges, point = _psi_bins_sorted(a, limits.bins)
+    value = psi_from_shares(_bin_shares(a, edges, point), _bin_shares(b, edges, point))
+    row.update(
+        reference_mean=float(a.mean()),
+        current_mean=float(b.mean()),
+        psi=value,
+        ks_statistic=d,
+        ks_pvalue=p,
+        wasserstein=w,
+        wasserstein_norm=w_norm,
+    )
+    reasons: list[str] = []
+    if value > limits.psi_threshold:
+        reasons.append(f"psi>{limits.psi_threshold:g}")
+    if d > limits.ks_threshold:
+        reasons.append(f"ks>{limits.ks_threshold:g}")
+    if w_norm > limits.wasserstein_threshold:
+        reasons.append(f"wasserstein>{limits.wasserstein_threshold:g}")
+    row["flag"] = bool(reasons) and p < limits.ks_alpha
+    if reasons and not row["flag"]:
+        reasons.append(f"not significant (p={p:.2g})")
+    row["reasons"] = reasons
+    return row
+
+
+def _bucket_shares(
+    spec: AxisSpec, ref: pl.Series, cur: pl.Series
+) -> tuple[list[Any], np.ndarray, np.ndarray]:
+    """The buckets of one axis (its declared levels first, then the others by total share) and
+    each one's share in the reference and the current frame."""
+    r = ref.value_counts(normalize=True, name="share")
+    c = cur.value_counts(normalize=True, name="share")
+    r_map = dict(zip(r[spec.name].to_list(), r["share"].to_list()))
+    c_map = dict(zip(c[spec.name].to_list(), c["share"].to_list()))
+    buckets = list(spec.levels or ()) + sorted(
+        (set(r_map) | set(c_map)) - set(spec.levels or ()),
+        key=lambda v: (-(r_map.get(v, 0.0) + c_map.get(v, 0.0)), v),
+    )
+    rs = np.array([r_map.get(v, 0.0) for v in buckets])
+    cs = np.array([c_map.get(v, 0.0) for v in buckets])
+    return buckets, rs, cs
+
+
+def _axis_rows(spec: AxisSpec, ref: pl.Series, cur: pl.Series, limits: DriftLimits) -> list[Row]:
+    """One row for the axis (PSI over its bucket shares) followed by one row per bucket."""
+    n_ref, n_cur = ref.len(), cur.len()
+    buckets, rs, cs = _bucket_shares(spec, ref, cur)
+    axis_psi = psi_from_shares(rs, cs)
+    axis_row: Row = {
+        "kind": "axis",
+        "column": spec.name,
+        "n_reference": n_ref,
+        "n_current": n_cur,
+        "psi": axis_psi,
     }
-    full = [{k: row.get(k) for k in schema} for row in rows]
-    return pl.DataFrame(full, schema=schema)
+    bucket_rows = [
+        _bucket_row(spec.name, v, float(rv), float(cv), n_ref, n_cur, limits)
+        for v, rv, cv in zip(buckets, rs, cs)
+    ]
+    axis_flag = axis_psi > limits.psi_threshold and any(r["flag"] for r in bucket_rows)
+    axis_row["flag"] = axis_flag
+    axis_row["reasons"] = [f"psi>{limits.psi_threshold:g}"] if axis_flag else []
+    return [axis_row, *bucket_rows]
+
+
+def _bucket_row(
+    axis: str,
+    bucket: Any,
+    share_ref: float,
+    share_cur: float,
+    n_ref: int,
+    n_cur: int,
+    limits: DriftLimits,
+) -> Row:
+    """How far one bucket's share moved, and whether that is flagged."""
+    shift = share_cur - share_ref
+    pval = share_pvalue(share_ref, n_ref, share_cur, n_cur)
+    reasons = (
+        [f"share shift>{limits.share_threshold:g}"] if abs(shift) > limits.share_threshold else []
+    )
+    flagged = bool(reasons) and pval < limits.ks_alpha
+    if reasons and not flagged:
+        reasons.append(f"not significant (p={pval:.2g})")
+    return {
+        "kind": "bucket",
+        "column": axis,
+        "bucket": bucket,
+        "n_reference": n_ref,
+        "n_current": n_cur,
+        "reference_share": share_ref,
+        "current_share": share_cur,
+        "share_shift": shift,
+        "share_pvalue": pval,
+        "flag": flagged,
+        "reasons": reasons,
+    }
