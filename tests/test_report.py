@@ -7,7 +7,6 @@ import argparse
 import datetime as dt
 import glob
 import html
-import importlib
 import os
 import re
 import shutil
@@ -351,14 +350,12 @@ def test_cli_joins_relative_labels(tmp_path: Path, monkeypatch) -> None:
 def test_cli_skips_unavailable_analyses(tmp_path: Path, monkeypatch) -> None:
     df = synthetic_scan(30, seed=4)
     monkeypatch.setattr(report_cmd, "_scan", lambda d: df)
-    dup_mod = importlib.import_module("imgstats.duplicates")
-    leak_mod = importlib.import_module("imgstats.leakage")
 
     def missing(*a, **k):
         raise NotImplementedError
 
-    monkeypatch.setattr(dup_mod, "duplicates", missing)
-    monkeypatch.setattr(leak_mod, "leakage", missing)
+    monkeypatch.setattr(report_cmd, "duplicates", missing)
+    monkeypatch.setattr(report_cmd, "leakage", missing)
     out = tmp_path / "a.html"
     args = _parser().parse_args(
         ["report", str(tmp_path), "--split-column", "split", "-o", str(out)]
@@ -391,7 +388,8 @@ def test_leakage_frame_with_earlier_later_columns(tmp_path: Path) -> None:
 
 
 def test_cli_end_to_end_with_the_real_scan(tmp_path: Path) -> None:
-    scan_mod = importlib.import_module("imgstats.scan")
+    from imgstats.scan import scan
+
     root = tmp_path / "ds"
     (root / "cats").mkdir(parents=True)
     rng = np.random.default_rng(0)
@@ -407,7 +405,7 @@ def test_cli_end_to_end_with_the_real_scan(tmp_path: Path) -> None:
     rows.append("cats/dark.png,cat,train")
     (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")
     try:
-        scan_mod.scan(str(root / "cats" / "0.png"))
+        scan(str(root / "cats" / "0.png"))
     except NotImplementedError:
         pytest.skip("imgstats.scan is not available in this build")
     out = tmp_path / "audit.html"

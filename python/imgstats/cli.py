@@ -5,23 +5,25 @@ from __future__ import annotations
 import argparse
 import sys
 
-from imgstats import __version__
-from imgstats.commands import dups, report, scan
+from imgstats._imgstats import __version__
+from imgstats.commands import COMMANDS
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The parser of every sub-command; each sets ``func``, the function that runs it."""
     parser = argparse.ArgumentParser(
         prog="imgstats",
         description="Audit image datasets: statistics, near-duplicates, leakage, coverage.",
     )
     parser.add_argument("--version", action="version", version=f"imgstats {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    for module in (scan, dups, report):
-        module.add_parsers(sub)
+    for command in COMMANDS:
+        command.add_parsers(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line `argv` (default: ``sys.argv[1:]``) and return the exit code."""
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)

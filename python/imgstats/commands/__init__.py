@@ -1,1 +1,14 @@
-"""Sub-commands of the `imgstats` CLI; each module exposes `add_parsers(subparsers)`."""
+"""Sub-commands of the `imgstats` CLI, one module per sub-command (named after it).
+
+Each module exposes ``add_parsers(subparsers)``, which adds its parser(s) and sets ``func`` to
+the function that runs the command and returns the exit code. A new command is a new module here
+plus one entry in `COMMANDS`, in the order ``imgstats --help`` lists them.
+"""
+
+from __future__ import annotations
+
+from imgstats.commands import dups, leakage, report, scan
+
+COMMANDS = (scan, dups, leakage, report)
+
+__all__ = ["COMMANDS"]

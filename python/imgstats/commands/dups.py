@@ -1,4 +1,4 @@
-"""`imgstats dups`, `imgstats leakage` and `imgstats undo`.
+"""`imgstats dups` and `imgstats undo`.
 
 Nothing is ever deleted: `dups` lists the copies to drop, and with ``--move-to`` moves them into
 a folder and writes a manifest that `imgstats undo MANIFEST` reverses.
@@ -16,7 +16,9 @@ from pathlib import Path
 
 import polars as pl
 
+from imgstats.commands.output import write_table
 from imgstats.duplicates import DEFAULT_THRESHOLD, dedupe, drop_list, duplicates
+from imgstats.scan import scan
 
 MANIFEST_VERSION = 1
 #: What `dups` scans: the hash, exact-copy keys, the low-information signals, and sharpness for
@@ -65,19 +67,6 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run_dups)
 
     p = sub.add_parser(
-        "leakage",
-        help="find test images with a near copy in train (and val)",
-        description="Compare splits given as NAME=DIR (earlier splits first, e.g. train=data/train "
-        "val=data/val test=data/test): every image of a later split with a near copy in an "
-        "earlier one is reported with its match and distance.",
-    )
-    p.add_argument("splits", nargs="+", metavar="NAME=DIR")
-    p.add_argument("-o", "--output", help="write the leaking pairs (.csv / .parquet / .ndjson)")
-    p.add_argument("--threshold", type=int, default=DEFAULT_THRESHOLD)
-    p.add_argument("--threads", type=int, default=None)
-    p.set_defaults(func=run_leakage)
-
-    p = sub.add_parser(
         "undo",
         help="move files back as recorded in a manifest written by `dups --move-to`",
     )
@@ -86,23 +75,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 
 def _scan(sources: list[str], threads: int | None) -> pl.DataFrame:
-    import imgstats
-
-    frames = []
-    for source in sources:
-        df = imgstats.scan(source, DUPS_METRICS, threads=threads)
-        frames.append(df.collect() if isinstance(df, pl.LazyFrame) else df)
+    frames = [scan(source, DUPS_METRICS, threads=threads) for source in sources]
     return pl.concat(frames, how="diagonal_relaxed")
-
-
-def _write_table(df: pl.DataFrame, path: str) -> None:
-    suffix = Path(path).suffix.lower()
-    if suffix == ".parquet":
-        df.write_parquet(path)
-    elif suffix in (".ndjson", ".jsonl"):
-        df.write_ndjson(path)
-    else:
-        df.write_csv(path)
 
 
 def _destination(src: str, roots: list[Path], target: Path) -> Path:
@@ -155,7 +129,7 @@ def run_dups(args: argparse.Namespace) -> int:
     if args.output:
         if Path(args.output).suffix.lower() in (".csv", ".parquet", ".ndjson", ".jsonl"):
             table = groups.with_columns(pl.col("path").is_in(drop).not_().alias("keep"))
-            _write_table(table, args.output)
+            write_table(table, args.output)
         else:
             Path(args.output).write_text("".join(p + "\n" for p in drop))
     elif not args.move_to:
@@ -190,27 +164,4 @@ def run_undo(args: argparse.Namespace) -> int:
         Path(m["from"]).parent.mkdir(parents=True, exist_ok=True)
         shutil.move(m["to"], m["from"])
     print(f"moved {len(data['moves'])} files back", file=sys.stderr)
-    return 0
-
-
-def run_leakage(args: argparse.Namespace) -> int:
-    from imgstats.leakage import leakage
-
-    splits: dict[str, str] = {}
-    for item in args.splits:
-        name, sep, path = item.partition("=")
-        if not sep or not name or not path:
-            print(f"expected NAME=DIR, got {item!r}", file=sys.stderr)
-            return 2
-        splits[name] = path
-    if len(splits) < 2:
-        print("give at least two splits, e.g. train=data/train test=data/test", file=sys.stderr)
-        return 2
-    report = leakage(splits, threshold=args.threshold, threads=args.threads)
-    print(report, file=sys.stderr)
-    if args.output:
-        _write_table(report.pairs, args.output)
-    else:
-        with pl.Config(tbl_rows=50, fmt_str_lengths=80):
-            print(report.pairs)
     return 0

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TypeVar
 
 import polars as pl
+
+from imgstats.duplicates import duplicates
+from imgstats.leakage import LeakageReport, leakage
+from imgstats.report import report
+from imgstats.scan import scan
+
+T = TypeVar("T")
 
 
 def _scan(directory: str) -> pl.DataFrame:
     """The scan step, kept separate so tests can substitute a prepared frame."""
-    from imgstats.scan import scan
-
     return scan(directory)
 
 
@@ -64,7 +68,7 @@ def join_labels(df: pl.DataFrame, labels_csv: str, directory: str) -> pl.DataFra
     return keyed.join(labels, on="_key", how="left", maintain_order="left").drop("_key")
 
 
-def _optional(name: str, func: Callable[[], Any], notes: list[str]) -> Any:
+def _optional(name: str, func: Callable[[], T], notes: list[str]) -> T | None:
     """Run an analysis written elsewhere; a missing or failing one becomes a note, not a crash."""
     try:
         return func()
@@ -76,8 +80,6 @@ def _optional(name: str, func: Callable[[], Any], notes: list[str]) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    from imgstats.report import report
-
     if not os.path.isdir(args.directory):
         print(f"error: {args.directory} is not a directory", file=sys.stderr)
         return 2
@@ -96,16 +98,12 @@ def run(args: argparse.Namespace) -> int:
             )
             return 2
     notes: list[str] = []
-    dups = leaks = None
+    dups: pl.DataFrame | None = None
+    leaks: LeakageReport | None = None
     if not args.no_duplicates:
-        # import_module: `imgstats.duplicates` the attribute is the function, not the module.
-        dup_mod = importlib.import_module("imgstats.duplicates")
-        dups = _optional("duplicates", lambda: dup_mod.duplicates(df), notes)
+        dups = _optional("duplicates", lambda: duplicates(df), notes)
         if args.split_column:
-            leak_mod = importlib.import_module("imgstats.leakage")
-            leaks = _optional(
-                "leakage", lambda: leak_mod.leakage(df, split=args.split_column), notes
-            )
+            leaks = _optional("leakage", lambda: leakage(df, split=args.split_column), notes)
     out = report(
         df,
         args.output,
@@ -123,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parsers(sub: Any) -> None:
+def add_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "report",
         help="write a self-contained HTML audit of an image folder",
