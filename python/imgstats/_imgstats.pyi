@@ -1,10 +1,37 @@
 """Type stubs for the native module. Users call the typed wrappers in `imgstats`; these are the
-binding's own signatures (checked against the binary by tests/test_stub.py)."""
+binding's own signatures (checked against the binary by
+`python -m mypy.stubtest imgstats._imgstats` in `make lint`)."""
 
 from collections.abc import Callable, Sequence
+from typing import final
 
 import numpy as np
 import numpy.typing as npt
+
+# The module's exports; stubtest fails when the binary adds or drops one without this stub.
+__all__ = [
+    "__version__",
+    "ImgstatsError",
+    "InternalError",
+    "_panic_for_tests",
+    "ArrowBatch",
+    "_scan_batch",
+    "METRIC_NAMES",
+    "DEFAULT_MAX_PIXELS",
+    "DEFAULT_MAX_FILE_SIZE",
+    "HASH_MIN_SIDE",
+    "SHARPNESS_LONG_SIDE",
+    "_phash_l8",
+    "_dhash_l8",
+    "_ahash_l8",
+    "_hashes_l8",
+    "_hashes_l8_batch",
+    "_resize_lanczos_l8",
+    "_self_pairs",
+    "_cross_pairs",
+    "_groups",
+    "_components",
+]
 
 __version__: str
 METRIC_NAMES: list[str]
@@ -16,6 +43,7 @@ SHARPNESS_LONG_SIDE: int
 class ImgstatsError(Exception): ...
 class InternalError(ImgstatsError): ...
 
+@final
 class ArrowBatch:
     """One Arrow record batch, exported once through the PyCapsule stream interface."""
 

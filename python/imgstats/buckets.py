@@ -25,9 +25,12 @@ import copy
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union
 
 import polars as pl
+
+if TYPE_CHECKING:
+    from polars.expr.whenthen import ChainedThen, Then
 
 UNKNOWN = "unknown"
 OTHER = "other"
@@ -119,7 +122,9 @@ class AxisSpec:
         return joined.get_column(self.name)
 
 
-def merged_thresholds(thresholds: Mapping[str, Mapping[str, Any]] | None) -> dict[str, dict]:
+def merged_thresholds(
+    thresholds: Mapping[str, Mapping[str, Any]] | None,
+) -> dict[str, dict[str, Any]]:
     """Defaults with the user's per-axis overrides applied (unknown keys are errors)."""
     out = copy.deepcopy(DEFAULT_THRESHOLDS)
     for axis, params in (thresholds or {}).items():
@@ -143,7 +148,7 @@ def _binned(value: pl.Expr, edges: Sequence[float], labels: Sequence[str]) -> pl
         raise ValueError(f"{len(edges)} edges need {len(edges) + 1} labels, got {len(labels)}")
     if list(edges) != sorted(edges):
         raise ValueError(f"edges must be increasing: {edges}")
-    expr = pl.when(value.is_null()).then(pl.lit(UNKNOWN))
+    expr: Then | ChainedThen = pl.when(value.is_null()).then(pl.lit(UNKNOWN))
     for edge, label in zip(edges, labels):
         expr = expr.when(value < edge).then(pl.lit(label))
     return expr.otherwise(pl.lit(labels[-1]))
@@ -254,7 +259,9 @@ def _orientation(t: Mapping[str, float]) -> AxisSpec:
     return AxisSpec("orientation", expr, ("landscape", "square", "portrait"), "width,height")
 
 
-def builtin_axis(name: str, columns: Sequence[str], thresholds: Mapping | None = None) -> AxisSpec:
+def builtin_axis(
+    name: str, columns: Sequence[str], thresholds: Mapping[str, Mapping[str, Any]] | None = None
+) -> AxisSpec:
     """The built-in axis ``name`` for a frame with ``columns``; ValueError if inputs are absent."""
     t = merged_thresholds(thresholds)
     cols = set(columns)
@@ -321,7 +328,9 @@ def _user_axis(name: str, definition: str | pl.Expr) -> AxisSpec:
 
 
 def resolve_axes(
-    columns: Sequence[str], axes: AxesArg = None, thresholds: Mapping | None = None
+    columns: Sequence[str],
+    axes: AxesArg = None,
+    thresholds: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> list[AxisSpec]:
     """Turn the ``axes`` argument into axis specs.
 

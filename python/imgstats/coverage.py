@@ -27,7 +27,7 @@ _ALL = "all"
 
 
 def coverage(
-    df: pl.DataFrame,
+    df: pl.DataFrame | pl.LazyFrame,
     by: str | None = "class",
     axes: AxesArg = None,
     thresholds: Mapping[str, Mapping[str, Any]] | None = None,

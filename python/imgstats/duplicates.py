@@ -316,7 +316,8 @@ def dedupe(
     order = np.lexsort((np.arange(df.height), -score, gid))
     first_of_group = np.ones(len(order), dtype=bool)
     first_of_group[1:] = gid[order][1:] != gid[order][:-1]
-    return df[np.sort(order[first_of_group]).tolist()]
+    kept: list[int] = np.sort(order[first_of_group]).tolist()
+    return df[kept]
 
 
 def drop_list(df: pl.DataFrame, kept: pl.DataFrame) -> list[str]:

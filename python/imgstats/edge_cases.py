@@ -118,7 +118,9 @@ def _robust_fence(df: pl.DataFrame, expr: pl.Expr, floor: float) -> tuple[float,
     return med, max(floor, _FENCE * _MAD_SIGMA * mad)
 
 
-def edge_cases(df: pl.DataFrame, thresholds: Mapping[str, float] | None = None) -> pl.DataFrame:
+def edge_cases(
+    df: pl.DataFrame | pl.LazyFrame, thresholds: Mapping[str, float] | None = None
+) -> pl.DataFrame:
     """One row per flagged image: ``path``, ``reasons`` (list of str, in `REASONS` order) and the
     values that were judged (error, width, height, brightness, dark/bright fractions, sharpness,
     noise, entropy, is_grayscale -- those present). Checks whose columns are absent are skipped.

@@ -64,8 +64,7 @@ def _luma(image: ImageLike) -> np.ndarray:
         with Image.open(image) as im:
             return np.asarray(im.convert("L"))
     if isinstance(image, Image.Image):
-        im = image if image.mode == "L" else image.convert("L")
-        return np.asarray(im)
+        return np.asarray(image if image.mode == "L" else image.convert("L"))
     raise TypeError(
         f"expected a PIL image, a uint8 numpy array or a path, got {type(image).__name__}"
     )

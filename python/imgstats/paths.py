@@ -11,7 +11,7 @@ from __future__ import annotations
 import glob
 import os
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Container, Iterable, Iterator, Sequence
 from typing import Union
 
 import polars as pl
@@ -135,5 +135,5 @@ def _walk(root: str, exts: set[str] | None) -> Iterator[str]:
                     yield prefix + name
 
 
-def _wanted(name: str, exts: set[str] | None) -> bool:
+def _wanted(name: str, exts: Container[str] | None) -> bool:
     return exts is None or os.path.splitext(name)[1].lower() in exts

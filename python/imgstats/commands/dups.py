@@ -26,7 +26,7 @@ MANIFEST_VERSION = 1
 DUPS_METRICS = ["phash", "content_hash", "pixel_hash", "entropy", "contrast", "sharpness"]
 
 
-def add_parsers(sub: argparse._SubParsersAction) -> None:
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "dups",
         help="find exact and near-duplicate images and choose which copy to keep",

@@ -12,7 +12,7 @@ from imgstats.hamming import DEFAULT_THRESHOLD
 from imgstats.leakage import leakage
 
 
-def add_parsers(sub: argparse._SubParsersAction) -> None:
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "leakage",
         help="find test images with a near copy in train (and val)",

@@ -6,13 +6,14 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import cast
 
 import polars as pl
 
 from imgstats.scan import DEFAULT_MAX_PIXELS, METRICS, scan
 
 
-def add_parsers(sub: argparse._SubParsersAction) -> None:
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "scan",
         help="per-image statistics and hashes for a folder, glob or files",
@@ -128,7 +129,7 @@ def summary(df: pl.DataFrame, elapsed: float) -> str:
                 s = ok[col].drop_nulls()
                 if len(s):
                     lines.append(
-                        f"  {label}: median {s.median():.1f}, 5%–95% "
+                        f"  {label}: median {_median(s):.1f}, 5%–95% "
                         f"{s.quantile(0.05):.1f}–{s.quantile(0.95):.1f}"
                     )
     lines.extend(_audit_lines(df))
@@ -205,9 +206,14 @@ def _size_line(ok: pl.DataFrame) -> str:
     """Most common width×height and the median megapixels: small datasets have one size."""
     sizes = ok.group_by("width", "height").len().sort("len", "width", "height", descending=True)
     w, h, n = sizes.row(0)
-    mp = (ok["width"].cast(pl.Float64) * ok["height"].cast(pl.Float64) / 1e6).median()
+    mp = _median(ok["width"].cast(pl.Float64) * ok["height"].cast(pl.Float64) / 1e6)
     mp_text = f"{mp:.2f}" if mp >= 0.01 else f"{mp:.4f}"
     return (
         f"sizes: {sizes.height:,} distinct, most common {w}×{h} ({100 * n / len(ok):.0f} %),"
         f" median {mp_text} MP"
     )
+
+
+def _median(values: pl.Series) -> float:
+    """The median of a numeric Series (polars types a median as any Python value)."""
+    return cast(float, values.median())

@@ -31,13 +31,13 @@ MAX_GROUPS = 12
 
 
 def report(
-    df: pl.DataFrame,
+    df: pl.DataFrame | pl.LazyFrame,
     path: str | os.PathLike[str],
     split: str | None = None,
     by: str | None = None,
     duplicates: pl.DataFrame | None = None,
     leakage: LeakageArg | None = None,
-    reference: pl.DataFrame | None = None,
+    reference: pl.DataFrame | pl.LazyFrame | None = None,
     title: str = "imgstats audit",
     *,
     notes: Sequence[str] = (),

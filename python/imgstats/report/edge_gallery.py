@@ -43,15 +43,15 @@ def edge_cases_section(df: pl.DataFrame, thumbs: Thumbnailer, max_thumbs: int) -
         pick = hits.sample(n=min(max_thumbs, hits.height), seed=0)
         parts.append(f"<h3>{esc(reason)} ({counts[reason]:,})</h3>")
         if reason == "unreadable":
-            rows = [(r["path"], r.get("error") or "") for r in pick.iter_rows(named=True)]
-            parts.append(table(["path", "error"], rows))
+            failed = [(r["path"], r.get("error") or "") for r in pick.iter_rows(named=True)]
+            parts.append(table(["path", "error"], failed))
             continue
         col, label = _REASON_VALUE.get(reason, (None, None))
         figs = []
         for r in pick.iter_rows(named=True):
             if col == "width" and r.get("width") is not None:
                 value = f"{r['width']}×{r['height']}"
-            elif label and r.get(col) is not None:
+            elif col and label and r.get(col) is not None:
                 value = f"{label} {fmt(r[col])}"
             else:
                 value = ""

@@ -76,11 +76,11 @@ def coverage_section(df: pl.DataFrame, by: str | None, min_count: int) -> str:
     parts.append('<div class="grid">' + "".join(tables) + "</div>")
     parts.append(f"<h3>Collection plan: {gp.height:,} empty or thin cells</h3>")
     if gp.height:
-        rows = [
+        plan = [
             (str(r[by_name]), r["axis"], r["bucket"], r["count"], r["needed"], r["status"])
             for r in gp.head(40).iter_rows(named=True)
         ]
-        parts.append(table([by_name, "axis", "bucket", "images", "to collect", "status"], rows))
+        parts.append(table([by_name, "axis", "bucket", "images", "to collect", "status"], plan))
         if gp.height > 40:
             parts.append(note(f"… and {gp.height - 40:,} more (imgstats.gaps(cov) lists all)."))
     return section("coverage", "Coverage", "".join(parts))

@@ -108,7 +108,7 @@ def _split_values(df: pl.DataFrame, split: str | None) -> list[str]:
 def histograms_section(df: pl.DataFrame, split: str | None, bins: int) -> str:
     splits = _split_values(df, split)
     codes = None
-    if splits:
+    if split and splits:
         # Integer split codes: comparing a million-element object array per split is slow.
         codes = (
             df.get_column(split)

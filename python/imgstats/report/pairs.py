@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol, Union
+from typing import Any, Protocol, Union
 
 import polars as pl
 
@@ -117,9 +117,14 @@ def leakage_section(leak: LeakageArg, thumbs: Thumbnailer, max_pairs: int) -> st
         parts.append(f"<h3>{shown.height} closest pairs</h3>")
     pair_html = []
     for r in shown.iter_rows(named=True):
-        left = thumbs.figure(r[a_path], [str(r.get(a_split, "")), basename(r[a_path])])
-        right = thumbs.figure(r[b_path], [str(r.get(b_split, "")), basename(r[b_path])])
+        left = thumbs.figure(r[a_path], [_cell(r, a_split), basename(r[a_path])])
+        right = thumbs.figure(r[b_path], [_cell(r, b_split), basename(r[b_path])])
         d = f"distance {r['distance']}" if r.get("distance") is not None else ""
         pair_html.append(f'<div class="pair">{left}{right}<div class="d">{esc(d)}</div></div>')
     parts.append(f'<div class="gallery">{"".join(pair_html)}</div>')
     return section("leakage", "Leakage", "".join(parts))
+
+
+def _cell(row: dict[str, Any], column: str | None) -> str:
+    """A value of `row` as text; "" when the column is absent."""
+    return "" if column is None else str(row.get(column, ""))

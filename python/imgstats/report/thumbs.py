@@ -43,11 +43,11 @@ class Thumbnailer:
         with warnings.catch_warnings():
             # A decompression-bomb warning is about trusting the file; we only shrink it.
             warnings.simplefilter("ignore")
-            with Image.open(path) as im:
+            with Image.open(path) as opened:
                 # JPEG: let libjpeg decode at 1/2..1/8 scale (DCT scaling) -- a 20 MP photo costs
                 # a few ms instead of a full decode.
-                im.draft("RGB", (self.px * 2, self.px * 2))
-                im = ImageOps.exif_transpose(im)
+                opened.draft("RGB", (self.px * 2, self.px * 2))
+                im = ImageOps.exif_transpose(opened)
                 if im.mode in ("I;16", "I;16B", "I;16L", "I"):
                     # 16-bit grayscale: scale to 8 bits instead of clipping at 255.
                     im = im.point(lambda v: v / 257).convert("L")
