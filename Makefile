@@ -5,12 +5,13 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-rust test-python lint fmt bench bench-scan bench-neighbors
+.PHONY: help install demo test test-rust test-python lint lint-rust lint-python typecheck fmt
+.PHONY: bench bench-scan bench-neighbors
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml Cargo.toml $(wildcard src/*.rs src/*/*.rs)
+$(STAMP): pyproject.toml Cargo.toml $(shell find src -name '*.rs')
 	./scripts/system-deps.sh
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q -U pip
@@ -33,12 +34,20 @@ test-python: install ## Python contract tests against imagehash, OpenCV, brute f
 	./scripts/system-deps.sh --test
 	$(BIN)/python -m pytest -q
 
-lint: install ## cargo fmt --check, clippy -D warnings, ruff
+lint: lint-rust lint-python typecheck ## Every static check CI runs: Rust, Python, types, stub
+
+lint-rust: ## cargo fmt --check; clippy -D warnings with and without the python feature
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy --all-targets --features python -- -D warnings
+
+lint-python: install ## ruff check and ruff format --check
 	$(BIN)/ruff check python tests benches
 	$(BIN)/ruff format --check python tests benches
+
+typecheck: install ## mypy --strict on python/imgstats; stubtest: _imgstats.pyi against the binary
+	$(BIN)/mypy
+	$(BIN)/python -m mypy.stubtest imgstats._imgstats
 
 fmt: ## Format Rust and Python
 	cargo fmt
