@@ -385,7 +385,15 @@ def _axis_rows(spec: AxisSpec, ref: pl.Series, cur: pl.Series, limits: DriftLimi
         "psi": axis_psi,
     }
     bucket_rows = [
-        _bucket_row(spec.name, v, float(rv), float(cv), n_ref, n_cur, limits)
+        _bucket_row(
+            spec.name,
+            v,
+            share_ref=float(rv),
+            share_cur=float(cv),
+            n_ref=n_ref,
+            n_cur=n_cur,
+            limits=limits,
+        )
         for v, rv, cv in zip(buckets, rs, cs)
     ]
     axis_flag = axis_psi > limits.psi_threshold and any(r["flag"] for r in bucket_rows)
@@ -397,6 +405,7 @@ def _axis_rows(spec: AxisSpec, ref: pl.Series, cur: pl.Series, limits: DriftLimi
 def _bucket_row(
     axis: str,
     bucket: Any,
+    *,
     share_ref: float,
     share_cur: float,
     n_ref: int,
