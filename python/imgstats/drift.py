@@ -43,6 +43,7 @@ from imgstats.buckets import AxesArg, AxisSpec, label_frame, resolve_axes
 
 if TYPE_CHECKING:
     import numpy as np
+    from numpy.typing import ArrayLike
 else:
     np = LazyModule("numpy")
 
@@ -76,7 +77,7 @@ DEFAULT_COLUMNS: tuple[str, ...] = (
 )
 
 
-def _clean(values: Any) -> np.ndarray:
+def _clean(values: ArrayLike) -> np.ndarray:
     a = np.asarray(values, dtype=np.float64).ravel()
     return a[np.isfinite(a)]
 
@@ -133,7 +134,7 @@ def _ks_pvalue(d: float, n: int, m: int) -> float:
     return kolmogorov_sf((en + 0.12 + 0.11 / en) * d)
 
 
-def ks_2samp(reference: Any, current: Any) -> tuple[float, float]:
+def ks_2samp(reference: ArrayLike, current: ArrayLike) -> tuple[float, float]:
     """Two-sample Kolmogorov-Smirnov statistic and asymptotic two-sided p-value (NaN dropped)."""
     a, b = np.sort(_clean(reference)), np.sort(_clean(current))
     if a.size == 0 or b.size == 0:
@@ -142,7 +143,7 @@ def ks_2samp(reference: Any, current: Any) -> tuple[float, float]:
     return d, _ks_pvalue(d, a.size, b.size)
 
 
-def wasserstein(reference: Any, current: Any) -> float:
+def wasserstein(reference: ArrayLike, current: ArrayLike) -> float:
     """Wasserstein-1 (earth mover's) distance between two 1-D samples: integral of |F_a - F_b|."""
     a, b = np.sort(_clean(reference)), np.sort(_clean(current))
     if a.size == 0 or b.size == 0:
@@ -150,7 +151,7 @@ def wasserstein(reference: Any, current: Any) -> float:
     return _w1_from_cdfs(*_merged_cdfs(a, b))
 
 
-def reference_scale(reference: Any) -> float:
+def reference_scale(reference: ArrayLike) -> float:
     """The unit for normalised Wasserstein: IQR, else std, else |median|, else 1."""
     a = _clean(reference)
     if a.size == 0:
@@ -162,7 +163,7 @@ def reference_scale(reference: Any) -> float:
     return 1.0
 
 
-def psi_bins(reference: Any, bins: int = PSI_BINS) -> tuple[np.ndarray, np.ndarray]:
+def psi_bins(reference: ArrayLike, bins: int = PSI_BINS) -> tuple[np.ndarray, np.ndarray]:
     """Bin edges (distinct reference quantiles) and which edges are point-mass bins."""
     return _psi_bins_sorted(np.sort(_clean(reference)), bins)
 
@@ -202,7 +203,9 @@ def psi_from_shares(ref: np.ndarray, cur: np.ndarray, eps: float = PSI_EPSILON) 
     return float(np.sum((c - r) * np.log(c / r)))
 
 
-def psi(reference: Any, current: Any, bins: int = PSI_BINS, eps: float = PSI_EPSILON) -> float:
+def psi(
+    reference: ArrayLike, current: ArrayLike, bins: int = PSI_BINS, eps: float = PSI_EPSILON
+) -> float:
     """Population stability index of ``current`` against ``reference`` (see module docstring)."""
     a, b = _clean(reference), _clean(current)
     if a.size == 0 or b.size == 0:
@@ -356,7 +359,7 @@ def _statistic_row(column: str, ref: pl.Series, cur: pl.Series, limits: DriftLim
 
 def _bucket_shares(
     spec: AxisSpec, ref: pl.Series, cur: pl.Series
-) -> tuple[list[Any], np.ndarray, np.ndarray]:
+) -> tuple[list[str], np.ndarray, np.ndarray]:
     """The buckets of one axis (its declared levels first, then the others by total share) and
     each one's share in the reference and the current frame."""
     r = ref.value_counts(normalize=True, name="share")
@@ -404,7 +407,7 @@ def _axis_rows(spec: AxisSpec, ref: pl.Series, cur: pl.Series, limits: DriftLimi
 
 def _bucket_row(
     axis: str,
-    bucket: Any,
+    bucket: str,
     *,
     share_ref: float,
     share_cur: float,
