@@ -10,15 +10,18 @@ from imgstats.drift import drift
 from imgstats.duplicates import DEFAULT_THRESHOLD, dedupe, duplicates, near_pairs
 from imgstats.edge_cases import edge_cases
 from imgstats.exceptions import ImgstatsError, InternalError
+from imgstats.groups import groups, largest_groups
 from imgstats.hashes import ahash, dhash, hash_from_hex, hash_hex, phash
 from imgstats.leakage import LeakageReport, leakage
 from imgstats.report import report
 from imgstats.scan import METRICS, scan
+from imgstats.split import SplitResult, split
 
 __all__ = [
     "DEFAULT_THRESHOLD",
     "LeakageReport",
     "METRICS",
+    "SplitResult",
     "ImgstatsError",
     "InternalError",
     "__version__",
@@ -31,11 +34,14 @@ __all__ = [
     "duplicates",
     "edge_cases",
     "gaps",
+    "groups",
     "hash_from_hex",
     "hash_hex",
+    "largest_groups",
     "leakage",
     "near_pairs",
     "phash",
     "report",
     "scan",
+    "split",
 ]
