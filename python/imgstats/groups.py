@@ -89,22 +89,35 @@ def find_groups(
     labels, sizes = _imgstats._components(
         n, np.concatenate(a).astype(np.uint32), np.concatenate(b).astype(np.uint32)
     )
-    reason_cols = []
-    for name in REASONS:
-        touched = np.zeros(n, dtype=bool)
+    # Reasons per row as a bit mask, turned into lists through a 16-row lookup table (a list
+    # built per row would cost seconds at a million rows).
+    mask = np.zeros(n, dtype=np.int64)
+    for bit, name in enumerate(REASONS):
         if name in found:
+            touched = np.zeros(n, dtype=bool)
             touched[found[name][0]] = True
             touched[found[name][1]] = True
-        reason_cols.append(
-            pl.when(pl.Series(touched, dtype=pl.Boolean)).then(pl.lit(name)).otherwise(None)
-        )
-    out = pl.DataFrame(
+            mask |= touched.astype(np.int64) << bit
+    combos = range(1 << len(REASONS))
+    table = pl.DataFrame(
         {
-            "path": df["path"].cast(pl.Utf8),
-            "group": pl.Series(labels, dtype=pl.UInt32),
-            "group_size": pl.Series(sizes[labels] if n else [], dtype=pl.UInt32),
-        }
-    ).with_columns(pl.concat_list(reason_cols).list.drop_nulls().alias("reasons"))
+            "mask": list(combos),
+            "reasons": [[r for b, r in enumerate(REASONS) if m >> b & 1] for m in combos],
+        },
+        schema={"mask": pl.Int64, "reasons": pl.List(pl.Utf8)},
+    )
+    out = (
+        pl.DataFrame(
+            {
+                "path": df["path"].cast(pl.Utf8),
+                "group": pl.Series(labels, dtype=pl.UInt32),
+                "group_size": pl.Series(sizes[labels] if n else [], dtype=pl.UInt32),
+                "mask": pl.Series(mask, dtype=pl.Int64),
+            }
+        )
+        .join(table, on="mask", how="left", maintain_order="left")
+        .drop("mask")
+    )
     if n and sizes.max() > 1 and sizes.max() > GIANT_GROUP_SHARE * n:
         notes.append(
             f"one group holds {int(sizes.max()):,} of {n:,} images ({sizes.max() / n:.0%}); it "

@@ -22,6 +22,7 @@ Small inputs (at most `GREEDY_ALL` groups) go through the greedy pass entirely.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 from imgstats._lazy import LazyModule
@@ -31,12 +32,11 @@ if TYPE_CHECKING:
 else:
     np = LazyModule("numpy")
 
-#: Below this many groups every group is placed greedily (about 10 µs a group).
-GREEDY_ALL: int = 5_000
-#: Above it, groups holding more than this share of the images are placed greedily...
+#: Up to this many groups every group is placed greedily (a few µs a group).
+GREEDY_ALL: int = 200_000
+#: Above it, groups that mix several stratified values, and groups holding more than this share
+#: of the images, are placed greedily; the rest (pure, small groups) by the stratified cuts.
 GREEDY_SHARE: float = 0.0005
-#: ...but never more than this many (the largest ones).
-GREEDY_MAX: int = 20_000
 
 __all__ = ["assign"]
 
@@ -71,8 +71,11 @@ def assign(
     if n_groups <= GREEDY_ALL:
         greedy = order
     else:
-        big = order[sizes[order] > max(1.0, GREEDY_SHARE * sizes.sum())]
-        greedy = big[:GREEDY_MAX]
+        # A group holding one stratified value only is placed exactly by the cuts; groups that
+        # mix values (or are large) need the greedy look at every dimension at once.
+        mixed = (mat[:, :-1] > 0).sum(axis=1) > 1
+        big = sizes > max(1.0, GREEDY_SHARE * sizes.sum())
+        greedy = order[(mixed | big)[order]]
     _greedy(mat, weights, deficit, greedy, out)
     rest = np.flatnonzero(out < 0)
     if len(rest):
@@ -83,11 +86,36 @@ def assign(
 def _greedy(
     mat: np.ndarray, weights: np.ndarray, deficit: np.ndarray, order: np.ndarray, out: np.ndarray
 ) -> None:
-    weighted = mat * weights
-    for g in order:
-        s = int(np.argmax(deficit @ weighted[g]))
-        out[g] = s
-        deficit[s] -= mat[g]
+    if not len(order):
+        return
+    # Groups touch a few of many dimensions: keep each group's non-zero entries (CSR layout,
+    # built once, vectorised). The loop itself runs on plain Python floats: with 2-5 splits and
+    # a handful of dimensions per group, NumPy's per-call overhead would cost more than the
+    # arithmetic (about 2 µs a group this way against 20 µs with array operations).
+    rows = mat[order]
+    r, c = np.nonzero(rows)
+    indptr = np.searchsorted(r, np.arange(len(order) + 1)).tolist()
+    vals = rows[r, c].tolist()
+    wvals = (rows[r, c] * weights[c]).tolist()
+    cols = c.tolist()
+    d = deficit.tolist()
+    splits = range(len(d))
+    picked = []
+    for i in range(len(order)):
+        a, b = indptr[i], indptr[i + 1]
+        idx, wv = cols[a:b], wvals[a:b]
+        best, best_score = 0, -math.inf
+        for s in splits:
+            row = d[s]
+            score = sum([row[j] * w for j, w in zip(idx, wv)])
+            if score > best_score:
+                best, best_score = s, score
+        row = d[best]
+        for j, v in zip(idx, vals[a:b]):
+            row[j] -= v
+        picked.append(best)
+    out[order] = picked
+    deficit[:] = np.asarray(d)
 
 
 def _stratified_cuts(
