@@ -13,12 +13,14 @@ from imgstats.exceptions import ImgstatsError, InternalError
 from imgstats.groups import groups, largest_groups
 from imgstats.hashes import ahash, dhash, hash_from_hex, hash_hex, phash
 from imgstats.leakage import LeakageReport, leakage
+from imgstats.leakage_groups import GroupLeakage, group_leakage
 from imgstats.report import report
 from imgstats.scan import METRICS, scan
 from imgstats.split import SplitResult, split
 
 __all__ = [
     "DEFAULT_THRESHOLD",
+    "GroupLeakage",
     "LeakageReport",
     "METRICS",
     "SplitResult",
@@ -34,6 +36,7 @@ __all__ = [
     "duplicates",
     "edge_cases",
     "gaps",
+    "group_leakage",
     "groups",
     "hash_from_hex",
     "hash_hex",
