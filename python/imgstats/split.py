@@ -224,21 +224,12 @@ def split(
         long["count"].to_numpy(),
     )
 
-    rng = np.random.default_rng(seed)
-    choice = np.full(n_groups, -1, dtype=np.int64)
-    kept = _kept(df, gid, keep, names, choice, notes)
-    free = np.flatnonzero(choice < 0)
-    free_splits = [i for i, s in enumerate(names) if s not in kept]
-    if len(free) and not free_splits:
-        raise ValueError(f"keep={sorted(kept)} leaves no split for the other images")
-    if len(free):
-        sub_ratios = np.array([target[names[i]] for i in free_splits])
-        if sub_ratios.sum() <= 0:
-            sub_ratios = np.ones(len(free_splits))
-        picked = assign(counts[free], sizes[free], sub_ratios, rng)
-        choice[free] = np.asarray(free_splits)[picked]
+    if keep is not None and "split" not in df.columns:
+        raise ValueError("keep= needs the current split in a 'split' column")
+    current = df["split"].cast(pl.Utf8).to_numpy() if keep is not None else None
+    choice = assign_rows(gid.to_numpy(), counts, target, seed, current, keep, notes)
 
-    split_of_row = pl.Series("split", names, dtype=pl.Utf8).gather(choice[gid.to_numpy()])
+    split_of_row = pl.Series("split", names, dtype=pl.Utf8).gather(choice)
     assignment = pl.DataFrame({"path": g["path"], "group": gid, "split": split_of_row})
     balance = _balance(assignment, long, target)
     return SplitResult(
@@ -251,9 +242,47 @@ def split(
     )
 
 
-def _kept(
-    df: pl.DataFrame,
-    gid: pl.Series,
+def assign_rows(
+    gid: np.ndarray,
+    counts: np.ndarray,
+    target: Mapping[str, float],
+    seed: int,
+    current: np.ndarray | None = None,
+    keep: str | Sequence[str] | None = None,
+    notes: list[str] | None = None,
+) -> np.ndarray:
+    """The split index (into `target`) of every row: the numeric core of `split`.
+
+    Args:
+        gid: dense group id per row (0..groups-1).
+        counts: ``(groups, dims)`` stratified counts per group.
+        target: normalised ratios by split name.
+        seed: random seed.
+        current: the current split name per row (needed with `keep`).
+        keep: split name(s) whose members stay; their groups are fixed there.
+        notes: receives what `keep` had to move.
+    """
+    names = list(target)
+    n_groups = counts.shape[0]
+    sizes = np.bincount(gid, minlength=n_groups).astype(np.float64)
+    choice = np.full(n_groups, -1, dtype=np.int64)
+    kept = _fix_kept(gid, current, keep, names, choice, [] if notes is None else notes)
+    free = np.flatnonzero(choice < 0)
+    free_splits = [i for i, s in enumerate(names) if s not in kept]
+    if len(free) and not free_splits:
+        raise ValueError(f"keep={sorted(kept)} leaves no split for the other images")
+    if len(free):
+        sub_ratios = np.array([target[names[i]] for i in free_splits])
+        if sub_ratios.sum() <= 0:
+            sub_ratios = np.ones(len(free_splits))
+        picked = assign(counts[free], sizes[free], sub_ratios, np.random.default_rng(seed))
+        choice[free] = np.asarray(free_splits)[picked]
+    return choice[gid]
+
+
+def _fix_kept(
+    g: np.ndarray,
+    current: np.ndarray | None,
     keep: str | Sequence[str] | None,
     names: list[str],
     choice: np.ndarray,
@@ -266,10 +295,8 @@ def _kept(
     unknown = [k for k in kept if k not in names]
     if unknown:
         raise ValueError(f"keep={unknown} is not one of the ratios' splits {names}")
-    if "split" not in df.columns:
-        raise ValueError("keep= needs the current split in a 'split' column")
-    current = df["split"].cast(pl.Utf8).to_numpy()
-    g = gid.to_numpy()
+    if current is None:
+        raise ValueError("keep= needs the current split of every row")
     # Later kept splits win a group claimed by two of them (test outranks val).
     for name in sorted(kept, key=names.index):
         claimed = np.unique(g[current == name])
