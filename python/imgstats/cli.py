@@ -7,6 +7,7 @@ import sys
 
 from imgstats import __version__
 from imgstats.commands import dups_cmd, report_cmd, scan_cmd
+from imgstats.commands import split as split_cmd
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -18,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     for module in (scan_cmd, dups_cmd, report_cmd):
         module.add_parsers(sub)
+    split_cmd.add_parsers(sub)
     return parser
 
 
