@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import imgstats
 import numpy as np
@@ -289,3 +290,166 @@ def test_real_video_frames_random_split_leaks_and_split_does_not() -> None:
     assert after.groups.straddling.height == 0
     sizes = res.balance.filter(pl.col("kind") == "images")
     assert sizes["deviation"].abs().max() < 0.03
+
+
+# --------------------------------------------------------------------------------------------
+# The command line: `imgstats split`
+# --------------------------------------------------------------------------------------------
+
+
+def _capture_set(root: Path) -> None:
+    """A 10-frame video run plus 30 unrelated pictures, in train/ and test/ folders."""
+    from conftest import photo_like, random_rgb
+    from PIL import Image
+
+    scene = photo_like(120, 200, seed=8)
+    for i in range(10):
+        p = root / "train" / "run" / f"cam3_{i:06d}.png"
+        p.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(scene[:, i : i + 160]).save(p)
+    for i in range(30):
+        split = "test" if i < 4 else "train"
+        p = root / split / f"noise_{chr(97 + i % 26)}{i // 26}.png"
+        p.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(random_rgb(48, 64, seed=i)).save(p)
+    # The classic leak: a frame of the run copied into test.
+    (root / "test" / "leaked.png").write_bytes((root / "train/run/cam3_000004.png").read_bytes())
+
+
+def test_cli_split_folder_writes_a_leak_free_csv(tmp_path: Path, capsys: Any) -> None:
+    from imgstats.cli import main
+
+    _capture_set(tmp_path / "data")
+    out = tmp_path / "split.csv"
+    assert main(["split", str(tmp_path / "data"), "--ratios", "80/10/10", "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "wrote" in printed and "41 images" in printed
+    got = pl.read_csv(out)
+    assert got.columns == ["path", "group", "split"] and got.height == 41
+    run = got.filter(
+        pl.col("path").str.contains("/run/") | pl.col("path").str.ends_with("leaked.png")
+    )
+    assert run.height == 11 and run["split"].n_unique() == 1 and run["group"].n_unique() == 1
+    scanned = imgstats.scan(str(tmp_path / "data"), metrics=["phash", "content_hash"])
+    leak = imgstats.leakage(scanned.join(got, on="path"), split="split")
+    assert leak.pairs.height == 0
+    # Same seed, same file; --seed changes it.
+    out2 = tmp_path / "split2.csv"
+    main(["split", str(tmp_path / "data"), "-o", str(out2)])
+    assert pl.read_csv(out2).equals(got)
+
+
+def test_cli_split_keep_test_uses_the_folder_split(tmp_path: Path, capsys: Any) -> None:
+    from imgstats.cli import main
+
+    _capture_set(tmp_path / "data")
+    out = tmp_path / "split.csv"
+    rc = main(["split", str(tmp_path / "data"), "--keep", "test", "-o", str(out)])
+    assert rc == 0
+    got = pl.read_csv(out)
+    in_test = got.filter(pl.col("path").str.contains("/test/"))
+    assert (in_test["split"] == "test").all() and in_test.height == 5
+    # leaked.png is in test and in the run's group: the whole run follows it into test.
+    assert (got.filter(pl.col("path").str.contains("/run/"))["split"] == "test").all()
+    assert "10 images not in the kept split(s)" in capsys.readouterr().err
+
+
+def test_cli_split_errors_are_exit_2(tmp_path: Path, capsys: Any) -> None:
+    from imgstats.cli import main
+
+    assert main(["split", str(tmp_path / "missing"), "-o", str(tmp_path / "x.csv")]) == 2
+    assert "not a folder" in capsys.readouterr().err
+    (tmp_path / "d").mkdir()
+    assert main(["split", str(tmp_path / "d"), "--ratios", "1/2/3/4"]) == 2
+    assert "2 or 3 numbers" in capsys.readouterr().err
+
+
+def _yolo_dataset(root: Path) -> Path:
+    """A tiny YOLO dataset: images/ + labels/ (one box per line) and its data.yaml."""
+    from conftest import random_rgb
+    from PIL import Image
+
+    rng = np.random.default_rng(1)
+    for i in range(40):
+        img = root / "images" / f"im{i:02d}.png"
+        img.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(random_rgb(32, 32, seed=100 + i)).save(img)
+        lab = root / "labels" / f"im{i:02d}.txt"
+        lab.parent.mkdir(parents=True, exist_ok=True)
+        lines = [f"{rng.choice(3, p=[0.6, 0.3, 0.1])} 0.5 0.5 0.2 0.2" for _ in range(i % 4)]
+        lab.write_text("\n".join(lines))
+    data = root / "data.yaml"
+    data.write_text(
+        "path: .\ntrain: images\nval: images\nnames:\n  0: car\n  1: person\n  2: bus\nnc: 3\n",
+        encoding="utf-8",
+    )
+    return data
+
+
+def _fake_labels(source: str) -> FakeLabels:
+    """What imgstats.labels returns for `_yolo_dataset`, read independently here."""
+    root = Path(source).parent
+    names = ["car", "person", "bus"]
+    paths, boxes = [], []
+    for img in sorted((root / "images").glob("*.png")):
+        paths.append(str(img))
+        for line in (root / "labels" / f"{img.stem}.txt").read_text().splitlines():
+            boxes.append({"path": str(img), "class": names[int(line.split()[0])]})
+    return FakeLabels(
+        images=pl.DataFrame(
+            {"path": paths, "split": [None] * len(paths)}, schema_overrides={"split": pl.Utf8}
+        ),
+        boxes=pl.DataFrame(boxes),
+    )
+
+
+def test_cli_split_yolo_write(tmp_path: Path, monkeypatch: Any, capsys: Any) -> None:
+    import yaml
+    from imgstats.cli import main
+    from imgstats.commands import split as split_cmd
+
+    data = _yolo_dataset(tmp_path / "ds")
+    monkeypatch.setattr(split_cmd, "_load_labels", _fake_labels)
+    out_dir = tmp_path / "out"
+    rc = main(["split", str(data), "-o", str(tmp_path / "s.csv"), "--write", str(out_dir)])
+    assert rc == 0
+    assert "objects: largest share deviation" in capsys.readouterr().out
+    assignment = pl.read_csv(tmp_path / "s.csv")
+    written = yaml.safe_load((out_dir / "data.yaml").read_text())
+    assert written["names"] == {0: "car", 1: "person", 2: "bus"} and written["nc"] == 3
+    for name in ("train", "val", "test"):
+        listed = Path(written[name])
+        assert listed == (out_dir / f"{name}.txt").resolve()
+        lines = listed.read_text().splitlines()
+        expect = assignment.filter(pl.col("split") == name)["path"].to_list()
+        assert lines == [str(Path(p).resolve()) for p in expect]
+        assert all(Path(line).is_absolute() and Path(line).exists() for line in lines)
+    assert (
+        sum(len((out_dir / f"{n}.txt").read_text().splitlines()) for n in written if n in RATIOS)
+        == 40
+    )
+    assert written["path"] == str(out_dir.resolve())
+
+
+def test_cli_split_yaml_without_label_reader_is_a_clear_error(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    import sys
+
+    from imgstats.cli import main
+
+    data = _yolo_dataset(tmp_path / "ds")
+    monkeypatch.setitem(sys.modules, "imgstats.labels", None)  # import fails like a missing module
+    with pytest.raises(SystemExit, match="no label reader"):
+        main(["split", str(data), "-o", str(tmp_path / "s.csv")])
+
+
+def test_write_yolo_refuses_to_overwrite_the_original(tmp_path: Path) -> None:
+    from imgstats.split_write import write_yolo
+
+    data = _yolo_dataset(tmp_path / "ds")
+    a = pl.DataFrame({"path": [str(tmp_path / "ds/images/im00.png")], "split": ["train"]})
+    with pytest.raises(ValueError, match="refusing to overwrite"):
+        write_yolo(a, tmp_path / "ds", data)
+    assert "path: ." in data.read_text()
+    assert not (tmp_path / "ds" / "train.txt").exists()

@@ -40,6 +40,8 @@ def write_yolo(
         The files written.
     """
     out = Path(out_dir)
+    if data_yaml is not None and (out / "data.yaml").resolve() == Path(data_yaml).resolve():
+        raise ValueError(f"refusing to overwrite the original {data_yaml}; choose another DIR")
     out.mkdir(parents=True, exist_ok=True)
     root = Path(base) if base is not None else Path.cwd()
     written: list[Path] = []
@@ -69,8 +71,6 @@ def _write_data_yaml(source: Path, out: Path, lists: dict[str, Path]) -> Path:
     # Ultralytics resolves relative entries against `path`; absolute list paths need neither.
     data = {"path": str(out.resolve()), **{k: str(v) for k, v in lists.items()}, **data}
     target = out / "data.yaml"
-    if target.resolve() == source.resolve():
-        raise ValueError(f"refusing to overwrite the original {source}; choose another --write DIR")
     with open(target, "w", encoding="utf-8") as f:
         yaml.safe_dump(data, f, sort_keys=False, allow_unicode=True)
     return target
