@@ -243,3 +243,31 @@ def test_real_video_frames_are_one_sequence_each() -> None:
     per = g.with_columns(folder).group_by("folder").agg(pl.col("group").n_unique())
     assert per["group"].to_list() == [1] * len(folders)
     assert g["group"].n_unique() == len(folders)
+
+
+def test_group_leakage_shares_match_brute_force() -> None:
+    rng = np.random.default_rng(5)
+    n = 600
+    rec = rng.integers(0, 40, n)
+    split = rng.choice(["train", "val", "test"], n, p=[0.7, 0.2, 0.1])
+    split[rec == 0] = "val"  # recording 0 sits in val only: not straddling
+    df = pl.DataFrame({"path": [f"p{i}" for i in range(n)], "split": split, "rec": rec})
+    report = imgstats.group_leakage(df, groups="rec")
+    for s in ("train", "val", "test"):
+        for other in ("train", "val", "test"):
+            if s == other:
+                continue
+            recs_other = set(rec[split == other])
+            expect = np.mean([r in recs_other for r in rec[split == s]])
+            row = report.shared.filter((pl.col("split") == s) & (pl.col("other") == other))
+            assert row["share"].item() == pytest.approx(expect)
+        mixed = {r for r in set(rec) if len(set(split[rec == r])) > 1}
+        row = report.summary.filter(pl.col("split") == s)
+        assert row["straddling"].item() == sum(r in mixed for r in rec[split == s])
+    assert set(report.straddling["group"].cast(pl.Int64)) == mixed
+    assert 0 not in set(report.straddling["group"].cast(pl.Int64))
+    # The hook on leakage() gives the same view.
+    df = df.with_columns(pl.lit(0, pl.UInt64).alias("phash"))
+    via = imgstats.leakage(df, split="split", groups="rec", exact=False)
+    assert via.groups is not None and via.groups.shared.equals(report.shared)
+    assert "share a group with train" in repr(via)
