@@ -115,8 +115,8 @@ def main() -> None:
                     "groups": groups,
                     "method": name,
                     "median_s": round(statistics.median(times), 3),
-                    "max_dev": round(statistics.median(d[0] for d in devs), 4),
-                    "mean_dev": round(statistics.median(d[1] for d in devs), 4),
+                    "max_dev": round(statistics.median(d[0] for d in devs), 6),
+                    "mean_dev": round(statistics.median(d[1] for d in devs), 6),
                     "sizes (seed 0)": devs[0][2],
                 }
             )
