@@ -73,7 +73,8 @@ class SplitResult:
             )
         worst = self.balance.filter(pl.col("kind") != "images")
         if worst.height:
-            lines.append(f"  largest class-share deviation: {worst['deviation'].abs().max():.2%}")
+            dev = float(worst["deviation"].abs().max())  # type: ignore[arg-type]
+            lines.append(f"  largest class-share deviation: {dev:.2%}")
         for r in self.given_up.iter_rows(named=True):
             lines.append(f"  gave up on {given_up_subject(r)}: {r['reason']}")
         lines += [f"  note: {n}" for n in self.notes]
@@ -209,7 +210,7 @@ def split(
     notes: list[str] = []
     g = _group_ids(df, groups, notes)
     gid = g["group"]
-    n_groups = int(gid.max()) + 1 if df.height else 0
+    n_groups = int(gid.max()) + 1 if df.height else 0  # type: ignore[arg-type]
     sizes = np.bincount(gid.to_numpy(), minlength=n_groups).astype(np.float64)
     if len(sizes) and sizes.max() > max(target.values()) * df.height:
         notes.append(
@@ -282,7 +283,8 @@ def assign_rows(
             sub_ratios = np.ones(len(free_splits))
         picked = assign(counts[free], sizes[free], sub_ratios, np.random.default_rng(seed))
         choice[free] = np.asarray(free_splits)[picked]
-    return choice[gid]
+    rows: np.ndarray = choice[gid]
+    return rows
 
 
 def _fix_kept(
