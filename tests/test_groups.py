@@ -17,6 +17,8 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 VISP = Path("/usr/share/visp-images-data/ViSP-images")
+# Frames built here often lack the hash or EXIF columns on purpose.
+pytestmark = pytest.mark.filterwarnings("ignore:.*not grouped:UserWarning")
 
 
 def partition(labels: list[int] | np.ndarray) -> set[frozenset[int]]:

@@ -36,9 +36,12 @@ REASONS: tuple[str, ...] = ("near_copy", "sequence", "burst", "user")
 #: `groups` warns when one group holds more than this share of all images: a 10 % test split
 #: cannot then be drawn from the rest without giving up balance.
 GIANT_GROUP_SHARE: float = 0.2
+#: ...in a data set of at least this many images (in a handful of images any pair is 20 %).
+GIANT_GROUP_MIN_IMAGES: int = 20
 
 __all__ = [
     "BURST_SECONDS",
+    "GIANT_GROUP_MIN_IMAGES",
     "GIANT_GROUP_SHARE",
     "REASONS",
     "SEQUENCE_THRESHOLD",
@@ -118,7 +121,7 @@ def find_groups(
         .join(table, on="mask", how="left", maintain_order="left")
         .drop("mask")
     )
-    if n and sizes.max() > 1 and sizes.max() > GIANT_GROUP_SHARE * n:
+    if n >= GIANT_GROUP_MIN_IMAGES and sizes.max() > GIANT_GROUP_SHARE * n:
         notes.append(
             f"one group holds {int(sizes.max()):,} of {n:,} images ({sizes.max() / n:.0%}); it "
             "goes whole into one split, so smaller splits must be built from the rest — check "
