@@ -193,11 +193,7 @@ def largest_groups(g: pl.DataFrame, n: int = 10) -> pl.DataFrame:
         g.group_by("group")
         .agg(
             pl.len().alias("images"),
-            pl.col("reasons")
-            .list.explode(keep_nulls=False, empty_as_null=False)
-            .unique()
-            .sort()
-            .alias("reasons"),
+            pl.col("reasons").explode().drop_nulls().unique().sort().alias("reasons"),
             pl.col("path").first().alias("example"),
         )
         .with_columns((pl.col("images") / total).alias("share"))
