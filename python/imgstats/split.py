@@ -241,7 +241,7 @@ def split(
     return SplitResult(
         assignment=assignment,
         balance=balance,
-        given_up=_given_up(balance, long, sizes),
+        given_up=_given_up(balance, long, sizes, [] if keep is None else _as_list(keep)),
         largest_groups=largest_groups(g),
         ratios=target,
         notes=notes,
@@ -298,7 +298,7 @@ def _fix_kept(
     """Fix the groups of the kept splits in `choice`; returns the kept split names."""
     if keep is None:
         return set()
-    kept = [keep] if isinstance(keep, str) else list(keep)
+    kept = _as_list(keep)
     unknown = [k for k in kept if k not in names]
     if unknown:
         raise ValueError(f"keep={unknown} is not one of the ratios' splits {names}")
@@ -369,7 +369,13 @@ def _balance(
     )
 
 
-def _given_up(balance: pl.DataFrame, long: pl.DataFrame, sizes: np.ndarray) -> pl.DataFrame:
+def _as_list(keep: str | Sequence[str]) -> list[str]:
+    return [keep] if isinstance(keep, str) else list(keep)
+
+
+def _given_up(
+    balance: pl.DataFrame, long: pl.DataFrame, sizes: np.ndarray, kept: list[str]
+) -> pl.DataFrame:
     worst = (
         balance.with_columns(pl.col("deviation").abs().alias("abs"))
         .sort("abs", descending=True)
@@ -398,8 +404,16 @@ def _given_up(balance: pl.DataFrame, long: pl.DataFrame, sizes: np.ndarray) -> p
         ]
     )
     out = worst.join(holders, on=["kind", "value"], how="left")
+    fixed = pl.col("split").is_in(kept) | ((pl.col("kind") == "images") & pl.lit(bool(kept)))
     reason = (
-        pl.when(pl.col("groups") < n_splits)
+        pl.when(fixed)
+        .then(
+            pl.lit(
+                f"the kept split(s) {', '.join(kept)} did not move; the other splits share the "
+                "rest in proportion to their ratios"
+            )
+        )
+        .when(pl.col("groups") < n_splits)
         .then(
             pl.format(
                 "only {} group(s) hold it, fewer than the {} splits", "groups", pl.lit(n_splits)
