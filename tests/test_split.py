@@ -458,3 +458,20 @@ def test_write_yolo_refuses_to_overwrite_the_original(tmp_path: Path) -> None:
         write_yolo(a, tmp_path / "ds", data)
     assert "path: ." in data.read_text()
     assert not (tmp_path / "ds" / "train.txt").exists()
+
+
+def test_cli_split_parquet_scan_equals_folder_and_axis_scans_more(tmp_path: Path) -> None:
+    from imgstats.cli import main
+    from imgstats.commands.split import GROUP_METRICS
+
+    _capture_set(tmp_path / "data")
+    scan = imgstats.scan(str(tmp_path / "data"), metrics=GROUP_METRICS)
+    scan.write_parquet(tmp_path / "scan.parquet")
+    main(["split", str(tmp_path / "scan.parquet"), "-o", str(tmp_path / "a.csv")])
+    main(["split", str(tmp_path / "data"), "-o", str(tmp_path / "b.csv")])
+    assert pl.read_csv(tmp_path / "a.csv").equals(pl.read_csv(tmp_path / "b.csv"))
+    # --axis lighting needs brightness, which the group metrics do not include.
+    rc = main(
+        ["split", str(tmp_path / "data"), "--axis", "lighting", "-o", str(tmp_path / "c.csv")]
+    )
+    assert rc == 0 and pl.read_csv(tmp_path / "c.csv").height == 41

@@ -51,14 +51,17 @@ def _load_labels(path: str) -> Any:
     return labels(path)
 
 
-def load_dataset(source: str) -> tuple[pl.DataFrame, Any, str | None]:
-    """(scan table, Labels or None, data.yaml path or None) for DATASET."""
+def load_dataset(source: str, all_metrics: bool = False) -> tuple[pl.DataFrame, Any, str | None]:
+    """(scan table, Labels or None, data.yaml path or None) for DATASET; `all_metrics` scans
+    every metric (a coverage axis such as lighting needs more than the group columns)."""
     from imgstats.scan import scan
+
+    metrics = None if all_metrics else GROUP_METRICS
 
     lower = source.lower()
     if lower.endswith((".yaml", ".yml")):
         lab = _load_labels(source)
-        df = scan(lab.images["path"].to_list(), metrics=GROUP_METRICS)
+        df = scan(lab.images["path"].to_list(), metrics=metrics)
         assert isinstance(df, pl.DataFrame)
         if "split" in lab.images.columns:
             df = df.join(
@@ -68,7 +71,7 @@ def load_dataset(source: str) -> tuple[pl.DataFrame, Any, str | None]:
     if lower.endswith(".parquet"):
         return pl.read_parquet(source), None, None
     if os.path.isdir(source):
-        df = scan(source, metrics=GROUP_METRICS)
+        df = scan(source, metrics=metrics)
         assert isinstance(df, pl.DataFrame)
         return df, None, None
     raise ValueError(f"{source}: not a folder, a .parquet scan or a data.yaml")
@@ -101,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         ratios = parse_ratios(args.ratios)
-        df, lab, data_yaml = load_dataset(args.dataset)
+        df, lab, data_yaml = load_dataset(args.dataset, all_metrics=args.axis is not None)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
