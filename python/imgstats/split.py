@@ -199,7 +199,9 @@ def split(
 
     Returns:
         A `SplitResult`: ``.assignment`` (path, group, split), ``.balance``, ``.given_up``,
-        ``.largest_groups``, ``.notes``.
+        ``.largest_groups``, ``.notes``. When `df` already has a ``split`` column, drop it
+        before joining the assignment back (``df.drop("split").join(s.assignment, on="path")``)
+        or polars keeps the old one as ``split`` and names the new one ``split_right``.
     """
     if "path" not in df.columns:
         raise ValueError("split needs a 'path' column (a scan table)")
