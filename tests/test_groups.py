@@ -43,7 +43,7 @@ def test_frame_names_parse_trailing_numbers() -> None:
         ("a/", "frame-", 42, ".png"),
         ("x/", "IMG_", 1, ""),
         ("x/", "image.", 7, ".pgm"),
-        ("n/", None, None, ""),
+        ("n/", None, None, ".jpg"),
     ]
 
 
