@@ -475,3 +475,17 @@ def test_cli_split_parquet_scan_equals_folder_and_axis_scans_more(tmp_path: Path
         ["split", str(tmp_path / "data"), "--axis", "lighting", "-o", str(tmp_path / "c.csv")]
     )
     assert rc == 0 and pl.read_csv(tmp_path / "c.csv").height == 41
+
+
+def test_keep_reads_the_split_from_labels() -> None:
+    n = 60
+    df = pl.DataFrame({"path": [f"im{i}.jpg" for i in range(n)], "rec": np.arange(n) // 3})
+    images = df.select("path").with_columns(
+        pl.Series("split", ["test" if i < 9 else "train" for i in range(n)])
+    )
+    boxes = pl.DataFrame({"path": df["path"], "class": ["car", "bus"] * (n // 2)})
+    res = imgstats.split(
+        df, RATIOS, labels=FakeLabels(images=images, boxes=boxes), keep="test", groups="rec"
+    )
+    got = res.assignment["split"].to_list()
+    assert got[:9] == ["test"] * 9 and "test" not in got[9:]

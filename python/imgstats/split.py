@@ -190,7 +190,8 @@ def split(
         axis: also balance a coverage axis, e.g. ``"time_of_day"`` (so night images reach the
             test split too) or ``"lighting"`` (any `imgstats.coverage` axis or a column).
         seed: the random seed; the same inputs and seed give the same split.
-        keep: split name(s) whose current members stay where they are (``df["split"]``), e.g.
+        keep: split name(s) whose current members stay where they are (``df["split"]``, else
+            ``labels.images["split"]``), e.g.
             ``"test"`` when the test set cannot move. The rest is re-split over the other
             ratios. Images that share a group with a kept split join it (reported in notes).
         groups: the groups: ``None`` computes ``imgstats.groups(df)`` with its defaults; a
@@ -232,6 +233,11 @@ def split(
         long["count"].to_numpy(),
     )
 
+    if keep is not None and "split" not in df.columns and labels is not None:
+        # A detection dataset knows its splits (Labels.images["split"]).
+        if "split" in labels.images.columns:
+            current_split = labels.images.select(pl.col("path").cast(pl.Utf8), "split")
+            df = df.join(current_split.unique("path"), on="path", how="left", maintain_order="left")
     if keep is not None and "split" not in df.columns:
         raise ValueError("keep= needs the current split in a 'split' column")
     current = df["split"].cast(pl.Utf8).to_numpy() if keep is not None else None
