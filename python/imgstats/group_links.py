@@ -134,7 +134,7 @@ def sequence_edges(df: pl.DataFrame, hash: str, threshold: int = SEQUENCE_THRESH
 def burst_edges(df: pl.DataFrame, seconds: float = BURST_SECONDS) -> Edges:
     """Shots of one camera (EXIF make + model; missing values count as one unknown camera) whose
     capture times are at most `seconds` apart, chained in time order."""
-    cam = [c for c in ("camera_make", "camera_model") if c in df.columns]
+    cam: list[str] = [c for c in ("camera_make", "camera_model") if c in df.columns]
     frame = (
         df.select(
             [pl.col(c).cast(pl.Utf8).fill_null("") for c in cam]

@@ -142,6 +142,7 @@ def _long_counts(
             raise ValueError("labels.boxes needs 'path' and 'class' columns")
         parts.append(
             boxes.select(pl.col("path").cast(pl.Utf8), pl.col("class").cast(pl.Utf8))
+            .drop_nulls("class")  # a box whose class id is unknown has nothing to balance
             .join(base, on="path", how="inner")
             .group_by("group", pl.col("class").alias("value"))
             .len("count")
