@@ -489,3 +489,20 @@ def test_keep_reads_the_split_from_labels() -> None:
     )
     got = res.assignment["split"].to_list()
     assert got[:9] == ["test"] * 9 and "test" not in got[9:]
+
+
+def test_cli_split_write_lists_for_a_folder(tmp_path: Path, capsys: Any) -> None:
+    from imgstats.cli import main
+
+    _capture_set(tmp_path / "data")
+    out = tmp_path / "lists"
+    rc = main(["split", str(tmp_path / "data"), "-o", str(tmp_path / "s.csv"), "--write", str(out)])
+    assert rc == 0
+    assert "only the image lists were written" in capsys.readouterr().out
+    assert not (out / "data.yaml").exists()
+    got = pl.read_csv(tmp_path / "s.csv")
+    for name in ("train", "val", "test"):
+        lines = (out / f"{name}.txt").read_text().splitlines()
+        assert lines == [
+            str(Path(p).resolve()) for p in got.filter(pl.col("split") == name)["path"]
+        ]
