@@ -78,7 +78,7 @@ def load_dataset(source: str, all_metrics: bool = False) -> tuple[pl.DataFrame, 
 
 
 def _summary(res: Any) -> None:
-    from imgstats.split import given_up_subject
+    from imgstats.split_report import given_up_subject
 
     for r in res.balance.filter(pl.col("kind") == "images").iter_rows(named=True):
         print(
