@@ -10,16 +10,21 @@ from imgstats.drift import drift
 from imgstats.duplicates import dedupe, duplicates
 from imgstats.edge_cases import edge_cases
 from imgstats.exceptions import ImgstatsError, InternalError
+from imgstats.groups import groups, largest_groups
 from imgstats.hamming import DEFAULT_THRESHOLD, near_pairs
 from imgstats.hashes import ahash, dhash, hash_from_hex, hash_hex, phash
 from imgstats.leakage import LeakageReport, leakage
+from imgstats.leakage_groups import GroupLeakage, group_leakage
 from imgstats.report import report
 from imgstats.scan import METRICS, scan
+from imgstats.split import SplitResult, split
 
 __all__ = [
     "DEFAULT_THRESHOLD",
+    "GroupLeakage",
     "LeakageReport",
     "METRICS",
+    "SplitResult",
     "ImgstatsError",
     "InternalError",
     "__version__",
@@ -32,11 +37,15 @@ __all__ = [
     "duplicates",
     "edge_cases",
     "gaps",
+    "group_leakage",
+    "groups",
     "hash_from_hex",
     "hash_hex",
+    "largest_groups",
     "leakage",
     "near_pairs",
     "phash",
     "report",
     "scan",
+    "split",
 ]

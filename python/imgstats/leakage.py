@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING, Any, Union
 
 import polars as pl
 
@@ -59,12 +59,15 @@ class LeakageReport:
             with a near copy in any earlier split), ``share`` (leaking / images).
         order: the splits in the order they were compared.
         threshold: the Hamming threshold used.
+        groups: the group view (`imgstats.leakage_groups.GroupLeakage`: groups that straddle
+            splits and the share of each split in one) when ``leakage(..., groups=...)`` is given.
     """
 
     pairs: pl.DataFrame
     summary: pl.DataFrame
     order: tuple[str, ...]
     threshold: int
+    groups: Any = None
 
     def __repr__(self) -> str:
         lines = [f"LeakageReport(threshold={self.threshold}, order={list(self.order)})"]
@@ -73,6 +76,8 @@ class LeakageReport:
                 f"  {row['split']}: {row['leaking']} of {row['images']} images "
                 f"({row['share']:.1%}) have a near copy in an earlier split"
             )
+        if self.groups is not None:
+            lines.append(repr(self.groups))
         return "\n".join(lines)
 
 
@@ -106,6 +111,7 @@ def leakage(
     order: Sequence[str] | None = None,
     exact: bool = True,
     threads: int | None = None,
+    groups: Any = None,
 ) -> LeakageReport:
     """Find images of each later split that have a near copy in an earlier split.
 
@@ -123,6 +129,9 @@ def leakage(
             (``pixel_hash``) files; these are the only matches for low-information images
             (near-constant pictures whose hashes collapse), which are never matched by hash.
         threads: worker threads for the search (default: all CPUs).
+        groups: also report leakage by group (``.groups``): a group column name (e.g.
+            ``"recording_id"``) or expression, the frame from `imgstats.groups`, or ``"auto"``
+            to compute ``imgstats.groups(df)``. See `imgstats.leakage_groups.group_leakage`.
 
     Returns:
         A `LeakageReport` with ``.pairs`` (one row per leaking image and earlier split: its
@@ -140,7 +149,16 @@ def leakage(
     ]
     pairs = pl.concat(results) if results else pl.DataFrame(schema=PAIR_SCHEMA)
     summary = _summary(df, split, splits, pairs)
-    return LeakageReport(pairs=pairs, summary=summary, order=tuple(splits), threshold=k)
+    group_view = None
+    if groups is not None:
+        from imgstats.leakage_groups import group_leakage
+
+        group_view = group_leakage(
+            df, split, None if isinstance(groups, str) and groups == "auto" else groups
+        )
+    return LeakageReport(
+        pairs=pairs, summary=summary, order=tuple(splits), threshold=k, groups=group_view
+    )
 
 
 def _combine(

@@ -7,8 +7,8 @@ plus one entry in `COMMANDS`, in the order ``imgstats --help`` lists them.
 
 from __future__ import annotations
 
-from imgstats.commands import dups, leakage, report, scan
+from imgstats.commands import dups, leakage, report, scan, split
 
-COMMANDS = (scan, dups, leakage, report)
+COMMANDS = (scan, dups, leakage, split, report)
 
 __all__ = ["COMMANDS"]
