@@ -22,7 +22,6 @@ pair of buckets is a ``numpy.bincount`` over those codes (with the metric as wei
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -31,7 +30,7 @@ import polars as pl
 
 from imgstats._lazy import LazyModule
 from imgstats.buckets import BUILTIN_AXES, UNKNOWN, AxesArg, label_frame, resolve_axes
-from imgstats.results import Results, classification
+from imgstats.results import ImageIndex, Results, classification
 
 if TYPE_CHECKING:
     import numpy as np
@@ -239,37 +238,39 @@ def _units(res: Results, metric: str) -> tuple[pl.DataFrame, str, str]:
     return frame, name, "image"
 
 
-def _norm(p: str) -> str:
-    return os.path.normpath(os.path.abspath(p))
-
-
 def _aligned_paths(
     units: pl.DataFrame, df: pl.DataFrame
 ) -> tuple[pl.DataFrame, pl.DataFrame, list[str]]:
-    """Join keys ``_key`` on both sides: the exact ``path`` strings, or absolute normalised paths
-    when those match more result images to the scan."""
+    """Join keys ``_key`` on both sides: the scan's ``path``. Result paths that are not scan paths
+    verbatim (relative to the dataset, another mount point) are matched by their trailing path
+    components (`imgstats.results.ImageIndex`), once per distinct path."""
     notes: list[str] = []
     scan_paths = df.select(pl.col("path").cast(pl.Utf8)).unique()
-    exact = units.select("path").unique().join(scan_paths, on="path", how="semi").height
-    n_paths = units["path"].n_unique()
-    same = pl.col("path").cast(pl.Utf8).alias("_key")
-    if exact == n_paths:
-        return units.with_columns(same), df.with_columns(same), notes
-    normed = pl.col("path").cast(pl.Utf8).map_elements(_norm, return_dtype=pl.Utf8).alias("_key")
-    keyed, df_keyed = units.with_columns(normed), df.with_columns(normed)
-    normalised = keyed.select("_key").unique().join(df_keyed, on="_key", how="semi").height
-    if normalised > exact:
-        exact = normalised
-        units, df = keyed, df_keyed
-        notes.append("result paths matched the scan after normalising to absolute paths")
-    else:
-        units, df = units.with_columns(same), df.with_columns(same)
-    if exact < n_paths:
-        notes.append(
-            f"{n_paths - exact} of {n_paths} result images are not in the scan frame: their image "
-            f"buckets are '{UNKNOWN}'"
-        )
-    return units, df, notes
+    df = df.with_columns(pl.col("path").cast(pl.Utf8).alias("_key"))
+    distinct = units.select(pl.col("path").cast(pl.Utf8)).unique()
+    missing = distinct.join(scan_paths, on="path", how="anti")["path"].to_list()
+    mapping = {}
+    if missing:
+        index = ImageIndex(scan_paths["path"].to_list())
+        for p in missing:
+            found, _ = index.find(p)
+            if found is not None:
+                mapping[p] = found
+        if mapping:
+            notes.append(
+                f"{len(mapping)} result paths matched scanned images by their trailing path "
+                "components"
+            )
+        lost = len(missing) - len(mapping)
+        if lost:
+            notes.append(
+                f"{lost} of {distinct.height} result images are not in the scan frame: their "
+                f"image buckets are '{UNKNOWN}'"
+            )
+    key = pl.col("path").cast(pl.Utf8)
+    if mapping:
+        key = key.replace(mapping)
+    return units.with_columns(key.alias("_key")), df, notes
 
 
 def _axis_labels(
