@@ -13,7 +13,9 @@ from imgstats.exceptions import ImgstatsError, InternalError
 from imgstats.hashes import ahash, dhash, hash_from_hex, hash_hex, phash
 from imgstats.leakage import LeakageReport, leakage
 from imgstats.report import report
+from imgstats.results import Results, results
 from imgstats.scan import METRICS, scan
+from imgstats.slices import Slices, slices
 
 __all__ = [
     "DEFAULT_THRESHOLD",
@@ -37,5 +39,9 @@ __all__ = [
     "near_pairs",
     "phash",
     "report",
+    "Results",
+    "results",
     "scan",
+    "Slices",
+    "slices",
 ]

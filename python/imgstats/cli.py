@@ -7,6 +7,7 @@ import sys
 
 from imgstats import __version__
 from imgstats.commands import dups_cmd, report_cmd, scan_cmd
+from imgstats.commands import slices as slices_cmd
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -16,7 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"imgstats {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    for module in (scan_cmd, dups_cmd, report_cmd):
+    for module in (scan_cmd, dups_cmd, report_cmd, slices_cmd):
         module.add_parsers(sub)
     return parser
 

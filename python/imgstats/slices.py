@@ -688,7 +688,7 @@ def slices(
         schema_overrides={"axis2": pl.Utf8, "bucket2": pl.Utf8},
     ).with_columns(
         pl.col(c).fill_nan(None)
-        for c in ("metric", "ci_low", "ci_high", "rest", "p_value", "q_value")
+        for c in ("metric", "ci_low", "ci_high", "rest", "difference", "p_value", "q_value")
     )
     badness = pl.col("difference") if higher_is_better else -pl.col("difference")
     table = table.with_columns(
