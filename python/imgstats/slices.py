@@ -134,7 +134,9 @@ class Slices:
         """Images to label next: sampled from the flagged slices, never two from one
         near-duplicate group.
 
-        Slices take turns (worst first), so each flagged slice contributes; within a slice,
+        The slices sampled are the flagged ones that stand on their own (``primary``; the
+        explained ones are consequences of them and share their images), or every flagged slice
+        when none does. Slices take turns (worst first), so each contributes; within a slice,
         images where the model failed come first, in a seeded random order. Near-duplicate groups
         come from ``groups`` (an `imgstats.duplicates` frame), else a ``group_id`` column of the
         scan frame, else `imgstats.duplicates` on its ``phash`` column; without hashes every image
@@ -143,7 +145,9 @@ class Slices:
         Returns ``path``, ``group_id``, the slice that chose it (``axis``, ``bucket``, ``axis2``,
         ``bucket2``, ``slice_metric``), ``units`` in that slice and ``failures`` among them.
         """
-        flagged = self.flagged
+        flagged = self.table.filter(pl.col("primary"))
+        if flagged.height == 0:
+            flagged = self.flagged
         schema = {
             "path": pl.Utf8,
             "group_id": pl.Utf8,
@@ -279,8 +283,9 @@ def _axis_labels(
     axes: AxesArg,
     object_axes: Sequence[str] | None,
     thresholds: Mapping[str, Mapping[str, Any]] | None,
-) -> tuple[pl.DataFrame, list[str], list[str]]:
-    """Add one Utf8 bucket column per axis to ``units``; returns (units, axis names, notes)."""
+) -> tuple[pl.DataFrame, list[str], list[str], list[str]]:
+    """Add one Utf8 bucket column per axis to ``units`` (and the join key ``_key``); returns
+    (units, image axis names, unit axis names, notes)."""
     units, df, notes = _aligned_paths(units, df)
     unit_cols: list[str] = []
     if axes is None:
@@ -312,17 +317,24 @@ def _axis_labels(
     if clash:
         raise ValueError(f"axes {clash} are both image and object axes; rename one")
     if specs:
-        labels = pl.concat(
-            [df.select("_key"), label_frame([df], specs)[0]], how="horizontal"
-        ).unique("_key", keep="first")
-        units = units.drop([c for c in names if c in units.columns]).join(
-            labels, on="_key", how="left", maintain_order="left"
+        # ``_img``: an integer image id, so later per-image sums need no string hashing.
+        labels = (
+            pl.concat([df.select("_key"), label_frame([df], specs)[0]], how="horizontal")
+            .unique("_key", keep="first", maintain_order=True)
+            .with_row_index("_img")
         )
+        units = (
+            units.drop([c for c in [*names, "_img"] if c in units.columns])
+            .join(labels, on="_key", how="left", maintain_order="left")
+            .with_columns(pl.col("_img").fill_null(labels.height).cast(pl.Int64))
+        )
+    else:
+        units = units.with_columns(pl.lit(0, pl.Int64).alias("_img"))
     units = units.with_columns(
         *(pl.col(n).fill_null(UNKNOWN) for n in names),
         *(pl.col(c).cast(pl.Utf8).fill_null(UNKNOWN) for c in unit_cols),
-    ).drop("_key")
-    return units, names + unit_cols, notes
+    )
+    return units, names, unit_cols, notes
 
 
 # ------------------------------------------------------------------------------- statistics
@@ -467,9 +479,9 @@ def _explain(
                 continue
             strata = []
             for level in levels[keys[t][0]]:
-                pair = idx.get((keys[j][0], keys[j][1], keys[t][0], level)) or idx.get(
-                    (keys[t][0], level, keys[j][0], keys[j][1])
-                )
+                pair = idx.get((keys[j][0], keys[j][1], keys[t][0], level))
+                if pair is None:
+                    pair = idx.get((keys[t][0], level, keys[j][0], keys[j][1]))
                 if pair is not None:
                     strata.append((pair, idx[(keys[t][0], level, None, None)]))
             if not strata:
@@ -508,50 +520,110 @@ def _bootstrap_ci(
 
 
 def _codes(col: pl.Series) -> tuple[np.ndarray, list[str]]:
+    """Integer codes (0..k-1, in sorted level order) and the levels of a text column."""
     levels = col.unique().sort().to_list()
-    codes = col.replace_strict(levels, list(range(len(levels))), return_dtype=pl.Int64)
-    return codes.to_numpy(), levels
+    return col.cast(pl.Enum(levels)).to_physical().cast(pl.Int64).to_numpy(), levels
 
 
 def _cells(
-    units: pl.DataFrame, axes: Sequence[str], pairs: bool
-) -> tuple[list[dict[str, Any]], list[np.ndarray]]:
-    """Per cell: the axis/bucket names and (n, sum, sum of squares) of ``value``; plus the
-    integer key array per (axis, axis2) for finding small cells' members."""
-    v = units["value"].to_numpy()
-    coded = {a: _codes(units[a]) for a in axes}
-    blocks: list[dict[str, Any]] = []
-    keys: list[np.ndarray] = []
+    units: pl.DataFrame, image_axes: Sequence[str], unit_axes: Sequence[str], pairs: bool
+) -> tuple[list[dict[str, Any]], dict[str, tuple[np.ndarray, list[str]]]]:
+    """Per cell: the axis/bucket names and (n, sum, sum of squares) of ``value``; plus each
+    axis' integer codes per unit (to find a small cell's members for the bootstrap).
 
-    def add(a: str, b: str | None, key: np.ndarray, size: int, names: list[tuple]) -> None:
-        n = np.bincount(key, minlength=size)
-        s = np.bincount(key, weights=v, minlength=size)
-        ss = np.bincount(key, weights=v * v, minlength=size)
+    Image axes are constant within an image, so their buckets and pairs are counted on per-image
+    totals (about ten times fewer rows than objects); a pair of an image axis and an object axis
+    on per-(image, object bucket) totals; only pairs of two object axes need every unit.
+    """
+    v = units["value"].to_numpy()
+    axes = [*image_axes, *unit_axes]
+    coded = {a: _codes(units[a]) for a in axes}
+    image = units["_img"].to_numpy()
+    n_images = int(image.max()) + 1 if image.size else 0
+    blocks: list[dict[str, Any]] = []
+
+    def tally(key: np.ndarray, size: int, w: tuple) -> tuple:
+        n = np.bincount(key, weights=w[0], minlength=size).astype(np.float64)
+        s = np.bincount(key, weights=w[1], minlength=size)
+        ss = np.bincount(key, weights=w[2], minlength=size)
+        return n, s, ss
+
+    def add(a: str, b: str | None, key: np.ndarray, size: int, w: tuple) -> None:
+        n, s, ss = tally(key, size, w)
+        la = coded[a][1]
+        lb = coded[b][1] if b is not None else [None]
         keep = np.flatnonzero(n)
         blocks.append(
             {
                 "axis": a,
                 "axis2": b,
                 "cells": keep,
-                "names": [names[i] for i in keep],
-                "n": n[keep].astype(np.float64),
+                "names": [(la[i // len(lb)], lb[i % len(lb)]) for i in keep],
+                "n": n[keep],
                 "s": s[keep],
                 "ss": ss[keep],
             }
         )
-        keys.append(key)
 
-    for a in axes:
-        c, lv = coded[a]
-        add(a, None, c, len(lv), [(x, None) for x in lv])
-    if pairs:
-        multi = [a for a in axes if len(coded[a][1]) > 1]
-        for i, a in enumerate(multi):
-            ca, la = coded[a]
-            for b in multi[i + 1 :]:
-                cb, lb = coded[b]
-                add(a, b, ca * len(lb) + cb, len(la) * len(lb), [(x, y) for x in la for y in lb])
-    return blocks, keys
+    # Per-image totals and codes (image axes are constant within an image).
+    per_image = (
+        np.bincount(image, minlength=n_images).astype(np.float64),
+        np.bincount(image, weights=v, minlength=n_images),
+        np.bincount(image, weights=v * v, minlength=n_images),
+    )
+    img_code = {}
+    for a in image_axes:  # constant within an image: any unit of the image gives its code
+        img_code[a] = np.zeros(n_images, dtype=np.int64)
+        img_code[a][image] = coded[a][0]
+    per_unit = (None, v, v * v)
+    for a in image_axes:
+        add(a, None, img_code[a], len(coded[a][1]), per_image)
+    for a in unit_axes:
+        add(a, None, coded[a][0], len(coded[a][1]), per_unit)
+    if not pairs:
+        return blocks, coded
+    cache: dict[str, tuple[np.ndarray, tuple]] = {}
+
+    def by_image_bucket(obj_ax: str) -> tuple[np.ndarray, tuple]:
+        """Totals per (image, bucket of an object axis), computed once per object axis."""
+        if obj_ax not in cache:
+            lo = len(coded[obj_ax][1])
+            key = image * lo + coded[obj_ax][0]
+            if n_images * lo <= 4 * key.size + 1_000_000:
+                totals = tally(key, n_images * lo, per_unit)
+                combo = np.flatnonzero(totals[0])
+                w = tuple(t[combo] for t in totals)
+            else:  # many buckets: sort instead of a dense table
+                combo, inv = np.unique(key, return_inverse=True)
+                w = tally(inv, combo.size, per_unit)
+            cache[obj_ax] = (combo, w)
+        return cache[obj_ax]
+
+    multi = [a for a in axes if len(coded[a][1]) > 1]
+    for i, a in enumerate(multi):
+        for b in multi[i + 1 :]:
+            la, lb = len(coded[a][1]), len(coded[b][1])
+            if a in img_code and b in img_code:
+                add(a, b, img_code[a] * lb + img_code[b], la * lb, per_image)
+            elif a in img_code or b in img_code:
+                img_ax, obj_ax = (a, b) if a in img_code else (b, a)
+                lo = len(coded[obj_ax][1])
+                combo, w = by_image_bucket(obj_ax)
+                ci, co = img_code[img_ax][combo // lo], combo % lo
+                key = ci * lb + co if a == img_ax else co * lb + ci
+                add(a, b, key, la * lb, w)
+            else:
+                add(a, b, coded[a][0] * lb + coded[b][0], la * lb, per_unit)
+    return blocks, coded
+
+
+def _members(coded: dict[str, tuple[np.ndarray, list[str]]], key: tuple) -> np.ndarray:
+    """Boolean mask of the units in one cell."""
+    a, x, b, y = key
+    mask = coded[a][0] == coded[a][1].index(x)
+    if b is not None:
+        mask &= coded[b][0] == coded[b][1].index(y)
+    return mask
 
 
 # ----------------------------------------------------------------------------------- slices
@@ -612,7 +684,8 @@ def slices(
     units = units.filter(pl.col("value").is_not_null() & pl.col("value").is_not_nan())
     if units.height == 0:
         raise ValueError(f"no {unit} has a value for {name!r}")
-    units, axis_names, notes = _axis_labels(df, units, axes, object_axes, thresholds)
+    units, image_names, unit_names, notes = _axis_labels(df, units, axes, object_axes, thresholds)
+    axis_names = [*image_names, *unit_names]
     if dropped:
         notes.append(f"{dropped} {unit}s without a {name} value were left out")
     if not axis_names:
@@ -625,7 +698,7 @@ def slices(
         higher_is_better = name not in LOWER_IS_BETTER
     N, S, SS = float(v.size), float(v.sum()), float((v * v).sum())
     z = float(stats.norm.ppf(0.5 + ci / 2))
-    blocks, keys = _cells(units, axis_names, pairs)
+    blocks, coded = _cells(units, image_names, unit_names, pairs)
     n = np.concatenate([b["n"] for b in blocks])
     s = np.concatenate([b["s"] for b in blocks])
     ss = np.concatenate([b["ss"] for b in blocks])
@@ -643,12 +716,9 @@ def slices(
         lo, hi = _mean_ci(n, s, ss, ci)
         overall_ci = _mean_ci(np.array([N]), np.array([S]), np.array([SS]), ci)
         rng = np.random.default_rng(seed)
-        offset = 0
-        for block, key in zip(blocks, keys):
-            for j, cell in enumerate(block["cells"]):
-                if block["n"][j] < bootstrap_below:
-                    lo[offset + j], hi[offset + j] = _bootstrap_ci(v[key == cell], ci, rng)
-            offset += len(block["cells"])
+        cells = [(b["axis"], x, b["axis2"], y) for b in blocks for x, y in b["names"]]
+        for j in np.flatnonzero(n < bootstrap_below):
+            lo[j], hi[j] = _bootstrap_ci(v[_members(coded, cells[j])], ci, rng)
     q = _bh(p)
 
     def worse_than(a: np.ndarray, b: np.ndarray) -> np.ndarray:
