@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
-
 from imgstats.buckets import BUILTIN_AXES
 from imgstats.results import results
 from imgstats.slices import slices
@@ -113,7 +112,7 @@ def main() -> None:
     t_res, res = timed(lambda: results(preds, lab), args.repeat)
     print(f"results (matching):            {t_res:6.2f} s   {res}")
     for pairs in (False, True):
-        t_sl, sl = timed(lambda: slices(df, res, axes=AXES, pairs=pairs), args.repeat)
+        t_sl, sl = timed(lambda p=pairs: slices(df, res, axes=AXES, pairs=p), args.repeat)
         print(
             f"slices recall, pairs={pairs!s:5}: {t_sl:6.2f} s   {len(sl.axes)} axes, "
             f"{sl.table.height:,} slices, {sl.flagged.height} flagged, "
