@@ -120,7 +120,7 @@ def world(
 def with_truth(sl, truth: np.ndarray) -> pl.DataFrame:
     """The table plus each slice's true recall and true drop (rest minus slice) given the
     realised objects."""
-    units = sl.units.with_columns(pl.Series("p", truth))
+    units = sl.unit_table().with_columns(pl.Series("p", truth))
     total, n_all = truth.sum(), truth.size
     t, t_rest = [], []
     for r in sl.table.iter_rows(named=True):

@@ -82,8 +82,10 @@ class Slices:
             ``q_value`` (Benjamini-Hochberg) and ``flagged``. Flagged slices first, worst first.
         metric: the metric's name; ``unit``: what one observation is (object, prediction, image);
         kind: ``proportion`` or ``mean``; ``overall``: the metric on everything, with its CI.
-        units: one row per unit: ``path``, ``value`` and one bucket column per axis (used by
-            `to_label` and the report).
+        units: one row per unit: ``path``, ``value``, ``_img`` (row of ``images``) and one
+            bucket column per object axis (plus the box, for the report).
+        images: ``_img`` and one bucket column per image axis. `members` and `unit_table` join
+            them; keeping image buckets per image keeps a million-object run light.
     """
 
     table: pl.DataFrame
@@ -93,6 +95,7 @@ class Slices:
     higher_is_better: bool
     overall: dict[str, float]
     units: pl.DataFrame
+    images: pl.DataFrame
     axes: list[str]
     alpha: float
     min_size: int
@@ -123,10 +126,20 @@ class Slices:
 
     def members(self, row: Mapping[str, Any]) -> pl.DataFrame:
         """The units of one slice (a row of `table`)."""
-        cond = pl.col(row["axis"]) == row["bucket"]
-        if row.get("axis2") is not None:
-            cond = cond & (pl.col(row["axis2"]) == row["bucket2"])
-        return self.units.filter(cond)
+        units = self.units
+        for axis, bucket in ((row["axis"], row["bucket"]), (row.get("axis2"), row.get("bucket2"))):
+            if axis is None:
+                continue
+            if axis in self.images.columns:
+                ids = self.images.filter(pl.col(axis) == bucket)["_img"]
+                units = units.filter(pl.col("_img").is_in(ids.implode()))
+            else:
+                units = units.filter(pl.col(axis) == bucket)
+        return units
+
+    def unit_table(self) -> pl.DataFrame:
+        """`units` with the image bucket columns joined: one row per unit, one column per axis."""
+        return self.units.join(self.images, on="_img", how="left", maintain_order="left")
 
     def to_label(
         self, n: int = 200, seed: int = 0, groups: pl.DataFrame | None = None
@@ -283,9 +296,11 @@ def _axis_labels(
     axes: AxesArg,
     object_axes: Sequence[str] | None,
     thresholds: Mapping[str, Mapping[str, Any]] | None,
-) -> tuple[pl.DataFrame, list[str], list[str], list[str]]:
-    """Add one Utf8 bucket column per axis to ``units`` (and the join key ``_key``); returns
-    (units, image axis names, unit axis names, notes)."""
+) -> tuple[pl.DataFrame, pl.DataFrame, list[str], list[str], list[str]]:
+    """Bucket labels. Returns (units with an integer image id ``_img`` and one Utf8 column per
+    object axis, images: ``_img`` plus one Utf8 column per image axis, image axis names, object
+    axis names, notes). Image buckets stay per image: a million objects need no million strings.
+    """
     units, df, notes = _aligned_paths(units, df)
     unit_cols: list[str] = []
     if axes is None:
@@ -317,24 +332,32 @@ def _axis_labels(
     if clash:
         raise ValueError(f"axes {clash} are both image and object axes; rename one")
     if specs:
-        # ``_img``: an integer image id, so later per-image sums need no string hashing.
-        labels = (
+        images = (
             pl.concat([df.select("_key"), label_frame([df], specs)[0]], how="horizontal")
             .unique("_key", keep="first", maintain_order=True)
             .with_row_index("_img")
         )
+        # One more image id for result images missing from the scan: every bucket unknown.
+        missing = {"_img": images.height, "_key": None} | {n: UNKNOWN for n in names}
         units = (
-            units.drop([c for c in [*names, "_img"] if c in units.columns])
-            .join(labels, on="_key", how="left", maintain_order="left")
-            .with_columns(pl.col("_img").fill_null(labels.height).cast(pl.Int64))
+            units.drop([c for c in ["_img"] if c in units.columns])
+            .join(images.select("_key", "_img"), on="_key", how="left", maintain_order="left")
+            .with_columns(pl.col("_img").fill_null(images.height))
         )
+        images = pl.concat([images, pl.DataFrame([missing], schema=images.schema)])
     else:
-        units = units.with_columns(pl.lit(0, pl.Int64).alias("_img"))
+        units = units.with_columns(pl.lit(0, pl.UInt32).alias("_img"))
+        images = pl.DataFrame(
+            {"_img": [0], "_key": [None]}, schema={"_img": pl.UInt32, "_key": pl.Utf8}
+        )
     units = units.with_columns(
-        *(pl.col(n).fill_null(UNKNOWN) for n in names),
+        pl.col("_img").cast(pl.Int64),
         *(pl.col(c).cast(pl.Utf8).fill_null(UNKNOWN) for c in unit_cols),
     )
-    return units, names, unit_cols, notes
+    images = images.with_columns(
+        pl.col("_img").cast(pl.Int64), *(pl.col(n).fill_null(UNKNOWN) for n in names)
+    )
+    return units, images, names, unit_cols, notes
 
 
 # ------------------------------------------------------------------------------- statistics
@@ -526,7 +549,11 @@ def _codes(col: pl.Series) -> tuple[np.ndarray, list[str]]:
 
 
 def _cells(
-    units: pl.DataFrame, image_axes: Sequence[str], unit_axes: Sequence[str], pairs: bool
+    units: pl.DataFrame,
+    images: pl.DataFrame,
+    image_axes: Sequence[str],
+    unit_axes: Sequence[str],
+    pairs: bool,
 ) -> tuple[list[dict[str, Any]], dict[str, tuple[np.ndarray, list[str]]]]:
     """Per cell: the axis/bucket names and (n, sum, sum of squares) of ``value``; plus each
     axis' integer codes per unit (to find a small cell's members for the bootstrap).
@@ -537,9 +564,12 @@ def _cells(
     """
     v = units["value"].to_numpy()
     axes = [*image_axes, *unit_axes]
-    coded = {a: _codes(units[a]) for a in axes}
     image = units["_img"].to_numpy()
-    n_images = int(image.max()) + 1 if image.size else 0
+    n_images = images.height  # ``_img`` is the row number of ``images``
+    img_code = {a: _codes(images[a]) for a in image_axes}
+    coded = {a: _codes(units[a]) for a in unit_axes}
+    # Codes per unit for image axes (a gather, no strings): used for the bootstrap members.
+    coded |= {a: (codes[image], levels) for a, (codes, levels) in img_code.items()}
     blocks: list[dict[str, Any]] = []
 
     def tally(key: np.ndarray, size: int, w: tuple) -> tuple:
@@ -571,10 +601,7 @@ def _cells(
         np.bincount(image, weights=v, minlength=n_images),
         np.bincount(image, weights=v * v, minlength=n_images),
     )
-    img_code = {}
-    for a in image_axes:  # constant within an image: any unit of the image gives its code
-        img_code[a] = np.zeros(n_images, dtype=np.int64)
-        img_code[a][image] = coded[a][0]
+    img_code = {a: codes for a, (codes, _) in img_code.items()}
     per_unit = (None, v, v * v)
     for a in image_axes:
         add(a, None, img_code[a], len(coded[a][1]), per_image)
@@ -684,7 +711,9 @@ def slices(
     units = units.filter(pl.col("value").is_not_null() & pl.col("value").is_not_nan())
     if units.height == 0:
         raise ValueError(f"no {unit} has a value for {name!r}")
-    units, image_names, unit_names, notes = _axis_labels(df, units, axes, object_axes, thresholds)
+    units, images, image_names, unit_names, notes = _axis_labels(
+        df, units, axes, object_axes, thresholds
+    )
     axis_names = [*image_names, *unit_names]
     if dropped:
         notes.append(f"{dropped} {unit}s without a {name} value were left out")
@@ -698,7 +727,7 @@ def slices(
         higher_is_better = name not in LOWER_IS_BETTER
     N, S, SS = float(v.size), float(v.sum()), float((v * v).sum())
     z = float(stats.norm.ppf(0.5 + ci / 2))
-    blocks, coded = _cells(units, image_names, unit_names, pairs)
+    blocks, coded = _cells(units, images, image_names, unit_names, pairs)
     n = np.concatenate([b["n"] for b in blocks])
     s = np.concatenate([b["s"] for b in blocks])
     ss = np.concatenate([b["ss"] for b in blocks])
@@ -775,7 +804,7 @@ def slices(
         "ci_low": float(overall_ci[0][0]),
         "ci_high": float(overall_ci[1][0]),
     }
-    keep = ["path", "value", *axis_names]
+    keep = ["path", "value", "_img", *unit_names]
     extra = [
         c
         for c in ("class", "x0", "y0", "x1", "y1", "score", "iou")
@@ -789,6 +818,7 @@ def slices(
         higher_is_better=higher_is_better,
         overall=overall,
         units=units.select(*keep, *extra),
+        images=images.select("_img", *image_names),
         axes=axis_names,
         alpha=alpha,
         min_size=min_size,
