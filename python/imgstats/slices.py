@@ -124,9 +124,13 @@ class Slices:
         mean = self.overall["metric"]
         return v < mean if self.higher_is_better else v > mean
 
-    def members(self, row: Mapping[str, Any]) -> pl.DataFrame:
-        """The units of one slice (a row of `table`)."""
+    def members(self, row: Mapping[str, Any], columns: Sequence[str] | None = None) -> pl.DataFrame:
+        """The units of one slice (a row of `table`); ``columns``: only these columns."""
         units = self.units
+        if columns is not None:
+            axes = [row["axis"], row.get("axis2")]
+            need = [*columns, *(a for a in axes if a in units.columns and a not in columns)]
+            units = units.select(list(dict.fromkeys(["_img", *need])))
         for axis, bucket in ((row["axis"], row["bucket"]), (row.get("axis2"), row.get("bucket2"))):
             if axis is None:
                 continue
@@ -175,13 +179,14 @@ class Slices:
         if flagged.height == 0 or n <= 0:
             return pl.DataFrame(schema=schema)
         group_of = self._groups(groups)
+        path_of = self.units.group_by("_img").agg(pl.col("path").first())
         parts = []
         for rank, row in enumerate(flagged.iter_rows(named=True)):
             per_image = (
-                self.members(row)
-                .group_by("path")
+                self.members(row, ["value"])
+                .group_by("_img")
                 .agg(pl.len().alias("units"), self.failed().sum().alias("failures"))
-                .sort("path")  # group_by order is not deterministic
+                .sort("_img")  # group_by order is not deterministic
                 .with_columns(pl.int_range(pl.len()).shuffle(seed=seed + rank).alias("_r"))
                 .sort([pl.col("failures") > 0, "_r"], descending=[True, False])
                 .head(3 * n)
@@ -197,7 +202,9 @@ class Slices:
                     pl.lit(row["metric"]).alias("slice_metric"),
                 )
             )
-        cand = pl.concat(parts).sort("_pos", "_rank")
+        cand = (
+            pl.concat(parts).sort("_pos", "_rank").join(path_of, on="_img", maintain_order="left")
+        )
         cand = cand.join(group_of, on="path", how="left", maintain_order="left").with_columns(
             pl.coalesce(pl.col("group_id"), pl.lit("path:") + pl.col("path")).alias("group_id")
         )
