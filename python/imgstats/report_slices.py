@@ -118,8 +118,8 @@ def _failure_thumb(
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            with Image.open(path) as im:
-                im = ImageOps.exif_transpose(im).convert("RGB")
+            with Image.open(path) as opened:
+                im = ImageOps.exif_transpose(opened).convert("RGB")
                 scale = FAIL_PX / max(im.size)
                 if scale < 1:
                     im = im.resize(

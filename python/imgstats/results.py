@@ -83,7 +83,7 @@ class Results:
                 predictions=pred.height,
                 tp=tp,
                 fp=pred.height - tp,
-                recall=float(obj["matched"].mean()) if obj.height else None,
+                recall=int(obj["matched"].sum()) / obj.height if obj.height else None,
                 precision=tp / pred.height if pred.height else None,
                 iou=self.iou,
                 conf=self.conf,
@@ -150,7 +150,7 @@ class ImageIndex:
 # --------------------------------------------------------------------------------- YOLO reading
 
 
-def _problems(rows: list[tuple[str, int | None, str | None, str]]) -> pl.DataFrame:
+def _problems(rows: Sequence[tuple[str, int | None, str | None, str]]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=PROBLEM_SCHEMA, orient="row")
 
 
@@ -298,7 +298,8 @@ def read_coco_results(
     else:
         resolve = {k: index.find(name) for k, name in ids.items()}
     name_to_id = {name: i for i, name in enumerate(labels.names)}
-    rows, problems = [], []
+    rows: list[tuple[Any, ...]] = []
+    problems: list[tuple[str, int | None, str | None, str]] = []
     for i, d in enumerate(data, start=1):
         try:
             x, y, w, h = (float(t) for t in d["bbox"])

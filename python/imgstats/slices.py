@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Optional
 
 import polars as pl
 
@@ -380,6 +380,8 @@ def _wilson(k: np.ndarray, n: np.ndarray, z: float) -> tuple[np.ndarray, np.ndar
 
 
 Sums = tuple["np.ndarray", "np.ndarray", "np.ndarray"]
+#: A cell: (axis, bucket, axis2, bucket2); the last two are None for a single bucket.
+CellKey = tuple[str, str, Optional[str], Optional[str]]
 
 
 def _compare(proportion: bool, one: Sums, two: Sums) -> tuple[np.ndarray, np.ndarray]:
@@ -423,7 +425,7 @@ def _bh(p: np.ndarray) -> np.ndarray:
 
 
 def _explain(
-    keys: list[tuple[str, str, str | None, str | None]],
+    keys: list[CellKey],
     sums: Sums,
     totals: tuple[float, float, float],
     flagged: np.ndarray,
@@ -456,22 +458,28 @@ def _explain(
     def name(k: tuple[str, str, str | None, str | None]) -> str:
         return f"{k[0]}={k[1]}" if k[2] is None else f"{k[0]}={k[1]} & {k[2]}={k[3]}"
 
-    def test_worse(one: tuple, two: tuple) -> np.ndarray:
+    def test_worse(one: Sums, two: Sums) -> np.ndarray:
         """p-value that ``one`` is worse than ``two`` (1 when it is not worse or untestable)."""
         p, _ = _compare(proportion, one, two)
         with np.errstate(invalid="ignore", divide="ignore"):
             worse = worse_than(one[1] / one[0], two[1] / two[0])
         return np.where((one[0] >= min_size) & (two[0] >= min_size) & worse, p, 1.0)
 
-    def rest_of(parent: np.ndarray, part: np.ndarray) -> tuple:
+    def rest_of(parent: np.ndarray, part: np.ndarray) -> Sums:
         return (n[parent] - n[part], s[parent] - s[part], ss[parent] - ss[part])
+
+    def parents(j: int) -> tuple[int, int]:
+        """Rows of the two single buckets a pair row is made of."""
+        a, x, b, y = keys[j]
+        assert b is not None and y is not None
+        return idx[(a, x, None, None)], idx[(b, y, None, None)]
 
     # Rule 1: pairs.
     pairs = [j for j, k in enumerate(keys) if k[2] is not None and flagged[j]]
     if pairs:
         r = np.array(pairs)
-        pa = np.array([idx[(keys[j][0], keys[j][1], None, None)] for j in pairs])
-        pb = np.array([idx[(keys[j][2], keys[j][3], None, None)] for j in pairs])
+        pa = np.array([parents(j)[0] for j in pairs])
+        pb = np.array([parents(j)[1] for j in pairs])
         cell = (n[r], s[r], ss[r])
         p_a, p_b = test_worse(cell, rest_of(pa, r)), test_worse(cell, rest_of(pb, r))
         q = _bh(np.maximum(p_a, p_b))
@@ -482,9 +490,9 @@ def _explain(
     rows, children = [], []
     for j in pairs:
         if explained[j] is None:
-            for par in ((keys[j][0], keys[j][1], None, None), (keys[j][2], keys[j][3], None, None)):
-                if flagged[idx[par]]:
-                    rows.append(idx[par])
+            for par in parents(j):
+                if flagged[par]:
+                    rows.append(par)
                     children.append(j)
     if rows:
         i, c = np.array(rows), np.array(children)
@@ -573,19 +581,21 @@ def _cells(
     axes = [*image_axes, *unit_axes]
     image = units["_img"].to_numpy()
     n_images = images.height  # ``_img`` is the row number of ``images``
-    img_code = {a: _codes(images[a]) for a in image_axes}
+    img_coded = {a: _codes(images[a]) for a in image_axes}
     coded = {a: _codes(units[a]) for a in unit_axes}
     # Codes per unit for image axes (a gather, no strings): used for the bootstrap members.
-    coded |= {a: (codes[image], levels) for a, (codes, levels) in img_code.items()}
+    coded |= {a: (codes[image], levels) for a, (codes, levels) in img_coded.items()}
     blocks: list[dict[str, Any]] = []
 
-    def tally(key: np.ndarray, size: int, w: tuple) -> tuple:
+    def tally(key: np.ndarray, size: int, w: tuple[Any, np.ndarray, np.ndarray]) -> Sums:
         n = np.bincount(key, weights=w[0], minlength=size).astype(np.float64)
         s = np.bincount(key, weights=w[1], minlength=size)
         ss = np.bincount(key, weights=w[2], minlength=size)
         return n, s, ss
 
-    def add(a: str, b: str | None, key: np.ndarray, size: int, w: tuple) -> None:
+    def add(
+        a: str, b: str | None, key: np.ndarray, size: int, w: tuple[Any, np.ndarray, np.ndarray]
+    ) -> None:
         n, s, ss = tally(key, size, w)
         la = coded[a][1]
         lb = coded[b][1] if b is not None else [None]
@@ -608,7 +618,7 @@ def _cells(
         np.bincount(image, weights=v, minlength=n_images),
         np.bincount(image, weights=v * v, minlength=n_images),
     )
-    img_code = {a: codes for a, (codes, _) in img_code.items()}
+    img_code = {a: codes for a, (codes, _) in img_coded.items()}
     per_unit = (None, v, v * v)
     for a in image_axes:
         add(a, None, img_code[a], len(coded[a][1]), per_image)
@@ -616,9 +626,9 @@ def _cells(
         add(a, None, coded[a][0], len(coded[a][1]), per_unit)
     if not pairs:
         return blocks, coded
-    cache: dict[str, tuple[np.ndarray, tuple]] = {}
+    cache: dict[str, tuple[np.ndarray, Sums]] = {}
 
-    def by_image_bucket(obj_ax: str) -> tuple[np.ndarray, tuple]:
+    def by_image_bucket(obj_ax: str) -> tuple[np.ndarray, Sums]:
         """Totals per (image, bucket of an object axis), computed once per object axis."""
         if obj_ax not in cache:
             lo = len(coded[obj_ax][1])
@@ -626,7 +636,7 @@ def _cells(
             if n_images * lo <= 4 * key.size + 1_000_000:
                 totals = tally(key, n_images * lo, per_unit)
                 combo = np.flatnonzero(totals[0])
-                w = tuple(t[combo] for t in totals)
+                w = (totals[0][combo], totals[1][combo], totals[2][combo])
             else:  # many buckets: sort instead of a dense table
                 combo, inv = np.unique(key, return_inverse=True)
                 w = tally(inv, combo.size, per_unit)
@@ -651,11 +661,11 @@ def _cells(
     return blocks, coded
 
 
-def _members(coded: dict[str, tuple[np.ndarray, list[str]]], key: tuple) -> np.ndarray:
+def _members(coded: dict[str, tuple[np.ndarray, list[str]]], key: CellKey) -> np.ndarray:
     """Boolean mask of the units in one cell."""
     a, x, b, y = key
-    mask = coded[a][0] == coded[a][1].index(x)
-    if b is not None:
+    mask: np.ndarray = coded[a][0] == coded[a][1].index(x)
+    if b is not None and y is not None:
         mask &= coded[b][0] == coded[b][1].index(y)
     return mask
 
@@ -744,7 +754,7 @@ def slices(
         rest = (S - s) / (N - n)
     p, test_names = _compare(proportion, (n, s, ss), (N - n, S - s, SS - ss))
     p = np.where(testable, p, np.nan)
-    test = np.where(testable, test_names, None)
+    test = [t if ok else None for t, ok in zip(test_names.tolist(), testable.tolist())]
     if proportion:
         lo, hi = _wilson(s, n, z)
         overall_ci = _wilson(np.array([S]), np.array([N]), z)
@@ -759,11 +769,12 @@ def slices(
 
     def worse_than(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         d = a - b
-        return (
+        out: np.ndarray = (
             (d <= -min_difference) & (d < 0)
             if higher_is_better
             else (d >= min_difference) & (d > 0)
         )
+        return out
 
     diff = m - rest
     flagged = np.isfinite(q) & (q <= alpha) & worse_than(m, rest)
