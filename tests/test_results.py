@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
-from imgstats.matching import match_boxes
+from imgstats.matching import Matches, match_boxes
 from imgstats.results import results
 
 pycocotools = pytest.importorskip("pycocotools")
@@ -175,24 +175,18 @@ def write_yolo(pred: pl.DataFrame, directory: Path, stems: list[str]) -> None:
         (directory / f"{stems[img]}.txt").write_text("\n".join(lines) + "\n")
 
 
+def match(gt: pl.DataFrame, pred: pl.DataFrame, iou: float) -> Matches:
+    """`match_boxes` on a scene: crowd and difficult boxes are the ignored ones."""
+    ignore = (pl.col("iscrowd") | pl.col("difficult")).alias("ignore")
+    cols = ["image", "class_id", "x0", "y0", "x1", "y1"]
+    return match_boxes(gt.select(*cols, ignore, pl.col("iscrowd").alias("crowd")), pred, iou)
+
+
 @pytest.mark.parametrize("crowded", [False, True])
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_matching_equals_cocoeval(seed: int, crowded: bool) -> None:
     gt, pred = random_scene(seed, crowded=crowded)
-    m = match_boxes(
-        gt.select(
-            "image",
-            "class_id",
-            "x0",
-            "y0",
-            "x1",
-            "y1",
-            (pl.col("iscrowd") | pl.col("difficult")).alias("ignore"),
-            pl.col("iscrowd").alias("crowd"),
-        ),
-        pred,
-        0.5,
-    )
+    m = match(gt, pred, 0.5)
     status, pred_gt, gt_hit, gt_ignored = coco_reference(gt, pred, 150)
     assert set(status) <= {"tp", "fp", "ignored"}
     np.testing.assert_array_equal(m.pred_status, status)
@@ -206,20 +200,7 @@ def test_matching_equals_cocoeval(seed: int, crowded: bool) -> None:
 @pytest.mark.parametrize("iou", [0.3, 0.75])
 def test_matching_other_thresholds(iou: float) -> None:
     gt, pred = random_scene(5, crowded=True)
-    m = match_boxes(
-        gt.select(
-            "image",
-            "class_id",
-            "x0",
-            "y0",
-            "x1",
-            "y1",
-            (pl.col("iscrowd") | pl.col("difficult")).alias("ignore"),
-            pl.col("iscrowd").alias("crowd"),
-        ),
-        pred,
-        iou,
-    )
+    m = match(gt, pred, iou)
     status, pred_gt, _, _ = coco_reference(gt, pred, 150, iou=iou)
     np.testing.assert_array_equal(m.pred_status, status)
     np.testing.assert_array_equal(m.pred_gt, pred_gt)

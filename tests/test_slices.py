@@ -11,8 +11,8 @@ say which of those explains it.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import polars as pl
@@ -27,15 +27,10 @@ W, H, CELL = 160, 120, 40
 PLANTED = {("lighting", "dark", None, None), ("object_size", "small", "occlusion", "occluded")}
 
 
-@dataclass
-class FakeLabels:
-    """The shared Labels contract (issue 10), with the object axes it will add as columns."""
-
-    images: pl.DataFrame
-    boxes: pl.DataFrame
-    names: list[str] = field(default_factory=lambda: list(NAMES))
-    imgsz: int = 640
-    root: str = ""
+def labels_like(images: pl.DataFrame, boxes: pl.DataFrame) -> SimpleNamespace:
+    """Any object with the Labels contract's attributes will do (issue 10's object axes are
+    columns of ``boxes`` here)."""
+    return SimpleNamespace(images=images, boxes=boxes, names=list(NAMES), imgsz=640, root="")
 
 
 def recall_of(night: bool, size: str, occluded: bool, model: str) -> float:
@@ -52,7 +47,7 @@ def world(
     model: str = "planted",
     paths: list[str] | None = None,
     night: np.ndarray | None = None,
-) -> tuple[pl.DataFrame, FakeLabels, pl.DataFrame, np.ndarray]:
+) -> tuple[pl.DataFrame, SimpleNamespace, pl.DataFrame, np.ndarray]:
     """A scan-like frame, labels, detections of a synthetic model, and each object's true recall.
 
     Objects sit in a 4x3 grid of 40 px cells (so boxes never overlap); a detected object gets a
@@ -114,7 +109,7 @@ def world(
     pred = pl.DataFrame(
         preds, schema=["path", "class_id", "x0", "y0", "x1", "y1", "score"], orient="row"
     )
-    return df, FakeLabels(images, boxes), pred, np.array(truth)
+    return df, labels_like(images, boxes), pred, np.array(truth)
 
 
 def with_truth(sl, truth: np.ndarray) -> pl.DataFrame:
