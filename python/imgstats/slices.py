@@ -351,7 +351,8 @@ def _axis_labels(
             .join(images.select("_key", "_img"), on="_key", how="left", maintain_order="left")
             .with_columns(pl.col("_img").fill_null(images.height))
         )
-        images = pl.concat([images, pl.DataFrame([missing], schema=images.schema)])
+        if units["_img"].max() == images.height:
+            images = pl.concat([images, pl.DataFrame([missing], schema=images.schema)])
     else:
         units = units.with_columns(pl.lit(0, pl.UInt32).alias("_img"))
         images = pl.DataFrame(
@@ -643,7 +644,9 @@ def _cells(
             cache[obj_ax] = (combo, w)
         return cache[obj_ax]
 
-    multi = [a for a in axes if len(coded[a][1]) > 1]
+    # Pairs need two axes with at least two occupied buckets each.
+    occupied = {b["axis"]: len(b["cells"]) for b in blocks}
+    multi = [a for a in axes if occupied[a] > 1]
     for i, a in enumerate(multi):
         for b in multi[i + 1 :]:
             la, lb = len(coded[a][1]), len(coded[b][1])
