@@ -441,3 +441,33 @@ def test_cli_classification_fail_on_drop(tmp_path: Path, capsys: pytest.CaptureF
     assert main([*args, "--fail-on", "drop"]) == 0
     # A missing results file is a usage error.
     assert main(["slices", str(tmp_path / "data"), "--results", str(tmp_path / "no.csv")]) == 2
+
+
+def test_cli_detections_with_labels(
+    scanned: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """`--labels` goes through `imgstats.labels` (issue 10), replaced here by a stand-in module
+    that returns the Labels-like object, so the YOLO path of the command runs end to end."""
+    import sys
+    import types
+
+    from imgstats.cli import main
+
+    fake = types.ModuleType("imgstats.labels")
+    fake.labels = lambda source, **kw: scanned["lab"]  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "imgstats.labels", fake)
+    out = tmp_path / "s.json"
+    args = ["slices", str(scanned["root"] / "images"), "--results", str(scanned["preds"])]
+    args += ["--labels", "data.yaml", "--axes", "lighting", "--json", str(out)]
+    assert main([*args, "--fail-on", "drop"]) == 1
+    data = json.loads(out.read_text())
+    assert data["metric"] == "recall" and data["results"]["objects"] == scanned["lab"].boxes.height
+    primary = {
+        (s["axis"], s["bucket"], s["axis2"], s["bucket2"]) for s in data["slices"] if s["primary"]
+    }
+    assert PLANTED <= primary
+    assert "lighting=dark" in capsys.readouterr().out
+    # Without the labels module: a clear usage error, not a traceback.
+    monkeypatch.setitem(sys.modules, "imgstats.labels", None)
+    assert main(args) == 2
+    assert "needs the imgstats.labels module" in capsys.readouterr().err
