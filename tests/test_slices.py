@@ -471,3 +471,24 @@ def test_cli_detections_with_labels(
     monkeypatch.setitem(sys.modules, "imgstats.labels", None)
     assert main(args) == 2
     assert "needs the imgstats.labels module" in capsys.readouterr().err
+
+
+def test_precision_and_false_positives_per_image(scanned: dict, tmp_path: Path) -> None:
+    import imgstats
+
+    res = results(scanned["preds"], scanned["lab"])
+    prec = slices(scanned["df"], res, metric="precision", axes=["lighting"])
+    s = res.summary()
+    assert prec.unit == "prediction" and prec.kind == "proportion"
+    assert prec.overall["n"] == s["predictions"]
+    assert prec.overall["metric"] == pytest.approx(s["precision"])
+    # Predictions carry no object_size/occlusion: only their class is an object axis.
+    assert set(prec.axes) == {"lighting", "class"}
+    assert prec.table.filter(pl.col("axis2").is_null())["n"].sum() == 2 * s["predictions"]
+    fp = slices(scanned["df"], res, metric="fp", axes=["lighting"], pairs=False)
+    assert fp.metric == "n_fp" and fp.kind == "mean" and not fp.higher_is_better
+    assert fp.overall["metric"] == pytest.approx(s["fp"] / 240)
+    # A classification frame in the report: the section renders without boxes.
+    frame = pl.DataFrame({"path": scanned["df"]["path"], "correct": [True, False] * 120})
+    html = imgstats.report(scanned["df"], tmp_path / "c.html", results=frame).read_text()
+    assert "Where the model fails" in html and "correct per image" in html
