@@ -403,3 +403,15 @@ def test_detections_need_labels(tmp_path: Path) -> None:
         results(tmp_path)
     with pytest.raises(FileNotFoundError):
         results(tmp_path / "missing")
+
+
+def test_no_predictions_at_all(tmp_path: Path) -> None:
+    gt, _ = random_scene(8, n_img=10)
+    lab = as_labels(gt, 10)
+    (tmp_path / "preds").mkdir()
+    (tmp_path / "empty.json").write_text("[]")
+    for source in (tmp_path / "preds", tmp_path / "empty.json"):
+        res = results(source, lab)
+        assert res.predictions.height == 0 and res.problems.height == 0
+        assert not res.objects["matched"].any()
+        assert res.images["n_missed"].sum() == int((~res.objects["ignored"]).sum())

@@ -183,7 +183,10 @@ def read_yolo(
         sources.append(str(f))
         targets.append(path)
     lines = (
-        pl.DataFrame({"source": sources, "path": targets, "text": texts})
+        pl.DataFrame(
+            {"source": sources, "path": targets, "text": texts},
+            schema={"source": pl.Utf8, "path": pl.Utf8, "text": pl.Utf8},
+        )
         .with_columns(pl.col("text").str.split("\n"))
         .with_columns(pl.int_ranges(1, pl.col("text").list.len() + 1).alias("line"))
         .explode("text", "line")
