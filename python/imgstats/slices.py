@@ -236,6 +236,16 @@ class Slices:
 # ------------------------------------------------------------------------------ unit frame
 
 
+def _require_scipy() -> None:
+    """The tests and intervals come from SciPy, an optional dependency of imgstats."""
+    try:
+        import scipy.stats  # noqa: F401
+    except ImportError as exc:
+        raise ImportError(
+            "imgstats.slices needs SciPy >= 1.11: pip install 'imgstats[slices]'"
+        ) from exc
+
+
 def _units(res: Results, metric: str) -> tuple[pl.DataFrame, str, str]:
     """``(frame with path + value + the unit's own columns, metric name, unit name)``."""
     name = ALIASES.get(metric, metric)
@@ -717,6 +727,7 @@ def slices(
         thresholds: bucket threshold overrides, as in `imgstats.coverage`.
         bootstrap_below: mean metrics use a bootstrap CI for slices with fewer units.
     """
+    _require_scipy()
     df = df.collect() if isinstance(df, pl.LazyFrame) else df
     if "path" not in df.columns:
         raise ValueError("slices needs a scan frame with a 'path' column")
