@@ -196,7 +196,7 @@ def slices_section(
     title = "Where the model fails"
     try:
         sl = res if isinstance(res, Slices) else slices(df, res, metric=None)
-    except ValueError as exc:
+    except (ValueError, ImportError) as exc:
         return section("slices", title, note(f"Slices not computed: {exc}", "warn"))
     t = sl.table
     o = sl.overall
