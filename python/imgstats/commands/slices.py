@@ -137,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
             alpha=args.alpha,
             min_difference=args.min_drop,
         )
-    except (ValueError, RuntimeError, FileNotFoundError) as exc:
+    except (ValueError, RuntimeError, FileNotFoundError, ImportError) as exc:
         return _error(str(exc))
     _print(sl, res.problems.height)
     if args.json:
