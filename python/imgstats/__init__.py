@@ -16,7 +16,9 @@ from imgstats.hashes import ahash, dhash, hash_from_hex, hash_hex, phash
 from imgstats.leakage import LeakageReport, leakage
 from imgstats.leakage_groups import GroupLeakage, group_leakage
 from imgstats.report import report
+from imgstats.results import Results, results
 from imgstats.scan import METRICS, scan
+from imgstats.slices import Slices, slices
 from imgstats.split import SplitResult, split
 
 __all__ = [
@@ -46,6 +48,10 @@ __all__ = [
     "near_pairs",
     "phash",
     "report",
+    "Results",
+    "results",
     "scan",
     "split",
+    "Slices",
+    "slices",
 ]

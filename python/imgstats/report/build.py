@@ -14,6 +14,7 @@ import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -40,6 +41,7 @@ def report(
     reference: pl.DataFrame | pl.LazyFrame | None = None,
     title: str = "imgstats audit",
     *,
+    results: Any = None,
     notes: Sequence[str] = (),
     min_count: int = DEFAULT_MIN_COUNT,
     thumbnails: bool = True,
@@ -62,6 +64,8 @@ def report(
         leakage: `imgstats.leakage` output (an object with a ``.pairs`` frame: split, path,
             matched_split, matched_path, distance) or that frame itself.
         reference: another scan (e.g. training data) to compute drift against.
+        results: `imgstats.results` output (or a classification frame, or `imgstats.slices`
+            output): adds "Where the model fails", slices ranked with thumbnails of failures.
         title: page title. ``notes``: extra lines shown in the summary (e.g. skipped sections).
         min_count: coverage cells below this are gaps.
         thumbnails, max_thumbs, thumb_px: embedded thumbnails (≤ ``max_thumbs`` per gallery,
@@ -93,6 +97,10 @@ def report(
         )
     if leakage is not None:
         sections.append((leakage_section(leakage, thumbs, max_groups), "leakage", "Leakage"))
+    if results is not None:
+        from imgstats.report.slices import slices_section
+
+        sections.append((slices_section(df, results, thumbs), "slices", "Where the model fails"))
 
     now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     nav = "".join(f'<a href="#{a}">{esc(t)}</a>' for _, a, t in sections)
