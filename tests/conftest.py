@@ -24,6 +24,12 @@ import polars as pl
 import pytest
 from PIL import Image, ImageDraw
 
+#: What a test says when the Debian test data are missing. They are required, not optional: a
+#: missing package fails the tests that need it (CI installs them), it never skips them.
+MISSING_DATA = (
+    "install the test data with `sudo scripts/system-deps.sh --test` (Debian packages "
+    "plasma-workspace-wallpapers mate-backgrounds gnome-backgrounds dataset-fashion-mnist)"
+)
 FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz")
 WALLPAPER_DIRS = (Path("/usr/share/wallpapers"), Path("/usr/share/backgrounds"))
 
