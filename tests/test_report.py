@@ -231,7 +231,6 @@ def test_histograms_are_aggregated_at_a_million_rows(tmp_path: Path) -> None:
 # ------------------------------------------------------------------------------ headless browser
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
 
 
 def _chromium(*args: str, timeout: int = 120) -> subprocess.CompletedProcess:
@@ -248,8 +247,8 @@ def _chromium(*args: str, timeout: int = 120) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
 
 
-@needs_chromium
 def test_headless_dom_and_screenshot(small_report: Path, tmp_path: Path) -> None:
+    assert CHROMIUM, "chromium is required: run `sudo scripts/system-deps.sh --test`"
     url = small_report.resolve().as_uri()
     dom = _chromium("--dump-dom", url)
     assert dom.returncode == 0, dom.stderr[-2000:]
