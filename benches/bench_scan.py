@@ -4,6 +4,8 @@ Cases (each in a fresh subprocess, so peak RSS is its own; median of --repeats r
   imgstats-all      imgstats.scan with every metric
   imgstats-hashes   imgstats.scan(metrics=["phash", "dhash", "ahash"])
   imgstats-steady   every metric, timed after import and a warm-up scan (a pipeline process)
+  imgstats-cli      `imgstats scan FOLDER -o out.parquet` end to end (interpreter start, walk,
+                    scan, Parquet, audit summary); FOLDER is the corpus' folder (mnist only)
   pillow-decode     Pillow decoding every file at full size, a process pool of --threads
   pillow-reduced    Pillow with draft() (libjpeg DCT scaling to ≥ 64 px short side), same pool
   imagehash-loop    a plain Python loop of imagehash.phash + imagehash.dhash over Pillow
@@ -14,6 +16,7 @@ Corpora: the Debian wallpaper packages (see ../shared/DATA.md) and, with --mnist
 Fashion-MNIST images written out as PNG files (cached under benches/.data/).
 
 Run: python benches/bench_scan.py [--repeats 3] [--threads 2] [--corpus wallpapers|mnist|both]
+     --corpus wallpapers-jpeg|wallpapers-png|wallpapers-webp: one format of the wallpapers
 """
 
 from __future__ import annotations
@@ -115,6 +118,18 @@ def run_case(case: str, files: list[str], threads: int) -> dict:
         t0 = time.perf_counter()
         df = imgstats.scan(files, threads=threads)
         errors = df["error"].is_not_null().sum()
+    elif case == "imgstats-cli":
+        import tempfile
+
+        folder = os.path.commonpath(files)
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "stats.parquet")
+            cmd = [sys.executable, "-m", "imgstats.cli", "scan", folder, "-o", out]
+            subprocess.run(cmd + ["--threads", str(threads)], check=True, capture_output=True)
+            import polars as pl
+
+            errors = pl.scan_parquet(out).select(pl.col("error").is_not_null().sum()).collect()
+            errors = errors.item()
     elif case.startswith("imgstats"):
         import imgstats
 
@@ -230,7 +245,14 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument(
         "--corpus",
-        choices=["wallpapers", "wallpapers-jpeg", "mnist", "both"],
+        choices=[
+            "wallpapers",
+            "wallpapers-jpeg",
+            "wallpapers-png",
+            "wallpapers-webp",
+            "mnist",
+            "both",
+        ],
         default="both",
         help="wallpapers-jpeg: only the JPEGs (CleanVision aborts on the LA PNG in the full set)",
     )
@@ -251,9 +273,14 @@ def main() -> None:
     corpora = []
     if args.corpus in ("wallpapers", "both"):
         corpora.append(("wallpapers", wallpaper_files()))
-    if args.corpus == "wallpapers-jpeg":
-        jpegs = [f for f in wallpaper_files() if f.lower().endswith((".jpg", ".jpeg"))]
-        corpora.append(("wallpapers-jpeg", jpegs))
+    one_format = {
+        "wallpapers-jpeg": (".jpg", ".jpeg"),
+        "wallpapers-png": (".png",),
+        "wallpapers-webp": (".webp",),
+    }
+    if args.corpus in one_format:
+        picked = [f for f in wallpaper_files() if f.lower().endswith(one_format[args.corpus])]
+        corpora.append((args.corpus, picked))
     if args.corpus in ("mnist", "both"):
         corpora.append(("fashion-mnist-png", mnist_files()))
     results = {}
@@ -272,6 +299,8 @@ def main() -> None:
         cases = [c for c in args.cases.split(",") if c]
         if not name.startswith("wallpapers"):
             cases = [c for c in cases if c != "cleanvision"]  # minutes on 70,000 files
+        else:
+            cases = [c for c in cases if c != "imgstats-cli"]  # no folder holds just these
         table = {}
         for case in cases:
             if not available(case):

@@ -8,10 +8,13 @@ independent of the Rust core.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import os
 import struct
-from collections.abc import Sequence
+import sys
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +24,13 @@ import polars as pl
 import pytest
 from PIL import Image, ImageDraw
 
+#: What a test says when the Debian test data are missing. They are required, not optional: a
+#: missing package fails the tests that need it (CI installs them), it never skips them.
+MISSING_DATA = (
+    "install the test data with `sudo scripts/system-deps.sh --test` (Debian packages "
+    "plasma-workspace-wallpapers mate-backgrounds gnome-backgrounds dataset-fashion-mnist "
+    "visp-images-data)"
+)
 FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz")
 WALLPAPER_DIRS = (Path("/usr/share/wallpapers"), Path("/usr/share/backgrounds"))
 
@@ -179,6 +189,43 @@ def scan_paths_ok(paths: Sequence[os.PathLike[str] | str], **kw: Any) -> list[di
     bad = [(r["path"], r["error"]) for r in rows if r["error"] is not None]
     assert not bad, bad
     return rows
+
+
+def main_thread_ran_during(call: Callable[[], Any]) -> tuple[bool, Any]:
+    """Run `call` on a worker thread and report whether this (main) thread ran Python code while
+    the call was still in progress; returns (ran_during, call's result). An event, not a timing:
+    with the interpreter's switch interval set to 1000 s no thread is ever preempted for the GIL,
+    so this thread gets the GIL back from the worker only when the worker releases it itself
+    (entering native code that detaches, or blocking). A call that held the GIL from start to end
+    would let this thread run only after it returned and set `finished`."""
+    entered, finished = threading.Event(), threading.Event()
+    result: list[Any] = []
+
+    def work() -> None:
+        entered.set()  # wakes this thread, which then waits for the GIL
+        result.append(call())
+        finished.set()
+
+    worker = threading.Thread(target=work)
+    with no_preemption():
+        worker.start()
+        entered.wait()
+        ran_during = not finished.is_set()
+        worker.join()
+    return ran_during, result[0]
+
+
+@contextlib.contextmanager
+def no_preemption() -> Iterator[None]:
+    """Set the switch interval to 1000 s: a thread then gives up the GIL only by itself (native
+    code that releases it, blocking I/O, sleep), which turns "ran concurrently" into an order of
+    events that does not depend on the machine's speed."""
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1000.0)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(old)
 
 
 def hex64(h: int | None) -> str | None:

@@ -1,5 +1,7 @@
 """`duplicates` / `dedupe` against a Python union-find over brute-force pairs and constructed
-ground truth; the `dups` / `undo` CLI end to end on a temporary folder of real photos."""
+ground truth; the `dups` / `undo` CLI end to end on temporary folders built from the committed
+`examples/images/` (their planted copies are known). Failure injection for `--move-to` / `undo`
+lives in `test_file_moves.py`."""
 
 from __future__ import annotations
 
@@ -15,10 +17,9 @@ from imgstats.cli import main
 from imgstats.duplicates import TRANSFORMS, dedupe, duplicates
 from PIL import Image, ImageEnhance
 
-PHOTO = Path("/usr/share/wallpapers/Autumn/contents/images/1280x800.jpg")
-OTHER = sorted(Path("/usr/share/backgrounds/gnome").glob("wood-l.webp")) + sorted(
-    Path("/usr/share/backgrounds/gnome").glob("adwaita-l.webp")
-)
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "images"
+PHOTO = EXAMPLES / "train" / "scene_05.jpg"
+OTHER = EXAMPLES / "train" / "scene_07.jpg"
 
 
 def python_groups(h: np.ndarray, k: int) -> list[int]:
@@ -149,17 +150,15 @@ def test_chaining_warns() -> None:
 
 @pytest.fixture()
 def photo_dir(tmp_path: Path) -> Path:
-    if not PHOTO.exists() or not OTHER:
-        pytest.skip("system wallpapers not installed")
     d = tmp_path / "data"
     (d / "sub").mkdir(parents=True)
     im = Image.open(PHOTO).convert("RGB")
     im.save(d / "a.jpg", quality=92)
     shutil.copy(d / "a.jpg", d / "sub" / "a_copy.jpg")
-    im.resize((640, 400), Image.LANCZOS).save(d / "a_small.jpg", quality=75)
+    im.resize((320, 240), Image.LANCZOS).save(d / "a_small.jpg", quality=75)
     ImageEnhance.Brightness(im).enhance(1.15).save(d / "a_bright.png")
     im.transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(d / "a_mirror.jpg", quality=90)
-    Image.open(OTHER[0]).convert("RGB").resize((800, 800)).save(d / "other.jpg")
+    Image.open(OTHER).convert("RGB").resize((800, 800)).save(d / "other.jpg")
     Image.new("RGB", (300, 200), (12, 12, 12)).save(d / "flat1.png")
     Image.new("RGB", (300, 200), (200, 200, 200)).save(d / "flat2.png")
     return d

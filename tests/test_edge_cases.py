@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import numpy as np
 import polars as pl
 import pytest
 from imgstats.edge_cases import DEFAULT_EDGE_THRESHOLDS, REASONS, edge_cases
+from imgstats.scan import scan
+from PIL import Image, ImageFilter
 
 N = 200
 
@@ -152,22 +157,18 @@ def test_missing_columns_and_bad_threshold() -> None:
     assert set(DEFAULT_EDGE_THRESHOLDS) >= {"dark_brightness", "low_entropy_bits"}
 
 
-def test_thresholds_fit_the_real_scan(tmp_path) -> None:
-    """Planted defects in real photos, measured by the real `imgstats.scan`: each is flagged for
-    its defect, so the thresholds match the scan's units (luma 0-255, Laplacian at 640 px)."""
-    import glob
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "images"
+#: examples/make_examples.py darkens every third scene (a night shot); these are the day scenes.
+DAY_SCENES = [f"scene_{i:02d}.jpg" for i in range(12) if i % 3]
 
-    from imgstats.scan import scan
-    from PIL import Image, ImageFilter
 
-    photos = sorted(glob.glob("/usr/share/backgrounds/mate/nature/*.jpg"))[:10]
-    if len(photos) < 6:
-        pytest.skip("needs the real photos in /usr/share/backgrounds/mate/nature")
+def test_thresholds_fit_the_real_scan(tmp_path: Path) -> None:
+    """Planted defects in photo-like JPEGs, measured by the real `imgstats.scan`: each is flagged
+    for its defect, so the thresholds match the scan's units (luma 0-255, Laplacian at 640 px)."""
+    photos = sorted(p for name in DAY_SCENES for p in EXAMPLES.glob(f"*/{name}"))
+    assert len(photos) == 8
     for i, p in enumerate(photos):
-        with Image.open(p) as im:
-            im = im.convert("RGB")
-            im.thumbnail((800, 800))
-            im.save(tmp_path / f"photo{i}.jpg", quality=92)
+        shutil.copy(p, tmp_path / f"photo{i}.jpg")
     with Image.open(tmp_path / "photo0.jpg") as base:
         arr = np.asarray(base).astype(float)
         Image.fromarray((arr * 0.06).astype(np.uint8)).save(tmp_path / "dark.png")
@@ -182,10 +183,7 @@ def test_thresholds_fit_the_real_scan(tmp_path) -> None:
         Image.fromarray(np.stack([gray] * 3, axis=-1)).save(tmp_path / "gray_rgb.png")
     Image.new("RGB", (800, 500), (90, 120, 150)).save(tmp_path / "flat.png")
     (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
-    try:
-        df = scan(str(tmp_path))
-    except NotImplementedError:
-        pytest.skip("imgstats.scan is not available in this build")
+    df = scan(str(tmp_path))
     got = {
         p.rsplit("/", 1)[-1]: set(r)
         for p, r in zip(*edge_cases(df).select("path", "reasons").get_columns())
@@ -197,7 +195,30 @@ def test_thresholds_fit_the_real_scan(tmp_path) -> None:
     assert "grayscale" in got["gray_rgb.png"]  # RGB file, gray content: CleanVision misses it
     assert "low_information" in got["flat.png"]
     assert got["broken.jpg"] == {"unreadable"}
-    # The untouched photos are not dark, overexposed, noisy or low-information.
-    for name, reasons in got.items():
-        if name.startswith("photo"):
-            assert not reasons & {"dark", "overexposed", "noisy", "low_information"}, name
+    # The untouched photos are not flagged at all.
+    assert not {n: r for n, r in got.items() if n.startswith("photo")}
+
+
+def test_planted_problems_in_the_examples_are_found() -> None:
+    """examples/images plants one frame per problem: exactly those are flagged for it."""
+    got = {
+        str(Path(p).relative_to(EXAMPLES)): set(r)
+        for p, r in zip(*edge_cases(scan(str(EXAMPLES))).select("path", "reasons").get_columns())
+    }
+
+    def flagged(reason: str) -> set[str]:
+        return {p for p, r in got.items() if reason in r}
+
+    assert flagged("dark") == {"train/dark.jpg"}
+    assert flagged("overexposed") == {"train/overexposed.jpg"}
+    assert flagged("noisy") == {"train/noisy.jpg"}
+    assert flagged("grayscale") == {"train/grayscale.jpg"}
+    assert flagged("unreadable") == {
+        "broken/empty.png",
+        "broken/not_an_image.jpg",
+        "broken/truncated.jpg",
+    }
+    assert "train/blurred.jpg" in flagged("blurry")
+    # Day scenes at full size carry no flag (scene_01_small.jpg is 320x240: odd_size only).
+    assert not {p for p in got if Path(p).name in DAY_SCENES}
+    assert got["train/scene_01_small.jpg"] == {"odd_size"}

@@ -10,7 +10,7 @@ import imgstats
 import numpy as np
 import polars as pl
 import pytest
-from conftest import ImageWriter, photo_like, real_photos
+from conftest import MISSING_DATA, ImageWriter, photo_like, real_photos
 from imgstats.group_links import SEQUENCE_THRESHOLD, frame_names, sequence_edges
 from PIL import Image
 from scipy.sparse import coo_matrix
@@ -89,8 +89,7 @@ def test_sequence_frames_group_and_unrelated_numbered_photos_do_not(images: Imag
     for i in range(6):  # a slow pan: each frame shifted 2 px
         images.save(f"run/cam3_{i:06d}.png", scene[:, 2 * i : 2 * i + 300])
     photos = real_photos(12)
-    if len(photos) < 12:
-        pytest.skip("needs the wallpaper packages (real unrelated photos)")
+    assert len(photos) == 12, MISSING_DATA
     for i, photo in enumerate(photos):  # IMG_0001 ... of unrelated real photos in one folder
         images.write_bytes(f"holiday/IMG_{i + 1:04d}{photo.suffix}", photo.read_bytes())
     df = imgstats.scan(str(images.root), metrics=["phash"])
@@ -235,8 +234,8 @@ def test_largest_groups_and_giant_group_warning() -> None:
 
 
 @pytest.mark.filterwarnings("ignore:one group holds")
-@pytest.mark.skipif(not VISP.exists(), reason="visp-images-data not installed")
 def test_real_video_frames_are_one_sequence_each() -> None:
+    assert VISP.exists(), MISSING_DATA
     folders = ["cube", "mbt/cube", "mbt-depth/Castle-simu/Images", "ellipse-1"]
     paths = sorted(str(p) for f in folders for p in (VISP / f).glob("*.pgm"))
     df = imgstats.scan(paths, metrics=["phash"])

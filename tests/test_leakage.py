@@ -1,7 +1,10 @@
-"""`leakage` on constructed splits with known leaks, against a brute-force reference."""
+"""`leakage` on constructed splits with known leaks, against a brute-force reference, and on
+folders copied from the committed `examples/images/` (a planted train->test leak) plus leaks
+planted here."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +14,7 @@ from imgstats.cli import main
 from imgstats.leakage import LeakageReport, leakage
 from PIL import Image
 
-PHOTOS = sorted(Path("/usr/share/wallpapers").glob("*/contents/images/1280x1024.*"))[:4]
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "images"
 
 
 def brute_nearest(base: np.ndarray, query: np.ndarray, k: int) -> dict[int, tuple[int, int]]:
@@ -89,31 +92,42 @@ def test_exact_matches_low_information_and_order() -> None:
 
 @pytest.fixture()
 def split_dirs(tmp_path: Path) -> dict[str, Path]:
-    if len(PHOTOS) < 3:
-        pytest.skip("system wallpapers not installed")
+    """train (19 images) and test (4) from examples/images, whose test/leaked_scene_03.jpg is a
+    brighter re-save of train/scene_03.jpg; planted here: a smaller re-compressed copy of
+    train/scene_00.jpg and a byte copy of train/scene_06.jpg."""
     dirs = {name: tmp_path / name for name in ("train", "test")}
-    for d in dirs.values():
-        d.mkdir()
-    for i, p in enumerate(PHOTOS):
-        Image.open(p).convert("RGB").save(dirs["train"] / f"{i}.png")
-    # test: a re-compressed, smaller copy of train photo 0 and one photo train does not have.
-    Image.open(PHOTOS[0]).convert("RGB").resize((640, 512)).save(
-        dirs["test"] / "leak.jpg", quality=70
+    for name, d in dirs.items():
+        shutil.copytree(EXAMPLES / name, d)
+    Image.open(dirs["train"] / "scene_00.jpg").resize((320, 240)).save(
+        dirs["test"] / "small_00.jpg", quality=70
     )
-    Image.open("/usr/share/backgrounds/gnome/wood-l.webp").convert("RGB").save(
-        dirs["test"] / "new.jpg"
-    )
+    shutil.copy(dirs["train"] / "scene_06.jpg", dirs["test"] / "copy_06.jpg")
     return dirs
 
 
-def test_folders_and_cli(split_dirs: dict[str, Path], tmp_path: Path) -> None:
+def test_folders_and_cli(split_dirs: dict[str, Path], tmp_path: Path, capsys) -> None:
     report = leakage({k: str(v) for k, v in split_dirs.items()})
-    assert report.pairs.height == 1
-    row = report.pairs.row(0, named=True)
-    assert Path(row["path"]).name == "leak.jpg" and Path(row["matched_path"]).name == "0.png"
-    assert not row["exact"]
+    got = {
+        (Path(r["path"]).name, Path(r["matched_path"]).name, r["exact"], r["earlier"], r["later"])
+        for r in report.pairs.iter_rows(named=True)
+    }
+    assert got == {
+        ("leaked_scene_03.jpg", "scene_03.jpg", False, "train", "test"),
+        ("small_00.jpg", "scene_00.jpg", False, "train", "test"),
+        ("copy_06.jpg", "scene_06.jpg", True, "train", "test"),
+    }
+    summary = {r["split"]: r for r in report.summary.iter_rows(named=True)}
+    assert summary["test"]["leaking"] == 3 and summary["test"]["images"] == 6
+    assert summary["train"]["leaking"] == 0 and summary["train"]["images"] == 19
     out = tmp_path / "leaks.csv"
     args = [f"{k}={v}" for k, v in split_dirs.items()]
     assert main(["leakage", *args, "-o", str(out)]) == 0
-    assert pl.read_csv(out)["path"].str.ends_with("leak.jpg").to_list() == [True]
+    cli = pl.read_csv(out)
+    assert sorted(Path(p).name for p in cli["path"]) == [
+        "copy_06.jpg",
+        "leaked_scene_03.jpg",
+        "small_00.jpg",
+    ]
+    assert "test: 3 of 6 images (50.0%)" in capsys.readouterr().err
     assert main(["leakage", "train"]) == 2
+    assert main(["leakage", f"train={split_dirs['train']}"]) == 2

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import threading
-import time
-
 import numpy as np
 import polars as pl
 import pytest
+from conftest import main_thread_ran_during
 from imgstats import _imgstats
 from imgstats.duplicates import as_uint64, near_pairs
 
@@ -126,24 +124,9 @@ def test_groups_and_components_bindings() -> None:
 
 
 def test_gil_is_released_during_search() -> None:
-    """A Python thread keeps running while the search works on another thread."""
+    """A Python thread runs while the search works on another thread: proved by the order of
+    events (see `main_thread_ran_during`), not by timing."""
     h = np.random.default_rng(3).integers(0, 2**64, size=400_000, dtype=np.uint64)
-    ticks = 0
-    done = threading.Event()
-
-    def counter() -> None:
-        nonlocal ticks
-        while not done.is_set():
-            ticks += 1
-            time.sleep(0.001)
-
-    t = threading.Thread(target=counter)
-    t.start()
-    start = time.perf_counter()
-    _imgstats._groups(h, 8, 1)
-    elapsed = time.perf_counter() - start
-    done.set()
-    t.join()
-    # Holding the GIL would freeze the counter for the whole call.
-    assert elapsed > 0.05
-    assert ticks >= 0.3 * elapsed / 0.002
+    ran_during, (labels, sizes) = main_thread_ran_during(lambda: _imgstats._groups(h, 8, 1))
+    assert ran_during, "the main thread could only run after the search returned"
+    assert len(labels) == len(h) and int(sizes.sum()) == len(h)

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import struct
+import subprocess
+import sys
+import tempfile
 import threading
 import zlib
 from pathlib import Path
@@ -254,13 +258,43 @@ def test_max_file_size(tmp_path: Path) -> None:
     assert f"{big.stat().st_size} > {limit}" in rows[1]["error"]
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root can read a file with mode 000")
+AS_NOBODY = """
+import os, sys, imgstats
+imgstats.scan([open(sys.argv[2], "rb").read()])  # load every module while still root
+os.setgroups([]); os.setgid(65534); os.setuid(65534)  # every thread, the scan pool's too
+print(imgstats.scan([sys.argv[1]])["error"][0])
+"""
+
+
 def test_unreadable_file(tmp_path: Path) -> None:
-    p = tmp_path / "secret.png"
-    p.write_bytes(encoded("PNG"))
-    p.chmod(0)
-    (row,) = scan_within([str(p)])
-    assert "Permission denied" in row["error"]
+    """A file with mode 000 is one row with the OS's message. Root reads anything, so as root
+    the scan runs in a child that drops to the `nobody` user first (no skip either way)."""
+    if os.geteuid() != 0:
+        p = tmp_path / "secret.png"
+        p.write_bytes(encoded("PNG"))
+        p.chmod(0)
+        (row,) = scan_within([str(p)])
+        error = row["error"]
+    else:
+        folder = Path(tempfile.mkdtemp(prefix="imgstats-000-"))  # /tmp: nobody may enter
+        try:
+            folder.chmod(0o755)
+            p = folder / "secret.png"
+            p.write_bytes(encoded("PNG"))
+            p.chmod(0)
+            readable = folder / "ok.png"
+            readable.write_bytes(encoded("PNG"))
+            proc = subprocess.run(
+                [sys.executable, "-c", AS_NOBODY, str(p), str(readable)],
+                capture_output=True,
+                text=True,
+                timeout=HANG_TIMEOUT_S,
+            )
+            assert proc.returncode == 0, proc.stderr
+            error = proc.stdout.strip()
+        finally:
+            shutil.rmtree(folder)
+    assert "Permission denied" in error, error
 
 
 def test_bad_arguments_raise() -> None:

@@ -15,6 +15,7 @@ import numpy as np
 import PIL
 import pytest
 from conftest import (
+    MISSING_DATA,
     ImageWriter,
     fashion_mnist,
     flat_noise,
@@ -412,7 +413,8 @@ def test_jpeg_quality_is_null_for_other_formats(images: ImageWriter) -> None:
 
 
 def test_content_hash_is_xxh3_128_of_the_bytes(images: ImageWriter) -> None:
-    xxhash = pytest.importorskip("xxhash")
+    import xxhash  # the test extra installs it
+
     a = images.save("a.png", random_rgb(20, 20, seed=81))
     b = images.write_bytes("copy/a_copy.png", a.read_bytes())
     c = images.save("c.jpg", random_rgb(20, 20, seed=81))
@@ -550,12 +552,9 @@ def test_hashes_equal_imagehash_without_reduction(
     images: ImageWriter, group: str, metrics: list[str] | None
 ) -> None:
     specs = _small_images()[group]
-    if not specs:
-        pytest.skip(f"no {group} data on this machine")
-    if metrics is not None and group == "jpeg":
-        # Hash-only JPEG scans take libjpeg's Y plane, which differs from Pillow's RGB→L by
-        # rounding: documented as "may differ by a bit or two"; covered below.
-        pytest.skip("Y-plane luma: not bit-exact by design")
+    # Hash-only JPEG scans take libjpeg's Y plane, which can differ from Pillow's RGB->L by
+    # rounding; on these small JPEGs no hash bit changes (measured), so they are compared exactly.
+    assert specs, f"no {group} images: {MISSING_DATA}"
     paths = [images.save(name, px, **kw) for name, px, kw in specs]
     rows = scan_paths_ok(paths, metrics=metrics)
     mismatches = []
@@ -565,17 +564,6 @@ def test_hashes_equal_imagehash_without_reduction(
         if got != ref:
             mismatches.append((p.name, got, ref))
     assert not mismatches, mismatches
-
-
-def test_hash_only_jpeg_small_is_close_to_imagehash(images: ImageWriter) -> None:
-    paths = [images.save(n, px, **kw) for n, px, kw in _small_images()["jpeg"]]
-    rows = scan_paths_ok(paths, metrics=["phash", "dhash", "ahash"])
-    dists = [
-        hamming(hex64(r[k]), imagehash_hex(p)[k])
-        for p, r in zip(paths, rows)
-        for k in ("phash", "dhash", "ahash")
-    ]
-    assert max(dists) <= 4, dists
 
 
 def test_hash_min_side_is_documented_value() -> None:
@@ -601,12 +589,28 @@ def _large_images(images: ImageWriter) -> list[Path]:
     return paths
 
 
+#: Measured on `_large_images` (26 images; imagehash 4.3.2, Pillow 13, the Debian 12 wallpapers):
+#: (largest distance, sum of distances over the 26, images whose hash is exact). Pinned at the
+#: measurement, so a change that moves any hash further from imagehash fails here and the README
+#: sentence ("on up to half of the images, by 1-4 bits") stays true.
+REDUCED_DECODE_MEASURED = {
+    ("full scan", "phash"): (4, 12, 21),  # histogram {0: 21, 2: 4, 4: 1}
+    ("full scan", "dhash"): (2, 13, 16),  # {0: 16, 1: 7, 2: 3}
+    ("full scan", "ahash"): (2, 9, 19),  # {0: 19, 1: 5, 2: 2}
+    ("hash-only scan", "phash"): (4, 10, 22),  # {0: 22, 2: 3, 4: 1}
+    ("hash-only scan", "dhash"): (3, 18, 13),  # {0: 13, 1: 9, 2: 3, 3: 1}
+    ("hash-only scan", "ahash"): (2, 15, 16),  # {0: 16, 1: 5, 2: 5}
+}
+
+
 def test_reduced_decode_hashes_stay_close_to_imagehash(
     images: ImageWriter, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Documented behaviour: hashes come from the reduced decode and may differ by a few bits.
-    Prints the measured distribution (run with -s to see it)."""
+    """Documented behaviour: hashes come from the reduced decode and may differ from imagehash
+    (README: "on up to half of the images, by 1-4 bits"). Prints the
+    measured distribution (run with -s to see it)."""
     paths = _large_images(images)
+    assert len(paths) == 26, f"expected 14 real photos: {MISSING_DATA}"
     refs = [imagehash_hex(p) for p in paths]
     report = []
     for label, metrics in (("full scan", None), ("hash-only scan", ["phash", "dhash", "ahash"])):
@@ -619,8 +623,11 @@ def test_reduced_decode_hashes_stay_close_to_imagehash(
                 f"{label:15s} {kind}: n={len(d)} mean={d.mean():.2f} max={d.max()} "
                 f"exact={np.mean(d == 0):.0%} histogram={hist}"
             )
-            assert d.max() <= 6, (label, kind, list(zip([p.name for p in paths], d)))
-            assert d.mean() <= 2.0, (label, kind, d)
+            worst, total, exact = REDUCED_DECODE_MEASURED[(label, kind)]
+            where = (label, kind, list(zip([p.name for p in paths], d.tolist())))
+            assert d.max() <= worst, where
+            assert d.sum() <= total, where
+            assert (d == 0).sum() >= exact, where
     with capsys.disabled():
         print("\nreduced-decode Hamming distance to imagehash 4.3.2:")
         print("\n".join(report))

@@ -13,6 +13,7 @@ import imgstats
 import numpy as np
 import polars as pl
 import pytest
+from conftest import MISSING_DATA
 from imgstats.split import assign_rows
 
 VISP = Path("/usr/share/visp-images-data/ViSP-images")
@@ -120,7 +121,8 @@ def test_public_split_never_straddles_on_random_frames() -> None:
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_class_shares_at_least_as_good_as_sklearn_stratified_group_kfold(seed: int) -> None:
-    sklearn = pytest.importorskip("sklearn.model_selection")
+    import sklearn.model_selection as sklearn
+
     df = grouped_data(10_000, seed=seed)
     res = imgstats.split(df, RATIOS, stratify="class", seed=seed, groups="rec")
     assert straddling(df["rec"].to_numpy(), res.assignment["split"].to_numpy()) == 0
@@ -272,8 +274,8 @@ def test_groups_frame_from_groups_is_accepted() -> None:
 
 
 @pytest.mark.filterwarnings("ignore:one group holds")
-@pytest.mark.skipif(not VISP.exists(), reason="visp-images-data not installed")
 def test_real_video_frames_random_split_leaks_and_split_does_not() -> None:
+    assert VISP.exists(), MISSING_DATA
     folders = ["cube", "mbt/cube", "ellipse-1", "line", "mbt-depth/Castle-simu/Images"]
     folders += ["mbt-depth/castel/castel", "mire-2"]
     # Every other frame keeps the test quick and still leaves consecutive kept frames similar.

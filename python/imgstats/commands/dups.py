@@ -7,20 +7,16 @@ a folder and writes a manifest that `imgstats undo MANIFEST` reverses.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import shutil
 import sys
-import time
 from pathlib import Path
 
 import polars as pl
 
+from imgstats.commands.moves import MoveError, move_files, undo
 from imgstats.commands.output import write_table
 from imgstats.duplicates import DEFAULT_THRESHOLD, dedupe, drop_list, duplicates
 from imgstats.scan import scan
 
-MANIFEST_VERSION = 1
 #: What `dups` scans: the hash, exact-copy keys, the low-information signals, and sharpness for
 #: ``--keep sharpest`` (width/height/file_size for ``largest`` are always in a scan).
 DUPS_METRICS = ["phash", "content_hash", "pixel_hash", "entropy", "contrast", "sharpness"]
@@ -79,37 +75,6 @@ def _scan(sources: list[str], threads: int | None) -> pl.DataFrame:
     return pl.concat(frames, how="diagonal_relaxed")
 
 
-def _destination(src: str, roots: list[Path], target: Path) -> Path:
-    """Where a dropped file goes: its path relative to the scanned root it came from, so two
-    copies named the same in different folders cannot overwrite each other."""
-    p = Path(src).resolve()
-    for root in roots:
-        try:
-            return target / root.name / p.relative_to(root)
-        except ValueError:
-            continue
-    return target / p.relative_to(p.anchor)
-
-
-def _move(drop: list[str], sources: list[str], target: Path) -> Path:
-    roots = [Path(s).resolve() for s in sources if Path(s).is_dir()]
-    target.mkdir(parents=True, exist_ok=True)
-    moves = []
-    for src in drop:
-        dst = _destination(src, roots, target)
-        if dst.exists():
-            raise FileExistsError(f"refusing to overwrite {dst}")
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(src, dst)
-        moves.append({"from": str(Path(src).resolve()), "to": str(dst.resolve())})
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    manifest = target / f"imgstats-manifest-{stamp}-{os.getpid()}.json"
-    manifest.write_text(
-        json.dumps({"version": MANIFEST_VERSION, "tool": "imgstats dups", "moves": moves}, indent=1)
-    )
-    return manifest
-
-
 def run_dups(args: argparse.Namespace) -> int:
     df = _scan(args.sources, args.threads)
     ok = df.filter(pl.col("error").is_null()) if "error" in df.columns else df
@@ -136,32 +101,40 @@ def run_dups(args: argparse.Namespace) -> int:
         for p in drop:
             print(p)
     if args.move_to:
-        manifest = _move(drop, args.sources, Path(args.move_to))
-        print(f"moved {len(drop)} files; undo with: imgstats undo {manifest}", file=sys.stderr)
+        return _move(drop, args.sources, Path(args.move_to))
+    return 0
+
+
+def _move(drop: list[str], sources: list[str], target: Path) -> int:
+    """`--move-to`: exit 0 when every file moved (or vanished since the scan), 1 otherwise."""
+    try:
+        res = move_files(drop, sources, target)
+    except MoveError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(f"moved {len(res.moved)} files; undo with: imgstats undo {res.manifest}", file=sys.stderr)
+    if res.vanished:
+        print(
+            f"{len(res.vanished)} files vanished since the scan and were skipped, "
+            f"e.g. {res.vanished[0]}",
+            file=sys.stderr,
+        )
+    if res.failed:
+        path, reason = res.failed[0]
+        print(
+            f"error: stopped at {path}: {reason}; {len(res.not_tried)} files not tried. "
+            "Every file is intact at its original path or at the destination the manifest names.",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 
 def run_undo(args: argparse.Namespace) -> int:
-    data = json.loads(Path(args.manifest).read_text())
-    if data.get("version") != MANIFEST_VERSION:
-        print(f"unknown manifest version {data.get('version')!r}", file=sys.stderr)
-        return 2
-    conflicts = [m["from"] for m in data["moves"] if Path(m["from"]).exists()]
-    if conflicts:
-        print(
-            f"refusing to undo: {len(conflicts)} original paths exist again, e.g. {conflicts[0]}",
-            file=sys.stderr,
-        )
+    try:
+        n = undo(Path(args.manifest))
+    except MoveError as e:
+        print(f"error: {e}", file=sys.stderr)
         return 1
-    missing = [m["to"] for m in data["moves"] if not Path(m["to"]).exists()]
-    if missing:
-        print(
-            f"refusing to undo: {len(missing)} moved files are gone, e.g. {missing[0]}",
-            file=sys.stderr,
-        )
-        return 1
-    for m in data["moves"]:
-        Path(m["from"]).parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(m["to"], m["from"])
-    print(f"moved {len(data['moves'])} files back", file=sys.stderr)
+    print(f"moved {n} files back", file=sys.stderr)
     return 0
