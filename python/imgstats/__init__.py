@@ -11,12 +11,14 @@ from imgstats.duplicates import DEFAULT_THRESHOLD, dedupe, duplicates, near_pair
 from imgstats.edge_cases import edge_cases
 from imgstats.exceptions import ImgstatsError, InternalError
 from imgstats.hashes import ahash, dhash, hash_from_hex, hash_hex, phash
+from imgstats.labels import Labels, labels
 from imgstats.leakage import LeakageReport, leakage
 from imgstats.report import report
 from imgstats.scan import METRICS, scan
 
 __all__ = [
     "DEFAULT_THRESHOLD",
+    "Labels",
     "LeakageReport",
     "METRICS",
     "ImgstatsError",
@@ -33,6 +35,7 @@ __all__ = [
     "gaps",
     "hash_from_hex",
     "hash_hex",
+    "labels",
     "leakage",
     "near_pairs",
     "phash",
