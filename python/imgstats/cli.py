@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from imgstats import __version__
-from imgstats.commands import dups_cmd, report_cmd, scan_cmd
+from imgstats.commands import check, dups_cmd, report_cmd, scan_cmd
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -16,7 +16,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"imgstats {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    for module in (scan_cmd, dups_cmd, report_cmd):
+    for module in (scan_cmd, dups_cmd, report_cmd, check):
         module.add_parsers(sub)
     return parser
 

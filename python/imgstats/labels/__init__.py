@@ -172,7 +172,7 @@ def _assemble(raw: RawDataset, imgsz: int, t: dict[str, float]) -> Labels:
     parts += image_checks(images)
     parts += box_checks(boxes, n if (raw.names_known or raw.format == "yolo") else None, imgsz, t)
     parts += dataset_checks(images, boxes, names, t)
-    problems = pl.concat(parts, how="vertical_relaxed")
+    problems = _sorted(pl.concat(parts, how="vertical_relaxed"))
     return Labels(
         names=names,
         imgsz=imgsz,
@@ -183,6 +183,25 @@ def _assemble(raw: RawDataset, imgsz: int, t: dict[str, float]) -> Labels:
         problems=problems,
         findings=findings(problems),
         thresholds=t,
+    )
+
+
+def _sorted(problems: pl.DataFrame) -> pl.DataFrame:
+    """Severity, then check order (`CHECKS`), then split, file and line: stable output."""
+    from imgstats.labels.checks import CHECKS
+    from imgstats.labels.model import SEVERITIES
+
+    sev = {s: i for i, s in enumerate(SEVERITIES)}
+    order = {c: i for i, c in enumerate(CHECKS)}
+    return problems.sort(
+        pl.col("severity").replace_strict(sev, default=9, return_dtype=pl.Int32),
+        pl.col("check").replace_strict(order, default=99, return_dtype=pl.Int32),
+        "split",
+        "path",
+        "label_file",
+        "line",
+        nulls_last=True,
+        maintain_order=True,
     )
 
 

@@ -325,8 +325,10 @@ def _mixed_polygons(boxes: pl.DataFrame) -> pl.DataFrame:
 def dataset_checks(
     images: pl.DataFrame, boxes: pl.DataFrame, names: list[str], t: Mapping[str, float]
 ) -> list[pl.DataFrame]:
-    """rare_class, class_missing_in_split, background_share."""
+    """rare_class, class_missing_in_split, background_share. Boxes whose class is out of range
+    are left out here: class_out_of_range reports them already."""
     out = []
+    boxes = boxes.filter(pl.col("class").is_in(names)) if names else boxes
     counts = boxes.group_by("class").len("objects")
     all_classes = pl.DataFrame({"class": names}, schema={"class": pl.Utf8})
     per_class = (

@@ -18,7 +18,7 @@ from typing import Any
 
 import polars as pl
 
-from imgstats.labels.model import RawDataset
+from imgstats.labels.model import RawDataset, box_digests
 
 _SPLIT_RE = re.compile(r"(train|val|test)", re.IGNORECASE)
 
@@ -135,19 +135,7 @@ def read_coco(source: Path, image_dir: str | None = None) -> RawDataset:
         (pl.col("class_id") < 0).alias("_unknown_category"),
     )
     counts = boxes.group_by("path").len()
-    digests = (
-        boxes.sort("path", "class_id", "x0", "y0", "x1", "y1")
-        .group_by("path")
-        .agg(
-            pl.concat_str(
-                [pl.col(c).cast(pl.Utf8) for c in ("class_id", "x0", "y0", "x1", "y1")],
-                separator=",",
-            )
-            .str.join(";")
-            .hash()
-            .alias("label_digest")
-        )
-    )
+    digests = box_digests(boxes)
     images = (
         pl.DataFrame({"path": paths}, schema={"path": pl.Utf8})
         .with_columns(pl.lit(split, pl.Utf8).alias("split"), pl.lit(label_file).alias("label_file"))

@@ -69,6 +69,22 @@ def empty(schema: dict[str, Any]) -> pl.DataFrame:
     return pl.DataFrame(schema=schema)
 
 
+def box_digests(boxes: pl.DataFrame) -> pl.DataFrame:
+    """``path`` → ``label_digest``: a hash of the image's sorted (class, corners) list, so two
+    images with the same labels (COCO, VOC: no per-image file to compare bytes of) match."""
+    cols = ("class_id", "x0", "y0", "x1", "y1")
+    return (
+        boxes.sort("path", *cols)
+        .group_by("path")
+        .agg(
+            pl.concat_str([pl.col(c).cast(pl.Utf8) for c in cols], separator=",")
+            .str.join(";")
+            .hash()
+            .alias("label_digest")
+        )
+    )
+
+
 def conform(df: pl.DataFrame, schema: dict[str, Any]) -> pl.DataFrame:
     """``df`` with exactly the columns of ``schema``, in order and cast (absent ones null)."""
     return df.select(

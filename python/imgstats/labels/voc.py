@@ -4,8 +4,9 @@
 
 Images are looked for in ``JPEGImages/`` (VOC's layout), then ``images/``, then next to the XML;
 images in that folder with no XML are unlabelled; an XML with no object is background. Splits
-come from ``ImageSets/Main/{train,val,test}.txt`` when present. Coordinates are taken as written
-(VOC's are 1-based pixel indices; a box from 1 to W covers the image).
+come from ``ImageSets/Main/{train,val,test}.txt`` when present. VOC coordinates are 1-based,
+inclusive pixel indices (the devkit's convention, also supervision's): the box in continuous
+0-based pixels is ``(xmin - 1, ymin - 1, xmax, ymax)``, so 1..W covers the whole width.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 import polars as pl
 
-from imgstats.labels.model import RawDataset
+from imgstats.labels.model import RawDataset, box_digests
 from imgstats.scan import IMAGE_EXTENSIONS, _walk
 
 _FLAGS = ("difficult", "truncated", "occluded")
@@ -46,12 +47,14 @@ def _splits(root: Path) -> dict[str, str]:
     return out
 
 
-def _parse(xml_file: str, image_dir: Path) -> tuple[str | None, list[dict[str, Any]], str | None]:
-    """(image path, objects, error) for one XML file."""
+def _parse(
+    xml_file: str, image_dir: Path
+) -> tuple[str | None, list[dict[str, Any]], str | None, int | None]:
+    """(image path, objects, error, error line) for one XML file."""
     try:
         tree = ET.parse(xml_file)
     except ET.ParseError as exc:
-        return None, [], f"XML parse error at line {exc.position[0]}: {exc}"
+        return None, [], f"XML parse error: {exc}", int(exc.position[0])
     root = tree.getroot()
     filename = root.findtext("filename")
     stem = Path(xml_file).stem
@@ -73,7 +76,7 @@ def _parse(xml_file: str, image_dir: Path) -> tuple[str | None, list[dict[str, A
         except ValueError as exc:
             row["error"] = f"object {i + 1} ({row['name'] or 'no name'}): bad bndbox ({exc})"
         objects.append(row)
-    return os.path.normpath(path), objects, None
+    return os.path.normpath(path), objects, None, None
 
 
 def read_voc(source: Path) -> RawDataset:
@@ -87,11 +90,10 @@ def read_voc(source: Path) -> RawDataset:
     images: list[dict[str, Any]] = []
     rows: list[dict[str, Any]] = []
     for xf in xml_files:
-        path, objects, error = _parse(xf, image_dir)
+        path, objects, error, line = _parse(xf, image_dir)
         stem = Path(xf).stem
         split = split_of.get(stem)
         if error is not None:
-            line = int(error.split("line ")[1].split(":")[0]) if "line " in error else None
             problems.append(
                 {
                     "check": "parse_error",
@@ -152,8 +154,8 @@ def read_voc(source: Path) -> RawDataset:
         "path",
         "split",
         pl.col("name").replace_strict(index, return_dtype=pl.Int64).alias("class_id"),
-        pl.col("xmin").alias("x0"),
-        pl.col("ymin").alias("y0"),
+        (pl.col("xmin") - 1).alias("x0"),
+        (pl.col("ymin") - 1).alias("y0"),
         pl.col("xmax").alias("x1"),
         pl.col("ymax").alias("y1"),
         "line",
@@ -166,19 +168,7 @@ def read_voc(source: Path) -> RawDataset:
         images,
         schema={"path": pl.Utf8, "split": pl.Utf8, "label_file": pl.Utf8, "status": pl.Utf8},
     )
-    digests = (
-        boxes.sort("path", "class_id", "x0", "y0", "x1", "y1")
-        .group_by("path")
-        .agg(
-            pl.concat_str(
-                [pl.col(c).cast(pl.Utf8) for c in ("class_id", "x0", "y0", "x1", "y1")],
-                separator=",",
-            )
-            .str.join(";")
-            .hash()
-            .alias("label_digest")
-        )
-    )
+    digests = box_digests(boxes)
     img_df = img_df.join(digests, on="path", how="left", maintain_order="left")
     return RawDataset(
         format="voc",
