@@ -19,6 +19,16 @@ def _scan(directory: str) -> pl.DataFrame:
     return scan(directory)
 
 
+def _labelled_scan(lab: Any, args: argparse.Namespace) -> pl.DataFrame:
+    """The scan of a detection dataset's images, with its split (``report data.yaml``)."""
+    from imgstats.report_labels import dataset_frame
+
+    df = dataset_frame(lab)
+    if args.split_column is None and df.get_column("split").drop_nulls().len():
+        args.split_column = "split"
+    return df
+
+
 def _normalise(path: str, base: str) -> str:
     """Absolute, normalised form of a path; relative ones are taken against ``base``."""
     if not os.path.isabs(path):
@@ -77,11 +87,17 @@ def _optional(name: str, func: Callable[[], Any], notes: list[str]) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     from imgstats.report import report
+    from imgstats.report_labels import dataset_labels
 
-    if not os.path.isdir(args.directory):
+    try:
+        lab = dataset_labels(args.directory)  # a YOLO / COCO / VOC dataset, else None
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if lab is None and not os.path.isdir(args.directory):
         print(f"error: {args.directory} is not a directory", file=sys.stderr)
         return 2
-    df = _scan(args.directory)
+    df = _scan(args.directory) if lab is None else _labelled_scan(lab, args)
     if args.labels:
         df = join_labels(df, args.labels, args.directory)
         # Conventional label columns are used without being named on the command line.
@@ -116,6 +132,7 @@ def run(args: argparse.Namespace) -> int:
         title=args.title or f"imgstats audit: {os.path.basename(os.path.abspath(args.directory))}",
         notes=notes,
         thumbnails=not args.no_thumbnails,
+        labels=lab,
     )
     print(f"wrote {out} ({os.path.getsize(out) / 1024:.0f} KB, {df.height:,} images)")
     for note in notes:
