@@ -60,7 +60,8 @@ def coverage(
     """
     df = df.collect() if isinstance(df, pl.LazyFrame) else df
     object_specs: list[Any] = []
-    if labels is not None:
+    detection = labels  # the name `labels` is reused below for the bucket labels
+    if detection is not None:
         from imgstats.labels.axes import coverage_input
 
         df, axes, object_specs = coverage_input(df, labels, axes)
@@ -105,7 +106,7 @@ def coverage(
             .select(by_name, "axis", "bucket", "count", "by_total", "source")
         )
     out = pl.concat(parts)
-    if labels is not None:
+    if detection is not None:
         from imgstats.labels.axes import drop_background_object_cells
 
         out = drop_background_object_cells(out)
