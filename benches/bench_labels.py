@@ -4,7 +4,7 @@
 Each run is a fresh Python process (peak RSS is per process). Images are one small JPEG's bytes
 written under every name (sizes come from the headers; the pixels do not matter here).
 
-    python benches/bench_labels.py [--images 200000] [--boxes-per-image 5] [--runs 3]
+    python benches/bench_labels.py [--images 200000] [--boxes-per-image 5] [--runs 3] [--dir D]
 """
 
 from __future__ import annotations
@@ -71,8 +71,9 @@ def main() -> None:
     ap.add_argument("--images", type=int, default=200_000)
     ap.add_argument("--boxes-per-image", type=int, default=5)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--dir", default=None, help="where to generate (default: the temp dir)")
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory(prefix="bench-labels-") as root:
+    with tempfile.TemporaryDirectory(prefix="bench-labels-", dir=args.dir) as root:
         t = time.perf_counter()
         data = make_dataset(root, args.images, args.boxes_per_image)
         print(f"generated {args.images:,} images / label files in {time.perf_counter() - t:.1f} s")

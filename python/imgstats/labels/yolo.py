@@ -149,8 +149,10 @@ def read_yolo(source: Path) -> RawDataset:
         root, names, names_known, pairs, problems = _from_folder(source)
     paths = [p for _, p in pairs]
     label_files = [label_path(p) for p in paths]
-    existing = _existing_label_files(label_files, pairs, root)
-    has_label = [lf in existing for lf in label_files]
+    listing = _list_label_dirs(label_files)
+    has_label = [
+        name in listing.get(d, ()) for d, _, name in (lf.rpartition(os.sep) for lf in label_files)
+    ]
     wanted = sorted({lf for lf, ok in zip(label_files, has_label) if ok})
     texts = read_texts(wanted)
     file_ids = {lf: i for i, lf in enumerate(wanted)}
@@ -246,7 +248,7 @@ def read_yolo(source: Path) -> RawDataset:
                 },
             ),
             _attach_images(parse_problems, images),
-            _orphans(existing, set(label_files)),
+            _orphans(listing, label_files),
         ],
         how="diagonal_relaxed",
     )
@@ -268,27 +270,28 @@ def _attach_images(problems: pl.DataFrame, images: pl.DataFrame) -> pl.DataFrame
     return problems.join(owners, on="label_file", how="left")
 
 
-def _existing_label_files(
-    label_files: list[str], pairs: list[tuple[str | None, str]], root: Path
-) -> set[str]:
-    """Every ``.txt`` in the folders where labels are expected (one listing per folder, not a
-    stat per image), including the label mirror of each split folder (for orphans)."""
-    folders = {os.path.dirname(lf) for lf in label_files}
-    found: set[str] = set()
-    for folder in folders:
+def _list_label_dirs(label_files: list[str]) -> dict[str, set[str]]:
+    """Folder → names of the ``.txt`` files in it, for every folder where labels are expected:
+    one listing per folder instead of a stat per image."""
+    out: dict[str, set[str]] = {}
+    for folder in {lf.rpartition(os.sep)[0] for lf in label_files}:
         try:
-            with os.scandir(folder) as it:
-                for e in it:
-                    if e.name.endswith(".txt") and e.is_file():
-                        found.add(os.path.join(folder, e.name))
+            out[folder] = {n for n in os.listdir(folder) if n.endswith(".txt")}
         except OSError:
-            continue
-    return found
+            out[folder] = set()
+    return out
 
 
-def _orphans(existing: set[str], expected: set[str]) -> pl.DataFrame:
+def _orphans(listing: dict[str, set[str]], label_files: list[str]) -> pl.DataFrame:
+    """Label files in those folders that no image maps to (LabelImg's classes.txt excepted)."""
+    expected: dict[str, set[str]] = {}
+    for lf in label_files:
+        folder, _, name = lf.rpartition(os.sep)
+        expected.setdefault(folder, set()).add(name)
     orphans = sorted(
-        lf for lf in existing - expected if os.path.basename(lf) not in NOT_LABEL_FILES
+        os.path.join(folder, n)
+        for folder, names in listing.items()
+        for n in names - expected.get(folder, set()) - NOT_LABEL_FILES
     )
     return pl.DataFrame(
         {
