@@ -90,3 +90,22 @@ def test_json_document(planted: Path, capsys) -> None:
     assert sum(f["count"] for f in doc["findings"]) == len(doc["problems"])
     parse = [p for p in doc["problems"] if p["check"] == "parse_error"]
     assert sorted(p["line"] for p in parse) == [3, 4]
+
+
+EXAMPLE = Path(__file__).parent.parent / "examples" / "detection"
+
+
+@pytest.mark.skipif(not EXAMPLE.is_dir(), reason="examples/detection not generated")
+def test_shipped_example_has_exactly_its_planted_problems(capsys) -> None:
+    assert main(["check", str(EXAMPLE / "data.yaml"), "--json"]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    found = {(p["check"], Path(p["label_file"] or p["path"] or "").name) for p in doc["problems"]}
+    assert found == {
+        ("not_normalized", "train_07.txt"),
+        ("missing_label_file", "val_02.txt"),
+        ("orphan_label", "train_99.txt"),
+        ("duplicate_box", "train_08.txt"),
+        ("rare_class", ""),
+        ("class_missing_in_split", ""),
+        ("empty_label_file", "train_05.txt"),
+    }
