@@ -252,9 +252,9 @@ class _Cropper:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                with Image.open(path) as im:
+                with Image.open(path) as f:
                     # Boxes are in the upright image: apply EXIF orientation first.
-                    im = ImageOps.exif_transpose(im).convert("RGB")
+                    im = ImageOps.exif_transpose(f).convert("RGB")
         except Exception:
             return [None] * len(boxes)
         out: list[str | None] = []
@@ -272,8 +272,11 @@ class _Cropper:
                 continue
             c = im.crop(box)
             # Long side to px, up or down: a 6 px box must be visible too.
-            f = self.px / max(c.width, c.height)
-            c = c.resize((max(1, round(c.width * f)), max(1, round(c.height * f))), Image.BILINEAR)
+            scale = self.px / max(c.width, c.height)
+            c = c.resize(
+                (max(1, round(c.width * scale)), max(1, round(c.height * scale))),
+                Image.Resampling.BILINEAR,
+            )
             buf = io.BytesIO()
             c.save(buf, "JPEG", quality=75)
             out.append(base64.b64encode(buf.getvalue()).decode("ascii"))

@@ -16,13 +16,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import polars as pl
 
-from imgstats.buckets import UNKNOWN, AxesArg, AxisSpec
+from imgstats.buckets import UNKNOWN, AxesArg, AxisSpec, _binned
 
 BACKGROUND = "(background)"
 SIZE_EDGES: tuple[float, ...] = (8.0, 32.0, 96.0)
@@ -94,13 +94,6 @@ def covered_share(boxes: pl.DataFrame, grid: int = GRID, chunk: int = 20_000) ->
     return share
 
 
-def _binned(value: pl.Expr, edges: Sequence[float], levels: Sequence[str]) -> pl.Expr:
-    expr = pl.when(value.is_null()).then(pl.lit(UNKNOWN))
-    for edge, label in zip(edges, levels):
-        expr = expr.when(value < edge).then(pl.lit(label))
-    return expr.otherwise(pl.lit(levels[len(edges)]))
-
-
 def object_axes(lab: Any) -> pl.DataFrame:
     """``lab.boxes`` plus image ``width`` / ``height``, ``box_w`` / ``box_h`` / ``box_size``
     (pixels at ``lab.imgsz``), ``occlusion_share`` and the four object-axis buckets."""
@@ -125,7 +118,7 @@ def object_axes(lab: Any) -> pl.DataFrame:
         ((w * h).sqrt() * scale).alias("box_size"),
         pl.Series("occlusion_share", share),
     )
-    occ = _binned(pl.col("occlusion_share"), OCCLUSION_EDGES, OCCLUSION_LEVELS)
+    occ = _binned(pl.col("occlusion_share"), OCCLUSION_EDGES, OCCLUSION_LEVELS[:3])
     flag = pl.col("occluded").fill_null(False)
     touches = (
         (pl.col("x0") <= BORDER_PX)
@@ -134,7 +127,7 @@ def object_axes(lab: Any) -> pl.DataFrame:
         | (pl.col("y1") >= H - BORDER_PX)
     )
     n = pl.col("n_boxes").cast(pl.Int64)
-    return out.with_columns(
+    result: pl.DataFrame = out.with_columns(
         _binned(pl.col("box_size"), SIZE_EDGES, SIZE_LEVELS).alias("object_size"),
         pl.when(pl.col("iscrowd").fill_null(False))
         .then(pl.lit("crowd"))
@@ -157,6 +150,7 @@ def object_axes(lab: Any) -> pl.DataFrame:
         .otherwise(pl.lit(">20"))
         .alias("crowding"),
     )
+    return result
 
 
 def coverage_input(

@@ -17,7 +17,8 @@ QUANTILES: tuple[float, ...] = (0.0, 0.05, 0.25, 0.5, 0.75, 0.95, 1.0)
 
 
 def _splits(lab: Any) -> list[str | None]:
-    return lab.images.get_column("split").unique(maintain_order=True).to_list()
+    splits: list[str | None] = lab.images.get_column("split").unique(maintain_order=True).to_list()
+    return splits
 
 
 def class_stats(lab: Any) -> pl.DataFrame:
@@ -81,7 +82,7 @@ def split_stats(lab: Any) -> pl.DataFrame:
     """One row per split: ``images`` and the count per status, ``background_share`` (of
     labelled + background images), ``objects``, ``objects_per_image`` (per labelled image),
     ``classes`` present, and ``imbalance_ratio`` (most / fewest objects among present classes)."""
-    img = lab.images.group_by("split", maintain_order=True).agg(
+    img: pl.DataFrame = lab.images.group_by("split", maintain_order=True).agg(
         pl.len().cast(pl.UInt32).alias("images"),
         *[
             (pl.col("status") == s).sum().cast(pl.UInt32).alias(s)

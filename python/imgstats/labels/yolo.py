@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import polars as pl
 
@@ -30,6 +30,10 @@ SPLIT_NAMES: frozenset[str] = frozenset(
 #: Files in a labels folder that are not per-image labels (LabelImg writes classes.txt).
 NOT_LABEL_FILES: frozenset[str] = frozenset({"classes.txt"})
 YAML_NAMES: tuple[str, ...] = ("data.yaml", "dataset.yaml", "data.yml", "dataset.yml")
+
+
+#: (root, names, names given?, (split, image path) pairs, problems) from a YAML or a folder.
+_Layout = tuple[Path, list[str], bool, list[tuple[Optional[str], str]], list[dict[str, Any]]]
 
 
 def label_path(image: str) -> str:
@@ -90,7 +94,7 @@ def _names(raw: Any) -> list[str]:
     return []
 
 
-def _from_yaml(path: Path) -> tuple[Path, list[str], bool, list[tuple[str | None, str]], list]:
+def _from_yaml(path: Path) -> _Layout:
     import yaml
 
     problems: list[dict[str, Any]] = []
@@ -119,7 +123,7 @@ def _from_yaml(path: Path) -> tuple[Path, list[str], bool, list[tuple[str | None
     return root, names, names_raw is not None, images, problems
 
 
-def _from_folder(folder: Path) -> tuple[Path, list[str], bool, list[tuple[str | None, str]], list]:
+def _from_folder(folder: Path) -> _Layout:
     img_root = folder / "images"
     if not img_root.is_dir():
         raise ValueError(
