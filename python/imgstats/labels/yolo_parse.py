@@ -99,6 +99,16 @@ def parse_lines(texts: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
             .otherwise(pl.col("kind"))
             .alias("kind")
         )
+        # Keep the token strings only where an error message needs them (memory).
+        .select(
+            "file",
+            "line",
+            "n",
+            "cls",
+            "values",
+            "kind",
+            pl.when(pl.col("kind") == "bad").then(pl.col("tokens")).alias("tokens"),
+        )
     ).collect()
     errors = _errors(lines.filter(pl.col("kind") == "bad"))
     v = pl.col("values")
