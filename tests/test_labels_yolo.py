@@ -164,6 +164,10 @@ def test_folder_without_yaml_and_txt_list(tmp_path: Path, clean_yaml: Path) -> N
     lab2 = imgstats.labels(yaml)
     assert lab2.names == ["car", "person"]
     assert lab2.images.filter(pl.col("split") == "val").height == 2
+    # A list of folders for one split.
+    yaml.write_text(f"path: {root}\ntrain: [images/train, images/val]\nnames: [car, person]\n")
+    lab3 = imgstats.labels(yaml)
+    assert lab3.images.height == 22 and set(lab3.images.get_column("split")) == {"train"}
 
 
 def test_missing_split_folder_is_a_problem_not_a_crash(tmp_path: Path, clean_yaml: Path) -> None:
