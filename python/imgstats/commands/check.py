@@ -52,7 +52,37 @@ def add_parsers(sub: Any) -> None:
         metavar="N",
         help="also print the first N problem rows (file, line, detail) on the terminal",
     )
+    p.add_argument(
+        "--table",
+        nargs="?",
+        const=",".join(TABLE_AXES),
+        metavar="AXES",
+        help="also scan the images and print the class x environment table (objects per class "
+        f"and bucket); AXES is a comma list (default: {','.join(TABLE_AXES)}; unavailable axes "
+        "are skipped)",
+    )
     p.set_defaults(func=run)
+
+
+#: Axes of the terminal table: the one-page audit's columns (weather when `buckets` has it).
+TABLE_AXES: tuple[str, ...] = ("lighting", "weather", "camera", "occlusion", "object_size")
+
+
+def coverage_table(lab: Any, axes: list[str]) -> pl.DataFrame:
+    """Objects per class (rows) and ``axis:bucket`` (columns) for the axes that exist, as text:
+    ``·`` marks a cell that does not apply (object axes of the background row)."""
+    from imgstats.buckets import BUILTIN_AXES
+    from imgstats.coverage import coverage, coverage_wide
+    from imgstats.labels.axes import OBJECT_AXES
+    from imgstats.scan import scan
+
+    df = scan(lab)
+    assert isinstance(df, pl.DataFrame)
+    usable = [a for a in axes if a in OBJECT_AXES or a in BUILTIN_AXES]
+    cov = coverage(df, by="class", labels=lab, axes=usable)
+    cov = cov.filter(pl.col("bucket") != "unknown")
+    wide = coverage_wide(cov)
+    return wide.with_columns(pl.exclude(wide.columns[0]).cast(pl.Utf8).fill_null("·"))
 
 
 def _fails(findings: pl.DataFrame, level: str) -> bool:
@@ -129,6 +159,17 @@ def run(args: argparse.Namespace) -> int:
                     "check", "path", "label_file", "line", "detail"
                 )
             )
+    if args.table:
+        axes = [a.strip() for a in args.table.split(",") if a.strip()]
+        table = coverage_table(lab, axes)
+        with pl.Config(
+            tbl_rows=60,
+            tbl_cols=40,
+            tbl_width_chars=400,
+            tbl_hide_dataframe_shape=True,
+            tbl_hide_column_data_types=True,
+        ):
+            print(table)
     verdict = "FAIL" if failed else "ok"
     print(f"{verdict} (--fail-on {args.fail_on})")
     return 1 if failed else 0
