@@ -147,3 +147,21 @@ def test_voc_clean_matches_supervision(tmp_path: Path) -> None:
         assert mine.get_column("class").to_list() == [ds.classes[c] for c in det.class_id]
         n += len(det)
     assert lab.boxes.height == n
+
+
+def test_empty_datasets_do_not_crash(tmp_path: Path) -> None:
+    (tmp_path / "y" / "images" / "train").mkdir(parents=True)
+    (tmp_path / "y" / "data.yaml").write_text("train: images/train\nnames: [a]\n")
+    (tmp_path / "c.json").write_text('{"images": [], "annotations": [], "categories": []}')
+    (tmp_path / "v" / "Annotations").mkdir(parents=True)
+    for src in (tmp_path / "y" / "data.yaml", tmp_path / "c.json", tmp_path / "v"):
+        lab = imgstats.labels(src)
+        assert lab.images.height == 0 and lab.boxes.height == 0
+        lab.class_stats(), lab.box_stats(), lab.split_stats(), lab.objects()
+        assert imgstats.scan(lab).height == 0
+    yolo = imgstats.labels(tmp_path / "y" / "data.yaml")
+    assert (
+        yolo.problems.filter(pl.col("check") == "parse_error")
+        .get_column("detail")[0]
+        .startswith("no images in")
+    )

@@ -121,7 +121,10 @@ def _assemble(raw: RawDataset, imgsz: int, t: dict[str, float]) -> Labels:
         .alias("status")
     )
     names = list(raw.names)
-    boxes = raw.boxes
+    # Empty frames can lose their types on the way (an empty join); pin the shared columns.
+    boxes = raw.boxes.with_columns(
+        [pl.col(c).cast(t) for c, t in BOXES_SCHEMA.items() if c in raw.boxes.columns]
+    )
     for col, dtype in (
         ("_not_normalized", pl.Boolean),
         ("_unknown_category", pl.Boolean),

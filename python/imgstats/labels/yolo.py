@@ -67,7 +67,10 @@ def _resolve_entry(root: Path, entry: str) -> Path:
 def _images_of(entry: Path, yaml_file: str, problems: list[dict[str, Any]]) -> list[str]:
     exts = {e.lower() for e in IMAGE_EXTENSIONS}
     if entry.is_dir():
-        return sorted(_walk(str(entry), exts))
+        found = sorted(_walk(str(entry), exts))
+        if not found:
+            problems.append(_problem("parse_error", yaml_file, f"no images in {entry}"))
+        return found
     if entry.is_file() and entry.suffix == ".txt":
         parent = str(entry.parent) + os.sep
         out = []
@@ -159,7 +162,10 @@ def read_yolo(source: Path) -> RawDataset:
     ]
     wanted = sorted({lf for lf, ok in zip(label_files, has_label) if ok})
     texts = read_texts(wanted)
-    file_ids = {lf: i for i, lf in enumerate(wanted)}
+    file_map = pl.DataFrame(
+        {"file": pl.Series(range(len(wanted)), dtype=pl.UInt32), "label_file": wanted},
+        schema={"file": pl.UInt32, "label_file": pl.Utf8},
+    )
     text_df = pl.DataFrame(
         {"file": pl.Series(range(len(wanted)), dtype=pl.UInt32), "text": texts},
         schema={"file": pl.UInt32, "text": pl.Utf8},
@@ -211,10 +217,8 @@ def read_yolo(source: Path) -> RawDataset:
         )
     )
     # One box row per (image, line): a label file shared by two splits' entries repeats.
-    file_to_images = images.filter(pl.col("label_file").is_not_null()).select(
-        pl.col("label_file").replace_strict(file_ids, return_dtype=pl.UInt32).alias("file"),
-        "path",
-        "split",
+    file_to_images = images.join(file_map, on="label_file", how="inner").select(
+        "file", "path", "split"
     )
     boxes = file_to_images.join(rows, on="file", how="inner").select(
         "path",
@@ -232,12 +236,9 @@ def read_yolo(source: Path) -> RawDataset:
         pl.col("raw_max").alias("_raw_max"),
     )
     problem_rows = [{**p, "path": None, "line": None, "split": None} for p in problems]
-    parse_problems = errors.join(
-        pl.DataFrame(
-            {"file": pl.Series(range(len(wanted)), dtype=pl.UInt32), "label_file": wanted}
-        ),
-        on="file",
-    ).select(pl.lit("parse_error").alias("check"), "label_file", "line", "detail")
+    parse_problems = errors.join(file_map, on="file").select(
+        pl.lit("parse_error").alias("check"), "label_file", "line", "detail"
+    )
     problems_df = pl.concat(
         [
             pl.DataFrame(
