@@ -131,7 +131,13 @@ def read_voc(source: Path) -> RawDataset:
             if p not in known:
                 split = split_of.get(Path(p).stem)
                 images.append(
-                    {"path": p, "split": split, "label_file": None, "status": "unlabelled"}
+                    {
+                        "path": p,
+                        "split": split,
+                        "label_file": None,
+                        "status": "unlabelled",
+                        "expected_label": str(ann_dir / (Path(p).stem + ".xml")),
+                    }
                 )
     names = sorted({r["name"] for r in rows})
     index = {n: i for i, n in enumerate(names)}
@@ -166,7 +172,13 @@ def read_voc(source: Path) -> RawDataset:
     )
     img_df = pl.DataFrame(
         images,
-        schema={"path": pl.Utf8, "split": pl.Utf8, "label_file": pl.Utf8, "status": pl.Utf8},
+        schema={
+            "path": pl.Utf8,
+            "split": pl.Utf8,
+            "label_file": pl.Utf8,
+            "status": pl.Utf8,
+            "expected_label": pl.Utf8,
+        },
     )
     digests = box_digests(boxes)
     img_df = img_df.join(digests, on="path", how="left", maintain_order="left")
