@@ -349,7 +349,7 @@ def labels_section(
 ) -> str:
     """The labels section: summary, findings, class histogram, box sizes, the class × axis
     table (when ``df``, the scan of the labelled images, is given) and the spot-check gallery."""
-    from imgstats.labels.axes import object_axes
+    from imgstats.labels.axes import objects_of
 
     status = dict(lab.images.group_by("status").len().iter_rows())
     items = [
@@ -362,7 +362,7 @@ def labels_section(
         ],
         ("imgsz", str(lab.imgsz)),
     ]
-    obj = object_axes(lab)
+    obj = objects_of(lab)
     classes = (
         obj.group_by("class")
         .len()

@@ -153,13 +153,22 @@ def object_axes(lab: Any) -> pl.DataFrame:
     return result
 
 
+def objects_of(lab: Any) -> pl.DataFrame:
+    """`object_axes` of ``lab``, cached when ``lab`` is a `Labels` (its ``objects()``)."""
+    method = getattr(lab, "objects", None)
+    if callable(method):
+        out: pl.DataFrame = method()
+        return out
+    return object_axes(lab)
+
+
 def coverage_input(
     df: pl.DataFrame, lab: Any, axes: AxesArg
 ) -> tuple[pl.DataFrame, AxesArg, list[AxisSpec]]:
     """The frame `coverage` counts when given labels: one row per object plus one per
     background image (class ``(background)``), with the scan columns of its image; the image
     axes to resolve as usual and the object-axis specs."""
-    objects = object_axes(lab)
+    objects = objects_of(lab)
     background = lab.images.filter(pl.col("status") == "background").select(
         "path", "split", "width", "height", "n_boxes", pl.lit(BACKGROUND).alias("class")
     )

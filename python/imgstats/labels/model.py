@@ -121,6 +121,7 @@ class Labels:
     problems: pl.DataFrame
     findings: pl.DataFrame
     thresholds: dict[str, float] = field(default_factory=dict)
+    _objects: pl.DataFrame | None = field(default=None, repr=False, compare=False)
 
     def class_stats(self) -> pl.DataFrame:
         """Per class and split: objects, images containing it, objects per such image, share of
@@ -148,7 +149,11 @@ class Labels:
         ``imgsz``, ``object_size``, ``occlusion``, ``truncation`` and ``crowding`` buckets."""
         from imgstats.labels.axes import object_axes
 
-        return object_axes(self)
+        # Computed once (the occlusion share is the costly part): stats, coverage and the report
+        # all start from it.
+        if self._objects is None:
+            self._objects = object_axes(self)
+        return self._objects
 
     def __repr__(self) -> str:
         counts = dict(self.images.group_by("status").len().iter_rows())

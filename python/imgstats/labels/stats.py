@@ -11,7 +11,7 @@ from typing import Any
 
 import polars as pl
 
-from imgstats.labels.axes import SIZE_LEVELS, object_axes
+from imgstats.labels.axes import SIZE_LEVELS, objects_of
 
 QUANTILES: tuple[float, ...] = (0.0, 0.05, 0.25, 0.5, 0.75, 0.95, 1.0)
 
@@ -26,7 +26,7 @@ def class_stats(lab: Any) -> pl.DataFrame:
     ``objects``, ``images`` (containing the class), ``objects_per_image`` (in those images),
     ``share`` (of the split's objects), ``median_size`` (px at imgsz) and the counts ``tiny``,
     ``small``, ``medium``, ``large``."""
-    obj = object_axes(lab)
+    obj = objects_of(lab)
     agg = obj.group_by("split", "class").agg(
         pl.len().cast(pl.UInt32).alias("objects"),
         pl.col("path").n_unique().cast(pl.UInt32).alias("images"),
@@ -59,7 +59,7 @@ def box_stats(lab: Any) -> pl.DataFrame:
     """One row per (split, class) with objects: quantiles (p0, p5, p25, p50, p75, p95, p100) of
     box width ``w_*``, height ``h_*`` and size ``size_*`` in pixels at imgsz, and aspect ratio
     (width / height) quartiles ``aspect_p25/p50/p75``."""
-    obj = object_axes(lab).filter(pl.col("box_size").is_not_null())
+    obj = objects_of(lab).filter(pl.col("box_size").is_not_null())
     exprs = []
     for col, short in (("box_w", "w"), ("box_h", "h"), ("box_size", "size")):
         for q in QUANTILES:
