@@ -184,3 +184,15 @@ def test_coverage_counts_objects_with_background_row(tmp_path: Path) -> None:
     # Only the object axes asked for.
     cov2 = imgstats.coverage(df, by="class", labels=lab, axes=["occlusion", "lighting"])
     assert cov2.get_column("axis").unique().sort().to_list() == ["lighting", "occlusion"]
+
+
+def test_coverage_joins_a_scan_spelled_differently(tmp_path: Path, monkeypatch) -> None:
+    data = make_yolo(tmp_path / "ds", planted=False)
+    data.write_text("path: .\ntrain: images/train\nval: images/val\nnames: [car, person]\n")
+    monkeypatch.chdir(tmp_path)
+    lab = imgstats.labels("ds/data.yaml")  # relative paths
+    assert not lab.images.get_column("path")[0].startswith("/")
+    df = imgstats.scan(str(tmp_path / "ds" / "images"), metrics=["brightness"])  # absolute
+    cov = imgstats.coverage(df, by="class", labels=lab, axes=["lighting"])
+    assert cov.filter(pl.col("bucket") == "unknown").get_column("count").sum() == 0
+    assert cov.get_column("count").sum() == lab.boxes.height

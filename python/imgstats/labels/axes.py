@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -175,7 +176,7 @@ def coverage_input(
     rows = pl.concat([objects, background], how="diagonal_relaxed")
     scan_cols = [c for c in df.columns if c == "path" or c not in rows.columns]
     scanned = df.select(scan_cols).unique("path", keep="first")
-    frame = rows.join(scanned, on="path", how="left", maintain_order="left")
+    frame = _join_on_path(rows, scanned)
     if axes is None:
         wanted: list[str] = list(OBJECT_AXES)
         image_axes: AxesArg = None
@@ -195,6 +196,31 @@ def coverage_input(
         for name in wanted
     ]
     return frame, image_axes, specs
+
+
+def _absolute(col: str) -> pl.Expr:
+    return pl.col(col).map_elements(
+        lambda p: os.path.normpath(os.path.abspath(p)), return_dtype=pl.Utf8
+    )
+
+
+def _join_on_path(rows: pl.DataFrame, scanned: pl.DataFrame) -> pl.DataFrame:
+    """Left-join scan columns onto label rows by path; when some paths are spelled differently
+    (a relative data.yaml, an absolute scan of the folder) match on absolute paths instead."""
+    wanted = rows.select("path").unique()
+    if wanted.join(scanned.select("path"), on="path", how="semi").height == wanted.height:
+        return rows.join(scanned, on="path", how="left", maintain_order="left")
+    keys = wanted.with_columns(_absolute("path").alias("_key"))
+    right = (
+        scanned.with_columns(_absolute("path").alias("_key"))
+        .drop("path")
+        .unique("_key", keep="first")
+    )
+    return (
+        rows.join(keys, on="path", how="left", maintain_order="left")
+        .join(right, on="_key", how="left", maintain_order="left")
+        .drop("_key")
+    )
 
 
 def drop_background_object_cells(cov: pl.DataFrame) -> pl.DataFrame:
