@@ -196,3 +196,17 @@ def test_coverage_joins_a_scan_spelled_differently(tmp_path: Path, monkeypatch) 
     cov = imgstats.coverage(df, by="class", labels=lab, axes=["lighting"])
     assert cov.filter(pl.col("bucket") == "unknown").get_column("count").sum() == 0
     assert cov.get_column("count").sum() == lab.boxes.height
+
+
+def test_image_stats_by_hand() -> None:
+    from imgstats.labels.stats import image_stats
+
+    st = {r["path"]: r for r in image_stats(_fake()).iter_rows(named=True)}
+    # a.jpg: box 0 (20 x 20 = 400 px) lies inside box 1 (1280 x 150): IoU 400 / 192,000.
+    assert st["a.jpg"]["max_iou"] == pytest.approx(400 / 192_000)
+    assert st["a.jpg"]["overlapping_pairs"] == 1 and st["a.jpg"]["classes"] == 1
+    assert st["a.jpg"]["max_occlusion"] == pytest.approx(1.0)
+    assert st["a.jpg"]["truncated"] == 1
+    assert st["b.jpg"]["max_iou"] is None and st["b.jpg"]["n_boxes"] == 1
+    assert st["c.jpg"]["status"] == "background" and st["c.jpg"]["n_boxes"] == 0
+    assert st["c.jpg"]["classes"] == 0 and st["c.jpg"]["max_occlusion"] is None

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 import polars as pl
 
 from imgstats.labels.model import FINDINGS_SCHEMA, PROBLEMS_SCHEMA, SEVERITIES, conform
+from imgstats.labels.pairs import iou_pairs
 
 #: Check id → severity, in display order.
 CHECKS: dict[str, str] = {
@@ -234,34 +235,9 @@ def box_checks(
 
 def _duplicates(boxes: pl.DataFrame, thr: float) -> pl.DataFrame:
     """Same image, same class, IoU >= thr: one problem per box that repeats an earlier one."""
-    b = boxes.with_row_index("_i").select(
-        "_i", "path", "split", "label_file", "line", "class_id", "x0", "y0", "x1", "y1"
-    )
     pairs = (
-        b.lazy()
-        .join(b.lazy(), on=["path", "split", "class_id"], how="inner", nulls_equal=True)
-        .filter(pl.col("_i") < pl.col("_i_right"))
-        .with_columns(
-            (
-                (pl.min_horizontal("x1", "x1_right") - pl.max_horizontal("x0", "x0_right")).clip(
-                    lower_bound=0
-                )
-                * (pl.min_horizontal("y1", "y1_right") - pl.max_horizontal("y0", "y0_right")).clip(
-                    lower_bound=0
-                )
-            ).alias("_inter")
-        )
-        .with_columns(
-            (
-                pl.col("_inter")
-                / (
-                    (pl.col("x1") - pl.col("x0")) * (pl.col("y1") - pl.col("y0"))
-                    + (pl.col("x1_right") - pl.col("x0_right"))
-                    * (pl.col("y1_right") - pl.col("y0_right"))
-                    - pl.col("_inter")
-                )
-            ).alias("_iou")
-        )
+        iou_pairs(boxes, ["path", "split", "class_id"], ["label_file", "line"])
+        .rename({"iou": "_iou"})
         .filter(pl.col("_iou") >= thr)
         .sort("_i_right", "_iou", descending=[False, True])
         .unique("_i_right", keep="first", maintain_order=True)

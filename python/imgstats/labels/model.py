@@ -144,6 +144,14 @@ class Labels:
 
         return split_stats(self)
 
+    def image_stats(self) -> pl.DataFrame:
+        """Per image: boxes, distinct classes, max / mean IoU between its boxes, overlapping
+        pairs, the largest occlusion share and boxes touching the border (occlusion and
+        crowding proxies)."""
+        from imgstats.labels.stats import image_stats
+
+        return image_stats(self)
+
     def objects(self) -> pl.DataFrame:
         """`boxes` with the derived per-object columns: image size, box width / height / size at
         ``imgsz``, ``object_size``, ``occlusion``, ``truncation`` and ``crowding`` buckets."""

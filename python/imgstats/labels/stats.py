@@ -12,6 +12,7 @@ from typing import Any
 import polars as pl
 
 from imgstats.labels.axes import SIZE_LEVELS, objects_of
+from imgstats.labels.pairs import iou_pairs
 
 QUANTILES: tuple[float, ...] = (0.0, 0.05, 0.25, 0.5, 0.75, 0.95, 1.0)
 
@@ -117,5 +118,52 @@ def split_stats(lab: Any) -> pl.DataFrame:
             "objects_per_image",
             "classes",
             "imbalance_ratio",
+        )
+    )
+
+
+def image_stats(lab: Any) -> pl.DataFrame:
+    """One row per image (background and unlabelled included, with zeros): ``n_boxes``,
+    ``classes`` (distinct), ``max_iou`` / ``mean_iou`` over the pairs of boxes of any class
+    (null with fewer than 2 boxes), ``overlapping_pairs`` (IoU > 0), ``max_occlusion`` (the
+    largest share of a box covered by the others) and ``truncated`` (boxes touching the border):
+    occlusion and crowding proxies per image."""
+    obj = objects_of(lab)
+    per_box = obj.group_by("path", "split").agg(
+        pl.col("class").n_unique().cast(pl.UInt32).alias("classes"),
+        pl.col("occlusion_share").max().alias("max_occlusion"),
+        (pl.col("truncation") == "truncated").sum().cast(pl.UInt32).alias("truncated"),
+    )
+    pairs = (
+        iou_pairs(obj, ["path", "split"])
+        .group_by("path", "split")
+        .agg(
+            pl.col("iou").max().alias("max_iou"),
+            pl.col("iou").mean().alias("mean_iou"),
+            (pl.col("iou") > 0).sum().cast(pl.UInt32).alias("overlapping_pairs"),
+        )
+        .collect()
+    )
+    keys = ["path", "split"]
+    return (
+        lab.images.select("path", "split", "status", "n_boxes")
+        .join(per_box, on=keys, how="left", nulls_equal=True, maintain_order="left")
+        .join(pairs, on=keys, how="left", nulls_equal=True, maintain_order="left")
+        .with_columns(
+            pl.col("classes").fill_null(0),
+            pl.col("truncated").fill_null(0),
+            pl.col("overlapping_pairs").fill_null(0),
+        )
+        .select(
+            "path",
+            "split",
+            "status",
+            "n_boxes",
+            "classes",
+            "max_iou",
+            "mean_iou",
+            "overlapping_pairs",
+            "max_occlusion",
+            "truncated",
         )
     )
