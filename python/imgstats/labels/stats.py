@@ -145,8 +145,9 @@ def image_stats(lab: Any) -> pl.DataFrame:
         .collect()
     )
     keys = ["path", "split"]
+    images: pl.DataFrame = lab.images
     return (
-        lab.images.select("path", "split", "status", "n_boxes")
+        images.select("path", "split", "status", "n_boxes")
         .join(per_box, on=keys, how="left", nulls_equal=True, maintain_order="left")
         .join(pairs, on=keys, how="left", nulls_equal=True, maintain_order="left")
         .with_columns(
