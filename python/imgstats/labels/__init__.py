@@ -13,6 +13,7 @@ from pathlib import Path
 import polars as pl
 
 from imgstats.labels.checks import (
+    CHECKS,
     THRESHOLDS,
     box_checks,
     dataset_checks,
@@ -53,15 +54,6 @@ def detect_format(source: str | os.PathLike[str]) -> str:
         f"{p}: no data.yaml, no images/ + labels/ folders and no Annotations/ folder; "
         "pass a data.yaml, a COCO .json or a VOC root"
     )
-
-
-def is_label_source(source: str | os.PathLike[str]) -> bool:
-    """Whether ``source`` looks like a detection dataset (used by the CLI to pick a mode)."""
-    try:
-        detect_format(source)
-    except (ValueError, FileNotFoundError):
-        return False
-    return True
 
 
 def labels(
@@ -107,55 +99,10 @@ def labels(
 
 
 def _assemble(raw: RawDataset, imgsz: int, t: dict[str, float]) -> Labels:
-    from imgstats.labels.image_size import image_sizes
-
-    sizes = image_sizes(raw.images.get_column("path").to_list())
-    images = raw.images
-    for col, default in (("expected_label", None), ("label_digest", None)):
-        if col not in images.columns:
-            images = images.with_columns(pl.lit(default, pl.Utf8).alias(col))
-    images = images.join(sizes, on="path", how="left", maintain_order="left").with_columns(
-        pl.when(pl.col("error").is_not_null() | pl.col("width").is_null())
-        .then(pl.lit("unreadable"))
-        .otherwise(pl.col("status"))
-        .alias("status")
-    )
-    names = list(raw.names)
-    # Empty frames can lose their types on the way (an empty join); pin the shared columns.
-    boxes = raw.boxes.with_columns(
-        [pl.col(c).cast(t) for c, t in BOXES_SCHEMA.items() if c in raw.boxes.columns]
-    )
-    for col, dtype in (
-        ("_not_normalized", pl.Boolean),
-        ("_unknown_category", pl.Boolean),
-        ("_raw_max", pl.Float64),
-    ):
-        if col not in boxes.columns:
-            boxes = boxes.with_columns(pl.lit(None, dtype).alias(col))
-    if not raw.names_known:
-        # Names from ids (YOLO without names) or from the names seen (VOC, already dense).
-        top = boxes.get_column("class_id").max()
-        if raw.format == "yolo" and top is not None and int(top) + 1 > len(names):  # type: ignore[arg-type]
-            names = names + [str(i) for i in range(len(names), int(top) + 1)]  # type: ignore[arg-type]
-    geom = images.select("path", "width", "height").unique("path", keep="first")
-    boxes = boxes.join(geom, on="path", how="left", maintain_order="left")
-    if raw.normalized:
-        W, H = pl.col("width").cast(pl.Float64), pl.col("height").cast(pl.Float64)
-        boxes = boxes.with_columns(
-            pl.col("x0") * W, pl.col("y0") * H, pl.col("x1") * W, pl.col("y1") * H
-        )
-    n = len(names)
-    in_range = (pl.col("class_id") >= 0) & (pl.col("class_id") < n)
-    boxes = boxes.with_columns(
-        pl.when(in_range & ~pl.col("_unknown_category").fill_null(False))
-        .then(
-            pl.col("class_id").replace_strict(
-                dict(enumerate(names)), default=None, return_dtype=pl.Utf8
-            )
-        )
-        .otherwise(pl.col("class_id").cast(pl.Utf8))
-        .alias("class")
-    )
+    """Image sizes, pixel boxes, class names, then every check."""
+    images = _with_sizes(raw.images)
+    names = _names(raw)
+    boxes = _pixel_boxes(raw, images, names)
     counts = boxes.group_by("path", "split").len("n_boxes")
     images = images.join(
         counts, on=["path", "split"], how="left", nulls_equal=True, maintain_order="left"
@@ -169,11 +116,13 @@ def _assemble(raw: RawDataset, imgsz: int, t: dict[str, float]) -> Labels:
     )
     parts = [
         conform(raw.problems, PROBLEMS_SCHEMA).with_columns(
-            pl.col("check").replace_strict(_severity_map(), default="error").alias("severity")
+            pl.col("check").replace_strict(CHECKS, default="error").alias("severity")
         )
     ]
     parts += image_checks(images)
-    parts += box_checks(boxes, n if (raw.names_known or raw.format == "yolo") else None, imgsz, t)
+    # Ids can be out of range only against a given list of names (YOLO ids, COCO categories).
+    n_names = len(names) if (raw.names_known or raw.format == "yolo") else None
+    parts += box_checks(boxes, n_names, imgsz, t)
     parts += dataset_checks(images, boxes, names, t)
     problems = _sorted(pl.concat(parts, how="vertical_relaxed"))
     return Labels(
@@ -189,9 +138,72 @@ def _assemble(raw: RawDataset, imgsz: int, t: dict[str, float]) -> Labels:
     )
 
 
+def _with_sizes(images: pl.DataFrame) -> pl.DataFrame:
+    """Upright width / height and EXIF orientation from the headers; ``unreadable`` status for
+    images whose header cannot be read (their label state stays in label_file / n_boxes)."""
+    from imgstats.labels.image_size import image_sizes
+
+    sizes = image_sizes(images.get_column("path").to_list())
+    for col in ("expected_label", "label_digest"):
+        if col not in images.columns:
+            images = images.with_columns(pl.lit(None, pl.Utf8).alias(col))
+    return images.join(sizes, on="path", how="left", maintain_order="left").with_columns(
+        pl.when(pl.col("error").is_not_null() | pl.col("width").is_null())
+        .then(pl.lit("unreadable"))
+        .otherwise(pl.col("status"))
+        .alias("status")
+    )
+
+
+def _names(raw: RawDataset) -> list[str]:
+    """The dataset's names; a YOLO set without names gets one per id seen ("0", "1", ...)."""
+    names = list(raw.names)
+    if raw.format == "yolo" and not raw.names_known and raw.boxes.height:
+        top = int(raw.boxes.get_column("class_id").cast(pl.Int64).max())  # type: ignore[arg-type]
+        names += [str(i) for i in range(len(names), top + 1)]
+    return names
+
+
+def _pixel_boxes(raw: RawDataset, images: pl.DataFrame, names: list[str]) -> pl.DataFrame:
+    """Boxes in pixels of the upright image, with the class name (the id as text when out of
+    range) and the private parser columns the checks read."""
+    # Empty frames can lose their types on the way (an empty join); pin the shared columns.
+    boxes = raw.boxes.with_columns(
+        [pl.col(c).cast(dtype) for c, dtype in BOXES_SCHEMA.items() if c in raw.boxes.columns]
+    )
+    for col, dtype in (
+        ("_not_normalized", pl.Boolean),
+        ("_unknown_category", pl.Boolean),
+        ("_raw_max", pl.Float64),
+    ):
+        if col not in boxes.columns:
+            boxes = boxes.with_columns(pl.lit(None, dtype).alias(col))
+    geom = images.select("path", "width", "height").unique("path", keep="first")
+    boxes = boxes.join(geom, on="path", how="left", maintain_order="left")
+    if raw.normalized:
+        W, H = pl.col("width").cast(pl.Float64), pl.col("height").cast(pl.Float64)
+        boxes = boxes.with_columns(
+            pl.col("x0") * W, pl.col("y0") * H, pl.col("x1") * W, pl.col("y1") * H
+        )
+    known = (
+        (pl.col("class_id") >= 0)
+        & (pl.col("class_id") < len(names))
+        & ~pl.col("_unknown_category").fill_null(False)
+    )
+    return boxes.with_columns(
+        pl.when(known)
+        .then(
+            pl.col("class_id").replace_strict(
+                dict(enumerate(names)), default=None, return_dtype=pl.Utf8
+            )
+        )
+        .otherwise(pl.col("class_id").cast(pl.Utf8))
+        .alias("class")
+    )
+
+
 def _sorted(problems: pl.DataFrame) -> pl.DataFrame:
     """Severity, then check order (`CHECKS`), then split, file and line: stable output."""
-    from imgstats.labels.checks import CHECKS
     from imgstats.labels.model import SEVERITIES
 
     sev = {s: i for i, s in enumerate(SEVERITIES)}
@@ -206,9 +218,3 @@ def _sorted(problems: pl.DataFrame) -> pl.DataFrame:
         nulls_last=True,
         maintain_order=True,
     )
-
-
-def _severity_map() -> dict[str, str]:
-    from imgstats.labels.checks import CHECKS
-
-    return CHECKS
