@@ -147,7 +147,12 @@ def add_parsers(sub: Any) -> None:
         description="Scan DIR and write one offline HTML page: statistics, coverage and gaps, "
         "drift between splits, edge cases, duplicates and leakage.",
     )
-    p.add_argument("directory", metavar="DIR", help="folder of images (scanned recursively)")
+    p.add_argument(
+        "directory",
+        metavar="DIR",
+        help="folder of images (scanned recursively), or a detection dataset (data.yaml, COCO "
+        ".json, VOC root): then its labelled images plus the labels section",
+    )
     p.add_argument("--labels", help="CSV with a 'path' column (relative to DIR or absolute)")
     p.add_argument(
         "--split-column",
