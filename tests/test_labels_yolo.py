@@ -194,3 +194,21 @@ def test_scan_of_labels_scans_exactly_the_labelled_images(planted: imgstats.Labe
     assert df.filter(pl.col("error").is_not_null()).get_column("path").to_list() == [
         p for p in planted.images.get_column("path") if p.endswith("t02.jpg")
     ]
+
+
+def test_pose_rows_and_nc_without_names(tmp_path: Path) -> None:
+    (tmp_path / "images" / "train").mkdir(parents=True)
+    (tmp_path / "labels" / "train").mkdir(parents=True)
+    Image.new("RGB", (W, H), (90, 90, 90)).save(tmp_path / "images" / "train" / "p.jpg")
+    # kpt_shape [2, 3]: class cx cy w h + 2 keypoints of (x, y, visible) = 11 values.
+    (tmp_path / "labels" / "train" / "p.txt").write_text(
+        "0 0.5 0.5 0.2 0.4 0.45 0.4 2 0.55 0.4 2\n1 0.5 0.5 0.2 0.4\n"
+    )
+    (tmp_path / "data.yaml").write_text("train: images/train\nnc: 1\nkpt_shape: [2, 3]\n")
+    lab = imgstats.labels(tmp_path / "data.yaml")
+    assert lab.names == ["0"]
+    r = lab.boxes.row(0, named=True)
+    assert (r["class"], r["line"], r["is_polygon"]) == ("0", 1, False)
+    np.testing.assert_allclose([r["x0"], r["x1"]], [0.4 * W, 0.6 * W])
+    bad = lab.problems.filter(pl.col("check") == "parse_error").row(0, named=True)
+    assert bad["line"] == 2 and bad["detail"].startswith("5 values: expected 11")

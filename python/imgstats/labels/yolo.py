@@ -113,6 +113,8 @@ def _from_yaml(path: Path) -> _Layout:
     root = Path(os.path.normpath(root))
     names_raw = cfg.get("names")
     names = _names(names_raw)
+    if names_raw is None and isinstance(cfg.get("nc"), int):
+        names_raw, names = cfg["nc"], [str(i) for i in range(cfg["nc"])]
     images: list[tuple[str | None, str]] = []
     for key in SPLIT_KEYS:
         value = cfg.get(key)
@@ -147,6 +149,20 @@ def _from_folder(folder: Path) -> _Layout:
     return folder, names, bool(names), images, []
 
 
+def _box_values(yaml_file: Path | None) -> int:
+    """Values per box row: 5, or 5 + K * D for a pose dataset (``kpt_shape: [K, D]``), whose
+    keypoints follow the box on the same row."""
+    if yaml_file is None:
+        return 5
+    import yaml
+
+    cfg = yaml.safe_load(yaml_file.read_text(encoding="utf-8")) or {}
+    kpt = cfg.get("kpt_shape") if isinstance(cfg, dict) else None
+    if isinstance(kpt, (list, tuple)) and len(kpt) == 2 and all(isinstance(k, int) for k in kpt):
+        return 5 + kpt[0] * kpt[1]
+    return 5
+
+
 def read_yolo(source: Path) -> RawDataset:
     """Read a YOLO dataset from a ``data.yaml`` or a folder (see the module docstring)."""
     yaml_file = source if source.is_file() else find_yaml(source)
@@ -173,7 +189,9 @@ def read_yolo(source: Path) -> RawDataset:
     for lf, t in zip(wanted, texts):
         if t is None:
             problems.append(_problem("parse_error", lf, "label file cannot be read"))
-    rows, errors = parse_lines(text_df.filter(pl.col("text").is_not_null()))
+    rows, errors = parse_lines(
+        text_df.filter(pl.col("text").is_not_null()), box_values=_box_values(yaml_file)
+    )
     # Empty (or whitespace-only) files are background: deliberate negatives.
     content = text_df.with_columns(
         pl.col("text").str.strip_chars().alias("text"),

@@ -61,11 +61,13 @@ def read_texts(paths: Sequence[str], threads: int | None = None) -> list[str | N
         return [t for part in pool.map(_read_chunk, chunks) for t in part]
 
 
-def parse_lines(texts: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+def parse_lines(texts: pl.DataFrame, box_values: int = 5) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Parse label text into rows and errors.
 
     Args:
         texts: one row per label file: ``file`` (UInt32 key) and ``text`` (Utf8).
+        box_values: values in a box row: 5 (``class cx cy w h``), or 5 + K * D in a pose
+            dataset, whose keypoints follow the box (they are not read).
 
     Returns:
         ``(rows, errors)``. ``rows``: one row per well-formed line: ``file``, ``line`` (1-based),
@@ -104,7 +106,7 @@ def parse_lines(texts: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         .with_columns(
             pl.when(pl.col("bad"))
             .then(pl.lit("bad"))
-            .when(pl.col("n") == 5)
+            .when(pl.col("n") == box_values)
             .then(pl.lit("box"))
             .when((pl.col("n") >= 7) & ((pl.col("n") - 1) % 2 == 0))
             .then(pl.lit("polygon"))
@@ -128,7 +130,7 @@ def parse_lines(texts: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
             pl.when(pl.col("kind") == "bad").then(pl.col("tokens")).alias("tokens"),
         )
     ).collect()
-    errors = _errors(lines.filter(pl.col("kind") == "bad"))
+    errors = _errors(lines.filter(pl.col("kind") == "bad"), box_values)
     v = pl.col("values")
     boxes = lines.filter(pl.col("kind") == "box").select(
         "file",
@@ -167,7 +169,7 @@ def parse_lines(texts: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     return rows, errors
 
 
-def _errors(bad: pl.DataFrame) -> pl.DataFrame:
+def _errors(bad: pl.DataFrame, box_values: int = 5) -> pl.DataFrame:
     """A readable reason for each bad line: the first non-number, the value count, the class."""
     v = pl.col("values")
     first_bad = v.list.eval(
@@ -185,12 +187,14 @@ def _errors(bad: pl.DataFrame) -> pl.DataFrame:
                 pl.col("n"),
             )
         )
-        .when((pl.col("n") != 5) & ((pl.col("n") < 7) | ((pl.col("n") - 1) % 2 != 0)))
+        .when((pl.col("n") != box_values) & ((pl.col("n") < 7) | ((pl.col("n") - 1) % 2 != 0)))
         .then(
             pl.format(
-                "{} values: expected 5 (class cx cy w h) or a polygon "
+                "{} values: expected {} (class cx cy w h{}) or a polygon "
                 "(class x1 y1 x2 y2 x3 y3 ...)",
                 pl.col("n"),
+                pl.lit(box_values),
+                pl.lit("" if box_values == 5 else " and keypoints"),
             )
         )
         .otherwise(pl.format("class id {} is not a non-negative integer", pl.col("cls")))
