@@ -26,6 +26,8 @@ def _labelled_scan(lab: Any, args: argparse.Namespace) -> pl.DataFrame:
     df = dataset_frame(lab)
     if args.split_column is None and df.get_column("split").drop_nulls().len():
         args.split_column = "split"
+    if args.title is None:  # the dataset's folder, not "data.yaml"
+        args.title = f"imgstats audit: {os.path.basename(os.path.abspath(lab.root))}"
     return df
 
 

@@ -43,6 +43,7 @@ def label_path(image: str) -> str:
 
 
 def find_yaml(folder: Path) -> Path | None:
+    """The data.yaml (or dataset.yaml, .yml) in ``folder``, if any."""
     for name in YAML_NAMES:
         if (folder / name).is_file():
             return folder / name
