@@ -13,6 +13,7 @@ from imgstats.exceptions import ImgstatsError, InternalError
 from imgstats.groups import groups, largest_groups
 from imgstats.hamming import DEFAULT_THRESHOLD, near_pairs
 from imgstats.hashes import ahash, dhash, hash_from_hex, hash_hex, phash
+from imgstats.labels import Labels, labels
 from imgstats.leakage import LeakageReport, leakage
 from imgstats.leakage_groups import GroupLeakage, group_leakage
 from imgstats.report import report
@@ -24,6 +25,7 @@ from imgstats.split import SplitResult, split
 __all__ = [
     "DEFAULT_THRESHOLD",
     "GroupLeakage",
+    "Labels",
     "LeakageReport",
     "METRICS",
     "SplitResult",
@@ -44,6 +46,7 @@ __all__ = [
     "hash_from_hex",
     "hash_hex",
     "largest_groups",
+    "labels",
     "leakage",
     "near_pairs",
     "phash",

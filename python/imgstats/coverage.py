@@ -31,6 +31,7 @@ def coverage(
     by: str | None = "class",
     axes: AxesArg = None,
     thresholds: Mapping[str, Mapping[str, Any]] | None = None,
+    labels: Any = None,
 ) -> pl.DataFrame:
     """Count images per ``by`` value and environment bucket, including the zero cells.
 
@@ -44,6 +45,9 @@ def coverage(
             ``{"lighting": None, "weather": pl.col("site").replace(site_to_weather)}``.
         thresholds: per-axis overrides of `imgstats.buckets.DEFAULT_THRESHOLDS`, e.g.
             ``{"lighting": {"dark_below": 30}}``.
+        labels: an `imgstats.labels` result: count OBJECTS instead (one row per box, with its
+            image's axes, plus one per background image as class ``(background)``) and add
+            the object axes object_size, occlusion, truncation, crowding (docs/labels.md).
 
     Returns:
         Long format, one row per (``by`` value, axis, bucket) -- every combination, zero counts
@@ -55,21 +59,27 @@ def coverage(
         frequency, then ``other`` / ``unknown``). Failed reads count as ``unknown``.
     """
     df = df.collect() if isinstance(df, pl.LazyFrame) else df
+    object_specs: list[Any] = []
+    detection = labels
+    if detection is not None:
+        from imgstats.labels.axes import coverage_input
+
+        df, axes, object_specs = coverage_input(df, detection, axes)
     by_name = by if by is not None else "group"
     if by is not None and by not in df.columns:
         raise ValueError(f"by column {by!r} not in the frame; columns: {', '.join(df.columns)}")
     if by_name in _RESERVED:
         raise ValueError(f"by column name {by_name!r} clashes with an output column; rename it")
-    specs = resolve_axes(df.columns, axes, thresholds)
+    specs = resolve_axes(df.columns, axes, thresholds) + object_specs
     if not specs:
         raise ValueError("no bucket axis can be built from the columns of this frame")
-    labels = label_frame([df], specs)[0]
+    bucketed = label_frame([df], specs)[0]
     by_col = df.get_column(by) if by is not None else pl.repeat(_ALL, df.height, eager=True)
-    labels = labels.with_columns(by_col.alias(by_name))
-    groups = labels.group_by(by_name).len("by_total").sort(by_name, nulls_last=True)
+    bucketed = bucketed.with_columns(by_col.alias(by_name))
+    groups = bucketed.group_by(by_name).len("by_total").sort(by_name, nulls_last=True)
     parts = []
     for spec in specs:
-        counts = labels.group_by(by_name, spec.name).len("count")
+        counts = bucketed.group_by(by_name, spec.name).len("count")
         per_bucket = counts.group_by(spec.name).agg(pl.col("count").sum())
         totals = dict(zip(per_bucket[spec.name].to_list(), per_bucket["count"].to_list()))
         levels = ordered_levels(spec, list(totals), totals)
@@ -96,6 +106,10 @@ def coverage(
             .select(by_name, "axis", "bucket", "count", "by_total", "source")
         )
     out = pl.concat(parts)
+    if detection is not None:
+        from imgstats.labels.axes import drop_background_object_cells
+
+        out = drop_background_object_cells(out)
     return out.with_columns(
         (pl.col("count") / pl.col("by_total")).alias("share"),
         pl.col("by_total").cast(pl.UInt32),

@@ -27,7 +27,7 @@ _IMAGE_ENDINGS = tuple(IMAGE_EXTENSIONS)
 PathLike = Union[str, "os.PathLike[str]"]
 Source = Union[PathLike, Sequence[PathLike], Sequence[bytes], "pl.Series"]
 
-__all__ = ["IMAGE_EXTENSIONS", "PathLike", "Source", "resolve_sources"]
+__all__ = ["IMAGE_EXTENSIONS", "PathLike", "Source", "resolve_sources", "walk_images"]
 
 
 def resolve_sources(
@@ -77,7 +77,7 @@ def resolve_sources(
 
 def _expand(source: str, exts: set[str] | None) -> list[str]:
     if os.path.isdir(source):
-        return sorted(_walk(source, exts))
+        return sorted(walk_images(source, exts))
     if os.path.lexists(source):
         return [source]  # a file named explicitly is scanned whatever its ending
     if glob.has_magic(source):
@@ -115,7 +115,7 @@ def _ancestors(path: str, stop: str) -> Iterator[str]:
         path = os.path.dirname(path)
 
 
-def _walk(root: str, exts: set[str] | None) -> Iterator[str]:
+def walk_images(root: str, exts: set[str] | None) -> Iterator[str]:
     # followlinks=False: a symlinked directory (possibly a loop) is not descended into;
     # symlinked files are listed and measured (a dangling one becomes an error row).
     # For endings like ".png", `endswith` decides as `_wanted` does except for names starting

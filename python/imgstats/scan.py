@@ -97,6 +97,8 @@ def scan(
         source: a directory (searched recursively; symlinked directories are not followed, so
             link loops cannot hang the walk), a glob pattern (``"data/**/*.jpg"``), one file, a
             list of paths, or a list / polars Series of encoded images already in memory (bytes).
+            An `imgstats.labels` result (anything with an ``.images`` frame with ``path``) scans
+            exactly the images its labels refer to.
         metrics: names from `METRICS` (default: all). Only what is asked is computed, and the
             decode happens at the smallest scale that serves it: a hash- or brightness-only scan
             of JPEGs decodes at 1/8 scale in the DCT domain.
@@ -116,6 +118,9 @@ def scan(
         A polars DataFrame (see the README for every column's definition, unit and resolution),
         or a LazyFrame over `output` when it is given.
     """
+    images = getattr(source, "images", None)
+    if isinstance(images, pl.DataFrame) and "path" in images.columns:
+        source = images.get_column("path").unique(maintain_order=True)
     if metrics is not None:
         metrics = list(metrics)
         unknown = sorted(set(metrics) - set(METRICS))

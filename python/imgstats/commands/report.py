@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import polars as pl
 
@@ -21,6 +21,18 @@ T = TypeVar("T")
 def _scan(directory: str) -> pl.DataFrame:
     """The scan step, kept separate so tests can substitute a prepared frame."""
     return scan(directory)
+
+
+def _labelled_scan(lab: Any, args: argparse.Namespace) -> pl.DataFrame:
+    """The scan of a detection dataset's images, with its split (``report data.yaml``)."""
+    from imgstats.report.labels import dataset_frame
+
+    df = dataset_frame(lab)
+    if args.split_column is None and df.get_column("split").drop_nulls().len():
+        args.split_column = "split"
+    if args.title is None:  # the dataset's folder, not "data.yaml"
+        args.title = f"imgstats audit: {os.path.basename(os.path.abspath(lab.root))}"
+    return df
 
 
 def _normalise(path: str, base: str) -> str:
@@ -80,10 +92,17 @@ def _optional(name: str, func: Callable[[], T], notes: list[str]) -> T | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if not os.path.isdir(args.directory):
+    from imgstats.report.labels import dataset_labels
+
+    try:
+        lab = dataset_labels(args.directory)  # a YOLO / COCO / VOC dataset, else None
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if lab is None and not os.path.isdir(args.directory):
         print(f"error: {args.directory} is not a directory", file=sys.stderr)
         return 2
-    df = _scan(args.directory)
+    df = _scan(args.directory) if lab is None else _labelled_scan(lab, args)
     if args.labels:
         df = join_labels(df, args.labels, args.directory)
         # Conventional label columns are used without being named on the command line.
@@ -114,6 +133,7 @@ def run(args: argparse.Namespace) -> int:
         title=args.title or f"imgstats audit: {os.path.basename(os.path.abspath(args.directory))}",
         notes=notes,
         thumbnails=not args.no_thumbnails,
+        labels=lab,
     )
     print(f"wrote {out} ({os.path.getsize(out) / 1024:.0f} KB, {df.height:,} images)")
     for note in notes:
@@ -128,7 +148,12 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         description="Scan DIR and write one offline HTML page: statistics, coverage and gaps, "
         "drift between splits, edge cases, duplicates and leakage.",
     )
-    p.add_argument("directory", metavar="DIR", help="folder of images (scanned recursively)")
+    p.add_argument(
+        "directory",
+        metavar="DIR",
+        help="folder of images (scanned recursively), or a detection dataset (data.yaml, COCO "
+        ".json, VOC root): then its labelled images plus the labels section",
+    )
     p.add_argument("--labels", help="CSV with a 'path' column (relative to DIR or absolute)")
     p.add_argument(
         "--split-column",

@@ -50,6 +50,7 @@ def report(
     hist_bins: int = HIST_BINS,
     drift_sample: int = DRIFT_SAMPLE,
     max_groups: int = MAX_GROUPS,
+    labels: Any = None,
 ) -> Path:
     """Write a self-contained HTML audit of a scan frame to ``path`` and return the path.
 
@@ -72,6 +73,8 @@ def report(
             ≤ ``thumb_px`` px, made from the ``path`` column with Pillow).
         hist_bins: bins per histogram. drift_sample: rows per side used for drift.
         max_groups: duplicate groups shown (leakage shows as many closest pairs).
+        labels: an `imgstats.labels` result: adds the detection-labels section (findings, class
+            and box-size histograms, the class × axis table, a spot-check gallery of box crops).
     """
     start = time.monotonic()
     # scan(..., output=...) returns a LazyFrame over the Parquet file; the report needs rows.
@@ -87,6 +90,10 @@ def report(
     sections = [(summary_section(df, split, list(notes)), "summary", "Summary")]
     sections.append((histograms_section(df, split, hist_bins), "statistics", "Statistics"))
     sections.append((coverage_section(df, by or split, min_count), "coverage", "Coverage"))
+    if labels is not None:
+        from imgstats.report.labels import labels_section
+
+        sections.append((labels_section(labels, df, thumbs, min_count), "labels", "Labels"))
     d = drift_section(df, split, reference, drift_sample)
     if d:
         sections.append((d, "drift", "Drift"))
