@@ -3,18 +3,15 @@
 //! Pure Rust: `cargo test` checks everything here without Python. The PyO3 binding lives in
 //! `src/python/` behind the `python` feature and is the only code that knows about Python.
 
-pub mod color;
 pub mod columns;
+mod cpu;
 pub mod decode;
 pub mod error;
 pub mod hash;
-pub mod jpeg_quality;
-pub mod meta;
 pub mod neighbors;
+pub mod planes;
 pub mod resize;
 pub mod scan;
-#[macro_use]
-mod simd;
 pub mod stats;
 
 #[cfg(feature = "python")]

@@ -150,7 +150,7 @@ pub fn immerkaer_sigma(luma: &[u8], w: usize, h: usize) -> f64 {
     (std::f64::consts::FRAC_PI_2).sqrt() * total as f64 / (6.0 * n)
 }
 
-crate::simd::dispatch! {
+crate::cpu::dispatch! {
 /// Laplacian variance and (optionally) Immerkær σ in one pass over the rows, with inner loops
 /// the compiler vectorises. Equal to `laplacian_variance` and `immerkaer_sigma` (tested).
 /// Immerkær's kernel is separable, [1,−2,1]ᵀ ⊗ [1,−2,1]: each row's horizontal second difference is
@@ -273,7 +273,7 @@ pub struct ColorStats {
     pub is_grayscale: bool,
 }
 
-crate::simd::dispatch! {
+crate::cpu::dispatch! {
 pub fn color_stats(rgb: &[u8]) -> ColorStats {
     let n = (rgb.len() / 3) as u64;
     if n == 0 {

@@ -1,7 +1,7 @@
 //! The scan: for each input, read the bytes once, probe the header, decode once at the smallest
 //! scale the requested metrics allow, and compute every requested statistic from that decode.
 
-use crate::color::{Pixels, fit_long_side, orient_l8, reduce_box_l8, resize_area_l8};
+use crate::planes::{Pixels, fit_long_side, orient_l8, reduce_box_l8, resize_area_l8};
 use crate::decode::{self, DecodeRequest, Header};
 use crate::error::{ImageError, Result};
 use crate::{hash, stats};
@@ -486,7 +486,7 @@ fn pixel_hash(p: &Pixels, orientation: u8) -> u64 {
     let mut row = vec![0u8; dw * ch];
     for y in 0..dh {
         for x in 0..dw {
-            let (sx, sy) = crate::color::source_pixel(x, y, w, h, orientation);
+            let (sx, sy) = crate::planes::source_pixel(x, y, w, h, orientation);
             let src = (sy * w + sx) * ch;
             row[x * ch..(x + 1) * ch].copy_from_slice(&data[src..src + ch]);
         }

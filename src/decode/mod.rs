@@ -3,10 +3,11 @@
 //! through libwebp (what Pillow uses; the pure-Rust decoder was ~40 % slower here); PNG, GIF,
 //! BMP, TIFF, PNM and animated WebP through the `image` crate's pure-Rust decoders.
 
-use crate::color::{Pixels, contrasting_background, luma_from_rgb, over, pillow_luma, scale16};
+use crate::planes::{Pixels, contrasting_background, luma_from_rgb, over, pillow_luma, scale16};
 use crate::error::{ImageError, Result};
-use crate::jpeg_quality;
-use crate::meta::{
+mod jpeg_quality;
+mod metadata;
+use metadata::{
     ExifInfo, JpegMarkers, gif_first_frame_transparent, jpeg_markers, parse_exif, png_gray_depth,
 };
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits};

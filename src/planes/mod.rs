@@ -16,7 +16,7 @@ pub fn pillow_luma(r: u8, g: u8, b: u8) -> u8 {
     ((r as u32 * 19595 + g as u32 * 38470 + b as u32 * 7471 + 0x8000) >> 16) as u8
 }
 
-crate::simd::dispatch! {
+crate::cpu::dispatch! {
 pub fn luma_from_rgb(rgb: &[u8]) -> Vec<u8> {
     let n = rgb.len() / 3;
     let mut out = vec![0u8; n];
@@ -91,7 +91,7 @@ pub fn source_pixel(x: usize, y: usize, w: usize, h: usize, orientation: u8) -> 
     }
 }
 
-crate::simd::dispatch! {
+crate::cpu::dispatch! {
 /// Average non-overlapping f×f blocks (partial blocks at the edges average what they hold): the
 /// same reduction a 1/f DCT-scaled JPEG decode performs, so hashes agree across the two paths.
 pub fn reduce_box_l8(src: &[u8], w: usize, h: usize, f: usize) -> (Vec<u8>, usize, usize) {
@@ -122,7 +122,7 @@ pub fn reduce_box_l8(src: &[u8], w: usize, h: usize, f: usize) -> (Vec<u8>, usiz
 }
 }
 
-crate::simd::dispatch! {
+crate::cpu::dispatch! {
 /// Area-average resize of a single-channel plane (each output pixel is the exact mean of the
 /// source area it covers). Used to bring images to a common analysis size. The vertical pass runs
 /// first as whole-row multiply-adds (vectorised), so the horizontal pass only sees `dh` rows.
