@@ -4,6 +4,7 @@
 //! which it is a candidate, so each pair comes out exactly once without a global set.
 
 use super::plan::{KeyFn, Plan, masks_up_to};
+use crate::cpu::{self, Level};
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -315,39 +316,9 @@ fn cross_task_body<S: Sink, L: Lanes>(job: &ChunkJob, qidx: &ChunkIndex, task: T
     }
 }
 
-/// Run-time CPU dispatch: the same generic body compiled for AVX-512 VPOPCNTDQ, for AVX2+POPCNT,
-/// and for baseline x86-64 / other targets (where `count_ones` is a bit-twiddling sequence).
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Isa {
-    Baseline,
-    Avx2,
-    Avx512,
-}
-
-pub fn detected_isa() -> Isa {
-    static ISA: std::sync::OnceLock<Isa> = std::sync::OnceLock::new();
-    *ISA.get_or_init(|| {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::env::var_os("IMGSTATS_NO_SIMD").is_some() {
-                return Isa::Baseline;
-            }
-            if is_x86_feature_detected!("avx512f")
-                && is_x86_feature_detected!("avx512bw")
-                && is_x86_feature_detected!("avx512vl")
-                && is_x86_feature_detected!("avx512vpopcntdq")
-                && is_x86_feature_detected!("popcnt")
-            {
-                return Isa::Avx512;
-            }
-            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("popcnt") {
-                return Isa::Avx2;
-            }
-        }
-        Isa::Baseline
-    })
-}
-
+/// Run-time CPU dispatch (`crate::cpu::level()`): the same generic body compiled for AVX-512
+/// VPOPCNTDQ, for AVX2+POPCNT, and for baseline x86-64 / other targets (where `count_ones` is a
+/// bit-twiddling sequence).
 macro_rules! multiversion {
     ($(#[$doc:meta])* fn $name:ident<$($g:ident: $bound:path),*>($($arg:ident: $ty:ty),*) => $body:ident) => {
         $(#[$doc])*
@@ -362,13 +333,21 @@ macro_rules! multiversion {
                 fn v256<$($g: $bound),*>($($arg: $ty),*) {
                     $body::<$($g,)* Portable>($($arg),*)
                 }
-                match detected_isa() {
-                    // SAFETY: detected_isa() checked that the CPU has these features.
-                    Isa::Avx512 => return unsafe { v512($($arg),*) },
-                    Isa::Avx2 => return unsafe { v256($($arg),*) },
-                    Isa::Baseline => {}
+                match cpu::level() {
+                    Level::Avx512 => {
+                        cpu::note(Level::Avx512);
+                        // SAFETY: `cpu::level()` never exceeds what the CPU supports.
+                        return unsafe { v512($($arg),*) };
+                    }
+                    Level::Avx2 => {
+                        cpu::note(Level::Avx2);
+                        // SAFETY: as above.
+                        return unsafe { v256($($arg),*) };
+                    }
+                    Level::Scalar => {}
                 }
             }
+            cpu::note(Level::Scalar);
             $body::<$($g,)* Portable>($($arg),*)
         }
     };

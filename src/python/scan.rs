@@ -8,12 +8,10 @@ use crate::scan::{self, Metrics, Options, Source};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
-use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -25,27 +23,6 @@ pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("HASH_MIN_SIDE", scan::HASH_MIN_SIDE)?;
     m.add("SHARPNESS_LONG_SIDE", scan::SHARPNESS_LONG_SIDE)?;
     Ok(())
-}
-
-/// One pool per thread count, reused across batches (building a pool per call costs more than a
-/// small batch of thumbnails).
-fn pool(threads: usize) -> PyResult<Arc<rayon::ThreadPool>> {
-    static POOLS: OnceLock<Mutex<HashMap<usize, Arc<rayon::ThreadPool>>>> = OnceLock::new();
-    let mut pools = POOLS
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
-    if let Some(p) = pools.get(&threads) {
-        return Ok(p.clone());
-    }
-    let p = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .thread_name(|i| format!("imgstats-{i}"))
-        .build()
-        .map_err(|e| InternalError::new_err(format!("cannot start worker threads: {e}")))?;
-    let p = Arc::new(p);
-    pools.insert(threads, p.clone());
-    Ok(p)
 }
 
 #[pyfunction]
@@ -92,7 +69,8 @@ fn _scan_batch(
         names.push(format!("<bytes #{}>", offset + i));
         sources.push(Source::Bytes(b.as_bytes()));
     }
-    let pool = pool(threads.max(1))?;
+    let pool = crate::pool::pool(threads)
+        .map_err(|e| InternalError::new_err(format!("cannot start worker threads: {e}")))?;
     let cancel = AtomicBool::new(false);
     let done = AtomicUsize::new(0);
     let mut interrupt: Option<PyErr> = None;
