@@ -25,9 +25,26 @@ pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     Ok(())
 }
 
+/// Scan `paths` (os.fsencode() bytes) then `blobs` (encoded images in memory) on a pool of
+/// `threads` workers with the GIL released; `progress(n_done)` is called from this thread while
+/// the workers run, and Ctrl-C cancels between files. Everything after the inputs is keyword-only
+/// and defaults to the core's `Options::default()` (all metrics, Pillow's pixel limit, 1 GiB).
 #[pyfunction]
-#[pyo3(signature = (paths, blobs, metrics, threads, max_pixels, max_file_size, analysis_size=None, progress=None))]
-#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (
+    paths,
+    blobs,
+    *,
+    metrics = None,
+    threads = 1,
+    max_pixels = crate::DEFAULT_MAX_PIXELS,
+    max_file_size = crate::DEFAULT_MAX_FILE_SIZE,
+    analysis_size = None,
+    progress = None,
+))]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "keyword-only arguments of one Python call"
+)]
 fn _scan_batch(
     py: Python<'_>,
     paths: Vec<Vec<u8>>,
