@@ -118,7 +118,7 @@ mod tests {
         for &m in METRIC_NAMES {
             match m {
                 "exif" => {
-                    expected.extend(["orientation", "camera_make", "camera_model", "captured_at"])
+                    expected.extend(["orientation", "camera_make", "camera_model", "captured_at"]);
                 }
                 other => expected.push(other),
             }

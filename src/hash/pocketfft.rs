@@ -282,9 +282,9 @@ impl Dct2 {
             // `src` and `dst` never alias; copy `src` so both borrows are simple.
             let src = *src;
             if p.ip == 4 {
-                Self::radb4(p, &src, dst)
+                Self::radb4(p, &src, dst);
             } else {
-                Self::radb2(p, &src, dst)
+                Self::radb2(p, &src, dst);
             }
             in_c = !in_c;
         }

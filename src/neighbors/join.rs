@@ -220,7 +220,7 @@ pub(crate) fn self_tasks(idx: &ChunkIndex) -> Vec<Task> {
 }
 
 #[inline(always)]
-fn self_rows<S: Sink, L: Lanes>(job: &ChunkJob, b: u32, lo: usize, hi: usize, sink: &mut S) {
+fn self_rows<S: Sink, L: Lanes>(job: &ChunkJob<'_>, b: u32, lo: usize, hi: usize, sink: &mut S) {
     let (hs, ids) = (&job.idx.hashes, &job.idx.ids);
     let (a0, alen) = job.idx.bucket(b);
     for i in a0 + lo..a0 + hi {
@@ -254,7 +254,7 @@ fn self_rows<S: Sink, L: Lanes>(job: &ChunkJob, b: u32, lo: usize, hi: usize, si
 }
 
 #[inline(always)]
-fn self_task_body<S: Sink, L: Lanes>(job: &ChunkJob, task: Task, sink: &mut S) {
+fn self_task_body<S: Sink, L: Lanes>(job: &ChunkJob<'_>, task: Task, sink: &mut S) {
     match task {
         Task::Buckets(lo, hi) => {
             for &b in &job.idx.nonempty[lo as usize..hi as usize] {
@@ -274,7 +274,7 @@ fn self_task_body<S: Sink, L: Lanes>(job: &ChunkJob, task: Task, sink: &mut S) {
 /// (probing query by query was memory-bound: 127 KB of random reads per query at 1M base).
 #[inline(always)]
 fn cross_rows<S: Sink, L: Lanes>(
-    job: &ChunkJob,
+    job: &ChunkJob<'_>,
     qidx: &ChunkIndex,
     bq: u32,
     lo: usize,
@@ -301,7 +301,12 @@ fn cross_rows<S: Sink, L: Lanes>(
 }
 
 #[inline(always)]
-fn cross_task_body<S: Sink, L: Lanes>(job: &ChunkJob, qidx: &ChunkIndex, task: Task, sink: &mut S) {
+fn cross_task_body<S: Sink, L: Lanes>(
+    job: &ChunkJob<'_>,
+    qidx: &ChunkIndex,
+    task: Task,
+    sink: &mut S,
+) {
     match task {
         Task::Buckets(lo, hi) => {
             for &b in &qidx.nonempty[lo as usize..hi as usize] {
@@ -355,11 +360,11 @@ macro_rules! multiversion {
 
 multiversion!(
     /// One self-join task of one chunk.
-    fn self_task<S: Sink>(job: &ChunkJob, task: Task, sink: &mut S) => self_task_body
+    fn self_task<S: Sink>(job: &ChunkJob<'_>, task: Task, sink: &mut S) => self_task_body
 );
 multiversion!(
     /// One cross-join task of one chunk.
-    fn cross_task<S: Sink>(job: &ChunkJob, qidx: &ChunkIndex, task: Task, sink: &mut S) => cross_task_body
+    fn cross_task<S: Sink>(job: &ChunkJob<'_>, qidx: &ChunkIndex, task: Task, sink: &mut S) => cross_task_body
 );
 
 /// Run the self join of `hashes` under `plan`, feeding pairs (a, b, d) with a != b to sinks made

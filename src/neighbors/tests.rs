@@ -62,7 +62,7 @@ fn forced_plans(k: u32) -> Vec<Plan> {
         }
         let width = chunks.iter().map(|c| c.count_ones()).min().unwrap();
         // A chunk with more bits than `width` would address beyond the table: trim it.
-        for c in chunks.iter_mut() {
+        for c in &mut chunks {
             while c.count_ones() > width {
                 *c &= *c - 1;
             }

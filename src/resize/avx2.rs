@@ -86,7 +86,7 @@ pub(super) fn horizontal(
     offset: usize,
     dst: &mut [u8],
 ) {
-    kernels::horizontal(src, sw, rows, taps, offset, dst)
+    kernels::horizontal(src, sw, rows, taps, offset, dst);
 }
 
 #[target_feature(enable = "avx2")]
@@ -99,5 +99,5 @@ pub(super) fn vertical(
     offset: usize,
     dst: &mut [u8],
 ) {
-    kernels::vertical(src, stride, c0, width, taps, offset, dst)
+    kernels::vertical(src, stride, c0, width, taps, offset, dst);
 }
