@@ -107,7 +107,7 @@ fn main() {
         source.split('/').next_back().unwrap_or(""),
         times[times.len() / 2],
         times[0],
-        nb::detected_isa(),
+        imgstats::simd_level(),
         plan.chunks.len(),
         plan.width,
         plan.radius,

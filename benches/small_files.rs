@@ -4,9 +4,10 @@
 //! mnist`). Files are read into memory first, so the phases other than `scan_one (path)` exclude
 //! the file system; one thread. Prints microseconds per image for each phase (median of REPS).
 
-use imgstats::resize::resize_lanczos_l8;
-use imgstats::scan::{Options, Source, scan_one};
-use imgstats::{decode, hash, stats};
+use imgstats::{
+    DecodeRequest, Decoded, Options, Source, ahash, dhash, hashes, phash, probe, probe_and_decode,
+    resize_lanczos_l8, scan_one, stats,
+};
 use std::time::Instant;
 
 fn per_image_us(reps: usize, n: usize, mut f: impl FnMut()) -> f64 {
@@ -46,11 +47,11 @@ fn main() {
     let n = files.len();
     let opts = Options::default();
     let limit = opts.max_pixels;
-    let decoded: Vec<decode::Decoded> = files
+    let decoded: Vec<Decoded> = files
         .iter()
         .map(|d| {
-            let (_, dec) = decode::probe_and_decode(d, limit, |_| {
-                Some(decode::DecodeRequest {
+            let (_, dec) = probe_and_decode(d, limit, |_| {
+                Some(DecodeRequest {
                     reduction: 1,
                     need_rgb: true,
                 })
@@ -81,7 +82,7 @@ fn main() {
         "probe",
         per_image_us(reps, n, || {
             for d in &files {
-                sink ^= u64::from(decode::probe(d, limit).map_or(0, |h| h.width));
+                sink ^= u64::from(probe(d, limit).map_or(0, |h| h.width));
             }
         }),
     );
@@ -89,8 +90,8 @@ fn main() {
         "probe+decode",
         per_image_us(reps, n, || {
             for d in &files {
-                let r = decode::probe_and_decode(d, limit, |_| {
-                    Some(decode::DecodeRequest {
+                let r = probe_and_decode(d, limit, |_| {
+                    Some(DecodeRequest {
                         reduction: 1,
                         need_rgb: true,
                     })
@@ -104,14 +105,14 @@ fn main() {
         per_image_us(reps, n, || {
             for d in &decoded {
                 let p = &d.pixels;
-                sink ^= hash::hashes(&p.luma, p.width, p.height)[0];
+                sink ^= hashes(&p.luma, p.width, p.height)[0];
             }
         }),
     );
     for (name, f) in [
-        ("  phash", hash::phash as fn(&[u8], usize, usize) -> u64),
-        ("  dhash", hash::dhash),
-        ("  ahash", hash::ahash),
+        ("  phash", phash as fn(&[u8], usize, usize) -> u64),
+        ("  dhash", dhash),
+        ("  ahash", ahash),
     ] {
         report(
             name,

@@ -1,13 +1,58 @@
 //! Scan records → one Arrow record batch (columns, never per-row objects), so Python builds a
-//! polars DataFrame from it without copying.
+//! polars DataFrame from it without copying. Which columns, in which order, comes from the metric
+//! table (`scan/metrics.rs`); this file maps each Rust value type to its Arrow array.
 
-use crate::scan::{Metrics, Record};
+use crate::scan::{Metrics, Record, UnixMicros};
 use arrow_array::{
     ArrayRef, BooleanArray, Float32Array, Float64Array, RecordBatch, StringArray,
     TimestampMicrosecondArray, UInt8Array, UInt32Array, UInt64Array,
 };
 use arrow_schema::ArrowError;
 use std::sync::Arc;
+
+/// A value type that a record column can hold, and the Arrow array of it.
+pub trait ArrowColumn: Sized {
+    /// One nullable Arrow array of the values.
+    fn column<'a>(values: impl Iterator<Item = &'a Option<Self>>) -> ArrayRef
+    where
+        Self: 'a;
+}
+
+macro_rules! copy_column {
+    ($($t:ty => $array:ty),* $(,)?) => {$(
+        impl ArrowColumn for $t {
+            fn column<'a>(values: impl Iterator<Item = &'a Option<Self>>) -> ArrayRef {
+                Arc::new(values.copied().collect::<$array>())
+            }
+        }
+    )*};
+}
+
+copy_column! {
+    u8 => UInt8Array,
+    u32 => UInt32Array,
+    u64 => UInt64Array,
+    f32 => Float32Array,
+    f64 => Float64Array,
+    bool => BooleanArray,
+    &'static str => StringArray,
+}
+
+impl ArrowColumn for String {
+    fn column<'a>(values: impl Iterator<Item = &'a Option<Self>>) -> ArrayRef {
+        Arc::new(values.map(Option::as_deref).collect::<StringArray>())
+    }
+}
+
+impl ArrowColumn for UnixMicros {
+    fn column<'a>(values: impl Iterator<Item = &'a Option<Self>>) -> ArrayRef {
+        Arc::new(
+            values
+                .map(|v| v.map(|t| t.0))
+                .collect::<TimestampMicrosecondArray>(),
+        )
+    }
+}
 
 /// Build the batch. `names[i]` is the display name of input i (its path, or `<bytes #i>`).
 /// Columns of metrics that were not requested are left out.
@@ -16,95 +61,19 @@ pub fn record_batch(
     records: &[Record],
     m: &Metrics,
 ) -> Result<RecordBatch, ArrowError> {
-    let mut cols: Vec<(&str, ArrayRef)> = Vec::new();
-    macro_rules! col {
-        ($name:expr, $arr:ty, $f:expr) => {
-            cols.push((
-                $name,
-                Arc::new(records.iter().map($f).collect::<$arr>()) as ArrayRef,
-            ))
-        };
-    }
-    cols.push((
+    let mut cols: Vec<(&str, ArrayRef)> = vec![(
         "path",
         Arc::new(StringArray::from_iter_values(names.iter())),
-    ));
-    col!("error", StringArray, |r: &Record| r.error.as_deref());
-    col!("format", StringArray, |r: &Record| r.format);
-    col!("width", UInt32Array, |r: &Record| r.width);
-    col!("height", UInt32Array, |r: &Record| r.height);
-    col!("channels", UInt8Array, |r: &Record| r.channels);
-    col!("bit_depth", UInt8Array, |r: &Record| r.bit_depth);
-    col!("has_alpha", BooleanArray, |r: &Record| r.has_alpha);
-    col!("file_size", UInt64Array, |r: &Record| r.file_size);
-    if m.exif {
-        col!("orientation", UInt8Array, |r: &Record| r.orientation);
-        col!("camera_make", StringArray, |r: &Record| r
-            .camera_make
-            .as_deref());
-        col!("camera_model", StringArray, |r: &Record| r
-            .camera_model
-            .as_deref());
-        col!("captured_at", TimestampMicrosecondArray, |r: &Record| r
-            .captured_at_us);
-    }
-    if m.jpeg_quality {
-        col!("jpeg_quality", UInt8Array, |r: &Record| r.jpeg_quality);
-    }
-    if m.brightness {
-        col!("brightness", Float32Array, |r: &Record| r.brightness);
-    }
-    if m.contrast {
-        col!("contrast", Float32Array, |r: &Record| r.contrast);
-    }
-    if m.dark_fraction {
-        col!("dark_fraction", Float32Array, |r: &Record| r.dark_fraction);
-    }
-    if m.bright_fraction {
-        col!("bright_fraction", Float32Array, |r: &Record| r
-            .bright_fraction);
-    }
-    if m.blur {
-        col!("blur", Float64Array, |r: &Record| r.blur);
-    }
-    if m.sharpness {
-        col!("sharpness", Float64Array, |r: &Record| r.sharpness);
-    }
-    if m.noise {
-        col!("noise", Float32Array, |r: &Record| r.noise);
-    }
-    if m.entropy {
-        col!("entropy", Float32Array, |r: &Record| r.entropy);
-    }
-    if m.colorfulness {
-        col!("colorfulness", Float32Array, |r: &Record| r.colorfulness);
-    }
-    if m.is_grayscale {
-        col!("is_grayscale", BooleanArray, |r: &Record| r.is_grayscale);
-    }
-    if m.content_hash {
-        col!("content_hash", StringArray, |r: &Record| r
-            .content_hash
-            .as_deref());
-    }
-    if m.pixel_hash {
-        col!("pixel_hash", UInt64Array, |r: &Record| r.pixel_hash);
-    }
-    if m.phash {
-        col!("phash", UInt64Array, |r: &Record| r.phash);
-    }
-    if m.dhash {
-        col!("dhash", UInt64Array, |r: &Record| r.dhash);
-    }
-    if m.ahash {
-        col!("ahash", UInt64Array, |r: &Record| r.ahash);
-    }
+    )];
+    Record::columns(records, m, |name, array| cols.push((name, array)));
     RecordBatch::try_from_iter(cols)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scan::METRIC_NAMES;
+    use arrow_schema::{DataType, TimeUnit};
 
     #[test]
     fn builds_columns_for_requested_metrics() {
@@ -124,5 +93,49 @@ mod tests {
         assert_eq!(names.last().map(String::as_str), Some("phash"));
         assert!(!names.contains(&"blur".to_string()));
         assert_eq!(b.num_rows(), 1);
+    }
+
+    #[test]
+    fn every_metric_in_table_order_with_its_arrow_type() {
+        let recs = vec![Record::default(), Record::default()];
+        let b = record_batch(&["a".into(), "b".into()], &recs, &Metrics::all()).unwrap();
+        let schema = b.schema();
+        let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+        let base = [
+            "path",
+            "error",
+            "format",
+            "width",
+            "height",
+            "channels",
+            "bit_depth",
+            "has_alpha",
+            "file_size",
+        ];
+        assert_eq!(names[..base.len()], base);
+        // exif expands to four columns; every other metric is one column of its own name.
+        let mut expected: Vec<&str> = Vec::new();
+        for &m in METRIC_NAMES {
+            match m {
+                "exif" => {
+                    expected.extend(["orientation", "camera_make", "camera_model", "captured_at"]);
+                }
+                other => expected.push(other),
+            }
+        }
+        assert_eq!(names[base.len()..], expected[..]);
+        let ty = |n: &str| schema.field_with_name(n).unwrap().data_type().clone();
+        assert_eq!(
+            ty("captured_at"),
+            DataType::Timestamp(TimeUnit::Microsecond, None)
+        );
+        assert_eq!(ty("blur"), DataType::Float64);
+        assert_eq!(ty("brightness"), DataType::Float32);
+        assert_eq!(ty("is_grayscale"), DataType::Boolean);
+        assert_eq!(ty("content_hash"), DataType::Utf8);
+        assert_eq!(ty("phash"), DataType::UInt64);
+        assert_eq!(ty("jpeg_quality"), DataType::UInt8);
+        assert_eq!(ty("width"), DataType::UInt32);
+        assert!(b.columns().iter().skip(1).all(|c| c.null_count() == 2));
     }
 }

@@ -51,7 +51,9 @@ def test_panic_in_a_fresh_interpreter_exits_cleanly() -> None:
 
 
 def test_arrow_batch_is_consumed_once() -> None:
-    batch = _imgstats._scan_batch([], [b"xx"], ["brightness"], 1, 1000, 1000)
+    batch = _imgstats._scan_batch(
+        [], [b"xx"], metrics=["brightness"], threads=1, max_pixels=1000, max_file_size=1000
+    )
     assert len(batch) == 1
     df = pl.DataFrame(batch)
     assert df.columns[:2] == ["path", "error"] and df["error"][0].startswith("not a recognised")

@@ -53,10 +53,11 @@ class ArrowBatch:
 def _scan_batch(
     paths: Sequence[bytes],
     blobs: Sequence[bytes],
-    metrics: Sequence[str] | None,
-    threads: int,
-    max_pixels: int,
-    max_file_size: int,
+    *,
+    metrics: Sequence[str] | None = None,
+    threads: int = 1,
+    max_pixels: int = ...,
+    max_file_size: int = ...,
     analysis_size: int | None = None,
     progress: Callable[[int], object] | None = None,
 ) -> ArrowBatch: ...

@@ -181,12 +181,12 @@ def _run_batches(
             batch = _imgstats._scan_batch(
                 chunk if kind == "paths" else [],
                 chunk if kind == "blobs" else [],
-                metrics,
-                threads,
-                max_pixels,
-                max_file_size,
-                analysis_size,
-                on_progress if report is not None else None,
+                metrics=metrics,
+                threads=threads,
+                max_pixels=max_pixels,
+                max_file_size=max_file_size,
+                analysis_size=analysis_size,
+                progress=on_progress if report is not None else None,
             )
             frame = pl.DataFrame(batch)
             if kind == "blobs" and start:
@@ -219,7 +219,5 @@ def _stream_to_parquet(batches: Iterator[pl.DataFrame], output: Path) -> pl.Lazy
 
 
 def _empty_frame(metrics: list[str] | None) -> pl.DataFrame:
-    batch = _imgstats._scan_batch(
-        [], [], metrics, 1, DEFAULT_MAX_PIXELS, DEFAULT_MAX_FILE_SIZE, None, None
-    )
+    batch = _imgstats._scan_batch([], [], metrics=metrics)
     return pl.DataFrame(batch)

@@ -4,6 +4,7 @@
 //! which it is a candidate, so each pair comes out exactly once without a global set.
 
 use super::plan::{KeyFn, Plan, masks_up_to};
+use crate::cpu::{self, Level};
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -219,7 +220,7 @@ pub(crate) fn self_tasks(idx: &ChunkIndex) -> Vec<Task> {
 }
 
 #[inline(always)]
-fn self_rows<S: Sink, L: Lanes>(job: &ChunkJob, b: u32, lo: usize, hi: usize, sink: &mut S) {
+fn self_rows<S: Sink, L: Lanes>(job: &ChunkJob<'_>, b: u32, lo: usize, hi: usize, sink: &mut S) {
     let (hs, ids) = (&job.idx.hashes, &job.idx.ids);
     let (a0, alen) = job.idx.bucket(b);
     for i in a0 + lo..a0 + hi {
@@ -253,7 +254,7 @@ fn self_rows<S: Sink, L: Lanes>(job: &ChunkJob, b: u32, lo: usize, hi: usize, si
 }
 
 #[inline(always)]
-fn self_task_body<S: Sink, L: Lanes>(job: &ChunkJob, task: Task, sink: &mut S) {
+fn self_task_body<S: Sink, L: Lanes>(job: &ChunkJob<'_>, task: Task, sink: &mut S) {
     match task {
         Task::Buckets(lo, hi) => {
             for &b in &job.idx.nonempty[lo as usize..hi as usize] {
@@ -273,7 +274,7 @@ fn self_task_body<S: Sink, L: Lanes>(job: &ChunkJob, task: Task, sink: &mut S) {
 /// (probing query by query was memory-bound: 127 KB of random reads per query at 1M base).
 #[inline(always)]
 fn cross_rows<S: Sink, L: Lanes>(
-    job: &ChunkJob,
+    job: &ChunkJob<'_>,
     qidx: &ChunkIndex,
     bq: u32,
     lo: usize,
@@ -300,7 +301,12 @@ fn cross_rows<S: Sink, L: Lanes>(
 }
 
 #[inline(always)]
-fn cross_task_body<S: Sink, L: Lanes>(job: &ChunkJob, qidx: &ChunkIndex, task: Task, sink: &mut S) {
+fn cross_task_body<S: Sink, L: Lanes>(
+    job: &ChunkJob<'_>,
+    qidx: &ChunkIndex,
+    task: Task,
+    sink: &mut S,
+) {
     match task {
         Task::Buckets(lo, hi) => {
             for &b in &qidx.nonempty[lo as usize..hi as usize] {
@@ -315,39 +321,9 @@ fn cross_task_body<S: Sink, L: Lanes>(job: &ChunkJob, qidx: &ChunkIndex, task: T
     }
 }
 
-/// Run-time CPU dispatch: the same generic body compiled for AVX-512 VPOPCNTDQ, for AVX2+POPCNT,
-/// and for baseline x86-64 / other targets (where `count_ones` is a bit-twiddling sequence).
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Isa {
-    Baseline,
-    Avx2,
-    Avx512,
-}
-
-pub fn detected_isa() -> Isa {
-    static ISA: std::sync::OnceLock<Isa> = std::sync::OnceLock::new();
-    *ISA.get_or_init(|| {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::env::var_os("IMGSTATS_NO_SIMD").is_some() {
-                return Isa::Baseline;
-            }
-            if is_x86_feature_detected!("avx512f")
-                && is_x86_feature_detected!("avx512bw")
-                && is_x86_feature_detected!("avx512vl")
-                && is_x86_feature_detected!("avx512vpopcntdq")
-                && is_x86_feature_detected!("popcnt")
-            {
-                return Isa::Avx512;
-            }
-            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("popcnt") {
-                return Isa::Avx2;
-            }
-        }
-        Isa::Baseline
-    })
-}
-
+/// Run-time CPU dispatch (`crate::cpu::level()`): the same generic body compiled for AVX-512
+/// VPOPCNTDQ, for AVX2+POPCNT, and for baseline x86-64 / other targets (where `count_ones` is a
+/// bit-twiddling sequence).
 macro_rules! multiversion {
     ($(#[$doc:meta])* fn $name:ident<$($g:ident: $bound:path),*>($($arg:ident: $ty:ty),*) => $body:ident) => {
         $(#[$doc])*
@@ -362,13 +338,21 @@ macro_rules! multiversion {
                 fn v256<$($g: $bound),*>($($arg: $ty),*) {
                     $body::<$($g,)* Portable>($($arg),*)
                 }
-                match detected_isa() {
-                    // SAFETY: detected_isa() checked that the CPU has these features.
-                    Isa::Avx512 => return unsafe { v512($($arg),*) },
-                    Isa::Avx2 => return unsafe { v256($($arg),*) },
-                    Isa::Baseline => {}
+                match cpu::level() {
+                    Level::Avx512 => {
+                        cpu::note(Level::Avx512);
+                        // SAFETY: `cpu::level()` never exceeds what the CPU supports.
+                        return unsafe { v512($($arg),*) };
+                    }
+                    Level::Avx2 => {
+                        cpu::note(Level::Avx2);
+                        // SAFETY: as above.
+                        return unsafe { v256($($arg),*) };
+                    }
+                    Level::Scalar => {}
                 }
             }
+            cpu::note(Level::Scalar);
             $body::<$($g,)* Portable>($($arg),*)
         }
     };
@@ -376,11 +360,11 @@ macro_rules! multiversion {
 
 multiversion!(
     /// One self-join task of one chunk.
-    fn self_task<S: Sink>(job: &ChunkJob, task: Task, sink: &mut S) => self_task_body
+    fn self_task<S: Sink>(job: &ChunkJob<'_>, task: Task, sink: &mut S) => self_task_body
 );
 multiversion!(
     /// One cross-join task of one chunk.
-    fn cross_task<S: Sink>(job: &ChunkJob, qidx: &ChunkIndex, task: Task, sink: &mut S) => cross_task_body
+    fn cross_task<S: Sink>(job: &ChunkJob<'_>, qidx: &ChunkIndex, task: Task, sink: &mut S) => cross_task_body
 );
 
 /// Run the self join of `hashes` under `plan`, feeding pairs (a, b, d) with a != b to sinks made

@@ -5,7 +5,7 @@
 //! and friends), in sub-quadratic time on realistic data: exact-equal hashes are collapsed first,
 //! then a multi-index-hashing bucket join whose layout is chosen from the data (see `plan.rs`)
 //! finds the remaining pairs, with brute force inside over-full buckets. Work runs on the current
-//! rayon pool; [`with_threads`] runs a call on a pool of a given size.
+//! rayon pool; [`with_threads`] runs a call on the shared pool of a given size (`crate::pool`).
 
 mod join;
 mod plan;
@@ -14,7 +14,7 @@ mod tests;
 mod union_find;
 mod unique;
 
-pub use join::{Isa, detected_isa};
+pub use crate::pool::with_threads;
 pub use plan::Plan;
 
 use rayon::prelude::*;
@@ -31,18 +31,6 @@ pub type Pair = (u32, u32, u8);
 pub struct Groups {
     pub labels: Vec<u32>,
     pub sizes: Vec<u32>,
-}
-
-/// Run `f` on a dedicated pool of `threads` threads (None: the current/global rayon pool).
-pub fn with_threads<T: Send>(threads: Option<usize>, f: impl FnOnce() -> T + Send) -> T {
-    match threads {
-        Some(n) if n > 0 => match rayon::ThreadPoolBuilder::new().num_threads(n).build() {
-            Ok(pool) => pool.install(f),
-            // Cannot spawn threads (resource limits): the current pool still gives the answer.
-            Err(_) => f(),
-        },
-        _ => f(),
-    }
 }
 
 /// The layout a self join of `hashes` at threshold `k` would use (for benchmarks and debugging).

@@ -136,7 +136,7 @@ fn varying_bits_by_balance(sets: &[&[u64]]) -> Vec<u32> {
     let mut seen = 0u64;
     let mut rng = SplitMix(0x5EED);
     for hashes in sets {
-        for &h in hashes.iter() {
+        for &h in *hashes {
             all_and &= h;
             all_or |= h;
         }

@@ -4,6 +4,7 @@
 
 use super::plan::SplitMix;
 use super::*;
+use crate::cpu::testing::{same_on_every_level, with_level};
 
 fn uniform(n: usize, seed: u64) -> Vec<u64> {
     let mut rng = SplitMix(seed);
@@ -61,7 +62,7 @@ fn forced_plans(k: u32) -> Vec<Plan> {
         }
         let width = chunks.iter().map(|c| c.count_ones()).min().unwrap();
         // A chunk with more bits than `width` would address beyond the table: trim it.
-        for c in chunks.iter_mut() {
+        for c in &mut chunks {
             while c.count_ones() > width {
                 *c &= *c - 1;
             }
@@ -90,8 +91,20 @@ fn self_pairs_match_brute_force_uniform_and_skewed() {
     }
 }
 
+/// Run `check` once per SIMD level this CPU has (the portable kernel included).
+fn on_every_level(check: impl Fn()) {
+    for level in crate::cpu::available() {
+        let ((), ran) = with_level(level, &check);
+        assert!(ran, "no {level:?} join kernel ran");
+    }
+}
+
 #[test]
 fn forced_layouts_match_brute_force() {
+    on_every_level(check_forced_layouts);
+}
+
+fn check_forced_layouts() {
     let hashes = skewed(2500, 4);
     let u = Unique::new(&hashes);
     for k in [1, 3, 6, 8] {
@@ -110,6 +123,10 @@ fn forced_layouts_match_brute_force() {
 
 #[test]
 fn cross_and_nearest_match_brute_force() {
+    on_every_level(check_cross_and_nearest);
+}
+
+fn check_cross_and_nearest() {
     let mut rng = SplitMix(5);
     let base = skewed(3000, 6);
     // Queries: near copies of base items, exact copies, and unrelated hashes.
@@ -139,6 +156,22 @@ fn cross_and_nearest_match_brute_force() {
             );
         }
     }
+}
+
+#[test]
+fn portable_avx2_and_avx512_kernels_find_the_same_pairs() {
+    let base = skewed(4000, 31);
+    let query = skewed(1500, 32);
+    let found = same_on_every_level("neighbour join", || {
+        (
+            self_pairs(&base, 8),
+            cross_pairs(&base, &query, 6),
+            nearest(&base, &query, 10),
+            groups(&base, 8),
+        )
+    });
+    assert_eq!(found.0, brute_self_pairs(&base, 8));
+    assert_eq!(found.1, brute_cross_pairs(&base, &query, 6));
 }
 
 #[test]

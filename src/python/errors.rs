@@ -44,11 +44,8 @@ where
 }
 
 pub(crate) fn panic_message(payload: &Box<dyn std::any::Any + Send>) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        format!("internal error (please report): {s}")
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        format!("internal error (please report): {s}")
-    } else {
-        "internal error (please report): panic".to_string()
-    }
+    format!(
+        "internal error (please report): {}",
+        crate::error::panic_text(payload.as_ref())
+    )
 }

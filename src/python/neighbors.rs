@@ -56,7 +56,7 @@ fn _self_pairs<'py>(
     let k = check_k(k)?;
     let h = self::hashes(&hashes);
     let pairs = run_detached(py, || {
-        neighbors::with_threads(threads, || neighbors::self_pairs(&h, k))
+        crate::pool::with_threads(threads, || neighbors::self_pairs(&h, k))
     })?;
     Ok(columns(py, pairs))
 }
@@ -76,7 +76,7 @@ fn _cross_pairs<'py>(
     let k = check_k(k)?;
     let (b, q) = (hashes(&base), hashes(&query));
     let pairs = run_detached(py, || {
-        neighbors::with_threads(threads, || {
+        crate::pool::with_threads(threads, || {
             if nearest_only {
                 neighbors::nearest(&b, &q, k)
             } else {
@@ -100,7 +100,7 @@ fn _groups<'py>(
     let k = check_k(k)?;
     let h = self::hashes(&hashes);
     let g = run_detached(py, || {
-        neighbors::with_threads(threads, || neighbors::groups(&h, k))
+        crate::pool::with_threads(threads, || neighbors::groups(&h, k))
     })?;
     Ok((g.labels.into_pyarray(py), g.sizes.into_pyarray(py)))
 }

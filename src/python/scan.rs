@@ -8,12 +8,10 @@ use crate::scan::{self, Metrics, Options, Source};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
-use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -27,30 +25,26 @@ pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     Ok(())
 }
 
-/// One pool per thread count, reused across batches (building a pool per call costs more than a
-/// small batch of thumbnails).
-fn pool(threads: usize) -> PyResult<Arc<rayon::ThreadPool>> {
-    static POOLS: OnceLock<Mutex<HashMap<usize, Arc<rayon::ThreadPool>>>> = OnceLock::new();
-    let mut pools = POOLS
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
-    if let Some(p) = pools.get(&threads) {
-        return Ok(p.clone());
-    }
-    let p = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .thread_name(|i| format!("imgstats-{i}"))
-        .build()
-        .map_err(|e| InternalError::new_err(format!("cannot start worker threads: {e}")))?;
-    let p = Arc::new(p);
-    pools.insert(threads, p.clone());
-    Ok(p)
-}
-
+/// Scan `paths` (os.fsencode() bytes) then `blobs` (encoded images in memory) on a pool of
+/// `threads` workers with the GIL released; `progress(n_done)` is called from this thread while
+/// the workers run, and Ctrl-C cancels between files. Everything after the inputs is keyword-only
+/// and defaults to the core's `Options::default()` (all metrics, Pillow's pixel limit, 1 GiB).
 #[pyfunction]
-#[pyo3(signature = (paths, blobs, metrics, threads, max_pixels, max_file_size, analysis_size=None, progress=None))]
-#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (
+    paths,
+    blobs,
+    *,
+    metrics = None,
+    threads = 1,
+    max_pixels = crate::DEFAULT_MAX_PIXELS,
+    max_file_size = crate::DEFAULT_MAX_FILE_SIZE,
+    analysis_size = None,
+    progress = None,
+))]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "keyword-only arguments of one Python call"
+)]
 fn _scan_batch(
     py: Python<'_>,
     paths: Vec<Vec<u8>>,
@@ -92,7 +86,8 @@ fn _scan_batch(
         names.push(format!("<bytes #{}>", offset + i));
         sources.push(Source::Bytes(b.as_bytes()));
     }
-    let pool = pool(threads.max(1))?;
+    let pool = crate::pool::pool(threads)
+        .map_err(|e| InternalError::new_err(format!("cannot start worker threads: {e}")))?;
     let cancel = AtomicBool::new(false);
     let done = AtomicUsize::new(0);
     let mut interrupt: Option<PyErr> = None;

@@ -1,88 +1,5 @@
-//! Per-image statistics on 8-bit planes. Each function is one pass with integer accumulators;
-//! definitions follow the references users check against (OpenCV, Immerkær 1996, Hasler–Süsstrunk).
-
-/// Luma at or below this level counts as dark (near-clipped shadows).
-pub const DARK_LEVEL: u8 = 10;
-/// Luma at or above this level counts as bright (near-clipped highlights).
-pub const BRIGHT_LEVEL: u8 = 245;
-/// A pixel is coloured when max(R,G,B) − min(R,G,B) exceeds this many levels; JPEG chroma noise
-/// on grey content stays well below it.
-pub const GRAY_SPREAD: u8 = 12;
-/// An image is grayscale when fewer than this share of its pixels is coloured.
-pub const GRAY_MAX_COLORED_SHARE: f64 = 0.005;
-
-pub fn histogram(luma: &[u8]) -> [u64; 256] {
-    // Four sub-histograms break the store-to-load dependency on runs of equal pixels; u32 bins
-    // halve what is zeroed per image and hold any count below the pixel limit (the plane is
-    // counted in pieces of under 2^32 pixels all the same).
-    if luma.len() >= 1 << 32 {
-        let (a, b) = luma.split_at(1 << 31);
-        let (ha, hb) = (histogram(a), histogram(b));
-        return std::array::from_fn(|i| ha[i] + hb[i]);
-    }
-    let mut h = [[0u32; 256]; 4];
-    let mut chunks = luma.chunks_exact(4);
-    for c in &mut chunks {
-        h[0][c[0] as usize] += 1;
-        h[1][c[1] as usize] += 1;
-        h[2][c[2] as usize] += 1;
-        h[3][c[3] as usize] += 1;
-    }
-    for &v in chunks.remainder() {
-        h[0][v as usize] += 1;
-    }
-    let mut out = [0u64; 256];
-    for (i, o) in out.iter_mut().enumerate() {
-        *o = u64::from(h[0][i]) + u64::from(h[1][i]) + u64::from(h[2][i]) + u64::from(h[3][i]);
-    }
-    out
-}
-
-/// Statistics of the luma histogram.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct LumaStats {
-    pub mean: f64,
-    pub std: f64,
-    pub dark_fraction: f64,
-    pub bright_fraction: f64,
-    /// Shannon entropy of the 256-bin luma histogram, in bits (0–8).
-    pub entropy: f64,
-}
-
-pub fn luma_stats(hist: &[u64; 256]) -> LumaStats {
-    let n: u64 = hist.iter().sum();
-    if n == 0 {
-        return LumaStats {
-            mean: f64::NAN,
-            std: f64::NAN,
-            dark_fraction: f64::NAN,
-            bright_fraction: f64::NAN,
-            entropy: f64::NAN,
-        };
-    }
-    // u128: the sums of squares overflow u64 beyond ~2.8·10^14 pixels; cheap next to the logs.
-    let (mut s1, mut s2) = (0u128, 0u128);
-    let mut entropy = 0.0;
-    let inv_n = 1.0 / n as f64;
-    for (v, &c) in hist.iter().enumerate().filter(|(_, c)| **c > 0) {
-        s1 += v as u128 * c as u128;
-        s2 += (v * v) as u128 * c as u128;
-        let p = c as f64 * inv_n;
-        entropy -= p * p.log2();
-    }
-    let nf = n as f64;
-    let mean = s1 as f64 / nf;
-    let var = (s2 as f64 / nf - mean * mean).max(0.0);
-    let dark: u64 = hist[..=DARK_LEVEL as usize].iter().sum();
-    let bright: u64 = hist[BRIGHT_LEVEL as usize..].iter().sum();
-    LumaStats {
-        mean,
-        std: var.sqrt(),
-        dark_fraction: dark as f64 / nf,
-        bright_fraction: bright as f64 / nf,
-        entropy: entropy.max(0.0),
-    }
-}
+//! Second derivatives of the luma plane: `blur` and `sharpness` (variance of the Laplacian, as
+//! OpenCV computes it) and `noise` (Immerkær's σ), fused into one pass over the rows.
 
 /// OpenCV's BORDER_REFLECT_101 index (gfedcb|abcdefgh|gfedcba).
 #[inline]
@@ -150,7 +67,7 @@ pub fn immerkaer_sigma(luma: &[u8], w: usize, h: usize) -> f64 {
     (std::f64::consts::FRAC_PI_2).sqrt() * total as f64 / (6.0 * n)
 }
 
-crate::simd::dispatch! {
+crate::cpu::dispatch! {
 /// Laplacian variance and (optionally) Immerkær σ in one pass over the rows, with inner loops
 /// the compiler vectorises. Equal to `laplacian_variance` and `immerkaer_sigma` (tested).
 /// Immerkær's kernel is separable, [1,−2,1]ᵀ ⊗ [1,−2,1]: each row's horizontal second difference is
@@ -264,58 +181,6 @@ fn hdiff(row: &[u8], out: &mut [i16]) {
     }
 }
 
-/// Colour statistics of interleaved RGB in one pass.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct ColorStats {
-    /// Hasler & Süsstrunk (2003): sqrt(σrg²+σyb²) + 0.3·sqrt(μrg²+μyb²), rg = R−G, yb = ½(R+G)−B.
-    pub colorfulness: f64,
-    /// Fewer than GRAY_MAX_COLORED_SHARE of pixels have a channel spread above GRAY_SPREAD.
-    pub is_grayscale: bool,
-}
-
-crate::simd::dispatch! {
-pub fn color_stats(rgb: &[u8]) -> ColorStats {
-    let n = (rgb.len() / 3) as u64;
-    if n == 0 {
-        return ColorStats {
-            colorfulness: f64::NAN,
-            is_grayscale: true,
-        };
-    }
-    // yb is a half-integer: accumulate 2·yb to stay in integers. Chunks of 4096 pixels keep the
-    // i32 sums of squares below 2^31 (510² · 4096 ≈ 1.07e9).
-    let (mut rg1, mut rg2, mut yb1, mut yb2, mut colored) = (0i64, 0i64, 0i64, 0i64, 0u64);
-    for chunk in rgb.chunks(3 * 4096) {
-        let (mut a1, mut a2, mut b1, mut b2, mut c) = (0i32, 0i32, 0i32, 0i32, 0u32);
-        for p in chunk.chunks_exact(3) {
-            let (r, g, b) = (p[0] as i32, p[1] as i32, p[2] as i32);
-            let rg = r - g;
-            let yb = r + g - 2 * b;
-            a1 += rg;
-            a2 += rg * rg;
-            b1 += yb;
-            b2 += yb * yb;
-            let spread = r.max(g).max(b) - r.min(g).min(b);
-            c += (spread > GRAY_SPREAD as i32) as u32;
-        }
-        rg1 += a1 as i64;
-        rg2 += a2 as i64;
-        yb1 += b1 as i64;
-        yb2 += b2 as i64;
-        colored += c as u64;
-    }
-    let nf = n as f64;
-    let mrg = rg1 as f64 / nf;
-    let myb = yb1 as f64 / nf / 2.0;
-    let vrg = (rg2 as f64 / nf - mrg * mrg).max(0.0);
-    let vyb = (yb2 as f64 / nf / 4.0 - myb * myb).max(0.0);
-    ColorStats {
-        colorfulness: (vrg + vyb).sqrt() + 0.3 * (mrg * mrg + myb * myb).sqrt(),
-        is_grayscale: (colored as f64) < GRAY_MAX_COLORED_SHARE * nf,
-    }
-}
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -390,6 +255,18 @@ mod tests {
     }
 
     #[test]
+    fn fused_pass_is_the_same_on_every_simd_level() {
+        let mut seed = 5;
+        for &(w, h) in &[(3, 3), (17, 9), (640, 427), (2500, 5)] {
+            let img: Vec<u8> = (0..w * h).map(|_| lcg(&mut seed) as u8).collect();
+            crate::cpu::testing::same_on_every_level("second_derivatives", || {
+                let (lap, noise) = second_derivatives(&img, w, h, true);
+                (lap.to_bits(), noise.to_bits())
+            });
+        }
+    }
+
+    #[test]
     fn immerkaer_is_zero_on_planes_and_recovers_sigma() {
         let (w, h) = (256, 256);
         let ramp: Vec<u8> = (0..w * h)
@@ -408,31 +285,5 @@ mod tests {
             .collect();
         let s = immerkaer_sigma(&noisy, w, h);
         assert!((s - 5.0).abs() < 0.25, "sigma {s}");
-    }
-
-    #[test]
-    fn histogram_stats() {
-        let luma = [0u8, 0, 255, 255];
-        let s = luma_stats(&histogram(&luma));
-        assert_eq!(s.mean, 127.5);
-        assert_eq!(s.std, 127.5);
-        assert_eq!(s.dark_fraction, 0.5);
-        assert_eq!(s.bright_fraction, 0.5);
-        assert!((s.entropy - 1.0).abs() < 1e-12);
-        let flat = luma_stats(&histogram(&[77u8; 1000]));
-        assert_eq!((flat.std, flat.entropy), (0.0, 0.0));
-    }
-
-    #[test]
-    fn colorfulness_and_grayscale() {
-        let gray: Vec<u8> = (0..300).map(|i| (i / 3) as u8).collect();
-        let c = color_stats(&gray);
-        assert!(c.is_grayscale);
-        assert_eq!(c.colorfulness, 0.0);
-        let red: Vec<u8> = (0..100).flat_map(|_| [255u8, 0, 0]).collect();
-        let c = color_stats(&red);
-        assert!(!c.is_grayscale);
-        // rg = 255, yb = 127.5, no variance: 0.3 * sqrt(255² + 127.5²).
-        assert!((c.colorfulness - 0.3 * (255f64.powi(2) + 127.5f64.powi(2)).sqrt()).abs() < 1e-9);
     }
 }

@@ -1,0 +1,121 @@
+//! The portable resize kernels: plain loops over the fixed-point taps, shaped so LLVM vectorises
+//! them. The same functions are compiled a second time with AVX2 enabled in `avx2.rs`.
+
+use super::taps::{HALF, PRECISION_BITS, Padded, Taps};
+
+/// Pillow's `clip8`: arithmetic shift (floor), then clamp to a byte.
+#[inline(always)]
+pub(super) fn clip8(ss: i32) -> u8 {
+    (ss >> PRECISION_BITS).clamp(0, 255) as u8
+}
+
+/// `Σ p·c` with 16-bit operands: the shape LLVM turns into `pmaddwd`.
+#[inline(always)]
+pub(super) fn dot16(px: &[u8], k: &[i16]) -> i32 {
+    px.iter().zip(k).fold(0i32, |s, (&p, &c)| {
+        s.wrapping_add(i32::from(p) * i32::from(c))
+    })
+}
+
+/// Horizontal pass: `rows` rows of width `sw` starting at byte `src` → rows of width `taps.len`.
+/// The rows start at input column `offset` (the columns before it are not read).
+#[inline(always)]
+pub(super) fn horizontal(
+    src: &[u8],
+    sw: usize,
+    rows: usize,
+    taps: &Taps,
+    offset: usize,
+    dst: &mut [u8],
+) {
+    let dw = taps.bounds.len();
+    let rows = src
+        .chunks_exact(sw)
+        .take(rows)
+        .zip(dst.chunks_exact_mut(dw));
+    if let Some(p) = &taps.padded {
+        for (row, out) in rows {
+            for (xx, o) in out.iter_mut().enumerate() {
+                *o = padded_output(row, p, offset, xx);
+            }
+        }
+        return;
+    }
+    for (row, out) in rows {
+        for (xx, o) in out.iter_mut().enumerate() {
+            let (start, len) = taps.bounds[xx];
+            let px = &row[start - offset..start - offset + len];
+            let at = xx * taps.ksize..xx * taps.ksize + len;
+            let ss = match &taps.k16 {
+                // The true sum fits in i32, so wrapping intermediates still give it exactly.
+                Some(t) => {
+                    let fixes = &t.fixes[t.fix_at[xx]..t.fix_at[xx + 1]];
+                    fixes
+                        .iter()
+                        .fold(HALF.wrapping_add(dot16(px, &t.k[at])), |s, &(j, d)| {
+                            s.wrapping_add(i32::from(px[j]) * d)
+                        })
+                }
+                None => taps.k[at]
+                    .iter()
+                    .zip(px)
+                    .fold(HALF, |s, (&c, &p)| s + i32::from(p) * c),
+            };
+            *o = clip8(ss);
+        }
+    }
+}
+
+/// Output `xx` of one row through its padded window.
+#[inline(always)]
+pub(super) fn padded_output(row: &[u8], p: &Padded, offset: usize, xx: usize) -> u8 {
+    let s = p.starts[xx] - offset;
+    let px = &row[s..s + p.kpad];
+    let k = &p.k[xx * p.kpad..(xx + 1) * p.kpad];
+    let mut acc = [0i32; 8];
+    for (pc, kc) in px.as_chunks::<8>().0.iter().zip(k.as_chunks::<8>().0) {
+        for l in 0..8 {
+            // Wrapping: lanes hold partial sums; the total fits in i32, so it comes out exact.
+            acc[l] = acc[l].wrapping_add(i32::from(pc[l]) * kc[l]);
+        }
+    }
+    clip8(acc.iter().fold(HALF, |s, &a| s.wrapping_add(a)))
+}
+
+/// Vertical pass over whole rows: columns `[c0, c0 + width)` of a `stride`-wide image whose first
+/// row is input row `offset`.
+#[inline(always)]
+pub(super) fn vertical(
+    src: &[u8],
+    stride: usize,
+    c0: usize,
+    width: usize,
+    taps: &Taps,
+    offset: usize,
+    dst: &mut [u8],
+) {
+    let mut acc = vec![0i32; width];
+    for (yy, out) in dst.chunks_exact_mut(width).enumerate() {
+        let (start, k) = taps.taps(yy);
+        acc.fill(HALF);
+        for (j, &c) in k.iter().enumerate() {
+            let off = (start - offset + j) * stride + c0;
+            let row = &src[off..off + width];
+            // Fixed 8-lane chunks: a loop of unknown length vectorises only from ~32 columns on,
+            // and hash thumbnails are narrower than that.
+            let (acc8, acc_tail) = acc.as_chunks_mut::<8>();
+            let (row8, row_tail) = row.as_chunks::<8>();
+            for (a, p) in acc8.iter_mut().zip(row8) {
+                for l in 0..8 {
+                    a[l] += i32::from(p[l]) * c;
+                }
+            }
+            for (a, &p) in acc_tail.iter_mut().zip(row_tail) {
+                *a += i32::from(p) * c;
+            }
+        }
+        for (o, &a) in out.iter_mut().zip(&acc) {
+            *o = clip8(a);
+        }
+    }
+}

@@ -1,0 +1,336 @@
+//! Planning one image: from the requested metrics' needs (metrics.rs), the smallest decode that
+//! serves all of them, and then [`Image`]: the decoded planes plus everything derived from them
+//! once per image (histogram statistics, second derivatives, hashes, resized planes) that
+//! several metrics share.
+
+use super::metrics::{Metrics, Stage};
+use super::{HASH_MIN_SIDE, Options, SHARPNESS_LONG_SIDE};
+use crate::decode::{Decoded, Header};
+use crate::planes::{Pixels, orient_l8};
+use crate::resize::{fit_long_side, reduce_box_l8, resize_area_l8, resize_area_rgb8};
+use crate::{hash, stats};
+use std::cell::{OnceCell, RefCell};
+use std::rc::Rc;
+
+/// Long side of the shared RGB plane colour metrics are measured on ([`Image::rgb_fit`]): a
+/// common size makes them comparable across resolutions and bounds their cost.
+#[allow(
+    dead_code,
+    reason = "the first users are the next issue's colour metrics"
+)]
+pub(crate) const COLOR_LONG_SIDE: usize = 512;
+
+/// Which plane a pixel metric reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Color {
+    /// 8-bit luma (Pillow's `convert("L")`).
+    Luma,
+    /// Interleaved RGB (gray sources: R = G = B).
+    Rgb,
+}
+
+/// The smallest decode a pixel metric tolerates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scale {
+    /// Any reduction (up to the 1/8 JPEG decode).
+    Any,
+    /// Every stored pixel.
+    Native,
+    /// A reduction keeping the short side at least this many pixels.
+    ShortSide(usize),
+    /// A reduction keeping the long side at least this many pixels.
+    LongSide(usize),
+    /// `Native`, or `LongSide(analysis_size)` when the caller set an analysis size.
+    Analysis,
+}
+
+impl Scale {
+    fn resolve(self, analysis_size: Option<usize>) -> Scale {
+        match (self, analysis_size) {
+            (Scale::Analysis, None) => Scale::Native,
+            (Scale::Analysis, Some(a)) => Scale::LongSide(a),
+            (s, _) => s,
+        }
+    }
+}
+
+/// What a pixel metric needs from the decode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Needs {
+    pub color: Color,
+    pub scale: Scale,
+}
+
+impl Metrics {
+    fn pixel_needs(&self) -> impl Iterator<Item = Needs> + use<> {
+        self.selected()
+            .filter(|m| m.stage == Stage::Pixels)
+            .filter_map(|m| m.needs)
+    }
+
+    /// Some requested metric is defined on every native pixel (no reduced decode can serve it).
+    pub(crate) fn native(&self, analysis_size: Option<usize>) -> bool {
+        self.pixel_needs()
+            .any(|n| n.scale.resolve(analysis_size) == Scale::Native)
+    }
+
+    /// Some requested metric reads pixels.
+    pub(crate) fn needs_pixels(&self) -> bool {
+        self.pixel_needs().next().is_some()
+    }
+
+    /// The decode must produce RGB. Colour metrics need it; so do native luma metrics (and
+    /// blur/noise, native unless an analysis size is set), so that their luma is Pillow's (from
+    /// RGB) whatever else was requested, never libjpeg's Y plane.
+    pub(crate) fn needs_rgb(&self) -> bool {
+        self.pixel_needs()
+            .any(|n| n.color == Color::Rgb || matches!(n.scale, Scale::Native | Scale::Analysis))
+    }
+}
+
+/// Largest power-of-two reduction (≤ 8) keeping `side / f >= min_side`.
+pub(crate) fn largest_reduction(side: usize, min_side: usize) -> usize {
+    let mut f = 1;
+    while f < 8 && side / (f * 2) >= min_side {
+        f *= 2;
+    }
+    f
+}
+
+/// The smallest decode that serves every requested metric.
+pub(crate) fn reduction_for(h: &Header, opts: &Options) -> usize {
+    let m = &opts.metrics;
+    if m.native(opts.analysis_size) {
+        return 1;
+    }
+    let (w, hh) = (h.width as usize, h.height as usize);
+    let mut f = 8; // brightness alone: the 1/8 decode's pixels are block means (DC terms)
+    for need in m.pixel_needs() {
+        match need.scale.resolve(opts.analysis_size) {
+            Scale::Any => {}
+            Scale::ShortSide(s) => f = f.min(largest_reduction(w.min(hh), s)),
+            Scale::LongSide(s) => f = f.min(largest_reduction(w.max(hh), s)),
+            Scale::Native | Scale::Analysis => return 1,
+        }
+    }
+    f
+}
+
+/// A plane and its size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Plane {
+    pub data: Vec<u8>,
+    pub width: usize,
+    pub height: usize,
+}
+
+/// One decoded image and what is derived from it, each computed at most once, on first use.
+/// Pixel metrics' column functions (metrics.rs) read from here.
+pub(crate) struct Image<'a> {
+    pub pixels: &'a Pixels,
+    /// The reduction the decode applied (1 for everything but reduced JPEG decodes).
+    pub reduction: usize,
+    /// The source has no colour (grayscale JPEG, L/LA PNG...).
+    pub gray_source: bool,
+    pub header: &'a Header,
+    pub opts: &'a Options,
+    luma_stats: OnceCell<stats::LumaStats>,
+    derivatives: OnceCell<(f64, f64)>,
+    color: OnceCell<stats::ColorStats>,
+    hashes: OnceCell<[u64; 3]>,
+    rgb_fit: RefCell<Vec<(usize, Rc<Plane>)>>,
+}
+
+impl<'a> Image<'a> {
+    pub(crate) fn new(d: &'a Decoded, header: &'a Header, opts: &'a Options) -> Self {
+        Image {
+            pixels: &d.pixels,
+            reduction: d.reduction,
+            gray_source: d.gray_source,
+            header,
+            opts,
+            luma_stats: OnceCell::new(),
+            derivatives: OnceCell::new(),
+            color: OnceCell::new(),
+            hashes: OnceCell::new(),
+            rgb_fit: RefCell::new(Vec::new()),
+        }
+    }
+
+    fn orientation(&self) -> u8 {
+        self.header.exif.orientation.unwrap_or(1)
+    }
+
+    /// Histogram statistics of the luma plane (brightness, contrast, fractions, entropy).
+    pub(crate) fn luma_stats(&self) -> stats::LumaStats {
+        *self
+            .luma_stats
+            .get_or_init(|| stats::luma_stats(&stats::histogram(&self.pixels.luma)))
+    }
+
+    /// `(Laplacian variance, Immerkær σ)` of the blur/noise plane: native, or area-resized to
+    /// `analysis_size`. σ is computed only when `noise` was requested (NaN otherwise).
+    pub(crate) fn derivatives(&self) -> (f64, f64) {
+        *self.derivatives.get_or_init(|| {
+            let p = self.pixels;
+            let want_noise = self.opts.metrics.noise;
+            match self.opts.analysis_size {
+                Some(a) => {
+                    let (dw, dh) = fit_long_side(p.width, p.height, a);
+                    let plane = resize_area_l8(&p.luma, p.width, p.height, dw, dh);
+                    stats::second_derivatives(&plane, dw, dh, want_noise)
+                }
+                None => stats::second_derivatives(&p.luma, p.width, p.height, want_noise),
+            }
+        })
+    }
+
+    /// Laplacian variance with the long side at [`SHARPNESS_LONG_SIDE`]. An image already
+    /// within that size reuses the native blur pass (the same number).
+    pub(crate) fn sharpness(&self) -> f64 {
+        let p = self.pixels;
+        let (dw, dh) = fit_long_side(p.width, p.height, SHARPNESS_LONG_SIDE);
+        if self.opts.analysis_size.is_none() && (dw, dh) == (p.width, p.height) {
+            return self.derivatives().0;
+        }
+        let small = resize_area_l8(&p.luma, p.width, p.height, dw, dh);
+        stats::second_derivatives(&small, dw, dh, false).0
+    }
+
+    /// Colourfulness and the grayscale test (trivially gray for sources without colour).
+    pub(crate) fn color(&self) -> stats::ColorStats {
+        *self
+            .color
+            .get_or_init(|| match (&self.pixels.rgb, self.gray_source) {
+                (Some(rgb), false) => stats::color_stats(rgb),
+                _ => stats::ColorStats {
+                    colorfulness: 0.0,
+                    is_grayscale: true,
+                },
+            })
+    }
+
+    /// `pixel_hash` of the decoded picture as displayed.
+    pub(crate) fn pixel_hash(&self) -> u64 {
+        hash::pixel_hash(self.pixels, self.orientation())
+    }
+
+    /// `[phash, dhash, ahash]` of the displayed picture, box-reduced to the same scale a 1/f
+    /// JPEG decode would give, so hashes agree whichever way the pixels were decoded.
+    pub(crate) fn hashes(&self) -> [u64; 3] {
+        *self.hashes.get_or_init(|| {
+            let (p, h) = (self.pixels, self.header);
+            let target = largest_reduction(h.width.min(h.height) as usize, HASH_MIN_SIDE);
+            let extra = (target / self.reduction.max(1)).max(1);
+            let (plane, pw, ph) = reduce_box_l8(&p.luma, p.width, p.height, extra);
+            let (plane, pw, ph) = orient_l8(&plane, pw, ph, self.orientation());
+            hash::hashes(&plane, pw, ph)
+        })
+    }
+
+    /// The RGB plane area-resized so its long side is at most `long_side` (stored orientation;
+    /// gray sources give R = G = B), computed once per image and size and shared by every metric
+    /// that reads it. Declare such metrics with `Pixels(Rgb, Scale::LongSide(long_side))` so the
+    /// decode keeps at least that many pixels.
+    #[allow(
+        dead_code,
+        reason = "the first users are the next issue's colour metrics"
+    )]
+    pub(crate) fn rgb_fit(&self, long_side: usize) -> Rc<Plane> {
+        if let Some((_, p)) = self.rgb_fit.borrow().iter().find(|(s, _)| *s == long_side) {
+            return p.clone();
+        }
+        let p = self.pixels;
+        let (dw, dh) = fit_long_side(p.width, p.height, long_side);
+        let data = match &p.rgb {
+            Some(rgb) => resize_area_rgb8(rgb, p.width, p.height, dw, dh),
+            None => resize_area_l8(&p.luma, p.width, p.height, dw, dh)
+                .into_iter()
+                .flat_map(|v| [v, v, v])
+                .collect(),
+        };
+        let plane = Rc::new(Plane {
+            data,
+            width: dw,
+            height: dh,
+        });
+        self.rgb_fit.borrow_mut().push((long_side, plane.clone()));
+        plane
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::{DecodeRequest, probe_and_decode};
+
+    #[test]
+    fn reductions() {
+        assert_eq!(largest_reduction(4000, 64), 8);
+        assert_eq!(largest_reduction(200, 64), 2);
+        assert_eq!(largest_reduction(28, 64), 1);
+        assert_eq!(largest_reduction(1280, 640), 2);
+    }
+
+    /// A `w`×`h` binary PPM of a colour gradient.
+    fn ppm(w: usize, h: usize) -> Vec<u8> {
+        let mut data = format!("P6 {w} {h} 255\n").into_bytes();
+        for y in 0..h {
+            for x in 0..w {
+                data.extend_from_slice(&[(x * 255 / w) as u8, (y * 255 / h) as u8, 77]);
+            }
+        }
+        data
+    }
+
+    #[test]
+    fn shared_rgb_plane_is_resized_once_and_matches_the_kernel() {
+        let (w, h) = (1300, 700);
+        let data = ppm(w, h);
+        let opts = Options::default();
+        let (header, decoded) = probe_and_decode(&data, opts.max_pixels, |_| {
+            Some(DecodeRequest {
+                reduction: 1,
+                need_rgb: true,
+            })
+        })
+        .unwrap();
+        let d = decoded.unwrap().unwrap();
+        let img = Image::new(&d, &header, &opts);
+        let a = img.rgb_fit(COLOR_LONG_SIDE);
+        let b = img.rgb_fit(COLOR_LONG_SIDE);
+        assert!(
+            Rc::ptr_eq(&a, &b),
+            "the second metric must reuse the first one's plane"
+        );
+        assert_eq!((a.width, a.height), (512, 276));
+        let rgb = d.pixels.rgb.as_ref().unwrap();
+        assert_eq!(a.data, resize_area_rgb8(rgb, w, h, 512, 276));
+    }
+
+    #[test]
+    fn plans_follow_the_table() {
+        // A PPM header is enough for a probe (no pixels are read).
+        let header = |w: u32, h: u32| {
+            let data = format!("P6 {w} {h} 255\n").into_bytes();
+            crate::decode::probe(&data, u64::MAX).unwrap()
+        };
+        let opts = |names: &[&str], analysis_size| Options {
+            metrics: Metrics::from_names(names).unwrap(),
+            analysis_size,
+            ..Options::default()
+        };
+        let big = header(4000, 3000);
+        // PPM cannot be reduced, but the planner's answer does not depend on the format.
+        assert_eq!(reduction_for(&big, &opts(&["brightness"], None)), 8);
+        assert_eq!(reduction_for(&big, &opts(&["phash"], None)), 8);
+        assert_eq!(reduction_for(&big, &opts(&["sharpness"], None)), 4);
+        assert_eq!(reduction_for(&big, &opts(&["blur"], None)), 1);
+        assert_eq!(reduction_for(&big, &opts(&["blur"], Some(1000))), 4);
+        assert_eq!(reduction_for(&big, &opts(&["phash", "entropy"], None)), 1);
+        let m = |names: &[&str]| Metrics::from_names(names).unwrap();
+        assert!(!m(&["exif", "content_hash"]).needs_pixels());
+        assert!(m(&["colorfulness"]).needs_rgb() && !m(&["phash"]).needs_rgb());
+        assert!(m(&["blur"]).native(None) && !m(&["blur"]).native(Some(640)));
+    }
+}

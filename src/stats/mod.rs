@@ -1,0 +1,16 @@
+//! Per-image statistics on 8-bit planes. Each function is one pass with integer accumulators;
+//! definitions follow the references users check against (OpenCV, Immerkær 1996, Hasler–Süsstrunk).
+//!
+//! One file per family of statistics, each computed from a plane the scan prepared (see
+//! `scan/plan.rs` for which plane at which scale):
+//! - [`histogram`]: brightness, contrast, dark/bright fractions, entropy (luma histogram),
+//! - [`laplacian`]: blur, sharpness, noise (second derivatives of luma),
+//! - [`color`]: colorfulness, is_grayscale (interleaved RGB).
+
+mod color;
+mod histogram;
+mod laplacian;
+
+pub use color::{ColorStats, GRAY_MAX_COLORED_SHARE, GRAY_SPREAD, color_stats};
+pub use histogram::{BRIGHT_LEVEL, DARK_LEVEL, LumaStats, histogram, luma_stats};
+pub use laplacian::{immerkaer_sigma, laplacian_variance, second_derivatives};
