@@ -59,8 +59,8 @@ pub fn detected() -> Level {
     })
 }
 
-/// The level every kernel uses: [`detected`], lowered by `IMGSTATS_SIMD` / `IMGSTATS_NO_SIMD`.
-/// Never above [`detected`], which is what makes the `unsafe` calls of the kernels sound.
+/// The level every kernel uses: `detected()`, lowered by `IMGSTATS_SIMD` / `IMGSTATS_NO_SIMD`.
+/// Never above `detected()`, which is what makes the `unsafe` calls of the kernels sound.
 pub fn level() -> Level {
     #[cfg(test)]
     if let Some(forced) = testing::forced() {

@@ -104,7 +104,6 @@ impl ExifInfo {
     }
 }
 
-/// Parse a TIFF-structured EXIF block. Broken EXIF never fails the image: fields are just absent.
 /// Bit depth of a grayscale PNG as stored (1, 2, 4, 8 or 16), read from IHDR: decoders expand
 /// 1-, 2- and 4-bit samples to 8 bits and then report 8. `None` for other colour types (palette
 /// indices and RGB samples are reported as the 8- or 16-bit channels they expand to).
@@ -149,6 +148,7 @@ pub fn gif_first_frame_transparent(data: &[u8]) -> Option<bool> {
     }
 }
 
+/// Parse a TIFF-structured EXIF block. Broken EXIF never fails the image: fields are just absent.
 pub fn parse_exif(tiff: &[u8]) -> ExifInfo {
     let mut info = ExifInfo::default();
     let Ok(exif) = exif::Reader::new().read_raw(tiff.to_vec()) else {

@@ -96,7 +96,7 @@ fn cos_table() -> &'static [[f64; PHASH_SIDE / 2]; HASH_SIDE] {
 
 crate::cpu::dispatch! {
 /// The same 8×8 corner as `dct_low_8x8` (the exact pocketfft port), by direct sums:
-/// y[k] = 2 Σ x[n] cos(πk(2n+1)/2N).
+/// `y[k] = 2 Σ x[n] cos(πk(2n+1)/2N)`.
 /// Even frequencies see `x[n] + x[31-n]`, odd ones `x[n] - x[31-n]` (the cosines mirror), which
 /// halves the multiplies; the inner loops run along rows of 32 and are vectorised.
 pub fn dct_low_8x8_direct(px: &[u8]) -> [f64; 64] {
@@ -142,7 +142,7 @@ pub fn dct_low_8x8_direct(px: &[u8]) -> [f64; 64] {
 }
 
 /// `scipy.fftpack.dct(scipy.fftpack.dct(x, axis=0), axis=1)[:8, :8]` on a 32×32 image, bit for bit:
-/// every column, then the 8 kept rows, go through [`pocketfft::dct2`].
+/// every column, then the 8 kept rows, go through [`pocketfft::Dct2::dct2`].
 fn dct_low_8x8(px: &[u8]) -> [f64; 64] {
     assert_eq!(px.len(), PHASH_SIDE * PHASH_SIDE);
     let plan = pocketfft::Dct2::get();

@@ -48,6 +48,7 @@ impl Plan {
         }
     }
 
+    /// No index: every pair is compared (tiny inputs, or when the cost model says so).
     pub fn is_brute_force(&self) -> bool {
         self.width == 0
     }

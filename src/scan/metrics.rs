@@ -1,6 +1,6 @@
 //! The metric table: every metric a scan can compute, declared once.
 //!
-//! [`metric_table!`] turns the table at the bottom of this file into everything that used to be
+//! `metric_table!` turns the table at the bottom of this file into everything that used to be
 //! six parallel lists: the [`METRIC_NAMES`] the Python layer validates against, the [`Metrics`]
 //! flag struct and its name parsing, the per-metric descriptors the planner reads (which stage,
 //! which plane, at what scale), the [`Record`] fields, the code that fills them, and the Arrow
@@ -14,12 +14,14 @@
 //!    ```text
 //!    /// What the column means (the doc becomes the `Metrics` flag's doc).
 //!    haze: Pixels(Rgb, Scale::LongSide(COLOR_LONG_SIDE)) {
-//!        haze: f32 = |img| finite32(stats::dark_channel_haze(&img.rgb_fit(COLOR_LONG_SIDE))),
+//!        haze: f32 = |img| finite32(stats::haze(&img.rgb_fit(COLOR_LONG_SIDE))),
 //!    },
 //!    ```
+//!    (`COLOR_LONG_SIDE` and any new `Image` method come from `plan.rs`.)
 //!    - the stage is `Bytes` (the file's bytes, `|data: &[u8]|`), `Header` (no decode,
 //!      `|h: &Header|`) or `Pixels(color, scale)` (`|img: &Image|`, see `plan.rs`);
-//!    - `color` is `Luma` or `Rgb` (an RGB decode is requested; gray sources give R = G = B);
+//!    - `color` is `Luma` or `Rgb` (an RGB decode is requested; `img.pixels.rgb` is still `None`
+//!      for sources without colour, and `img.rgb_fit` then repeats luma as R = G = B);
 //!    - `scale` is the smallest decode the kernel tolerates: `Scale::Any` (1/8 JPEG is fine),
 //!      `Scale::Native` (every stored pixel), `Scale::ShortSide(n)` / `Scale::LongSide(n)`
 //!      (a reduced JPEG decode keeping that side at or above `n`), or `Scale::Analysis` (native,

@@ -16,6 +16,7 @@ pub struct ColorStats {
 }
 
 crate::cpu::dispatch! {
+/// Colourfulness and the grayscale test of interleaved RGB, in one pass with integer sums.
 pub fn color_stats(rgb: &[u8]) -> ColorStats {
     let n = (rgb.len() / 3) as u64;
     if n == 0 {

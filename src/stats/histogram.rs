@@ -6,6 +6,7 @@ pub const DARK_LEVEL: u8 = 10;
 /// Luma at or above this level counts as bright (near-clipped highlights).
 pub const BRIGHT_LEVEL: u8 = 245;
 
+/// Count of pixels at each luma level.
 pub fn histogram(luma: &[u8]) -> [u64; 256] {
     // Four sub-histograms break the store-to-load dependency on runs of equal pixels; u32 bins
     // halve what is zeroed per image and hold any count below the pixel limit (the plane is
@@ -44,6 +45,7 @@ pub struct LumaStats {
     pub entropy: f64,
 }
 
+/// Mean, standard deviation, clipped fractions and entropy from a histogram (NaN when empty).
 pub fn luma_stats(hist: &[u64; 256]) -> LumaStats {
     let n: u64 = hist.iter().sum();
     if n == 0 {

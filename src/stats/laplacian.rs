@@ -16,7 +16,7 @@ fn reflect101(i: isize, n: usize) -> usize {
 }
 
 /// Variance of the Laplacian, exactly `cv2.Laplacian(gray, cv2.CV_64F).var()`: kernel
-/// [[0,1,0],[1,-4,1],[0,1,0]], BORDER_REFLECT_101, population variance. Integer sums, so the
+/// `[[0,1,0],[1,-4,1],[0,1,0]]`, BORDER_REFLECT_101, population variance. Integer sums, so the
 /// result is exact up to the final division.
 pub fn laplacian_variance(luma: &[u8], w: usize, h: usize) -> f64 {
     if w == 0 || h == 0 {

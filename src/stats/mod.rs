@@ -3,9 +3,9 @@
 //!
 //! One file per family of statistics, each computed from a plane the scan prepared (see
 //! `scan/plan.rs` for which plane at which scale):
-//! - [`histogram`]: brightness, contrast, dark/bright fractions, entropy (luma histogram),
-//! - [`laplacian`]: blur, sharpness, noise (second derivatives of luma),
-//! - [`color`]: colorfulness, is_grayscale (interleaved RGB).
+//! - `histogram.rs`: brightness, contrast, dark/bright fractions, entropy (luma histogram),
+//! - `laplacian.rs`: blur, sharpness, noise (second derivatives of luma),
+//! - `color.rs`: colorfulness, is_grayscale (interleaved RGB).
 
 mod color;
 mod histogram;
