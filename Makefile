@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-rust test-python lint lint-rust lint-python typecheck fmt
+.PHONY: help install demo check test test-rust test-python lint lint-rust lint-python typecheck fmt
 .PHONY: bench bench-scan bench-neighbors
 
 help: ## List the targets
@@ -20,10 +20,14 @@ $(STAMP): pyproject.toml Cargo.toml $(shell find src -name '*.rs')
 
 install: $(STAMP) ## Create .venv, build the Rust extension (release) and install test tools
 
-demo: install ## Audit the built-in example folder: summary table + audit.html
+demo: install ## Audit the built-in examples: summary, audit.html, the detection table
 	$(BIN)/imgstats scan examples/images
 	$(BIN)/imgstats report examples/images --labels examples/labels.csv -o audit.html
-	@echo "open audit.html in a browser"
+	$(BIN)/imgstats check examples/detection --fail-on never --table
+	$(BIN)/imgstats report examples/detection/data.yaml -o audit-detection.html
+	@echo "open audit.html and audit-detection.html in a browser"
+
+check: lint test ## What CI runs (.ci/run): every static check, then every test
 
 test: test-rust test-python ## All tests: cargo test (pure-Rust core) then pytest
 
@@ -32,7 +36,7 @@ test-rust: install ## Rust core unit tests, without Python
 
 test-python: install ## Python contract tests against imagehash, OpenCV, brute force, chromium
 	./scripts/system-deps.sh --test
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -rs
 
 lint: lint-rust lint-python typecheck ## Every static check CI runs: Rust, Python, types, stub
 
