@@ -72,7 +72,9 @@ def test_gil_is_released_during_a_scan(photo_2mp: Path, tmp_path: Path) -> None:
     with no_preemption():
         other.start()
         try:
-            batch = _imgstats._scan_batch(paths, [], None, 1, 10**9, 2**30, None, events.append)
+            batch = _imgstats._scan_batch(
+                paths, [], metrics=None, threads=1, progress=events.append
+            )
         finally:
             scanning.clear()
             other.join()
