@@ -1,5 +1,11 @@
 //! Per-image statistics on 8-bit planes. Each function is one pass with integer accumulators;
 //! definitions follow the references users check against (OpenCV, Immerkær 1996, Hasler–Süsstrunk).
+//! Weather and light statistics live in the submodules below.
+
+pub mod atmosphere;
+pub mod illuminant;
+pub mod min_filter;
+pub mod motion;
 
 /// Luma at or below this level counts as dark (near-clipped shadows).
 pub const DARK_LEVEL: u8 = 10;
