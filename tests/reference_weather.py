@@ -11,10 +11,12 @@ Written from the definitions (issue 11), not from the Rust code, so the Rust ker
 - ``saturation``: mean HSV S = (max-min)/max, 0 where max = 0.
 - ``warmth`` / ``tint``: per-pixel CIELAB b* / a* averaged; sRGB decoded exactly, IEC 61966-2-1
   matrix, white = the matrix applied to (1, 1, 1) so greys are exactly neutral.
-- ``motion_blur`` / ``blur_angle``: 3x3 Sobel (``cv2.Sobel``) on luma, interior pixels, summed
-  structure tensor; anisotropy = sqrt((Sxx-Syy)^2 + 4 Sxy^2) / (Sxx+Syy); motion direction =
-  dominant gradient orientation + 90 deg, degrees in [0, 180), 0 = horizontal, counter-clockwise on
-  screen (y up).
+- ``motion_blur`` / ``blur_angle``: structure tensors of 3x3 Sobel (``cv2.Sobel``) gradients of
+  the Laplacian (``cv2.Laplacian``) of luma, interior pixels, at two scales: the analysis plane
+  (fine) and its 8x8 block means (coarse). With the generalised eigenvalues l1 >= l2 of
+  J_fine v = l J_coarse v (``scipy.linalg.eigh``), motion_blur = (l1 - l2) / (l1 + l2) and the
+  eigenvector of l2 is the motion direction, in degrees in [0, 180), 0 = horizontal,
+  counter-clockwise on screen (y up). NaN below 40 px a side or without detail.
 
 All functions take an ``(H, W, 3)`` uint8 RGB array at the analysis size (``analysis_rgb`` makes
 it: Pillow's reduce-free BOX resize to 512 px on the long side) and return plain floats.
@@ -29,12 +31,13 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 from PIL import Image
-from scipy import ndimage
+from scipy import linalg, ndimage
 
 #: Long side of the analysis plane every weather statistic is defined on.
 ANALYSIS_LONG_SIDE = 512
 PATCH = 15
 AIRLIGHT_TOP_SHARE = 0.001
+MOTION_COARSE_BLOCK = 8
 
 _M = np.array(
     [
@@ -111,24 +114,32 @@ def tint(rgb: np.ndarray) -> float:
     return float(lab(rgb)[..., 1].mean())
 
 
-def structure_tensor(gray: np.ndarray) -> tuple[float, float, float]:
-    g = gray.astype(np.float64)
-    gx = cv2.Sobel(g, cv2.CV_64F, 1, 0, ksize=3)[1:-1, 1:-1]
-    gy = cv2.Sobel(g, cv2.CV_64F, 0, 1, ksize=3)[1:-1, 1:-1]
-    return float((gx * gx).sum()), float((gy * gy).sum()), float((gx * gy).sum())
+def _tensor(plane: np.ndarray) -> np.ndarray:
+    """[[Sxx, Sxy], [Sxy, Syy]] of Sobel(Laplacian(plane)), both on interior pixels only."""
+    lap = cv2.Laplacian(plane.astype(np.float64), cv2.CV_64F, ksize=1)
+    gx = cv2.Sobel(lap, cv2.CV_64F, 1, 0, ksize=3)[2:-2, 2:-2]
+    gy = cv2.Sobel(lap, cv2.CV_64F, 0, 1, ksize=3)[2:-2, 2:-2]
+    sxy = float((gx * gy).sum())
+    return np.array([[float((gx * gx).sum()), sxy], [sxy, float((gy * gy).sum())]])
 
 
 def _motion(rgb: np.ndarray) -> tuple[float, float]:
-    gray = luma(rgb)
-    if min(gray.shape) < 3:
+    gray = luma(rgb).astype(np.float64)
+    h, w = gray.shape
+    b = MOTION_COARSE_BLOCK
+    if min(h, w) < 5 * b:
         return math.nan, math.nan
-    sxx, syy, sxy = structure_tensor(gray)
-    trace = sxx + syy
-    if trace <= 0:
+    coarse = gray[: h // b * b, : w // b * b].reshape(h // b, b, w // b, b).mean(axis=(1, 3))
+    fine_t, coarse_t = _tensor(gray), _tensor(coarse)
+    if np.trace(fine_t) <= 0 or np.linalg.det(coarse_t) <= 0:
         return math.nan, math.nan
-    anis = math.sqrt((sxx - syy) ** 2 + 4 * sxy**2) / trace
-    gradient = 0.5 * math.degrees(math.atan2(-2 * sxy, sxx - syy))
-    return min(anis, 1.0), (gradient + 90.0) % 180.0
+    lam, vec = linalg.eigh(fine_t, coarse_t)  # ascending generalised eigenvalues
+    if lam.sum() <= 0:
+        return math.nan, math.nan
+    anis = float((lam[1] - lam[0]) / (lam[1] + lam[0]))
+    vx, vy = vec[:, 0]  # the direction whose fine detail is most missing = the motion
+    angle = math.degrees(math.atan2(-vy, vx)) % 180.0  # screen: y up
+    return min(anis, 1.0), angle
 
 
 def motion_blur(rgb: np.ndarray) -> float:
@@ -180,10 +191,11 @@ def fogged_fixture(w: int, h: int) -> np.ndarray:
 
 if __name__ == "__main__":
     rgb = fixture_rgb(24, 17)
+    print("fixture 24x17:")
     for name, value in all_metrics(rgb).items():
         print(f"{name:12s} {value!r}")
     fog = fogged_fixture(24, 17)
     print("fogged haze", repr(haze(fog)), "airlight", repr(airlight(fog)))
-    # motion on the green channel as the luma plane, like the Rust fixture.
-    g = np.repeat(rgb[..., 1:2], 3, axis=2)
+    # motion on the green channel of a 64x48 fixture as the luma plane, like the Rust test.
+    g = np.repeat(fixture_rgb(64, 48)[..., 1:2], 3, axis=2)
     print("motion (green plane):", _motion(g))

@@ -5,12 +5,12 @@
 //! minimum this equals replicating the edge (`scipy.ndimage.minimum_filter(mode="nearest")`), since
 //! the replicated values are already inside the clipped window.
 
-/// 1-D van Herk / Gil–Werman pass with window `2r+1` over `n` lanes of length `len`.
+/// Block minima of the van Herk / Gil–Werman pass with window `2r+1` down the columns.
 ///
-/// Element `i` of lane `l` lives at `src[i * step + l]`: `step = 1, lanes = 1` filters one row,
-/// `step = width, lanes = width` filters every column of a plane at once with whole-row `min`
-/// operations, which the compiler vectorises. `g` and `h` are scratch of at least
-/// `padded_len(len, r) * lanes` bytes, reused across calls so nothing is allocated per pixel.
+/// Element `i` of lane `l` lives at `src[i * step + l]`; with `step = lanes = width` every column
+/// of a plane is filtered at once with whole-row `min` operations, which the compiler vectorises.
+/// `scratch.g` / `scratch.h` receive the forward / backward running minima of every block of
+/// `2r+1` padded rows and are reused across images.
 fn van_herk(src: &[u8], len: usize, step: usize, lanes: usize, r: usize, scratch: &mut Scratch) {
     let k = 2 * r + 1;
     let plen = padded_len(len, r);
@@ -98,12 +98,30 @@ pub fn min_filter_square_with(
             *t = x.min(z);
         }
     }
-    // Horizontal pass, one row at a time (the row's scratch stays in L1).
+    // Horizontal pass, one row at a time in a padded row buffer (stays in L1).
+    let k = 2 * r + 1;
+    let plen = padded_len(w, r);
+    let mut row = vec![u8::MAX; plen];
+    let (mut g, mut hh) = (vec![0u8; plen], vec![0u8; plen]);
     for y in 0..h {
-        van_herk(&tmp[y * w..(y + 1) * w], w, 1, 1, r, scratch);
-        let row = &mut out[y * w..(y + 1) * w];
-        let (a, b) = (&scratch.h[..w], &scratch.g[2 * r..2 * r + w]);
-        for ((o, &x), &z) in row.iter_mut().zip(a).zip(b) {
+        row[r..r + w].copy_from_slice(&tmp[y * w..(y + 1) * w]);
+        for (gb, rb) in g.chunks_exact_mut(k).zip(row.chunks_exact(k)) {
+            let mut m = u8::MAX;
+            for (o, &v) in gb.iter_mut().zip(rb) {
+                m = m.min(v);
+                *o = m;
+            }
+        }
+        for (hb, rb) in hh.chunks_exact_mut(k).zip(row.chunks_exact(k)) {
+            let mut m = u8::MAX;
+            for (o, &v) in hb.iter_mut().zip(rb).rev() {
+                m = m.min(v);
+                *o = m;
+            }
+        }
+        let out_row = &mut out[y * w..(y + 1) * w];
+        let (a, b) = (&hh[..w], &g[2 * r..2 * r + w]);
+        for ((o, &x), &z) in out_row.iter_mut().zip(a).zip(b) {
             *o = x.min(z);
         }
     }
