@@ -26,7 +26,7 @@ it: Pillow's reduce-free BOX resize to 512 px on the long side) and return plain
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import cv2
 import numpy as np
@@ -38,6 +38,8 @@ ANALYSIS_LONG_SIDE = 512
 PATCH = 15
 AIRLIGHT_TOP_SHARE = 0.001
 MOTION_COARSE_BLOCK = 8
+#: det(J_coarse) <= this x trace(J_coarse)^2 counts as singular (motion undefined).
+DEGENERATE = 1e-9
 
 _M = np.array(
     [
@@ -48,9 +50,24 @@ _M = np.array(
 )
 
 
+def flatten_alpha(img: Image.Image) -> Image.Image:
+    """RGB with transparency composited like the scan: over black when the visible content is
+    light (alpha-weighted mean luma > 128), else over white, so pictures kept in the alpha
+    channel of a constant-colour layer stay visible."""
+    if img.mode not in ("RGBA", "LA", "PA") and "transparency" not in img.info:
+        return img.convert("RGB")
+    rgba = np.asarray(img.convert("RGBA"), dtype=np.float64)
+    alpha = rgba[..., 3:] / 255.0
+    lum = rgba[..., :3] @ np.array([0.299, 0.587, 0.114])
+    weight = alpha[..., 0].sum()
+    bg = 0.0 if weight > 0 and (lum * alpha[..., 0]).sum() > 128 * weight else 255.0
+    out = rgba[..., :3] * alpha + bg * (1 - alpha)
+    return Image.fromarray(np.clip(np.rint(out), 0, 255).astype(np.uint8), "RGB")
+
+
 def analysis_rgb(img: Image.Image, long_side: int = ANALYSIS_LONG_SIDE) -> np.ndarray:
     """RGB uint8 array with the long side scaled to ``long_side`` (area/box average, never up)."""
-    img = img.convert("RGB")
+    img = flatten_alpha(img)
     w, h = img.size
     scale = long_side / max(w, h)
     if scale < 1:
@@ -131,7 +148,8 @@ def _motion(rgb: np.ndarray) -> tuple[float, float]:
         return math.nan, math.nan
     coarse = gray[: h // b * b, : w // b * b].reshape(h // b, b, w // b, b).mean(axis=(1, 3))
     fine_t, coarse_t = _tensor(gray), _tensor(coarse)
-    if np.trace(fine_t) <= 0 or np.linalg.det(coarse_t) <= 0:
+    # No coarse structure in some direction (flat, or a perfect 1-D pattern): no reference scale.
+    if np.trace(fine_t) <= 0 or np.linalg.det(coarse_t) <= DEGENERATE * np.trace(coarse_t) ** 2:
         return math.nan, math.nan
     lam, vec = linalg.eigh(fine_t, coarse_t)  # ascending generalised eigenvalues
     if lam.sum() <= 0:
@@ -162,19 +180,20 @@ METRICS: dict[str, Callable[[np.ndarray], float]] = {
 }
 
 
-def all_metrics(rgb: np.ndarray) -> dict[str, float]:
-    """Every reference statistic of one analysis-size RGB array (Lab and tensor computed once)."""
-    lab_px = lab(rgb)
-    anis, angle = _motion(rgb)
-    return {
-        "haze": haze(rgb),
-        "airlight": airlight(rgb),
-        "saturation": saturation(rgb),
-        "warmth": float(lab_px[..., 2].mean()),
-        "tint": float(lab_px[..., 1].mean()),
-        "motion_blur": anis,
-        "blur_angle": angle,
-    }
+def all_metrics(rgb: np.ndarray, names: Sequence[str] = tuple(METRICS)) -> dict[str, float]:
+    """The reference statistics ``names`` of one analysis-size RGB array (Lab and the tensors are
+    computed once for the metrics that share them)."""
+    out: dict[str, float] = {}
+    if {"warmth", "tint"} & set(names):
+        lab_px = lab(rgb)
+        out["warmth"] = float(lab_px[..., 2].mean())
+        out["tint"] = float(lab_px[..., 1].mean())
+    if {"motion_blur", "blur_angle"} & set(names):
+        out["motion_blur"], out["blur_angle"] = _motion(rgb)
+    for name in ("haze", "airlight", "saturation"):
+        if name in names:
+            out[name] = METRICS[name](rgb)
+    return {n: out[n] for n in names}
 
 
 def fixture_rgb(w: int, h: int) -> np.ndarray:

@@ -56,7 +56,7 @@ def photo_paths() -> list[Path]:
     return out
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def photos() -> tuple[tuple[str, np.ndarray], ...]:
     """(name, 512-px RGB uint8 array) for every photo; cached for the session."""
     out = []

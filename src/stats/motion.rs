@@ -30,6 +30,9 @@
 /// Block side of the coarse scale, in analysis pixels.
 pub const COARSE_BLOCK: usize = 8;
 
+/// det(J_c) at or below this × trace(J_c)² counts as singular: the motion is undefined (NaN).
+pub const DEGENERATE: f64 = 1e-9;
+
 /// Motion statistics of one image.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Motion {
@@ -134,7 +137,8 @@ pub fn from_tensors(fine: [f64; 3], coarse: [f64; 3]) -> Motion {
     let [a, d, b] = fine;
     let [p, s, q] = coarse;
     let det_c = p * s - q * q;
-    if a + d <= 0.0 || det_c <= 0.0 {
+    // No coarse structure in some direction (flat, or a perfect 1-D pattern): no reference scale.
+    if a + d <= 0.0 || det_c <= DEGENERATE * (p + s) * (p + s) {
         return nan;
     }
     // det(J_f − λ J_c) = det_c λ² − B λ + det_f; λ1 + λ2 = B / det_c, λ1 − λ2 = √disc / det_c.
