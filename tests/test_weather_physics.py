@@ -24,7 +24,6 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 import imgstats
 import numpy as np
@@ -37,18 +36,8 @@ WEATHER = ("haze", "airlight", "saturation", "warmth", "tint", "motion_blur", "b
 #: (analysis-size RGB arrays, metric names) -> one {name: value} per array.
 Batch = Callable[[Sequence[np.ndarray], Sequence[str]], list[dict[str, float]]]
 
-#: Wallpapers that are camera photographs (judged by eye on a contact sheet; file stems or
-#: plasma folder names). Everything else in the corpus is artwork or a rendering.
-PHOTOGRAPHS = frozenset(
-    """Autumn BytheWater ColdRipple ColorfulCups DarkestHour EveningGlow FallenLeaf Grey Kite
-    MilkyWay OneStandsOut Path Volna summer_1am Aqua Blinds Dune FreshFlower Garden GreenMeadow
-    LadyBird RainDrops Storm TwoWings Wood YellowFlower""".split()
-)
-
-
-def photo_name(path: str) -> str:
-    p = Path(path)
-    return p.parents[2].name if "wallpapers" in p.parts else p.stem
+PHOTOGRAPHS = wp.PHOTOGRAPHS
+photo_name = wp.photo_name
 
 
 def reference_batch(images: Sequence[np.ndarray], names: Sequence[str]) -> list[dict[str, float]]:

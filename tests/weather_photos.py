@@ -30,6 +30,21 @@ AIRLIGHT = 0.9 * 255
 MOTION_LENGTH = 15
 
 
+#: Wallpapers that are camera photographs (judged by eye on a contact sheet; file stems or
+#: plasma folder names, see `photo_name`). Everything else in the corpus is artwork or a rendering.
+PHOTOGRAPHS = frozenset(
+    """Autumn BytheWater ColdRipple ColorfulCups DarkestHour EveningGlow FallenLeaf Grey Kite
+    MilkyWay OneStandsOut Path Volna summer_1am Aqua Blinds Dune FreshFlower Garden GreenMeadow
+    LadyBird RainDrops Storm TwoWings Wood YellowFlower""".split()
+)
+
+
+def photo_name(path: str) -> str:
+    """Plasma folder name (``Autumn``) or file stem (``Aqua``) of a corpus path."""
+    p = Path(path)
+    return p.parents[2].name if "wallpapers" in p.parts else p.stem
+
+
 def _size_key(path: Path) -> int:
     m = re.match(r"(\d+)x(\d+)", path.stem)
     return int(m.group(1)) * int(m.group(2)) if m else 0
