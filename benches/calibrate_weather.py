@@ -96,7 +96,7 @@ def calibrate(photos) -> None:
         describe(f"warmth {name}", warmth[name])
         describe(f"tint   {name}", tint[name])
     lc = {"warm_above": 20.0, "cool_below": -20.0}
-    cast = {"warmth": 45.0, "tint": 30.0}
+    cast = {"warmth": 60.0, "tint": 40.0}  # the color_cast edge case
     print(f"  chosen: {lc}")
     for name in gains:
         share(f"warm ({name})", warmth[name], lambda b: b >= lc["warm_above"])

@@ -6,6 +6,7 @@ leakage across splits, environment coverage and drift (polars).
 
 from imgstats._imgstats import __version__
 from imgstats.coverage import coverage, coverage_wide, gaps
+from imgstats.domain_gap import DomainGap, domain_gap
 from imgstats.drift import drift
 from imgstats.duplicates import DEFAULT_THRESHOLD, dedupe, duplicates, near_pairs
 from imgstats.edge_cases import edge_cases
@@ -17,6 +18,7 @@ from imgstats.scan import METRICS, scan
 
 __all__ = [
     "DEFAULT_THRESHOLD",
+    "DomainGap",
     "LeakageReport",
     "METRICS",
     "ImgstatsError",
@@ -27,6 +29,7 @@ __all__ = [
     "coverage_wide",
     "dedupe",
     "dhash",
+    "domain_gap",
     "drift",
     "duplicates",
     "edge_cases",
