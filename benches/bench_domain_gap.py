@@ -61,8 +61,9 @@ def main() -> None:
         platform.processor(),
     )
     print(
-        f"{n:,} vs {n:,} rows, {len(gap.columns)} features: median {statistics.median(times):.1f} s "
-        f"over {repeats} runs ({', '.join(f'{x:.1f}' for x in times)}); CPU {model}"
+        f"{n:,} vs {n:,} rows, {len(gap.columns)} features: "
+        f"median {statistics.median(times):.1f} s over {repeats} runs "
+        f"({', '.join(f'{x:.1f}' for x in times)}); CPU {model}"
     )
     print(gap.summary())
 
