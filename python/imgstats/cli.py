@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from imgstats import __version__
+from imgstats.commands import drift as drift_cmd
 from imgstats.commands import dups_cmd, report_cmd, scan_cmd
 
 
@@ -16,7 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"imgstats {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    for module in (scan_cmd, dups_cmd, report_cmd):
+    for module in (scan_cmd, dups_cmd, report_cmd, drift_cmd):
         module.add_parsers(sub)
     return parser
 

@@ -464,7 +464,9 @@ def report(
             distance, exact) -- shows the largest groups side by side.
         leakage: `imgstats.leakage` output (an object with a ``.pairs`` frame: split, path,
             matched_split, matched_path, distance) or that frame itself.
-        reference: another scan (e.g. training data) to compute drift against.
+        reference: another scan (e.g. training data) to compute drift against; also adds the
+            "Can you tell which is which?" panel (shuffled thumbnails of both sets with a hidden
+            key, and the `imgstats.domain_gap` AUC with its top features).
         title: page title. ``notes``: extra lines shown in the summary (e.g. skipped sections).
         min_count: coverage cells below this are gaps.
         thumbnails, max_thumbs, thumb_px: embedded thumbnails (≤ ``max_thumbs`` per gallery,
@@ -489,6 +491,11 @@ def report(
     d = _drift(df, split, reference, drift_sample)
     if d:
         sections.append((d, "drift", "Drift"))
+    if reference is not None:
+        from imgstats.report_domain_gap import domain_gap_section
+
+        gap_html = domain_gap_section(reference, df, thumbs)
+        sections.append((gap_html, "domain-gap", "Which is which?"))
     sections.append((_edge_cases(df, thumbs, max_thumbs), "edge-cases", "Edge cases"))
     if duplicates is not None:
         sections.append(
