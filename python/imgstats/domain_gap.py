@@ -95,7 +95,9 @@ class DomainGap:
         return f"DomainGap({self.summary()})"
 
 
-def _numeric_names(ref: pl.DataFrame, cur: pl.DataFrame, columns: Sequence[str] | None) -> list:
+def _numeric_names(
+    ref: pl.DataFrame, cur: pl.DataFrame, columns: Sequence[str] | None
+) -> list[str]:
     if columns is not None:
         missing = [c for c in columns if c not in ref.columns or c not in cur.columns]
         if missing:

@@ -36,7 +36,8 @@ def load(source: str) -> pl.DataFrame:
     if os.path.isdir(source):
         from imgstats.scan import scan
 
-        return scan(source)
+        df = scan(source)
+        return df.collect() if isinstance(df, pl.LazyFrame) else df
     if source.lower().endswith(".parquet") and os.path.isfile(source):
         return pl.read_parquet(source)
     raise ValueError(f"{source}: not a folder or a .parquet scan")
