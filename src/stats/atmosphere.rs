@@ -129,6 +129,25 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn airlight_ties_are_taken_in_raster_order() {
+        // min(R,G,B) = 50 everywhere, so every dark-channel value ties; 40×25 = 1000 pixels give
+        // k = 1: the first pixel, whose G is 77.
+        let (w, h) = (40, 25);
+        let rgb: Vec<u8> = (0..w * h)
+            .flat_map(|i| [50u8, 77 + (i % 150) as u8, 255])
+            .collect();
+        let a = atmosphere(&rgb, w, h);
+        assert!(close(a.airlight, (50.0 + 77.0 + 255.0) / 765.0), "{a:?}");
+        // 100×50 = 5000 pixels: k = 5, the first five (G = 77..81).
+        let (w, h) = (100, 50);
+        let rgb: Vec<u8> = (0..w * h)
+            .flat_map(|i| [50u8, 77 + (i % 150) as u8, 255])
+            .collect();
+        let want = (5.0 * 305.0 + (77.0 + 78.0 + 79.0 + 80.0 + 81.0)) / (5.0 * 765.0);
+        assert!(close(atmosphere(&rgb, w, h).airlight, want));
+    }
+
+    #[test]
     fn fog_raises_haze() {
         let (w, h) = (64, 48);
         let clear = fixture_rgb(w, h);

@@ -176,6 +176,20 @@ mod tests {
     }
 
     #[test]
+    fn chroma_is_the_mean_over_pixels_not_of_the_mean_colour() {
+        let (red, green) = (illuminant(&[255, 0, 0]), illuminant(&[0, 255, 0]));
+        let half = illuminant(&[255, 0, 0, 0, 255, 0]);
+        assert!(
+            (half.tint - (red.tint + green.tint) / 2.0).abs() < 1e-3,
+            "{half:?}"
+        );
+        assert!((half.warmth - (red.warmth + green.warmth) / 2.0).abs() < 1e-3);
+        // The mean colour (127.5, 127.5, 0) would read strongly yellow instead.
+        let mean_colour = illuminant(&[128, 128, 0]);
+        assert!((mean_colour.warmth - half.warmth).abs() > 5.0);
+    }
+
+    #[test]
     fn white_balance_gains_move_the_right_way() {
         let base = fixture_rgb(32, 32);
         let gain = |gr: f64, gg: f64, gb: f64| -> Vec<u8> {
