@@ -6,6 +6,7 @@ leakage across splits, environment coverage and drift (polars).
 
 from imgstats._imgstats import __version__
 from imgstats.coverage import coverage, coverage_wide, gaps
+from imgstats.domain_gap import DomainGap, domain_gap
 from imgstats.drift import drift
 from imgstats.duplicates import dedupe, duplicates
 from imgstats.edge_cases import edge_cases
@@ -26,6 +27,7 @@ __all__ = [
     "DEFAULT_THRESHOLD",
     "GroupLeakage",
     "Labels",
+    "DomainGap",
     "LeakageReport",
     "METRICS",
     "SplitResult",
@@ -37,6 +39,7 @@ __all__ = [
     "coverage_wide",
     "dedupe",
     "dhash",
+    "domain_gap",
     "drift",
     "duplicates",
     "edge_cases",

@@ -15,6 +15,12 @@ Checks (thresholds in `DEFAULT_EDGE_THRESHOLDS`, documented in ``docs/coverage.m
 - ``tiny``: short side < ``tiny_side`` px AND < ``tiny_relative`` x the median short side.
 - ``grayscale``: ``is_grayscale`` (by content) while grayscale images are a minority
   (share < ``grayscale_minority``).
+- ``foggy``: haze >= ``foggy_haze`` and (when scanned) contrast < ``foggy_contrast`` -- the
+  ``atmosphere`` axis's foggy bucket.
+- ``motion_blurred``: motion_blur >= ``motion_blurred`` (stricter than the ``motion`` axis's 0.5,
+  so the list holds the clear cases); the row carries ``blur_angle``, the motion direction.
+- ``color_cast``: |warmth| >= ``cast_warmth`` or |tint| >= ``cast_tint`` (gray-world mean CIELAB
+  b* / a*): a strong colour cast from the light (sodium, tungsten, green fluorescent, underwater).
 
 How this fixes CleanVision's flaws:
 
@@ -64,6 +70,11 @@ DEFAULT_EDGE_THRESHOLDS: dict[str, float] = {
     "tiny_side": 32.0,
     "tiny_relative": 0.5,
     "grayscale_minority": 0.5,
+    "foggy_haze": 0.5,
+    "foggy_contrast": 45.0,
+    "motion_blurred": 0.6,
+    "cast_warmth": 60.0,
+    "cast_tint": 40.0,
 }
 
 #: Reasons in the order they are checked and listed.
@@ -78,6 +89,9 @@ REASONS: tuple[str, ...] = (
     "odd_aspect",
     "tiny",
     "grayscale",
+    "foggy",
+    "motion_blurred",
+    "color_cast",
 )
 
 _VALUE_COLUMNS = (
@@ -91,6 +105,12 @@ _VALUE_COLUMNS = (
     "noise",
     "entropy",
     "is_grayscale",
+    "haze",
+    "contrast",
+    "motion_blur",
+    "blur_angle",
+    "warmth",
+    "tint",
 )
 
 # 1.4826 x MAD estimates sigma for normal data; 3 sigma is the usual robust outlier fence.
@@ -116,6 +136,27 @@ def _robust_fence(df: pl.DataFrame, expr: pl.Expr, floor: float) -> tuple[float,
     med = float(np.median(values))
     mad = float(np.median(np.abs(values - med)))
     return med, max(floor, _FENCE * _MAD_SIGMA * mad)
+
+
+def _weather_checks(df: pl.DataFrame, cols: set[str], t: Mapping[str, float]) -> dict[str, pl.Expr]:
+    """The weather and light reasons (absolute thresholds: fog and casts are not relative to the
+    dataset -- a dataset that is all fog should list all of it)."""
+    checks: dict[str, pl.Expr] = {}
+    if "haze" in cols:
+        foggy = _num(df, "haze") >= t["foggy_haze"]
+        if "contrast" in cols:
+            foggy = foggy & (_num(df, "contrast") < t["foggy_contrast"]).fill_null(True)
+        checks["foggy"] = foggy
+    if "motion_blur" in cols:
+        checks["motion_blurred"] = _num(df, "motion_blur") >= t["motion_blurred"]
+    cast = [
+        _num(df, c).abs() >= t[key]
+        for c, key in (("warmth", "cast_warmth"), ("tint", "cast_tint"))
+        if c in cols
+    ]
+    if cast:
+        checks["color_cast"] = pl.any_horizontal(cast)
+    return checks
 
 
 def edge_cases(
@@ -182,6 +223,7 @@ def edge_cases(
         share = ok.select(pl.col("is_grayscale").cast(pl.Float64).mean()).item()
         if share is not None and share < t["grayscale_minority"]:
             checks["grayscale"] = pl.col("is_grayscale")
+    checks.update(_weather_checks(df, cols, t))
 
     names = [r for r in REASONS if r in checks]
     values = [c for c in _VALUE_COLUMNS if c in cols]

@@ -5,11 +5,18 @@
 //! `scan/plan.rs` for which plane at which scale):
 //! - `histogram.rs`: brightness, contrast, dark/bright fractions, entropy (luma histogram),
 //! - `laplacian.rs`: blur, sharpness, noise (second derivatives of luma),
-//! - `color.rs`: colorfulness, is_grayscale (interleaved RGB).
+//! - `color.rs`: colorfulness, is_grayscale (interleaved RGB),
+//! - `atmosphere.rs` (with `min_filter.rs`): haze and airlight (dark channel prior),
+//! - `illuminant.rs`: saturation, warmth, tint (HSV / CIELAB on RGB),
+//! - `motion.rs`: motion_blur, blur_angle (structure tensors of fine vs coarse detail).
 
+pub mod atmosphere;
 mod color;
 mod histogram;
+pub mod illuminant;
 mod laplacian;
+pub mod min_filter;
+pub mod motion;
 
 pub use color::{ColorStats, GRAY_MAX_COLORED_SHARE, GRAY_SPREAD, color_stats};
 pub use histogram::{BRIGHT_LEVEL, DARK_LEVEL, LumaStats, histogram, luma_stats};

@@ -7,8 +7,8 @@ plus one entry in `COMMANDS`, in the order ``imgstats --help`` lists them.
 
 from __future__ import annotations
 
-from imgstats.commands import check, dups, leakage, report, scan, slices, split
+from imgstats.commands import check, drift, dups, leakage, report, scan, slices, split
 
-COMMANDS = (scan, check, dups, leakage, split, slices, report)
+COMMANDS = (scan, check, dups, leakage, split, drift, slices, report)
 
 __all__ = ["COMMANDS"]

@@ -123,9 +123,19 @@ def run(args: argparse.Namespace) -> int:
         dups = _optional("duplicates", lambda: duplicates(df), notes)
         if args.split_column:
             leaks = _optional("leakage", lambda: leakage(df, split=args.split_column), notes)
+    reference = None
+    if args.reference:
+        from imgstats.commands.drift import load
+
+        try:
+            reference = load(args.reference)
+        except (ValueError, OSError, pl.exceptions.PolarsError) as exc:
+            print(f"error: --reference: {exc}", file=sys.stderr)
+            return 2
     out = report(
         df,
         args.output,
+        reference=reference,
         split=args.split_column,
         by=args.by,
         duplicates=dups,
@@ -167,4 +177,10 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument("--title", help="page title")
     p.add_argument("--no-thumbnails", action="store_true", help="do not embed thumbnails")
     p.add_argument("--no-duplicates", action="store_true", help="skip duplicates and leakage")
+    p.add_argument(
+        "--reference",
+        metavar="REF",
+        help="training images to compare with (folder or .parquet scan): drift from REF and "
+        "the 'can you tell which is which?' panel",
+    )
     p.set_defaults(func=run)

@@ -64,7 +64,9 @@ def report(
             distance, exact) -- shows the largest groups side by side.
         leakage: `imgstats.leakage` output (an object with a ``.pairs`` frame: split, path,
             matched_split, matched_path, distance) or that frame itself.
-        reference: another scan (e.g. training data) to compute drift against.
+        reference: another scan (e.g. training data) to compute drift against; also adds the
+            "Can you tell which is which?" panel (shuffled thumbnails of both sets with a hidden
+            key, and the `imgstats.domain_gap` AUC with its top features).
         results: `imgstats.results` output (or a classification frame, or `imgstats.slices`
             output): adds "Where the model fails", slices ranked with thumbnails of failures.
         title: page title. ``notes``: extra lines shown in the summary (e.g. skipped sections).
@@ -97,6 +99,11 @@ def report(
     d = drift_section(df, split, reference, drift_sample)
     if d:
         sections.append((d, "drift", "Drift"))
+    if reference is not None:
+        from imgstats.report.domain_gap import domain_gap_section
+
+        gap_html = domain_gap_section(reference, df, thumbs)
+        sections.append((gap_html, "domain-gap", "Which is which?"))
     sections.append((edge_cases_section(df, thumbs, max_thumbs), "edge-cases", "Edge cases"))
     if duplicates is not None:
         sections.append(

@@ -1,0 +1,193 @@
+//! Haze from the dark channel prior (He, Sun & Tang, "Single Image Haze Removal Using Dark Channel
+//! Prior", CVPR 2009) and the airlight brightness the same paper estimates from it.
+//!
+//! In haze-free outdoor images most 15×15 patches contain a pixel that is dark in some channel
+//! (shadows, saturated colours, dark objects). Scattering adds airlight, I = J·t + A·(1 − t), which
+//! lifts every channel of every pixel, so the dark channel grows with 1 − t. Both statistics are
+//! defined on an RGB plane at a fixed analysis size (the scan passes 512 px on the long side) so
+//! that the 15-px patch covers the same share of the picture for every camera.
+
+use super::min_filter::{Scratch, min_filter_square_with};
+
+/// Side of the square patch of the dark channel (He et al. use 15 px).
+pub const DARK_CHANNEL_PATCH: usize = 15;
+/// Share of the brightest dark-channel pixels whose input intensity estimates the airlight.
+pub const AIRLIGHT_TOP_SHARE: f64 = 0.001;
+
+/// Dark-channel statistics of one image.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Atmosphere {
+    /// Mean of the dark channel, min over the patch of min over R, G, B, in 0–1.
+    pub haze: f64,
+    /// Mean intensity (R+G+B)/3 of the input pixels under the brightest 0.1 % of the dark channel
+    /// (at least one pixel), in 0–1.
+    pub airlight: f64,
+}
+
+/// `haze` and `airlight` of interleaved 8-bit RGB (`w`×`h`). NaN for an empty image.
+///
+/// The patch window is clipped at the image border (see `min_filter`). The top 0.1 % is
+/// `k = max(1, round(0.001 · n))` pixels, taken by dark-channel value descending, ties in raster
+/// order — a deterministic version of He et al.'s selection; they then pick the single brightest
+/// input pixel, which one specular highlight can decide, so the mean over the k pixels is used.
+pub fn atmosphere(rgb: &[u8], w: usize, h: usize) -> Atmosphere {
+    let n = w * h;
+    assert_eq!(rgb.len(), 3 * n, "RGB plane size");
+    if n == 0 {
+        return Atmosphere {
+            haze: f64::NAN,
+            airlight: f64::NAN,
+        };
+    }
+    let mut dark = vec![0u8; n];
+    min_over_channels(rgb, &mut dark);
+    let mut filtered = Vec::new();
+    let r = DARK_CHANNEL_PATCH / 2;
+    min_filter_square_with(&dark, w, h, r, &mut filtered, &mut Scratch::default());
+
+    let mut hist = [0u64; 256];
+    let mut total = 0u64;
+    for row in filtered.chunks(w) {
+        let mut s = 0u32; // ≤ 255 · row width: fits while w < 16.8 M
+        for &v in row {
+            s += v as u32;
+        }
+        total += s as u64;
+    }
+    for &v in &filtered {
+        hist[v as usize] += 1;
+    }
+    let haze = total as f64 / (255.0 * n as f64);
+
+    // Threshold level t: all pixels above t are in, and the first `need` pixels at t (raster order).
+    let k = ((AIRLIGHT_TOP_SHARE * n as f64).round() as u64).max(1);
+    let (mut above, mut t) = (0u64, 255usize);
+    while above + hist[t] < k {
+        above += hist[t];
+        t -= 1;
+    }
+    let mut need = k - above;
+    let mut sum = 0u64;
+    for (i, &v) in filtered.iter().enumerate() {
+        let take = if v as usize > t {
+            true
+        } else if v as usize == t && need > 0 {
+            need -= 1;
+            true
+        } else {
+            false
+        };
+        if take {
+            sum += rgb[3 * i] as u64 + rgb[3 * i + 1] as u64 + rgb[3 * i + 2] as u64;
+        }
+    }
+    Atmosphere {
+        haze,
+        airlight: sum as f64 / (3.0 * 255.0 * k as f64),
+    }
+}
+
+crate::simd::dispatch! {
+/// min(R, G, B) of every pixel.
+pub fn min_over_channels(rgb: &[u8], out: &mut [u8]) -> () {
+    for (o, p) in out.iter_mut().zip(rgb.chunks_exact(3)) {
+        *o = p[0].min(p[1]).min(p[2]);
+    }
+}
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() <= 1e-4 * b.abs().max(1e-12)
+    }
+
+    /// The test image of `tests/reference_weather.py::fixture_rgb` (same formula).
+    pub(crate) fn fixture_rgb(w: usize, h: usize) -> Vec<u8> {
+        let mut v = Vec::with_capacity(3 * w * h);
+        for y in 0..h {
+            for x in 0..w {
+                for c in 0..3 {
+                    v.push(
+                        ((x * 9 + y * 5 + c * 60 + (x * y * 7) % 31 + ((x ^ y) * 13) % 29) % 256)
+                            as u8,
+                    );
+                }
+            }
+        }
+        v
+    }
+
+    #[test]
+    fn constant_image_reads_its_darkest_channel() {
+        let rgb: Vec<u8> = [200u8, 120, 180].repeat(40 * 30);
+        let a = atmosphere(&rgb, 40, 30);
+        assert!(close(a.haze, 120.0 / 255.0));
+        assert!(close(a.airlight, 500.0 / 765.0));
+    }
+
+    #[test]
+    fn airlight_ties_are_taken_in_raster_order() {
+        // min(R,G,B) = 50 everywhere, so every dark-channel value ties; 40×25 = 1000 pixels give
+        // k = 1: the first pixel, whose G is 77.
+        let (w, h) = (40, 25);
+        let rgb: Vec<u8> = (0..w * h)
+            .flat_map(|i| [50u8, 77 + (i % 150) as u8, 255])
+            .collect();
+        let a = atmosphere(&rgb, w, h);
+        assert!(close(a.airlight, (50.0 + 77.0 + 255.0) / 765.0), "{a:?}");
+        // 100×50 = 5000 pixels: k = 5, the first five (G = 77..81).
+        let (w, h) = (100, 50);
+        let rgb: Vec<u8> = (0..w * h)
+            .flat_map(|i| [50u8, 77 + (i % 150) as u8, 255])
+            .collect();
+        let want = (5.0 * 305.0 + (77.0 + 78.0 + 79.0 + 80.0 + 81.0)) / (5.0 * 765.0);
+        assert!(close(atmosphere(&rgb, w, h).airlight, want));
+    }
+
+    #[test]
+    fn fog_raises_haze() {
+        let (w, h) = (64, 48);
+        let clear = fixture_rgb(w, h);
+        let fog = |t: f64| -> Vec<u8> {
+            clear
+                .iter()
+                .map(|&v| (v as f64 * t + 229.5 * (1.0 - t)).round() as u8)
+                .collect()
+        };
+        let values: Vec<f64> = [1.0, 0.8, 0.6, 0.4]
+            .iter()
+            .map(|&t| atmosphere(&fog(t), w, h).haze)
+            .collect();
+        assert!(values.windows(2).all(|p| p[1] > p[0]), "{values:?}");
+    }
+
+    #[test]
+    fn matches_numpy_reference() {
+        // Expected values from `python -m tests.reference_weather` ("fogged haze ... airlight ...").
+        let (w, h) = (24, 17);
+        // Integer fog (t = 0.6, A = 230) so the dark channel is far from zero.
+        let fogged: Vec<u8> = fixture_rgb(w, h)
+            .iter()
+            .map(|&v| ((v as u32 * 3 + 460) / 5) as u8)
+            .collect();
+        let a = atmosphere(&fogged, w, h);
+        assert!(close(a.haze, REF_HAZE), "haze {} vs {}", a.haze, REF_HAZE);
+        assert!(
+            close(a.airlight, REF_AIRLIGHT),
+            "airlight {} vs {}",
+            a.airlight,
+            REF_AIRLIGHT
+        );
+    }
+
+    const REF_HAZE: f64 = 0.3608419838523645;
+    const REF_AIRLIGHT: f64 = 0.5725490196078431;
+
+    #[test]
+    fn empty_is_nan() {
+        assert!(atmosphere(&[], 0, 0).haze.is_nan());
+    }
+}

@@ -1,0 +1,224 @@
+//! The colour of the light: mean HSV saturation and the gray-world chroma in CIELAB.
+//!
+//! Gray world: averaged over a scene, surfaces are roughly neutral, so the mean chroma of the image
+//! is the cast of the illuminant. Tungsten and sodium light read warm (b* > 0), shade and
+//! fluorescent light cool (b* < 0) or green (a* < 0). Fog, snow and dusk lower the saturation.
+//!
+//! CIELAB from 8-bit sRGB with the exact IEC 61966-2-1 transfer (a 256-entry table), the sRGB →
+//! XYZ matrix for D65, and the reference white taken as the matrix applied to RGB = (1, 1, 1), so
+//! every neutral grey has a* = b* = 0 exactly. a* and b* are computed per pixel and averaged (the
+//! mean chroma, not the chroma of the mean colour: a red and a green half do not cancel to the
+//! chroma of brown).
+
+use std::sync::OnceLock;
+
+/// sRGB (D65) → XYZ, IEC 61966-2-1.
+const SRGB_TO_XYZ: [[f32; 3]; 3] = [
+    [0.412_456_4, 0.357_576_1, 0.180_437_5],
+    [0.212_672_9, 0.715_152_2, 0.072_175_0],
+    [0.019_333_9, 0.119_192, 0.950_304_1],
+];
+
+/// Mean colour statistics of one image.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Illuminant {
+    /// Mean HSV saturation (max − min) / max per pixel (0 where max = 0), in 0–1.
+    pub saturation: f64,
+    /// Mean CIELAB b* (yellow +, blue −), CIELAB units (about ±100).
+    pub warmth: f64,
+    /// Mean CIELAB a* (magenta +, green −), CIELAB units.
+    pub tint: f64,
+}
+
+/// Exact sRGB decoding of every 8-bit level to linear light in 0–1.
+fn srgb_to_linear_table() -> &'static [f32; 256] {
+    static TABLE: OnceLock<[f32; 256]> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        std::array::from_fn(|i| {
+            let c = i as f64 / 255.0;
+            let lin = if c <= 0.04045 {
+                c / 12.92
+            } else {
+                ((c + 0.055) / 1.055).powf(2.4)
+            };
+            lin as f32
+        })
+    })
+}
+
+/// Cube root of t > 0 to f32 precision without a libm call, so the pixel loop vectorises: an
+/// exponent-thirding bit trick (within 5 %), then two Halley steps (error cubes each time).
+#[inline(always)]
+fn cbrt_fast(t: f32) -> f32 {
+    let mut y = f32::from_bits(t.to_bits() / 3 + 709_921_077);
+    for _ in 0..2 {
+        let y3 = y * y * y;
+        y *= (y3 + 2.0 * t) / (2.0 * y3 + t);
+    }
+    y
+}
+
+/// CIELAB f(t) = t^(1/3) above (6/29)³, else the linear toe t / (3 (6/29)²) + 4/29.
+#[inline(always)]
+fn lab_f(t: f32) -> f32 {
+    const EPS: f32 = 216.0 / 24389.0; // (6/29)^3
+    const SLOPE: f32 = 841.0 / 108.0; // 1 / (3 (6/29)^2)
+    let root = cbrt_fast(t.max(EPS));
+    let toe = t * SLOPE + 4.0 / 29.0;
+    if t > EPS { root } else { toe }
+}
+
+crate::simd::dispatch! {
+/// `saturation`, `warmth` and `tint` of interleaved 8-bit RGB in one pass. NaN for no pixels.
+pub fn illuminant(rgb: &[u8]) -> Illuminant {
+    let n = rgb.len() / 3;
+    if n == 0 {
+        return Illuminant {
+            saturation: f64::NAN,
+            warmth: f64::NAN,
+            tint: f64::NAN,
+        };
+    }
+    let lut = srgb_to_linear_table();
+    let m = SRGB_TO_XYZ;
+    let white: [f32; 3] = std::array::from_fn(|i| m[i][0] + m[i][1] + m[i][2]);
+    let scale: [[f32; 3]; 3] = std::array::from_fn(|i| std::array::from_fn(|j| m[i][j] / white[i]));
+    let pixel = |p: &[u8]| -> (f32, f32, f32) {
+        let (r8, g8, b8) = (p[0], p[1], p[2]);
+        let mx = r8.max(g8).max(b8);
+        let mn = r8.min(g8).min(b8);
+        // max(mx, 1): a black pixel gives 0 / 1 = 0, branch-free.
+        let sat = (mx - mn) as f32 / mx.max(1) as f32;
+        let (r, g, bl) = (lut[r8 as usize], lut[g8 as usize], lut[b8 as usize]);
+        let fx = lab_f(scale[0][0] * r + scale[0][1] * g + scale[0][2] * bl);
+        let fy = lab_f(scale[1][0] * r + scale[1][1] * g + scale[1][2] * bl);
+        let fz = lab_f(scale[2][0] * r + scale[2][1] * g + scale[2][2] * bl);
+        (sat, 500.0 * (fx - fy), 200.0 * (fy - fz))
+    };
+    // LANES independent f32 accumulators per quantity so the loop vectorises (a single float
+    // sum is a serial dependency the compiler may not reorder); flushed to f64 every 1024 pixels
+    // to keep the rounding error far below 1e-6.
+    const LANES: usize = 8;
+    let (mut s_sum, mut a_sum, mut b_sum) = (0f64, 0f64, 0f64);
+    let rgb = &rgb[..3 * n];
+    let mut blocks = rgb.chunks_exact(3 * 1024);
+    for block in &mut blocks {
+        let (mut s, mut a, mut b) = ([0f32; LANES], [0f32; LANES], [0f32; LANES]);
+        for group in block.chunks_exact(3 * LANES) {
+            for l in 0..LANES {
+                let (ps, pa, pb) = pixel(&group[3 * l..3 * l + 3]);
+                s[l] += ps;
+                a[l] += pa;
+                b[l] += pb;
+            }
+        }
+        s_sum += s.iter().map(|&v| v as f64).sum::<f64>();
+        a_sum += a.iter().map(|&v| v as f64).sum::<f64>();
+        b_sum += b.iter().map(|&v| v as f64).sum::<f64>();
+    }
+    for p in blocks.remainder().chunks_exact(3) {
+        let (ps, pa, pb) = pixel(p);
+        s_sum += ps as f64;
+        a_sum += pa as f64;
+        b_sum += pb as f64;
+    }
+    let nf = n as f64;
+    Illuminant {
+        saturation: s_sum / nf,
+        warmth: b_sum / nf,
+        tint: a_sum / nf,
+    }
+}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::atmosphere::tests::fixture_rgb;
+
+    fn close(a: f64, b: f64, tol: f64) -> bool {
+        (a - b).abs() <= tol * b.abs().max(1e-3)
+    }
+
+    #[test]
+    fn fast_cube_root_is_accurate() {
+        let mut t = 216.0f32 / 24389.0;
+        while t <= 1.2 {
+            let (got, want) = (cbrt_fast(t) as f64, (t as f64).cbrt());
+            assert!((got - want).abs() <= 3e-7 * want, "{t}: {got} vs {want}");
+            t *= 1.001;
+        }
+    }
+
+    #[test]
+    fn greys_are_neutral_and_unsaturated() {
+        for v in [0u8, 1, 10, 128, 254, 255] {
+            let c = illuminant(&[v, v, v].repeat(10));
+            assert_eq!(c.saturation, 0.0);
+            assert!(c.warmth.abs() < 1e-4 && c.tint.abs() < 1e-4, "{v}: {c:?}");
+        }
+    }
+
+    #[test]
+    fn primaries_match_published_lab() {
+        // sRGB primaries in CIELAB (D65), e.g. Lindbloom's calculator / colormath.
+        let red = illuminant(&[255, 0, 0]);
+        assert!(
+            close(red.tint, 80.09, 1e-3) && close(red.warmth, 67.20, 1e-3),
+            "{red:?}"
+        );
+        let blue = illuminant(&[0, 0, 255]);
+        assert!(
+            close(blue.tint, 79.19, 1e-3) && close(blue.warmth, -107.86, 1e-3),
+            "{blue:?}"
+        );
+        assert_eq!(red.saturation, 1.0);
+    }
+
+    #[test]
+    fn chroma_is_the_mean_over_pixels_not_of_the_mean_colour() {
+        let (red, green) = (illuminant(&[255, 0, 0]), illuminant(&[0, 255, 0]));
+        let half = illuminant(&[255, 0, 0, 0, 255, 0]);
+        assert!(
+            (half.tint - (red.tint + green.tint) / 2.0).abs() < 1e-3,
+            "{half:?}"
+        );
+        assert!((half.warmth - (red.warmth + green.warmth) / 2.0).abs() < 1e-3);
+        // The mean colour (127.5, 127.5, 0) would read strongly yellow instead.
+        let mean_colour = illuminant(&[128, 128, 0]);
+        assert!((mean_colour.warmth - half.warmth).abs() > 5.0);
+    }
+
+    #[test]
+    fn white_balance_gains_move_the_right_way() {
+        let base = fixture_rgb(32, 32);
+        let gain = |gr: f64, gg: f64, gb: f64| -> Vec<u8> {
+            base.chunks_exact(3)
+                .flat_map(|p| {
+                    [
+                        (p[0] as f64 * gr).min(255.0) as u8,
+                        (p[1] as f64 * gg).min(255.0) as u8,
+                        (p[2] as f64 * gb).min(255.0) as u8,
+                    ]
+                })
+                .collect()
+        };
+        let c0 = illuminant(&base);
+        assert!(illuminant(&gain(1.2, 1.0, 0.8)).warmth > c0.warmth);
+        assert!(illuminant(&gain(0.8, 1.0, 1.2)).warmth < c0.warmth);
+        assert!(illuminant(&gain(1.0, 1.15, 1.0)).tint < c0.tint);
+    }
+
+    #[test]
+    fn matches_numpy_reference() {
+        // Expected values from tests/reference_weather.py (python -m tests.reference_weather).
+        let c = illuminant(&fixture_rgb(24, 17));
+        assert!(close(c.saturation, REF_SATURATION, 1e-4), "{c:?}");
+        assert!(close(c.warmth, REF_WARMTH, 1e-4), "{c:?}");
+        assert!(close(c.tint, REF_TINT, 1e-4), "{c:?}");
+    }
+
+    const REF_SATURATION: f64 = 0.7779288865783067;
+    const REF_WARMTH: f64 = 9.654713205779945;
+    const REF_TINT: f64 = 5.864144527071384;
+}
