@@ -36,7 +36,7 @@
 //! 4. Add a test for the kernel, and the README row. The name list, flags, parsing, planning,
 //!    record field and Arrow column need no other edit.
 
-use super::plan::{Color, Image, Needs, Scale};
+use super::plan::{COLOR_LONG_SIDE, Color, Image, Needs, Scale};
 use super::{HASH_MIN_SIDE, SHARPNESS_LONG_SIDE};
 use crate::decode::Header;
 use arrow_array::ArrayRef;
@@ -261,6 +261,38 @@ metric_table! {
     /// Fewer than `stats::GRAY_MAX_COLORED_SHARE` of the pixels are coloured.
     is_grayscale: Pixels(Rgb, Scale::Native) {
         is_grayscale: bool = |img| Some(img.color().is_grayscale),
+    },
+    /// Dark channel prior (He, Sun & Tang 2009) at `COLOR_LONG_SIDE`: mean of the 15×15 minimum of
+    /// min(R,G,B), 0–1.
+    haze: Pixels(Rgb, Scale::LongSide(COLOR_LONG_SIDE)) {
+        haze: f32 = |img| finite32(img.atmosphere().haze),
+    },
+    /// Airlight: mean (R+G+B)/3 under the brightest 0.1 % of the dark channel, 0–1 (shares the
+    /// dark-channel pass with `haze`).
+    airlight: Pixels(Rgb, Scale::LongSide(COLOR_LONG_SIDE)) {
+        airlight: f32 = |img| finite32(img.atmosphere().airlight),
+    },
+    /// Mean HSV saturation at `COLOR_LONG_SIDE`, 0–1.
+    saturation: Pixels(Rgb, Scale::LongSide(COLOR_LONG_SIDE)) {
+        saturation: f32 = |img| finite32(img.illuminant().saturation),
+    },
+    /// Mean CIELAB b* at `COLOR_LONG_SIDE` (gray-world cast: warm +, cool −).
+    warmth: Pixels(Rgb, Scale::LongSide(COLOR_LONG_SIDE)) {
+        warmth: f32 = |img| finite32(img.illuminant().warmth),
+    },
+    /// Mean CIELAB a* at `COLOR_LONG_SIDE` (magenta +, green −).
+    tint: Pixels(Rgb, Scale::LongSide(COLOR_LONG_SIDE)) {
+        tint: f32 = |img| finite32(img.illuminant().tint),
+    },
+    /// Directional loss of fine detail at `COLOR_LONG_SIDE`, 0–1 (motion blur removes detail
+    /// along one direction, defocus along all).
+    motion_blur: Pixels(Rgb, Scale::LongSide(COLOR_LONG_SIDE)) {
+        motion_blur: f32 = |img| finite32(img.motion().motion_blur),
+    },
+    /// The motion direction in degrees [0, 180) on the displayed image (0 = horizontal,
+    /// counter-clockwise); shares the tensor pass with `motion_blur`.
+    blur_angle: Pixels(Rgb, Scale::LongSide(COLOR_LONG_SIDE)) {
+        blur_angle: f32 = |img| finite32(img.motion().blur_angle),
     },
     /// xxh3-128 of the file's bytes (hex).
     content_hash: Bytes {

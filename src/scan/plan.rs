@@ -6,7 +6,7 @@
 use super::metrics::{Metrics, Stage};
 use super::{HASH_MIN_SIDE, Options, SHARPNESS_LONG_SIDE};
 use crate::decode::{Decoded, Header};
-use crate::planes::{Pixels, orient_l8};
+use crate::planes::{Pixels, luma_from_rgb, orient_l8};
 use crate::resize::{fit_long_side, reduce_box_l8, resize_area_l8, resize_area_rgb8};
 use crate::{hash, stats};
 use std::cell::{OnceCell, RefCell};
@@ -14,10 +14,6 @@ use std::rc::Rc;
 
 /// Long side of the shared RGB plane colour metrics are measured on ([`Image::rgb_fit`]): a
 /// common size makes them comparable across resolutions and bounds their cost.
-#[allow(
-    dead_code,
-    reason = "the first users are the next issue's colour metrics"
-)]
 pub(crate) const COLOR_LONG_SIDE: usize = 512;
 
 /// Which plane a pixel metric reads.
@@ -139,6 +135,9 @@ pub(crate) struct Image<'a> {
     color: OnceCell<stats::ColorStats>,
     hashes: OnceCell<[u64; 3]>,
     rgb_fit: RefCell<Vec<(usize, Rc<Plane>)>>,
+    atmosphere: OnceCell<stats::atmosphere::Atmosphere>,
+    illuminant: OnceCell<stats::illuminant::Illuminant>,
+    motion: OnceCell<stats::motion::Motion>,
 }
 
 impl<'a> Image<'a> {
@@ -154,6 +153,9 @@ impl<'a> Image<'a> {
             color: OnceCell::new(),
             hashes: OnceCell::new(),
             rgb_fit: RefCell::new(Vec::new()),
+            atmosphere: OnceCell::new(),
+            illuminant: OnceCell::new(),
+            motion: OnceCell::new(),
         }
     }
 
@@ -228,14 +230,38 @@ impl<'a> Image<'a> {
         })
     }
 
+    /// Haze and airlight of the shared [`COLOR_LONG_SIDE`] RGB plane (orientation-invariant).
+    pub(crate) fn atmosphere(&self) -> stats::atmosphere::Atmosphere {
+        *self.atmosphere.get_or_init(|| {
+            let p = self.rgb_fit(COLOR_LONG_SIDE);
+            stats::atmosphere::atmosphere(&p.data, p.width, p.height)
+        })
+    }
+
+    /// Saturation, warmth and tint of the shared [`COLOR_LONG_SIDE`] RGB plane (per-pixel means,
+    /// so orientation-invariant).
+    pub(crate) fn illuminant(&self) -> stats::illuminant::Illuminant {
+        *self.illuminant.get_or_init(|| {
+            let p = self.rgb_fit(COLOR_LONG_SIDE);
+            stats::illuminant::illuminant(&p.data)
+        })
+    }
+
+    /// Motion blur and its direction on the luma of the shared [`COLOR_LONG_SIDE`] plane, turned
+    /// upright first: the angle is a direction on the displayed picture.
+    pub(crate) fn motion(&self) -> stats::motion::Motion {
+        *self.motion.get_or_init(|| {
+            let p = self.rgb_fit(COLOR_LONG_SIDE);
+            let luma = luma_from_rgb(&p.data);
+            let (luma, w, h) = orient_l8(&luma, p.width, p.height, self.orientation());
+            stats::motion::motion(&luma, w, h)
+        })
+    }
+
     /// The RGB plane area-resized so its long side is at most `long_side` (stored orientation;
     /// gray sources give R = G = B), computed once per image and size and shared by every metric
     /// that reads it. Declare such metrics with `Pixels(Rgb, Scale::LongSide(long_side))` so the
     /// decode keeps at least that many pixels.
-    #[allow(
-        dead_code,
-        reason = "the first users are the next issue's colour metrics"
-    )]
     pub(crate) fn rgb_fit(&self, long_side: usize) -> Rc<Plane> {
         if let Some((_, p)) = self.rgb_fit.borrow().iter().find(|(s, _)| *s == long_side) {
             return p.clone();

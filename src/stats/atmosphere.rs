@@ -87,7 +87,7 @@ pub fn atmosphere(rgb: &[u8], w: usize, h: usize) -> Atmosphere {
     }
 }
 
-crate::simd::dispatch! {
+crate::cpu::dispatch! {
 /// min(R, G, B) of every pixel.
 pub fn min_over_channels(rgb: &[u8], out: &mut [u8]) -> () {
     for (o, p) in out.iter_mut().zip(rgb.chunks_exact(3)) {

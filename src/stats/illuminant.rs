@@ -68,7 +68,7 @@ fn lab_f(t: f32) -> f32 {
     if t > EPS { root } else { toe }
 }
 
-crate::simd::dispatch! {
+crate::cpu::dispatch! {
 /// `saturation`, `warmth` and `tint` of interleaved 8-bit RGB in one pass. NaN for no pixels.
 pub fn illuminant(rgb: &[u8]) -> Illuminant {
     let n = rgb.len() / 3;

@@ -89,7 +89,7 @@ fn sobel_tensor(src: &[i32], w: usize, h: usize) -> [i64; 3] {
     [xx, yy, xy]
 }
 
-crate::simd::dispatch! {
+crate::cpu::dispatch! {
 /// The fine tensor: Sobel of the Laplacian of luma (both interior), [Σgx², Σgy², Σgx·gy].
 pub fn fine_tensor(luma: &[u8], w: usize, h: usize) -> [i64; 3] {
     if w < 5 || h < 5 {
