@@ -46,6 +46,7 @@ def scan(
     extensions: Iterable[str] | None = IMAGE_EXTENSIONS,
     batch_size: int = 20_000,
     progress: bool | Callable[[int, int], None] = False,
+    incremental: bool = False,
 ) -> pl.DataFrame | pl.LazyFrame:
     """Measure every image in `source`; one row per input, failures included.
 
@@ -67,6 +68,10 @@ def scan(
         extensions: endings picked up from directories and globs; ``None`` takes every file.
         batch_size: rows per batch (memory bound for `output=`; progress granularity).
         progress: ``True`` draws a progress line on stderr; a callable gets ``(done, total)``.
+        incremental: with `output`, reuse the rows of the existing output for files whose
+            (path, size, mtime) are unchanged and decode only new and changed files; deleted
+            files are dropped. A scan of files into `output` is always resumable: rerun after
+            a crash or kill and only unfinished batches are decoded (see docs/scale.md).
 
     Returns:
         A polars DataFrame (see the README for every column's definition, unit and resolution),
@@ -84,6 +89,34 @@ def scan(
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     paths, blobs = _resolve(source, extensions)
+    # --- hook: imgstats.incremental (resumable, incremental Parquet output) ---
+    if output is not None and not blobs:
+        from imgstats.incremental import write_scan
+
+        return write_scan(
+            paths,
+            Path(output),
+            empty=_empty_frame(metrics),
+            analysis_size=analysis_size,
+            max_pixels=max_pixels,
+            max_file_size=max_file_size,
+            incremental=incremental,
+            run_batches=lambda todo, report: _run_batches(
+                todo,
+                [],
+                metrics,
+                threads,
+                max_pixels,
+                max_file_size,
+                analysis_size,
+                batch_size,
+                report,
+            ),
+            make_reporter=lambda n: _progress_reporter(progress, n),
+        )
+    if incremental:
+        raise ValueError("incremental=True needs output= (a .parquet path) and files, not bytes")
+    # --- end hook ---
     total = len(paths) + len(blobs)
     report = _progress_reporter(progress, total)
     batches = _run_batches(
