@@ -100,7 +100,7 @@ def stat_files(paths: list[bytes]) -> pl.DataFrame:
             mtimes.append(st.st_mtime_ns)
     return pl.DataFrame(
         {
-            "path": [p.decode("utf-8", "replace") for p in paths],
+            "path": pl.Series([p.decode("utf-8", "replace") for p in paths], dtype=pl.String),
             "file_size": pl.Series(sizes, dtype=pl.UInt64),
             MTIME_COLUMN: pl.Series(mtimes, dtype=pl.Int64),
             "order": pl.int_range(len(paths), dtype=pl.UInt64, eager=True),
@@ -192,6 +192,8 @@ def write_scan(
                 report(todo.height, todo.height, final=True)
         new = [pl.scan_parquet(store.dir / p["file"]) for p in store.parts[first_new:]]
         parts = ([reused.lazy()] if reused is not None else []) + new
+        if not parts:  # nothing to scan: an empty table with every column
+            parts = [empty.lazy().with_columns(pl.lit(None, pl.Int64).alias(MTIME_COLUMN))]
         result = (
             pl.concat(parts)
             .join(files.lazy().select("path", "order"), on="path")
@@ -201,13 +203,6 @@ def write_scan(
         if not incremental:
             result = result.drop(MTIME_COLUMN)
         tmp = output.with_name(output.name + ".tmp")
-        if not parts:
-            columns = (
-                empty
-                if not incremental
-                else empty.with_columns(pl.lit(None, pl.Int64).alias(MTIME_COLUMN))
-            )
-            result = columns.lazy()
         # Written beside the output and renamed over it: a kill here leaves the old output and
         # every part intact, and the next run only merges again.
         result.sink_parquet(tmp, metadata=_metadata(settings))
