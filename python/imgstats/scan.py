@@ -31,7 +31,9 @@ DEFAULT_MAX_PIXELS: int = _imgstats.DEFAULT_MAX_PIXELS
 DEFAULT_MAX_FILE_SIZE: int = _imgstats.DEFAULT_MAX_FILE_SIZE
 
 PathLike = Union[str, "os.PathLike[str]"]
-Source = Union[PathLike, Sequence[PathLike], Sequence[bytes], "pl.Series"]
+Source = Union[
+    PathLike, Sequence[PathLike], Sequence[bytes], "pl.Series", "pl.DataFrame", "pl.LazyFrame"
+]
 
 
 def scan(
@@ -47,6 +49,7 @@ def scan(
     batch_size: int = 20_000,
     progress: bool | Callable[[int, int], None] = False,
     incremental: bool = False,
+    column: str | None = None,
 ) -> pl.DataFrame | pl.LazyFrame:
     """Measure every image in `source`; one row per input, failures included.
 
@@ -72,6 +75,11 @@ def scan(
             (path, size, mtime) are unchanged and decode only new and changed files; deleted
             files are dropped. A scan of files into `output` is always resumable: rerun after
             a crash or kill and only unfinished batches are decoded (see docs/scale.md).
+        column: the image column when `source` is a stored dataset: a polars DataFrame or
+            LazyFrame (``pl.scan_parquet("train-*.parquet")``), an Arrow table, or Parquet file
+            names; binary, or Hugging Face's ``{bytes, path}`` struct (default: ``image`` or the
+            only binary column). WebDataset shards (``"shard-{000000..000099}.tar"``) are read
+            member by member. Rows are named ``file.parquet#row`` / ``shard.tar/key.jpg``.
 
     Returns:
         A polars DataFrame (see the README for every column's definition, unit and resolution),
@@ -88,6 +96,30 @@ def scan(
         raise ValueError("threads must be at least 1")
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
+    # --- hook: imgstats.sources (Parquet / Arrow image columns, WebDataset shards) ---
+    from imgstats.sources import scan_stored, stored_batches
+
+    stored = stored_batches(source, column, batch_size)
+    if stored is not None:
+        if incremental:
+            raise ValueError("incremental=True needs files; a stored dataset is scanned whole")
+        empty = _empty_frame(metrics)
+        frames = scan_stored(
+            stored,
+            lambda paths, blobs: pl.DataFrame(
+                _imgstats._scan_batch(
+                    paths, blobs, metrics, threads, max_pixels, max_file_size, analysis_size
+                )
+            ),
+            empty,
+        )
+        if output is not None:
+            return _stream_to_parquet(frames, Path(output))
+        stored_frames = list(frames)
+        return pl.concat(stored_frames) if stored_frames else empty
+    if column is not None:
+        raise ValueError("column= is for tables and Parquet files of encoded images")
+    # --- end hook ---
     paths, blobs = _resolve(source, extensions)
     # --- hook: imgstats.incremental (resumable, incremental Parquet output) ---
     if output is not None and not blobs:
