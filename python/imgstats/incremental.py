@@ -77,6 +77,14 @@ def read_settings(output: str | os.PathLike[str]) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
+def _output_is_current(output: Path, files: pl.DataFrame, store: PartStore) -> bool:
+    """True when `output` already lists exactly `files`, in order (and no part is pending)."""
+    if store.parts:
+        return False
+    listed = pl.scan_parquet(output).select("path").collect()["path"]
+    return listed.equals(files["path"])
+
+
 def _metadata(settings: dict[str, Any]) -> dict[str, str]:
     return {METADATA_KEY: json.dumps({**settings, "version": _imgstats.__version__})}
 
@@ -157,26 +165,26 @@ def write_scan(
     files = stat_files(unique)
     keys = files.lazy().drop("order")
     with PartStore(output, settings) as store:
-        sources = [
-            lf
-            for lf in (store.rows(), _cached_output(output, settings) if incremental else None)
-            if lf is not None
-        ]
-        if sources:
-            reused = (
-                pl.concat(
-                    [
-                        lf.join(keys, on=["path", "file_size", MTIME_COLUMN], how="semi")
-                        for lf in sources
-                    ]
-                )
-                .unique("path", keep="first", maintain_order=True)
+        cached = _cached_output(output, settings) if incremental else None
+        sources = [lf for lf in (store.rows(), cached) if lf is not None]
+        # Match on the key columns only (a small read); whole rows are copied lazily at the end.
+        reused: list[tuple[pl.LazyFrame, pl.DataFrame]] = []
+        taken = files.clear().select("path")
+        for lf in sources:
+            matched = (
+                lf.select("path", "file_size", MTIME_COLUMN)
+                .join(keys, on=["path", "file_size", MTIME_COLUMN], how="semi")
+                .select("path")
+                .unique(maintain_order=True)
                 .collect()
+                .join(taken, on="path", how="anti")  # earlier sources (newer parts) win
             )
-        else:
-            reused = None
-        todo = files if reused is None else files.join(reused.select("path"), on="path", how="anti")
-        todo = todo.sort("order")
+            reused.append((lf, matched))
+            taken = pl.concat([taken, matched])
+        todo = files.join(taken, on="path", how="anti").sort("order")
+        if cached is not None and not todo.height and _output_is_current(output, files, store):
+            store.remove()
+            return pl.scan_parquet(output)  # nothing new, changed or deleted: keep the file
         first_new = len(store.parts)
         report = make_reporter(todo.height)
         todo_paths = [unique[i] for i in todo["order"].to_list()]
@@ -191,7 +199,7 @@ def write_scan(
             if report is not None:
                 report(todo.height, todo.height, final=True)
         new = [pl.scan_parquet(store.dir / p["file"]) for p in store.parts[first_new:]]
-        parts = ([reused.lazy()] if reused is not None else []) + new
+        parts = [lf.join(m.lazy(), on="path", how="semi") for lf, m in reused if m.height] + new
         if not parts:  # nothing to scan: an empty table with every column
             parts = [empty.lazy().with_columns(pl.lit(None, pl.Int64).alias(MTIME_COLUMN))]
         result = (
