@@ -67,7 +67,7 @@ def scan_settings(
 def read_settings(output: str | os.PathLike[str]) -> dict[str, Any] | None:
     """The settings stored in an imgstats Parquet output (None if absent or not one of ours)."""
     try:
-        meta = pl.read_parquet_metadata(output)
+        meta = pl.read_parquet_metadata(Path(output))
     except Exception:  # missing or not Parquet: nothing to reuse
         return None
     try:

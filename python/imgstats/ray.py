@@ -76,8 +76,9 @@ def scan(
     if bad:
         raise TypeError(f"not an option of imgstats.ray.scan: {', '.join(sorted(bad))}")
     options = {"metrics": list(metrics) if metrics is not None else None, **scan_options}
+    udf: Any = scan_table  # Ray's stub wants a one-argument callable; kwargs go in fn_kwargs
     return ds.map_batches(
-        scan_table,
+        udf,
         batch_format="pyarrow",
         batch_size=batch_size,
         num_cpus=num_cpus,
@@ -127,7 +128,8 @@ def _task_cpus() -> int:
     try:
         import ray
 
-        cpus = ray.get_runtime_context().get_assigned_resources().get("CPU", 1)
+        resources = ray.get_runtime_context().get_assigned_resources()  # type: ignore[no-untyped-call]
+        cpus = resources.get("CPU", 1)
     except Exception:  # not inside a Ray worker
         return 1
     return max(1, int(cpus))

@@ -31,13 +31,11 @@ DEFAULT_MAX_PIXELS: int = _imgstats.DEFAULT_MAX_PIXELS
 DEFAULT_MAX_FILE_SIZE: int = _imgstats.DEFAULT_MAX_FILE_SIZE
 
 PathLike = Union[str, "os.PathLike[str]"]
-Source = Union[
-    PathLike, Sequence[PathLike], Sequence[bytes], "pl.Series", "pl.DataFrame", "pl.LazyFrame"
-]
+Source = Union[PathLike, Sequence[PathLike], Sequence[bytes], "pl.Series"]
 
 
 def scan(
-    source: Source,
+    source: Source | pl.DataFrame | pl.LazyFrame,
     metrics: Sequence[str] | None = None,
     *,
     threads: int | None = None,
@@ -104,7 +102,7 @@ def scan(
         if incremental:
             raise ValueError("incremental=True needs files; a stored dataset is scanned whole")
         empty = _empty_frame(metrics)
-        frames = scan_stored(
+        stored_iter = scan_stored(
             stored,
             lambda paths, blobs: pl.DataFrame(
                 _imgstats._scan_batch(
@@ -114,10 +112,10 @@ def scan(
             empty,
         )
         if output is not None:
-            return _stream_to_parquet(frames, Path(output))
-        stored_frames = list(frames)
+            return _stream_to_parquet(stored_iter, Path(output))
+        stored_frames = list(stored_iter)
         return pl.concat(stored_frames) if stored_frames else empty
-    if column is not None:
+    if column is not None or isinstance(source, (pl.DataFrame, pl.LazyFrame)):
         raise ValueError("column= is for tables and Parquet files of encoded images")
     # --- end hook ---
     paths, blobs = _resolve(source, extensions)

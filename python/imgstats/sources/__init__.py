@@ -66,7 +66,7 @@ def scan_stored(
             names, messages = zip(*batch.failures)
             failed = pl.DataFrame({"path": list(names), "error": list(messages)})
             frames.append(pl.concat([empty, failed], how="diagonal_relaxed").select(empty.columns))
-        yield pl.concat(frames).cast(dict(empty.schema)) if len(frames) > 1 else frames[0]
+        yield pl.concat(frames).cast(empty.schema) if len(frames) > 1 else frames[0]
 
 
 def _measure_batch(
@@ -75,7 +75,7 @@ def _measure_batch(
     # The core takes paths and blobs in two lists and returns paths first: keep dataset order.
     file_rows = [i for i, x in enumerate(batch.items) if isinstance(x, str)]
     blob_rows = [i for i, x in enumerate(batch.items) if not isinstance(x, str)]
-    paths = [os.fsencode(batch.items[i]) for i in file_rows]  # type: ignore[arg-type]
+    paths = [os.fsencode(batch.items[i]) for i in file_rows]
     blobs = [batch.items[i] for i in blob_rows]
     frame = measure(paths, blobs)  # type: ignore[arg-type]
     order = file_rows + blob_rows
