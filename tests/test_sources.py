@@ -228,3 +228,23 @@ def test_brace_expansion() -> None:
     ]
     assert expand_braces("x{y}.tar") == ["x{y}.tar"]
     assert os.path.basename(expand_braces("/a/b-{9..10}.tar")[1]) == "b-10.tar"
+
+
+def test_lists_of_shards_and_the_cli(tmp_path: Path, image_files: list[Path]) -> None:
+    import subprocess
+    import sys
+
+    write_shard(tmp_path / "s-0.tar", [(f"a{i}", f) for i, f in enumerate(image_files[:5])])
+    write_shard(tmp_path / "s-1.tar", [(f"b{i}", f) for i, f in enumerate(image_files[5:])])
+    reference = imgstats.scan([str(p) for p in image_files])
+    shards = [str(tmp_path / "s-0.tar"), str(tmp_path / "s-1.tar")]  # as the shell expands them
+    assert measured(imgstats.scan(shards)).equals(measured(reference))
+    blobs = pa.array([p.read_bytes() for p in image_files], pa.binary())
+    pq.write_table(pa.table({"pixels": blobs}), tmp_path / "t.parquet")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    for args in (shards, [str(tmp_path / "t.parquet"), "--column", "pixels"]):
+        out = tmp_path / "out.parquet"
+        cmd = [sys.executable, "-m", "imgstats.cli", "scan", *args, "-o", str(out)]
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        assert proc.returncode == 0, proc.stderr
+        assert measured(pl.read_parquet(out)).equals(measured(reference))

@@ -45,6 +45,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         help="with -o x.parquet: decode only files that are new or changed since x.parquet was "
         "written (same path, size and mtime are reused); deleted files are dropped",
     )
+    p.add_argument(
+        "--column",
+        help="image column of Parquet sources (default: 'image' or the only binary column)",
+    )
     p.set_defaults(func=run)
 
 
@@ -75,6 +79,8 @@ def run(args: argparse.Namespace) -> int:
         max_pixels=args.max_pixels,
         progress=progress,
     )
+    if args.column:
+        kwargs["column"] = args.column
     decoded: list[int] = []  # files actually decoded, when --incremental without a progress bar
     if args.incremental and not progress:
         kwargs["progress"] = lambda done, total: decoded.append(total)

@@ -44,12 +44,21 @@ def stored_batches(source: object, column: str | None, batch_size: int) -> Itera
     if hasattr(source, "__arrow_c_stream__"):  # a pyarrow Table / RecordBatchReader, ...
         return frame_batches(pl.DataFrame(source).lazy(), column, batch_size)
     if isinstance(source, (str, os.PathLike)):
-        name = os.fspath(source)
-        if is_parquet_name(name):
-            return parquet_file_batches(expand_braces(name), column, batch_size)
-        if is_tar_name(name):
-            return tar_batches(expand_braces(name), batch_size)
+        source = [source]
+    if isinstance(source, (list, tuple)) and source:
+        # Shard lists come from the shell too: `imgstats scan shard-{0..9}.tar` arrives expanded.
+        if not all(isinstance(x, (str, os.PathLike)) for x in source):
+            return None
+        names = [os.fspath(x) for x in source]
+        if all(is_parquet_name(n) for n in names):
+            return parquet_file_batches(_expand_all(names), column, batch_size)
+        if all(is_tar_name(n) for n in names):
+            return tar_batches(_expand_all(names), batch_size)
     return None
+
+
+def _expand_all(names: list[str]) -> list[str]:
+    return [name for pattern in names for name in expand_braces(pattern)]
 
 
 def scan_stored(
