@@ -248,3 +248,13 @@ def test_lists_of_shards_and_the_cli(tmp_path: Path, image_files: list[Path]) ->
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
         assert proc.returncode == 0, proc.stderr
         assert measured(pl.read_parquet(out)).equals(measured(reference))
+
+
+def test_arrow_arrays_and_scalars(image_files: list[Path]) -> None:
+    """The README's old Ray pattern passed `list(batch["bytes"])`: pyarrow BinaryScalars."""
+    table = pa.table({"bytes": pa.array([p.read_bytes() for p in image_files])})
+    reference = measured(imgstats.scan([str(p) for p in image_files]))
+    for source in (table["bytes"], table["bytes"].combine_chunks(), list(table["bytes"])):
+        got = imgstats.scan(source)
+        assert measured(got).equals(reference)
+        assert got["path"].to_list() == [f"<table>#{i}" for i in range(len(image_files))]

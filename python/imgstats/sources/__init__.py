@@ -41,8 +41,16 @@ def stored_batches(source: object, column: str | None, batch_size: int) -> Itera
         return frame_batches(source, column, batch_size)
     if isinstance(source, pl.DataFrame):
         return frame_batches(source.lazy(), column, batch_size)
-    if hasattr(source, "__arrow_c_stream__"):  # a pyarrow Table / RecordBatchReader, ...
-        return frame_batches(pl.DataFrame(source).lazy(), column, batch_size)
+    if hasattr(source, "__arrow_c_stream__") or hasattr(source, "__arrow_c_array__"):
+        try:  # a pyarrow Table / RecordBatch / RecordBatchReader, ...
+            frame = pl.DataFrame(source)
+        except (TypeError, ValueError, pl.exceptions.PolarsError):  # a bare Arrow array
+            frame = pl.DataFrame({"bytes": pl.Series(source)})
+        return frame_batches(frame.lazy(), column, batch_size)
+    if isinstance(source, (list, tuple)) and source and _is_arrow_scalar(source[0]):
+        # `list(batch["bytes"])` of a pyarrow batch: BinaryScalars, unwrapped once here.
+        blobs = [x.as_py() for x in source]
+        return frame_batches(pl.DataFrame({"bytes": blobs}).lazy(), column, batch_size)
     if isinstance(source, (str, os.PathLike)):
         source = [source]
     if isinstance(source, (list, tuple)) and source:
@@ -55,6 +63,10 @@ def stored_batches(source: object, column: str | None, batch_size: int) -> Itera
         if all(is_tar_name(n) for n in names):
             return tar_batches(_expand_all(names), batch_size)
     return None
+
+
+def _is_arrow_scalar(x: object) -> bool:
+    return type(x).__module__.startswith("pyarrow") and hasattr(x, "as_py")
 
 
 def _expand_all(names: list[str]) -> list[str]:
