@@ -13,7 +13,7 @@ to `local`.
 Corpus: the Debian wallpaper packages (see benches/bench_scan.py), or --mnist N for N
 Fashion-MNIST PNGs.
 
-Run: python benches/bench_ray.py [--repeats 5] [--batch-size 8] [--mnist 0]
+Run: python benches/bench_ray.py [--repeats 5] [--batch-size 0] [--mnist 0]
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 
-def child(cpus: int, files: list[str], repeats: int, batch_size: int) -> dict[str, float]:
+def child(cpus: int, files: list[str], repeats: int, batch_size: int | None) -> dict[str, float]:
     import imgstats
     import imgstats.ray
     import ray
@@ -68,7 +68,7 @@ def child(cpus: int, files: list[str], repeats: int, batch_size: int) -> dict[st
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--batch-size", type=int, default=8)
+    ap.add_argument("--batch-size", type=int, default=0, help="0: one Ray block per call")
     ap.add_argument("--mnist", type=int, default=0, help="use N Fashion-MNIST PNGs instead")
     ap.add_argument("--child", type=int, default=0, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -79,7 +79,8 @@ def main() -> None:
     else:
         files, corpus = wallpaper_files(), "Debian wallpapers"
     if args.child:
-        print(json.dumps(child(args.child, files, args.repeats, args.batch_size)))
+        batch = args.batch_size or None
+        print(json.dumps(child(args.child, files, args.repeats, batch)))
         return
     cpu = next(
         (

@@ -49,7 +49,7 @@ def scan(
     column: str | None = None,
     metrics: Sequence[str] | None = None,
     num_cpus: int = 1,
-    batch_size: int = 512,
+    batch_size: int | None = None,
     **scan_options: Any,
 ) -> ray.data.Dataset:
     """A Ray Dataset with one row of `imgstats.scan` columns per image of `ds`.
@@ -62,7 +62,9 @@ def scan(
         column: the image column (default: ``bytes``, then ``image``, then ``path``).
         metrics: as for `imgstats.scan` (default: all).
         num_cpus: CPUs each Ray task reserves; imgstats scans its batch with that many threads.
-        batch_size: images per task call.
+        batch_size: images per task call; None (default) scans each Ray block as it is, which
+            lets Ray fuse the read with the scan in one task, so the image bytes never pass
+            through the object store (a number re-batches them there).
         scan_options: further keyword arguments of `imgstats.scan` (``analysis_size``,
             ``max_pixels``, ``max_file_size``).
 
