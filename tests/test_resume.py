@@ -152,3 +152,32 @@ def test_two_scans_into_one_output_are_refused(tmp_path: Path) -> None:
     with PartStore(out, {}), pytest.raises(ScanInProgressError, match="another imgstats scan"):
         with PartStore(out, {}):
             pass
+
+
+def test_stale_and_fresh_parts_of_one_file_give_one_row(tmp_path: Path) -> None:
+    """Run 1 (killed) measured x; x changed; run 2 (killed) measured it again: both parts are
+    listed, only the row matching the file as it is now may reach the output."""
+    from imgstats import incremental
+    from imgstats.scan import DEFAULT_MAX_FILE_SIZE, DEFAULT_MAX_PIXELS, _empty_frame
+
+    folder, out = tmp_path / "img", tmp_path / "stats.parquet"
+    write_images(folder, 3)
+    x = folder / "0001.png"
+    settings = incremental.scan_settings(
+        _empty_frame(None), None, DEFAULT_MAX_PIXELS, DEFAULT_MAX_FILE_SIZE
+    )
+
+    def part_row(path: Path) -> pl.DataFrame:
+        row = imgstats.scan([str(path)])
+        return row.with_columns(pl.lit(os.stat(path).st_mtime_ns).alias("mtime_ns"))
+
+    stale = part_row(x)
+    Image.new("RGB", (31, 17), (1, 2, 3)).save(x)
+    os.utime(x, ns=(1, os.stat(x).st_mtime_ns + 10**9))
+    fresh = part_row(x)
+    with PartStore(out, settings) as store:
+        store.add(stale)
+        store.add(fresh)
+    result = imgstats.scan(folder, output=out).collect()
+    assert result.equals(imgstats.scan(folder))
+    assert result.filter(pl.col("path") == str(x))["width"].to_list() == [31]

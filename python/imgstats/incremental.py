@@ -44,6 +44,9 @@ METADATA_KEY = "imgstats"
 #: seen *before* it was read, so an edit during the scan makes the next run read it again.
 MTIME_COLUMN = "mtime_ns"
 
+#: What identifies a file's state: a row is reused only when all three match.
+KEY = ["path", "file_size", MTIME_COLUMN]
+
 BatchRunner = Callable[[list[bytes], Callable[..., None] | None], Iterator[pl.DataFrame]]
 
 
@@ -128,12 +131,12 @@ def _cached_output(output: Path, settings: dict[str, Any]) -> pl.LazyFrame | Non
             stacklevel=4,
         )
         return None
-    stored = {k: v for k, v in stored.items() if k != "version"}
+    version = stored.pop("version", "?")
     if stored != settings:
         changed = sorted(k for k in settings if stored.get(k) != settings[k])
         warnings.warn(
-            f"{output} was written with other settings ({', '.join(changed)} differ, by imgstats "
-            f"{read_settings(output).get('version', '?')}): rescanning every file",  # type: ignore[union-attr]
+            f"{output} was written with other settings ({', '.join(changed)} differ; written by "
+            f"imgstats {version}): rescanning every file",
             stacklevel=4,
         )
         return None
@@ -169,13 +172,12 @@ def write_scan(
         sources = [lf for lf in (store.rows(), cached) if lf is not None]
         # Match on the key columns only (a small read); whole rows are copied lazily at the end.
         reused: list[tuple[pl.LazyFrame, pl.DataFrame]] = []
-        taken = files.clear().select("path")
+        taken = files.clear().drop("order")
         for lf in sources:
             matched = (
-                lf.select("path", "file_size", MTIME_COLUMN)
-                .join(keys, on=["path", "file_size", MTIME_COLUMN], how="semi")
-                .select("path")
-                .unique(maintain_order=True)
+                lf.select(KEY)
+                .join(keys, on=KEY, how="semi")
+                .unique("path", maintain_order=True)
                 .collect()
                 .join(taken, on="path", how="anti")  # earlier sources (newer parts) win
             )
@@ -199,7 +201,8 @@ def write_scan(
             if report is not None:
                 report(todo.height, todo.height, final=True)
         new = [pl.scan_parquet(store.dir / p["file"]) for p in store.parts[first_new:]]
-        parts = [lf.join(m.lazy(), on="path", how="semi") for lf, m in reused if m.height] + new
+        # Semi-join on the whole key: parts of earlier runs may also hold stale rows of a path.
+        parts = [lf.join(m.lazy(), on=KEY, how="semi") for lf, m in reused if m.height] + new
         if not parts:  # nothing to scan: an empty table with every column
             parts = [empty.lazy().with_columns(pl.lit(None, pl.Int64).alias(MTIME_COLUMN))]
         result = (
