@@ -106,7 +106,13 @@ def scan(
             stored,
             lambda paths, blobs: pl.DataFrame(
                 _imgstats._scan_batch(
-                    paths, blobs, metrics, threads, max_pixels, max_file_size, analysis_size
+                    paths,
+                    blobs,
+                    metrics=metrics,
+                    threads=threads,
+                    max_pixels=max_pixels,
+                    max_file_size=max_file_size,
+                    analysis_size=analysis_size,
                 )
             ),
             empty,
