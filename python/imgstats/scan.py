@@ -36,7 +36,7 @@ __all__ = [
 # `output=`, a DataFrame without.
 @overload
 def scan(
-    source: Source,
+    source: Source | pl.DataFrame | pl.LazyFrame,
     metrics: Sequence[str] | None = None,
     *,
     threads: int | None = None,
@@ -47,10 +47,12 @@ def scan(
     extensions: Iterable[str] | None = IMAGE_EXTENSIONS,
     batch_size: int = 20_000,
     progress: ProgressArg = False,
+    incremental: bool = False,
+    column: str | None = None,
 ) -> pl.DataFrame: ...
 @overload
 def scan(
-    source: Source,
+    source: Source | pl.DataFrame | pl.LazyFrame,
     metrics: Sequence[str] | None = None,
     *,
     threads: int | None = None,
@@ -61,10 +63,12 @@ def scan(
     extensions: Iterable[str] | None = IMAGE_EXTENSIONS,
     batch_size: int = 20_000,
     progress: ProgressArg = False,
+    incremental: bool = False,
+    column: str | None = None,
 ) -> pl.LazyFrame: ...
 @overload
 def scan(
-    source: Source,
+    source: Source | pl.DataFrame | pl.LazyFrame,
     metrics: Sequence[str] | None = None,
     *,
     threads: int | None = None,
@@ -75,11 +79,13 @@ def scan(
     extensions: Iterable[str] | None = IMAGE_EXTENSIONS,
     batch_size: int = 20_000,
     progress: ProgressArg = False,
+    incremental: bool = False,
+    column: str | None = None,
 ) -> pl.DataFrame | pl.LazyFrame: ...
 
 
 def scan(
-    source: Source,
+    source: Source | pl.DataFrame | pl.LazyFrame,
     metrics: Sequence[str] | None = None,
     *,
     threads: int | None = None,
@@ -90,6 +96,8 @@ def scan(
     extensions: Iterable[str] | None = IMAGE_EXTENSIONS,
     batch_size: int = 20_000,
     progress: ProgressArg = False,
+    incremental: bool = False,
+    column: str | None = None,
 ) -> pl.DataFrame | pl.LazyFrame:
     """Measure every image in `source`; one row per input, failures included.
 
@@ -132,7 +140,65 @@ def scan(
         raise ValueError("threads must be at least 1")
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
+    # --- hook: imgstats.sources (Parquet / Arrow image columns, WebDataset shards) ---
+    from imgstats.sources import scan_stored, stored_batches
+
+    stored = stored_batches(source, column, batch_size)
+    if stored is not None:
+        if incremental:
+            raise ValueError("incremental=True needs files; a stored dataset is scanned whole")
+        empty = _empty_frame(metrics)
+        stored_iter = scan_stored(
+            stored,
+            lambda paths, blobs: pl.DataFrame(
+                _imgstats._scan_batch(
+                    paths,
+                    blobs,
+                    metrics=metrics,
+                    threads=threads,
+                    max_pixels=max_pixels,
+                    max_file_size=max_file_size,
+                    analysis_size=analysis_size,
+                )
+            ),
+            empty,
+        )
+        if output is not None:
+            return _stream_to_parquet(stored_iter, Path(output))
+        stored_frames = list(stored_iter)
+        return pl.concat(stored_frames) if stored_frames else empty
+    if column is not None or isinstance(source, (pl.DataFrame, pl.LazyFrame)):
+        raise ValueError("column= is for tables and Parquet files of encoded images")
+    # --- end hook ---
     paths, blobs = resolve_sources(source, extensions)
+    # --- hook: imgstats.incremental (resumable, incremental Parquet output) ---
+    if output is not None and not blobs:
+        from imgstats.incremental import write_scan
+
+        return write_scan(
+            paths,
+            Path(output),
+            empty=_empty_frame(metrics),
+            analysis_size=analysis_size,
+            max_pixels=max_pixels,
+            max_file_size=max_file_size,
+            incremental=incremental,
+            run_batches=lambda todo, report: _run_batches(
+                todo,
+                [],
+                metrics,
+                threads,
+                max_pixels,
+                max_file_size,
+                analysis_size,
+                batch_size,
+                report,
+            ),
+            make_reporter=lambda n: progress_reporter(progress, n),
+        )
+    if incremental:
+        raise ValueError("incremental=True needs output= (a .parquet path) and files, not bytes")
+    # --- end hook ---
     total = len(paths) + len(blobs)
     report = progress_reporter(progress, total)
     batches = _run_batches(

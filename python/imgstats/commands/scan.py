@@ -40,6 +40,16 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         default=None,
         help="progress line on stderr (default: only when stderr is a terminal)",
     )
+    p.add_argument(
+        "--incremental",
+        action="store_true",
+        help="with -o x.parquet: decode only files that are new or changed since x.parquet was "
+        "written (same path, size and mtime are reused); deleted files are dropped",
+    )
+    p.add_argument(
+        "--column",
+        help="image column of Parquet sources (default: 'image' or the only binary column)",
+    )
     p.set_defaults(func=run)
 
 
@@ -57,6 +67,8 @@ def run(args: argparse.Namespace) -> int:
         return _usage_error(
             f"unsupported output type {Path(args.output).suffix!r}: use {', '.join(OUTPUT_TYPES)}"
         )
+    if args.incremental and (not args.output or Path(args.output).suffix != ".parquet"):
+        return _usage_error("--incremental needs -o/--output with a .parquet file")
     progress = sys.stderr.isatty() if args.progress is None else args.progress
     sources: list[str] = args.sources
     start = time.monotonic()
@@ -68,8 +80,13 @@ def run(args: argparse.Namespace) -> int:
         max_pixels=args.max_pixels,
         progress=progress,
     )
+    if args.column:
+        kwargs["column"] = args.column
+    decoded: list[int] = []  # files actually decoded, when --incremental without a progress bar
+    if args.incremental and not progress:
+        kwargs["progress"] = lambda done, total: decoded.append(total)
     if out is not None and out.suffix == ".parquet":
-        df = scan(sources, output=out, **kwargs).collect()
+        df = scan(sources, output=out, incremental=args.incremental, **kwargs).collect()
     else:
         df = scan(sources, **kwargs)
         if out is not None:
@@ -81,6 +98,8 @@ def run(args: argparse.Namespace) -> int:
             print(_display(df))
     else:
         print(f"wrote {len(df):,} rows to {out}")
+        if decoded:
+            print(f"decoded {decoded[-1]:,} of {len(df):,} files (the others were unchanged)")
     return 0
 
 
