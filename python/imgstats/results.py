@@ -339,7 +339,11 @@ def read_coco_results(
 def _ground_truth(labels: Any) -> tuple[pl.DataFrame, pl.DataFrame]:
     images = labels.images
     scored = images.filter(pl.col("status").is_in(SCORED_STATUSES))
-    boxes = labels.boxes.join(scored.select("path"), on="path", how="semi")
+    # A real `Labels` also carries the object axes (object_size, occlusion, truncation,
+    # crowding) on `objects()`, so `slices` can cut by them; a Labels-like object has boxes only.
+    objects = getattr(labels, "objects", None)
+    all_boxes: pl.DataFrame = objects() if callable(objects) else labels.boxes
+    boxes = all_boxes.join(scored.select("path"), on="path", how="semi")
     flags = [
         pl.col(c).cast(pl.Boolean).fill_null(False) if c in boxes.columns else pl.lit(False)
         for c in ("iscrowd", "difficult")
