@@ -2,7 +2,7 @@
 //! `cargo bench --bench weather_kernels [REPS]`: microseconds per image, median of REPS runs, one
 //! thread, next to the existing colour pass (`color_stats`) for scale.
 
-use imgstats::color::luma_from_rgb;
+use imgstats::luma_from_rgb;
 use imgstats::stats::{atmosphere, color_stats, illuminant, motion};
 use std::hint::black_box;
 use std::time::Instant;
