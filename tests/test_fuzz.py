@@ -77,7 +77,7 @@ def seed_images() -> dict[str, bytes]:
 
 
 CHILD = r"""
-import json, os, resource, sys, time
+import json, os, sys, time
 import numpy as np
 sys.path[:0] = json.loads(sys.argv[4])
 import imgstats
@@ -112,7 +112,9 @@ while time.monotonic() - start < seconds:
     if rounds % 25 == 0:
         trace.append(rss)
 os.remove(dump)
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+# VmHWM is this process image's own peak: ru_maxrss would carry the pytest parent's peak
+# across fork + exec (Linux keeps it in the signal struct), failing on a big test session.
+peak = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM")) >> 10
 stats = {"rounds": rounds, "mutants": mutants, "error_rows": int(failed), "peak_mb": peak,
          "rss_first_round_mb": rss_first, "rss_last_round_mb": rss, "rss_every_25_rounds": trace}
 print(json.dumps(stats))

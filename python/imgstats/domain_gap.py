@@ -36,17 +36,9 @@ if TYPE_CHECKING:
 else:
     np = LazyModule("numpy")
 
-#: Weather and light statistics used when present (issue 11).
-WEATHER_COLUMNS: tuple[str, ...] = (
-    "haze",
-    "airlight",
-    "saturation",
-    "warmth",
-    "tint",
-    "motion_blur",
-)
-#: Numeric columns used by default (those present in both frames).
-DEFAULT_GAP_COLUMNS: tuple[str, ...] = DEFAULT_COLUMNS + WEATHER_COLUMNS
+#: Numeric columns used by default (those present in both frames): the drift statistics, which
+#: include the weather and light ones (haze, airlight, saturation, warmth, tint, motion_blur).
+DEFAULT_GAP_COLUMNS: tuple[str, ...] = DEFAULT_COLUMNS
 #: Held-out rows per fold on which permutation importance is computed (a random subset beyond
 #: this: the estimate is an average, and shuffling every column of 40,000 rows costs seconds).
 IMPORTANCE_ROWS = 4000
