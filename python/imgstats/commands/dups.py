@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TextIO
 
 import polars as pl
 
@@ -17,9 +18,9 @@ from imgstats.commands.output import write_table
 from imgstats.duplicates import DEFAULT_THRESHOLD, dedupe, drop_list, duplicates
 from imgstats.scan import scan
 
-#: What `dups` scans: the hash, exact-copy keys, the low-information signals, and sharpness for
+#: What `dups` scans: the hashes, exact-copy keys, the low-information signals, and sharpness for
 #: ``--keep sharpest`` (width/height/file_size for ``largest`` are always in a scan).
-DUPS_METRICS = ["phash", "content_hash", "pixel_hash", "entropy", "contrast", "sharpness"]
+DUPS_METRICS = ["phash", "dhash", "content_hash", "pixel_hash", "entropy", "contrast", "sharpness"]
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -54,6 +55,18 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         help="also match mirrored / rotated copies (re-reads every image)",
     )
     p.add_argument(
+        "--explain",
+        action="store_true",
+        help="print every group: each image, why it matched (same_bytes, same_pixels, near, "
+        "flip_rotation), the image it matched and the hash distances",
+    )
+    p.add_argument(
+        "--not-duplicates",
+        metavar="FILE",
+        help="CSV of path pairs (two columns) a person marked as distinct: "
+        "they are never put in one group",
+    )
+    p.add_argument(
         "--move-to",
         metavar="DIR",
         help="move the copies to drop into DIR (keeping their relative paths) and "
@@ -80,7 +93,11 @@ def run_dups(args: argparse.Namespace) -> int:
     ok = df.filter(pl.col("error").is_null()) if "error" in df.columns else df
     failed = df.height - ok.height
     groups = duplicates(
-        ok, threshold=args.threshold, invariant=args.invariant, threads=args.threads
+        ok,
+        threshold=args.threshold,
+        invariant=args.invariant,
+        not_duplicates=args.not_duplicates,
+        threads=args.threads,
     )
     kept = dedupe(ok, keep=args.keep, groups=groups)
     drop = drop_list(ok, kept)
@@ -91,18 +108,40 @@ def run_dups(args: argparse.Namespace) -> int:
         f"{len(drop)} to drop (keep={args.keep}, threshold={args.threshold})",
         file=sys.stderr,
     )
+    if args.explain:
+        explain(groups, drop, sys.stdout)
     if args.output:
         if Path(args.output).suffix.lower() in (".csv", ".parquet", ".ndjson", ".jsonl"):
             table = groups.with_columns(pl.col("path").is_in(drop).not_().alias("keep"))
             write_table(table, args.output)
         else:
             Path(args.output).write_text("".join(p + "\n" for p in drop))
-    elif not args.move_to:
+    elif not args.move_to and not args.explain:
         for p in drop:
             print(p)
     if args.move_to:
         return _move(drop, args.sources, Path(args.move_to))
     return 0
+
+
+def explain(groups: pl.DataFrame, drop: list[str], out: TextIO) -> None:
+    """Each group of copies: its images, the reason each one matched and the distances."""
+    dist_cols = [c for c in groups.columns if c.endswith("_distance")]
+    dropped = set(drop)
+    multi = groups.filter(pl.col("group_size") > 1)
+    for part in multi.partition_by("group_id", maintain_order=True):
+        rep = part["representative"][0]
+        out.write(f"group {part['group_id'][0]}: {part.height} images, representative {rep}\n")
+        for r in part.iter_rows(named=True):
+            dists = ", ".join(
+                f"{c.removesuffix('_distance')} {r[c]}" for c in dist_cols if r[c] is not None
+            )
+            action = "drop" if r["path"] in dropped else "keep"
+            out.write(
+                f"  {action}  {r['path']}  {r['match']} to {r['matched_path']}"
+                + (f" ({dists})" if dists else "")
+                + "\n"
+            )
 
 
 def _move(drop: list[str], sources: list[str], target: Path) -> int:

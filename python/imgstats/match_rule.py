@@ -1,0 +1,174 @@
+"""When two images count as copies, and why: the links `imgstats.duplicates` and `imgstats.find`
+build groups and answers from.
+
+A *link* joins two rows and carries its reason (`MATCH_KINDS`) and the distances that decided it.
+Exact links come from equal ``content_hash`` (same bytes) or ``pixel_hash`` (same pixels); near
+links from the perceptual hashes under `NearRule`: pHash within ``phash`` bits AND, when the
+frame has a ``dhash`` column and the rule sets ``dhash``, dHash within ``dhash`` bits. The
+pHash search is the exact Rust Hamming index; the dHash condition filters its pairs, so the links
+are exactly those a brute-force check of the whole rule finds (``tests/test_duplicates_rule.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+from imgstats import _imgstats
+from imgstats._lazy import LazyModule
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = LazyModule("numpy")
+
+#: Why two rows are linked, strongest first (the order a row's explanation prefers).
+MATCH_KINDS: tuple[str, ...] = ("same_bytes", "same_pixels", "near", "flip_rotation")
+SAME_BYTES, SAME_PIXELS, NEAR, FLIP_ROTATION = range(4)
+
+#: The link table: one row per link, ``a < b`` not required.
+LINK_SCHEMA: dict[str, type[pl.DataType]] = {
+    "a": pl.UInt32,
+    "b": pl.UInt32,
+    "kind": pl.UInt8,
+    "phash_distance": pl.UInt8,
+    "dhash_distance": pl.UInt8,
+}
+
+
+@dataclass(frozen=True)
+class NearRule:
+    """Two hashes are near copies when every set condition holds (bits out of 64).
+
+    ``dhash=None`` (or a frame without a ``dhash`` column) decides by the first hash alone.
+    """
+
+    phash: int
+    dhash: int | None = None
+
+    def describe(self) -> str:
+        """The rule in words, for messages and the CLI summary."""
+        if self.dhash is None:
+            return f"hash within {self.phash} bits"
+        return f"pHash within {self.phash} bits and dHash within {self.dhash} bits"
+
+
+def empty_links() -> pl.DataFrame:
+    """A link table with no rows."""
+    return pl.DataFrame(schema=LINK_SCHEMA)
+
+
+def bit_distance(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Hamming distances of two equal-length uint64 arrays, as uint8."""
+    out: np.ndarray = np.bitwise_count(x ^ y).astype(np.uint8)
+    return out
+
+
+def links_frame(
+    a: np.ndarray,
+    b: np.ndarray,
+    kind: int,
+    pd: np.ndarray | None,
+    dd: np.ndarray | None,
+) -> pl.DataFrame:
+    """A link table from index arrays; missing distances are null."""
+    n = len(a)
+    return pl.DataFrame(
+        {
+            "a": pl.Series(a, dtype=pl.UInt32),
+            "b": pl.Series(b, dtype=pl.UInt32),
+            "kind": pl.Series(np.full(n, kind, dtype=np.uint8), dtype=pl.UInt8),
+            "phash_distance": pl.Series(pd, dtype=pl.UInt8)
+            if pd is not None
+            else pl.Series([None] * n, dtype=pl.UInt8),
+            "dhash_distance": pl.Series(dd, dtype=pl.UInt8)
+            if dd is not None
+            else pl.Series([None] * n, dtype=pl.UInt8),
+        },
+        schema=LINK_SCHEMA,
+    )
+
+
+def confirm(
+    i: np.ndarray,
+    j: np.ndarray,
+    d1: np.ndarray | None,
+    d2: np.ndarray | None,
+    rule: NearRule,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Which candidate pairs ``(i in set 1, j in set 2)`` also pass the dHash condition.
+
+    Returns the boolean mask and the dHash distances of all candidates (None without dHash).
+    """
+    if d1 is None or d2 is None or rule.dhash is None:
+        return np.ones(len(i), dtype=bool), None
+    dd = bit_distance(d1[i], d2[j])
+    return dd <= rule.dhash, dd
+
+
+def self_links(
+    h: np.ndarray,
+    d: np.ndarray | None,
+    rows: np.ndarray,
+    rule: NearRule,
+    threads: int | None,
+) -> pl.DataFrame:
+    """Near links among `rows` (indices into `h`/`d`) under `rule`: every pair, exactly."""
+    if len(rows) < 2:
+        return empty_links()
+    i, j, pd = _imgstats._self_pairs(np.ascontiguousarray(h[rows]), rule.phash, threads)
+    dsub = d[rows] if d is not None else None
+    ok, dd = confirm(i, j, dsub, dsub, rule)
+    return links_frame(rows[i[ok]], rows[j[ok]], NEAR, pd[ok], dd[ok] if dd is not None else None)
+
+
+def cross_links(
+    query_h: np.ndarray,
+    query_d: np.ndarray | None,
+    base_h: np.ndarray,
+    base_d: np.ndarray | None,
+    rule: NearRule,
+    kind: int,
+    threads: int | None,
+) -> pl.DataFrame:
+    """Links ``(a = query index, b = base index)`` for every pair under `rule`, exactly."""
+    if len(query_h) == 0 or len(base_h) == 0:
+        return empty_links()
+    i, j, pd = _imgstats._cross_pairs(
+        np.ascontiguousarray(base_h), np.ascontiguousarray(query_h), rule.phash, False, threads
+    )
+    ok, dd = confirm(i, j, query_d, base_d, rule)
+    return links_frame(i[ok], j[ok], kind, pd[ok], dd[ok] if dd is not None else None)
+
+
+def strongest_link(links: pl.DataFrame, names: pl.Series) -> pl.DataFrame:
+    """Each row's strongest link (either end): kind, then pHash, dHash, partner.
+
+    Returns ``row``, ``match`` (a `MATCH_KINDS` name), ``matched_path``, ``phash_distance``,
+    ``dhash_distance`` for rows with at least one link.
+    """
+    both = pl.concat(
+        [
+            links.select(
+                pl.col("a").alias("row"), pl.col("b").alias("other"), pl.exclude("a", "b")
+            ),
+            links.select(
+                pl.col("b").alias("row"), pl.col("a").alias("other"), pl.exclude("a", "b")
+            ),
+        ]
+    )
+    best = (
+        both.sort(["row", "kind", "phash_distance", "dhash_distance", "other"], nulls_last=True)
+        .group_by("row", maintain_order=True)
+        .first()
+    )
+    kinds = pl.Series(MATCH_KINDS)
+    return best.select(
+        "row",
+        kinds.gather(best["kind"].cast(pl.UInt32)).alias("match"),
+        names.gather(best["other"]).alias("matched_path"),
+        "phash_distance",
+        "dhash_distance",
+    )
