@@ -36,6 +36,7 @@ from imgstats.match_rule import (
     empty_links,
     links_frame,
     self_links,
+    simple_pictures,
     strongest_link,
 )
 from imgstats.not_duplicates import NotDuplicates, constrained_labels, marked_pairs
@@ -56,12 +57,25 @@ TRANSFORMS: tuple[str, ...] = (
     "transverse",
 )
 
+#: The near rule when the frame has a ``dhash`` column: pHash within 12 bits decides alone; pHash
+#: within 16 bits needs dHash within 12 bits (simple pictures always need both). From
+#: ``benches/bench_near_dups.py`` (74 wallpapers x 12 Copydays-style edits, docs/duplicates.md):
+#: recall 0.999 over the edits (1.0 on 11 of 12, 0.986 on brightness x1.4) and no pair of
+#: distinct pictures within the rule; pHash alone at 8 bits: 0.965 (0.875 on brightness x1.4).
+#: Distinct pictures were >= 16 pHash bits apart, and at 16 bits >= 14 dHash bits.
+NEAR_PHASH_THRESHOLD: int = 12
+WIDE_PHASH_THRESHOLD: int = 16
+DEFAULT_DHASH_THRESHOLD: int = 12
+
 KeepPolicy = Union[Literal["sharpest", "largest", "first"], Callable[[pl.DataFrame], int]]
 
 __all__ = [
     "COLLAPSED_HASHES",
     "DEFAULT_THRESHOLD",
     "TRANSFORMS",
+    "DEFAULT_DHASH_THRESHOLD",
+    "NEAR_PHASH_THRESHOLD",
+    "WIDE_PHASH_THRESHOLD",
     "as_uint64",
     "dedupe",
     "duplicates",
@@ -153,16 +167,21 @@ def _variant_hashes(
 
 
 def near_rule(
-    df: pl.DataFrame, hash: str, threshold: int | None, dhash_threshold: int | None
+    df: pl.DataFrame,
+    hash: str,
+    threshold: int | None,
+    dhash_threshold: int | None,
+    wide_threshold: int | None,
 ) -> NearRule:
     """The rule `duplicates` applies to `df`: the confirming dHash only with ``hash='phash'``
-    and a ``dhash`` column."""
+    and a ``dhash`` column; otherwise `hash` alone within `threshold` (default 8)."""
     confirm = dhash_threshold if hash == "phash" and "dhash" in df.columns else None
     if confirm is None:
         return NearRule(check_threshold(DEFAULT_THRESHOLD if threshold is None else threshold))
     return NearRule(
-        check_threshold(DEFAULT_THRESHOLD if threshold is None else threshold),
+        check_threshold(NEAR_PHASH_THRESHOLD if threshold is None else threshold),
         check_threshold(confirm),
+        check_threshold(WIDE_PHASH_THRESHOLD if wide_threshold is None else wide_threshold),
     )
 
 
@@ -182,6 +201,7 @@ def _flip_links(
     rows: np.ndarray,
     rule: NearRule,
     threads: int | None,
+    simple: np.ndarray,
 ) -> pl.DataFrame:
     """Links from each row's own hash to another row's mirrored / rotated hash, under `rule`.
 
@@ -193,7 +213,10 @@ def _flip_links(
     base = np.concatenate([v[rows] for v in variants[1:]])
     dbase = np.concatenate([v[rows] for v in dvars[1:]]) if dvars is not None else None
     d0 = dvars[0][rows] if dvars is not None else None
-    found = cross_links(variants[0][rows], d0, base, dbase, rule, FLIP_ROTATION, threads)
+    s0 = simple[rows]
+    found = cross_links(
+        variants[0][rows], d0, base, dbase, rule, FLIP_ROTATION, threads, s0, np.tile(s0, 7)
+    )
     a = rows[found["a"].to_numpy()]
     b = rows[found["b"].to_numpy() % len(rows)]
     keep = a != b
@@ -209,7 +232,8 @@ def duplicates(
     exact: bool = True,
     invariant: bool = False,
     *,
-    dhash_threshold: int | None = None,
+    dhash_threshold: int | None = DEFAULT_DHASH_THRESHOLD,
+    wide_threshold: int | None = None,
     not_duplicates: NotDuplicates | None = None,
     threads: int | None = None,
 ) -> pl.DataFrame:
@@ -219,26 +243,34 @@ def duplicates(
     Exact copies are linked first: rows with the same ``content_hash`` (same bytes) or the same
     ``pixel_hash`` (same decoded pixels in another container), when those columns exist and
     `exact` is true. Near copies are linked by the rule in `imgstats.match_rule`: `hash` within
-    `threshold` bits, and with ``hash='phash'`` and a ``dhash`` column, dHash within
-    `dhash_threshold` bits too. Groups are the connected components of the links (single
+    `threshold` bits; and with ``hash='phash'`` and a ``dhash`` column (``imgstats dups`` scans
+    it), also pHash within `wide_threshold` bits when dHash agrees within `dhash_threshold`.
+    Groups are the connected components of the links (single
     linkage), except that pairs marked in `not_duplicates` are kept apart (rule in
-    `imgstats.not_duplicates`). Low-information images (near-constant: ``entropy`` < 1 bit or
-    ``contrast`` < 2 levels when scanned, or a hash value constant images collapse to) are
-    matched only exactly, never by hash, and flagged.
+    `imgstats.not_duplicates`). Low-information images (``contrast`` < 2 levels when scanned, or
+    a hash value constant images collapse to; by pHash alone also ``entropy`` < 1 bit) are
+    matched only exactly, never by hash, and flagged. With a confirming dHash, simple pictures
+    (``entropy`` < 1 bit: two-tone art, diagrams) match only when both hashes agree, so they do
+    match their own re-encoded and resized copies but not other layouts in the same two tones.
 
     Args:
         df: a scan table (``imgstats.scan``) or any frame with a uint64 `hash` column; ``path``,
             ``dhash``, ``content_hash``, ``pixel_hash``, ``entropy``, ``contrast`` are used when
             present.
         hash: the hash column (``phash`` default; ``dhash``/``ahash`` work the same way).
-        threshold: Hamming distance in bits of `hash` (default `DEFAULT_THRESHOLD`).
+        threshold: Hamming distance in bits of `hash` that decides alone (default
+            `NEAR_PHASH_THRESHOLD` = 12 with a confirming dHash, else `DEFAULT_THRESHOLD` = 8).
         exact: also group byte-/pixel-identical files.
         invariant: also match mirrored / 90°-rotated copies. Uses columns
             ``{hash}_{t}`` for t in `TRANSFORMS` when present; otherwise re-opens every file and
             hashes its eight dihedral transforms (about one extra decode + 8 hashes per image:
             roughly the cost of the scan again).
-        dhash_threshold: dHash bits a near pair must also be within (None: pHash decides
-            alone); used only with ``hash='phash'`` and a ``dhash`` column.
+        dhash_threshold: dHash bits that confirm a pair between `threshold` and `wide_threshold`
+            pHash bits (default `DEFAULT_DHASH_THRESHOLD` = 12; None: pHash decides alone, at 8
+            bits unless `threshold` says otherwise). Only with ``hash='phash'`` and a ``dhash``
+            column.
+        wide_threshold: the pHash radius within which dHash may confirm (default
+            `WIDE_PHASH_THRESHOLD` = 16).
         not_duplicates: pairs of paths a person marked as distinct (a CSV file with two path
             columns, a frame, or ``(path, path)`` pairs); they never share a group.
         threads: worker threads for the search (default: all CPUs).
@@ -254,7 +286,7 @@ def duplicates(
         ``matched_path`` (the other end), ``{hash}_distance`` and, with ``hash='phash'``,
         ``dhash_distance`` (bits on that link; null when a hash is missing).
     """
-    rule = near_rule(df, hash, threshold, dhash_threshold)
+    rule = near_rule(df, hash, threshold, dhash_threshold, wide_threshold)
     n = df.height
     if hash not in df.columns:
         raise ValueError(f"no '{hash}' column; scan with metrics=[..., '{hash}'] first")
@@ -272,7 +304,9 @@ def duplicates(
         dcol = df["dhash"].cast(pl.UInt64)
         dvalid = dcol.is_not_null().to_numpy()
         d = dcol.fill_null(0).to_numpy().astype(np.uint64)
-    low = low_information(df, hash)
+    # Two agreeing hashes make near-constant-but-structured pictures safe to match; only truly
+    # uniform ones stay exact-only (the entropy floor applies to a hash deciding alone).
+    low = low_information(df, hash, entropy=rule.dhash is None)
     eligible = valid & ~low
     if rule.dhash is not None:
         eligible &= dvalid
@@ -283,13 +317,16 @@ def duplicates(
         exact_flag[part["a"].to_numpy()] = True
         exact_flag[part["b"].to_numpy()] = True
     rows = np.flatnonzero(eligible).astype(np.int64)
-    parts.append(self_links(h, d, rows, rule, threads))
+    simple = simple_pictures(df)
+    parts.append(self_links(h, d, rows, rule, threads, simple))
     variants = [h]
     if invariant:
         variants, dvars, has_variants = _variant_hashes(df, hash, h, valid)
         flip_rows = np.flatnonzero(eligible & has_variants).astype(np.int64)
         parts.append(
-            _flip_links(variants, dvars if d is not None else None, flip_rows, rule, threads)
+            _flip_links(
+                variants, dvars if d is not None else None, flip_rows, rule, threads, simple
+            )
         )
     links = _with_distances(pl.concat(parts), h, valid, d, dvalid)
     marks = marked_pairs(not_duplicates, paths) if not_duplicates is not None else None

@@ -3,10 +3,10 @@ build groups and answers from.
 
 A *link* joins two rows and carries its reason (`MATCH_KINDS`) and the distances that decided it.
 Exact links come from equal ``content_hash`` (same bytes) or ``pixel_hash`` (same pixels); near
-links from the perceptual hashes under `NearRule`: pHash within ``phash`` bits AND, when the
-frame has a ``dhash`` column and the rule sets ``dhash``, dHash within ``dhash`` bits. The
-pHash search is the exact Rust Hamming index; the dHash condition filters its pairs, so the links
-are exactly those a brute-force check of the whole rule finds (``tests/test_duplicates_rule.py``).
+links from the perceptual hashes under `NearRule`: pHash within ``phash`` bits decides alone;
+within the wider ``wide`` radius, dHash must agree (within ``dhash`` bits). The pHash search at
+the wider radius is the exact Rust Hamming index and the rule filters its pairs, so the links are
+exactly those a brute-force check of the whole rule finds (``tests/test_duplicates_rule.py``).
 """
 
 from __future__ import annotations
@@ -28,6 +28,18 @@ else:
 MATCH_KINDS: tuple[str, ...] = ("same_bytes", "same_pixels", "near", "flip_rotation")
 SAME_BYTES, SAME_PIXELS, NEAR, FLIP_ROTATION = range(4)
 
+#: Luma-histogram entropy (bits) below which a picture is *simple*: pHash alone never matches it.
+SIMPLE_ENTROPY_BITS: float = 1.0
+
+
+def simple_pictures(df: pl.DataFrame) -> np.ndarray:
+    """Rows whose ``entropy`` is below `SIMPLE_ENTROPY_BITS` (none without the column)."""
+    if "entropy" not in df.columns:
+        return np.zeros(df.height, dtype=bool)
+    out: np.ndarray = (df["entropy"] < SIMPLE_ENTROPY_BITS).fill_null(False).to_numpy()
+    return out
+
+
 #: The link table: one row per link, ``a < b`` not required.
 LINK_SCHEMA: dict[str, type[pl.DataType]] = {
     "a": pl.UInt32,
@@ -40,19 +52,34 @@ LINK_SCHEMA: dict[str, type[pl.DataType]] = {
 
 @dataclass(frozen=True)
 class NearRule:
-    """Two hashes are near copies when every set condition holds (bits out of 64).
+    """When two hashes are near copies (bits out of 64).
 
-    ``dhash=None`` (or a frame without a ``dhash`` column) decides by the first hash alone.
+    Near when the first hash (pHash) is within ``phash`` bits; or, with a confirming dHash
+    (``dhash`` set and a ``dhash`` column present), when pHash is within the wider ``wide`` radius
+    and dHash within ``dhash`` bits. ``dhash=None`` decides by the first hash alone.
+
+    *Simple* pictures (few grey levels: two-tone art, diagrams; `SIMPLE_ENTROPY_BITS`) never
+    match by pHash alone: pHash confuses two-tone pictures of different layouts (a split at 30 %
+    and one at 80 % are 4 bits apart), dHash does not (30 bits). They need both hashes to agree.
     """
 
     phash: int
     dhash: int | None = None
+    wide: int | None = None
+
+    @property
+    def radius(self) -> int:
+        """The pHash search radius: every near pair is within it."""
+        return max(self.phash, self.wide or 0) if self.dhash is not None else self.phash
 
     def describe(self) -> str:
         """The rule in words, for messages and the CLI summary."""
         if self.dhash is None:
             return f"hash within {self.phash} bits"
-        return f"pHash within {self.phash} bits and dHash within {self.dhash} bits"
+        return (
+            f"pHash within {self.phash} bits, or within {self.radius} bits with dHash within "
+            f"{self.dhash} bits"
+        )
 
 
 def empty_links() -> pl.DataFrame:
@@ -94,18 +121,25 @@ def links_frame(
 def confirm(
     i: np.ndarray,
     j: np.ndarray,
+    pd: np.ndarray,
     d1: np.ndarray | None,
     d2: np.ndarray | None,
     rule: NearRule,
+    simple1: np.ndarray | None = None,
+    simple2: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """Which candidate pairs ``(i in set 1, j in set 2)`` also pass the dHash condition.
+    """Which candidate pairs ``(i in set 1, j in set 2)`` at pHash distance `pd` (all within
+    ``rule.radius``) satisfy the rule; `simple1`/`simple2` flag simple pictures of each set.
 
     Returns the boolean mask and the dHash distances of all candidates (None without dHash).
     """
     if d1 is None or d2 is None or rule.dhash is None:
-        return np.ones(len(i), dtype=bool), None
+        return pd <= rule.phash, None
     dd = bit_distance(d1[i], d2[j])
-    return dd <= rule.dhash, dd
+    alone = pd <= rule.phash
+    if simple1 is not None and simple2 is not None:
+        alone &= ~(simple1[i] | simple2[j])
+    return alone | (dd <= rule.dhash), dd
 
 
 def self_links(
@@ -114,13 +148,16 @@ def self_links(
     rows: np.ndarray,
     rule: NearRule,
     threads: int | None,
+    simple: np.ndarray | None = None,
 ) -> pl.DataFrame:
-    """Near links among `rows` (indices into `h`/`d`) under `rule`: every pair, exactly."""
+    """Near links among `rows` (indices into `h`/`d`/`simple`) under `rule`: every pair,
+    exactly."""
     if len(rows) < 2:
         return empty_links()
-    i, j, pd = _imgstats._self_pairs(np.ascontiguousarray(h[rows]), rule.phash, threads)
+    i, j, pd = _imgstats._self_pairs(np.ascontiguousarray(h[rows]), rule.radius, threads)
     dsub = d[rows] if d is not None else None
-    ok, dd = confirm(i, j, dsub, dsub, rule)
+    ssub = simple[rows] if simple is not None else None
+    ok, dd = confirm(i, j, pd, dsub, dsub, rule, ssub, ssub)
     return links_frame(rows[i[ok]], rows[j[ok]], NEAR, pd[ok], dd[ok] if dd is not None else None)
 
 
@@ -132,14 +169,16 @@ def cross_links(
     rule: NearRule,
     kind: int,
     threads: int | None,
+    query_simple: np.ndarray | None = None,
+    base_simple: np.ndarray | None = None,
 ) -> pl.DataFrame:
     """Links ``(a = query index, b = base index)`` for every pair under `rule`, exactly."""
     if len(query_h) == 0 or len(base_h) == 0:
         return empty_links()
     i, j, pd = _imgstats._cross_pairs(
-        np.ascontiguousarray(base_h), np.ascontiguousarray(query_h), rule.phash, False, threads
+        np.ascontiguousarray(base_h), np.ascontiguousarray(query_h), rule.radius, False, threads
     )
-    ok, dd = confirm(i, j, query_d, base_d, rule)
+    ok, dd = confirm(i, j, pd, query_d, base_d, rule, query_simple, base_simple)
     return links_frame(i[ok], j[ok], kind, pd[ok], dd[ok] if dd is not None else None)
 
 

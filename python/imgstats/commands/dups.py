@@ -15,7 +15,15 @@ import polars as pl
 
 from imgstats.commands.moves import MoveError, move_files, undo
 from imgstats.commands.output import write_table
-from imgstats.duplicates import DEFAULT_THRESHOLD, dedupe, drop_list, duplicates
+from imgstats.duplicates import (
+    DEFAULT_DHASH_THRESHOLD,
+    NEAR_PHASH_THRESHOLD,
+    WIDE_PHASH_THRESHOLD,
+    dedupe,
+    drop_list,
+    duplicates,
+    near_rule,
+)
 from imgstats.scan import scan
 
 #: What `dups` scans: the hashes, exact-copy keys, the low-information signals, and sharpness for
@@ -27,8 +35,8 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p = sub.add_parser(
         "dups",
         help="find exact and near-duplicate images and choose which copy to keep",
-        description="Group exact copies (same bytes or pixels) and near copies (pHash within "
-        "--threshold bits), keep one image per group, and list the others. Nothing is deleted.",
+        description="Group exact copies (same bytes or pixels) and near copies (pHash and dHash "
+        "agreeing), keep one image per group, and list the others. Nothing is deleted.",
     )
     p.add_argument("sources", nargs="+", help="directories (recursive), globs or files")
     p.add_argument(
@@ -40,8 +48,10 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument(
         "--threshold",
         type=int,
-        default=DEFAULT_THRESHOLD,
-        help=f"pHash Hamming distance in bits (default {DEFAULT_THRESHOLD})",
+        default=None,
+        help=f"pHash bits that make a near copy on their own (default {NEAR_PHASH_THRESHOLD}; "
+        f"up to {WIDE_PHASH_THRESHOLD} bits when dHash agrees within {DEFAULT_DHASH_THRESHOLD}; "
+        "see docs/duplicates.md)",
     )
     p.add_argument(
         "--keep",
@@ -105,7 +115,8 @@ def run_dups(args: argparse.Namespace) -> int:
     print(
         f"{df.height} files ({failed} unreadable, left alone), "
         f"{multi['group_id'].n_unique()} groups of copies covering {multi.height} images; "
-        f"{len(drop)} to drop (keep={args.keep}, threshold={args.threshold})",
+        f"{len(drop)} to drop (keep={args.keep}; near copies: "
+        f"{near_rule(ok, 'phash', args.threshold, DEFAULT_DHASH_THRESHOLD, None).describe()})",
         file=sys.stderr,
     )
     if args.explain:
