@@ -4,13 +4,15 @@ build groups and answers from.
 A *link* joins two rows and carries its reason (`MATCH_KINDS`) and the distances that decided it.
 Exact links come from equal ``content_hash`` (same bytes) or ``pixel_hash`` (same pixels); near
 links from the perceptual hashes under `NearRule`: pHash within ``phash`` bits decides alone;
-within the wider ``wide`` radius, dHash must agree (within ``dhash`` bits). The pHash search at
-the wider radius is the exact Rust Hamming index and the rule filters its pairs, so the links are
-exactly those a brute-force check of the whole rule finds (``tests/test_duplicates_rule.py``).
+within the wider ``wide`` radius, dHash must agree (within ``dhash`` bits). The candidates come
+from the exact Rust Hamming index (one search per tier, see `_rule_pairs`) and every candidate is
+checked against the whole rule, so the links are exactly those a brute-force check finds
+(``tests/test_duplicates_rule.py``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -118,28 +120,43 @@ def links_frame(
     )
 
 
-def confirm(
-    i: np.ndarray,
-    j: np.ndarray,
-    pd: np.ndarray,
+def _rule_pairs(
+    search: Callable[[np.ndarray, np.ndarray, int], tuple[np.ndarray, np.ndarray]],
+    h1: np.ndarray,
+    h2: np.ndarray,
     d1: np.ndarray | None,
     d2: np.ndarray | None,
     rule: NearRule,
-    simple1: np.ndarray | None = None,
-    simple2: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """Which candidate pairs ``(i in set 1, j in set 2)`` at pHash distance `pd` (all within
-    ``rule.radius``) satisfy the rule; `simple1`/`simple2` flag simple pictures of each set.
+    simple1: np.ndarray | None,
+    simple2: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """Every pair ``(i in set 1, j in set 2)`` satisfying `rule`, with its distances.
 
-    Returns the boolean mask and the dHash distances of all candidates (None without dHash).
+    `search(x1, x2, k)` is an exact Hamming search returning the index pairs within k. The
+    candidates are the union of two searches, each at the smaller radius that covers a tier:
+    pHash within ``rule.phash`` (the pHash-alone tier), and for the confirmed tier the hash with
+    the smaller bound (dHash within ``rule.dhash`` when that is below ``rule.wide``: a radius-16
+    pHash search costs ~30 s at 1M hashes, radius 10 about 1 s). Every candidate is then checked
+    against the whole rule, so the result is exactly the brute-force set.
     """
+    i, j = search(h1, h2, rule.phash)
     if d1 is None or d2 is None or rule.dhash is None:
-        return pd <= rule.phash, None
-    dd = bit_distance(d1[i], d2[j])
+        return i, j, bit_distance(h1[i], h2[j]), None
+    wide = rule.wide if rule.wide is not None else rule.phash
+    if rule.dhash < wide:
+        i2, j2 = search(d1, d2, rule.dhash)
+    else:
+        i2, j2 = search(h1, h2, wide)
+    pairs = np.unique(
+        np.stack([np.concatenate([i, i2]), np.concatenate([j, j2])]).astype(np.int64), axis=1
+    )
+    i, j = pairs[0], pairs[1]
+    pd, dd = bit_distance(h1[i], h2[j]), bit_distance(d1[i], d2[j])
     alone = pd <= rule.phash
     if simple1 is not None and simple2 is not None:
         alone &= ~(simple1[i] | simple2[j])
-    return alone | (dd <= rule.dhash), dd
+    ok = alone | ((pd <= wide) & (dd <= rule.dhash))
+    return i[ok], j[ok], pd[ok], dd[ok]
 
 
 def self_links(
@@ -154,11 +171,16 @@ def self_links(
     exactly."""
     if len(rows) < 2:
         return empty_links()
-    i, j, pd = _imgstats._self_pairs(np.ascontiguousarray(h[rows]), rule.radius, threads)
-    dsub = d[rows] if d is not None else None
-    ssub = simple[rows] if simple is not None else None
-    ok, dd = confirm(i, j, pd, dsub, dsub, rule, ssub, ssub)
-    return links_frame(rows[i[ok]], rows[j[ok]], NEAR, pd[ok], dd[ok] if dd is not None else None)
+
+    def search(x: np.ndarray, _: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        i, j, _d = _imgstats._self_pairs(np.ascontiguousarray(x), k, threads)
+        return i, j
+
+    hs = h[rows]
+    ds = d[rows] if d is not None else None
+    ss = simple[rows] if simple is not None else None
+    i, j, pd, dd = _rule_pairs(search, hs, hs, ds, ds, rule, ss, ss)
+    return links_frame(rows[i], rows[j], NEAR, pd, dd)
 
 
 def cross_links(
@@ -175,11 +197,17 @@ def cross_links(
     """Links ``(a = query index, b = base index)`` for every pair under `rule`, exactly."""
     if len(query_h) == 0 or len(base_h) == 0:
         return empty_links()
-    i, j, pd = _imgstats._cross_pairs(
-        np.ascontiguousarray(base_h), np.ascontiguousarray(query_h), rule.radius, False, threads
+
+    def search(q: np.ndarray, b: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        i, j, _d = _imgstats._cross_pairs(
+            np.ascontiguousarray(b), np.ascontiguousarray(q), k, False, threads
+        )
+        return i, j
+
+    i, j, pd, dd = _rule_pairs(
+        search, query_h, base_h, query_d, base_d, rule, query_simple, base_simple
     )
-    ok, dd = confirm(i, j, pd, query_d, base_d, rule, query_simple, base_simple)
-    return links_frame(i[ok], j[ok], kind, pd[ok], dd[ok] if dd is not None else None)
+    return links_frame(i, j, kind, pd, dd)
 
 
 def strongest_link(links: pl.DataFrame, names: pl.Series) -> pl.DataFrame:
