@@ -28,6 +28,7 @@ from imgstats.hamming import (
 )
 from imgstats.match_rule import (
     FLIP_ROTATION,
+    NEAR,
     SAME_BYTES,
     SAME_PIXELS,
     NearRule,
@@ -384,18 +385,21 @@ def _with_distances(
     d: np.ndarray | None,
     dvalid: np.ndarray,
 ) -> pl.DataFrame:
-    """`links` with both hash distances on every link (exact links come without), so the
-    grouping order and the explanations see them; null where a hash is missing."""
+    """`links` with both hash distances on every exact link (they come without), so the
+    grouping order and the explanations see them; null where a hash is missing. Flip/rotation
+    links keep their own (transformed) distances: the untransformed ones would mislead."""
     a = links["a"].to_numpy().astype(np.int64)
     b = links["b"].to_numpy().astype(np.int64)
-    pd = np.where(valid[a] & valid[b], bit_distance(h[a], h[b]), 255).astype(np.uint8)
+    exact = (links["kind"] < NEAR).to_numpy()
+    pd = np.where(valid[a] & valid[b] & exact, bit_distance(h[a], h[b]), 255).astype(np.uint8)
     links = links.with_columns(
         pl.col("phash_distance").fill_null(
             pl.Series(pd, dtype=pl.UInt8).replace(255, None)  # 255: a hash is missing
         )
     )
     if d is not None:
-        dd = np.where(dvalid[a] & dvalid[b], bit_distance(d[a], d[b]), 255).astype(np.uint8)
+        ok = dvalid[a] & dvalid[b] & exact
+        dd = np.where(ok, bit_distance(d[a], d[b]), 255).astype(np.uint8)
         links = links.with_columns(
             pl.col("dhash_distance").fill_null(pl.Series(dd, dtype=pl.UInt8).replace(255, None))
         )

@@ -62,7 +62,8 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument(
         "--invariant",
         action="store_true",
-        help="also match mirrored / rotated copies (re-reads every image)",
+        help="also match mirrored / 90°-rotated copies (pHash of each flip and rotation, "
+        "computed in the scan)",
     )
     p.add_argument(
         "--explain",
@@ -93,13 +94,15 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.set_defaults(func=run_undo)
 
 
-def _scan(sources: list[str], threads: int | None) -> pl.DataFrame:
-    frames = [scan(source, DUPS_METRICS, threads=threads) for source in sources]
+def _scan(sources: list[str], threads: int | None, invariant: bool = False) -> pl.DataFrame:
+    # The mirrored / rotated pHashes come from the scan's own DCT (no second decode).
+    metrics = DUPS_METRICS + (["phash_dihedral"] if invariant else [])
+    frames = [scan(source, metrics, threads=threads) for source in sources]
     return pl.concat(frames, how="diagonal_relaxed")
 
 
 def run_dups(args: argparse.Namespace) -> int:
-    df = _scan(args.sources, args.threads)
+    df = _scan(args.sources, args.threads, args.invariant)
     ok = df.filter(pl.col("error").is_null()) if "error" in df.columns else df
     failed = df.height - ok.height
     groups = duplicates(
