@@ -257,3 +257,19 @@ def test_marks_hold_on_random_chains(seed: int) -> None:
                 if np.bitwise_count(h[part[i]] ^ h[part[j]]) <= k
             ]
             assert len(set(components(len(part), sub_links))) == 1
+
+
+def test_label_disagreement_flags_groups_labelled_two_ways() -> None:
+    df = chain_frame().with_columns(
+        pl.Series("label", ["cat", "dog", None, "dog", "cat"]),
+        pl.Series("same", ["x", "x", "x", None, "y"]),
+    )
+    got = duplicates(df, threshold=4, label="label")
+    # A, B, C, D are one group holding cat and dog (C unlabelled); E is alone.
+    assert got["label_disagreement"].to_list() == [True, True, True, True, False]
+    assert not duplicates(df, threshold=4, label="same")["label_disagreement"].any()
+    cut = duplicates(df, threshold=4, label="label", not_duplicates=[("A", "B")])
+    # {A, C}: cat + unlabelled agree; {B, D}: dog + dog agree.
+    assert not cut["label_disagreement"].any()
+    with pytest.raises(ValueError, match="no such column"):
+        duplicates(df, label="nope")

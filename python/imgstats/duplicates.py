@@ -237,6 +237,7 @@ def duplicates(
     dhash_threshold: int | None = DEFAULT_DHASH_THRESHOLD,
     wide_threshold: int | None = None,
     not_duplicates: NotDuplicates | None = None,
+    label: str | None = None,
     threads: int | None = None,
 ) -> pl.DataFrame:
     """Group exact and near copies; one output row per input row, in input order, each
@@ -275,6 +276,9 @@ def duplicates(
             `WIDE_PHASH_THRESHOLD` = 16).
         not_duplicates: pairs of paths a person marked as distinct (a CSV file with two path
             columns, a frame, or ``(path, path)`` pairs); they never share a group.
+        label: a column of `df` holding each image's label (class, diagnosis...): adds
+            ``label_disagreement``, true on every row of a group whose rows carry more than one
+            distinct non-null label (the same picture labelled two ways).
         threads: worker threads for the search (default: all CPUs).
 
     Returns:
@@ -286,7 +290,8 @@ def duplicates(
         explanation of the row's strongest link inside its group (null for a group of one):
         ``match`` (``same_bytes``, ``same_pixels``, ``near``, ``flip_rotation``),
         ``matched_path`` (the other end), ``{hash}_distance`` and, with ``hash='phash'``,
-        ``dhash_distance`` (bits on that link; null when a hash is missing).
+        ``dhash_distance`` (bits on that link; null when a hash is missing); with `label`,
+        ``label_disagreement``.
     """
     rule = near_rule(df, hash, threshold, dhash_threshold, wide_threshold)
     n = df.height
@@ -373,6 +378,14 @@ def duplicates(
     )
     out = out.with_row_index("_row").join(why, left_on="_row", right_on="row", how="left")
     out = out.sort("_row").drop("_row")
+    if label is not None:
+        if label not in df.columns:
+            raise ValueError(f"label={label!r}: no such column in df")
+        labelled = out.select("group_id").with_columns(df[label].alias("_label"))
+        disagree = labelled.group_by("group_id").agg(
+            (pl.col("_label").drop_nulls().n_unique() > 1).alias("label_disagreement")
+        )
+        out = out.join(disagree, on="group_id", how="left", maintain_order="left")
     if hash != "phash":
         out = out.drop("dhash_distance")
     return out.rename({"phash_distance": f"{hash}_distance"})
