@@ -376,8 +376,20 @@ def duplicates(
         .otherwise(None)
         .alias("distance")
     )
-    out = out.with_row_index("_row").join(why, left_on="_row", right_on="row", how="left")
-    out = out.sort("_row").drop("_row")
+    # Scatter the explanations to their rows (a gather, not a join + sort: 1M rows).
+    slot = np.full(n, -1, dtype=np.int64)
+    slot[why["row"].to_numpy()] = np.arange(why.height)
+    has = pl.Series(slot >= 0)
+    take = pl.Series(np.maximum(slot, 0))
+    out = out.with_columns(
+        (
+            pl.when(has).then(why[c].gather(take)).otherwise(None)
+            if why.height
+            else pl.lit(None, why.schema[c])
+        ).alias(c)
+        for c in why.columns
+        if c != "row"
+    )
     if label is not None:
         if label not in df.columns:
             raise ValueError(f"label={label!r}: no such column in df")

@@ -147,10 +147,12 @@ def _rule_pairs(
         i2, j2 = search(d1, d2, rule.dhash)
     else:
         i2, j2 = search(h1, h2, wide)
-    pairs = np.unique(
-        np.stack([np.concatenate([i, i2]), np.concatenate([j, j2])]).astype(np.int64), axis=1
+    # One int64 key per pair: a 1-D unique is far cheaper than a 2-D one.
+    n2 = np.int64(len(h2))
+    key = np.unique(
+        np.concatenate([i, i2]).astype(np.int64) * n2 + np.concatenate([j, j2]).astype(np.int64)
     )
-    i, j = pairs[0], pairs[1]
+    i, j = key // n2, key % n2
     pd, dd = bit_distance(h1[i], h2[j]), bit_distance(d1[i], d2[j])
     alone = pd <= rule.phash
     if simple1 is not None and simple2 is not None:
