@@ -273,3 +273,16 @@ def test_label_disagreement_flags_groups_labelled_two_ways() -> None:
     assert not cut["label_disagreement"].any()
     with pytest.raises(ValueError, match="no such column"):
         duplicates(df, label="nope")
+
+
+def test_cli_not_duplicates_file(photo_dir: Path, tmp_path: Path) -> None:
+    marks = tmp_path / "distinct.csv"
+    marks.write_text(f"path_a,path_b\n{photo_dir / 'a_small.jpg'},{photo_dir / 'a.jpg'}\n")
+    table = tmp_path / "groups.csv"
+    assert main(["dups", str(photo_dir), "-o", str(table), "--not-duplicates", str(marks)]) == 0
+    t = {Path(r["path"]).name: r for r in pl.read_csv(table).iter_rows(named=True)}
+    assert t["a_small.jpg"]["group_id"] != t["a.jpg"]["group_id"]
+    assert t["a_copy.jpg"]["group_id"] == t["a.jpg"]["group_id"]
+    assert main(["dups", str(photo_dir), "-o", str(table)]) == 0
+    t = {Path(r["path"]).name: r for r in pl.read_csv(table).iter_rows(named=True)}
+    assert t["a_small.jpg"]["group_id"] == t["a.jpg"]["group_id"]
