@@ -80,6 +80,29 @@ def test_dihedral_phash_on_photos_is_within_resize_rounding(tmp_path: Path) -> N
     assert max(dist) <= 4 and np.mean(dist) <= 1.0, dist
 
 
+def ih_d(im: Image.Image) -> int:
+    return int(str(imagehash.dhash(im)), 16)
+
+
+def test_dihedral_dhash_matches_imagehash(tmp_path: Path) -> None:
+    """Mirrors and the half turn: exact. The transposing four resize 8×9 instead of 9×8 and
+    Pillow's passes round in the other order: within a bit or two of imagehash."""
+    ims = small_images()
+    paths = []
+    for k, im in enumerate(ims):
+        paths.append(str(tmp_path / f"{k}.png"))
+        im.save(paths[-1])
+    df = imgstats.scan(paths, ["dhash", "dhash_dihedral"])
+    assert df.columns[-7:] == [f"dhash_{t}" for t in TRANSFORMS]
+    off = {t: 0 for t in OPS}
+    for im, row in zip(ims, df.iter_rows(named=True)):
+        assert row["dhash"] == ih_d(im)
+        for t, op in OPS.items():
+            off[t] += (row[f"dhash_{t}"] ^ ih_d(im.transpose(op))).bit_count()
+    assert off["hflip"] == off["vflip"] == off["rot180"] == 0
+    assert all(off[t] <= len(ims) for t in ("rot90", "rot270", "transpose", "transverse")), off
+
+
 @pytest.fixture()
 def flipped_dir(tmp_path: Path) -> Path:
     d = tmp_path / "data"
@@ -95,7 +118,8 @@ def flipped_dir(tmp_path: Path) -> Path:
 def test_invariant_uses_the_scan_columns(
     flipped_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    df = imgstats.scan(flipped_dir, ["phash", "dhash", "entropy", "contrast", "phash_dihedral"])
+    metrics = ["phash", "dhash", "entropy", "contrast", "phash_dihedral", "dhash_dihedral"]
+    df = imgstats.scan(flipped_dir, metrics)
     mod = sys.modules["imgstats.duplicates"]
 
     def no_decode(*_: object) -> None:
@@ -111,6 +135,11 @@ def test_invariant_uses_the_scan_columns(
     assert got["other.jpg"]["group_size"] == 1
     assert got["a_mirror.jpg"]["match"] == "flip_rotation"
     assert got["a_rot90.png"]["match"] == "flip_rotation"
+    # The flip links carry the transformed dHash distance (two hashes agree, as for near copies).
+    assert got["a_mirror.jpg"]["dhash_distance"] is not None
+    assert got["a_mirror.jpg"]["dhash_distance"] <= 10
+    without_dhash = duplicates(df.drop([f"dhash_{t}" for t in TRANSFORMS]), invariant=True)
+    assert without_dhash["group_size"].max() == 3  # pHash alone within 8 still finds them
     plain = duplicates(df)
     assert plain["group_size"].max() == 1  # without invariant the mirror is not a copy
 

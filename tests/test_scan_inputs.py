@@ -297,6 +297,10 @@ METRIC_COLUMNS = {
         f"phash_{t}"
         for t in ("hflip", "vflip", "rot90", "rot180", "rot270", "transpose", "transverse")
     ],
+    "dhash_dihedral": [
+        f"dhash_{t}"
+        for t in ("hflip", "vflip", "rot90", "rot180", "rot270", "transpose", "transverse")
+    ],
 }
 
 

@@ -11,7 +11,9 @@
 //! a fixed order, so a transposed image can differ by a grey level here and there). Near-ties with
 //! the median take the exact path on the transformed plane, as [`super::phash`] does.
 
-use super::{HASH_SIDE, PHASH_SIDE, dct_low_8x8_direct, median64, pack, phash_from_32x32};
+use super::{
+    HASH_SIDE, PHASH_SIDE, dct_low_8x8_direct, dhash_from_9x8, median64, pack, phash_from_32x32,
+};
 use crate::resize::resize_lanczos_l8;
 
 /// The transforms, in the order of [`phash_dihedral`]'s result, named as Pillow's `Transpose`
@@ -77,26 +79,52 @@ fn phash_dihedral_from_32x32(px: &[u8]) -> [u64; 8] {
     out
 }
 
-/// The 32×32 plane under transform `t` (as Pillow's `Image.transpose`).
-fn transform_plane(px: &[u8], t: usize) -> Vec<u8> {
-    const N: usize = PHASH_SIDE;
-    let mut out = vec![0u8; N * N];
-    for i in 0..N {
-        for j in 0..N {
-            let (r, c) = match t {
-                0 => (i, j),
-                1 => (i, N - 1 - j),
-                2 => (N - 1 - i, j),
-                3 => (j, N - 1 - i),
-                4 => (N - 1 - i, N - 1 - j),
-                5 => (N - 1 - j, i),
-                6 => (j, i),
-                _ => (N - 1 - j, N - 1 - i),
-            };
-            out[i * N + j] = px[r * N + c];
-        }
+/// `[identity, hflip, vflip, rot90, rot180, rot270, transpose, transverse]` dHashes of one luma
+/// image: the mirrors and the half turn read the 9×8 plane of `dhash` mirrored, the transposing
+/// transforms an 8-wide × 9-high plane transposed (the transformed image resized to 9×8 is the
+/// image resized to 8×9, transformed). Equal to imagehash's `dhash(img.transpose(op))` up to
+/// the rounding order of Pillow's two resize passes (exact for the mirrors in practice).
+pub fn dhash_dihedral(luma: &[u8], w: usize, h: usize) -> [u64; 8] {
+    let wide = resize_lanczos_l8(luma, w, h, HASH_SIDE + 1, HASH_SIDE);
+    let tall = resize_lanczos_l8(luma, w, h, HASH_SIDE, HASH_SIDE + 1);
+    let mut out = [0u64; 8];
+    for (t, o) in out.iter_mut().enumerate() {
+        let (plane, pw, ph) = if RULES[t].0 {
+            transform(&tall, HASH_SIDE, HASH_SIDE + 1, t)
+        } else {
+            transform(&wide, HASH_SIDE + 1, HASH_SIDE, t)
+        };
+        debug_assert_eq!((pw, ph), (HASH_SIDE + 1, HASH_SIDE));
+        *o = dhash_from_9x8(&plane);
     }
     out
+}
+
+/// The 32×32 plane under transform `t` (as Pillow's `Image.transpose`).
+fn transform_plane(px: &[u8], t: usize) -> Vec<u8> {
+    transform(px, PHASH_SIDE, PHASH_SIDE, t).0
+}
+
+/// A `w`×`h` plane under transform `t` (as Pillow's `Image.transpose`), with its new size.
+fn transform(px: &[u8], w: usize, h: usize, t: usize) -> (Vec<u8>, usize, usize) {
+    let (ow, oh) = if RULES[t].0 { (h, w) } else { (w, h) };
+    let mut out = vec![0u8; w * h];
+    for i in 0..oh {
+        for j in 0..ow {
+            let (r, c) = match t {
+                0 => (i, j),
+                1 => (i, w - 1 - j),
+                2 => (h - 1 - i, j),
+                3 => (j, w - 1 - i),
+                4 => (h - 1 - i, w - 1 - j),
+                5 => (h - 1 - j, i),
+                6 => (j, i),
+                _ => (h - 1 - j, w - 1 - i),
+            };
+            out[i * ow + j] = px[r * w + c];
+        }
+    }
+    (out, ow, oh)
 }
 
 #[cfg(test)]
@@ -141,6 +169,32 @@ mod tests {
                 );
             }
             assert_eq!(got[0], phash_from_32x32(px));
+        }
+    }
+
+    #[test]
+    fn dhash_variants_are_the_dhash_of_the_transformed_image_for_exact_sizes() {
+        // The transposing variants resize with the passes in another order, so compare exactly on
+        // the mirrors (a mirrored resize is the resize mirrored) and within rounding otherwise.
+        for seed in 0..50 {
+            let (w, h) = (40, 24);
+            let img: Vec<u8> = lcg_plane(seed).into_iter().cycle().take(w * h).collect();
+            let got = dhash_dihedral(&img, w, h);
+            assert_eq!(got[0], super::super::dhash(&img, w, h));
+            for t in [1, 2, 4] {
+                let (moved, mw, mh) = transform(&img, w, h, t);
+                assert_eq!(
+                    got[t],
+                    super::super::dhash(&moved, mw, mh),
+                    "{}",
+                    DIHEDRAL[t]
+                );
+            }
+            for t in [3, 5, 6, 7] {
+                let (moved, mw, mh) = transform(&img, w, h, t);
+                let d = (got[t] ^ super::super::dhash(&moved, mw, mh)).count_ones();
+                assert!(d <= 6, "{} {d}", DIHEDRAL[t]);
+            }
         }
     }
 

@@ -171,7 +171,7 @@ mod dihedral;
 mod pixel;
 mod pocketfft;
 
-pub use dihedral::phash_dihedral;
+pub use dihedral::{dhash_dihedral, phash_dihedral};
 pub use pixel::pixel_hash;
 
 /// numpy's median of an even count: the mean of the two middle order statistics.

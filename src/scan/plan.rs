@@ -139,6 +139,7 @@ pub(crate) struct Image<'a> {
     color: OnceCell<stats::ColorStats>,
     hashes: OnceCell<[u64; 3]>,
     phash_dihedral: OnceCell<[u64; 8]>,
+    dhash_dihedral: OnceCell<[u64; 8]>,
     hash_plane: OnceCell<(Vec<u8>, usize, usize)>,
     rgb_fit: RefCell<Vec<(usize, Rc<Plane>)>>,
 }
@@ -156,6 +157,7 @@ impl<'a> Image<'a> {
             color: OnceCell::new(),
             hashes: OnceCell::new(),
             phash_dihedral: OnceCell::new(),
+            dhash_dihedral: OnceCell::new(),
             hash_plane: OnceCell::new(),
             rgb_fit: RefCell::new(Vec::new()),
         }
@@ -234,6 +236,14 @@ impl<'a> Image<'a> {
         *self.phash_dihedral.get_or_init(|| {
             let (plane, pw, ph) = self.hash_plane();
             hash::phash_dihedral(plane, *pw, *ph)
+        })
+    }
+
+    /// The dHash of the picture as displayed and of its 7 mirrored / 90°-rotated versions.
+    pub(crate) fn dhash_dihedral(&self) -> [u64; 8] {
+        *self.dhash_dihedral.get_or_init(|| {
+            let (plane, pw, ph) = self.hash_plane();
+            hash::dhash_dihedral(plane, *pw, *ph)
         })
     }
 

@@ -96,7 +96,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 def _scan(sources: list[str], threads: int | None, invariant: bool = False) -> pl.DataFrame:
     # The mirrored / rotated pHashes come from the scan's own DCT (no second decode).
-    metrics = DUPS_METRICS + (["phash_dihedral"] if invariant else [])
+    metrics = DUPS_METRICS + (["phash_dihedral", "dhash_dihedral"] if invariant else [])
     frames = [scan(source, metrics, threads=threads) for source in sources]
     return pl.concat(frames, how="diagonal_relaxed")
 
