@@ -130,6 +130,68 @@ def edit(im: Image.Image, which: str, rng: np.random.Generator) -> tuple[Image.I
     raise ValueError(which)
 
 
+FLIP_EDITS = ["hflip", "rot90", "transpose", "hflip + jpeg q50"]
+
+
+def build_flips(work: Path, originals_meta: pl.DataFrame) -> pl.DataFrame:
+    """Mirrored / rotated copies of every original (for ``invariant=True``)."""
+    ops = {
+        "hflip": Image.Transpose.FLIP_LEFT_RIGHT,
+        "rot90": Image.Transpose.ROTATE_90,
+        "transpose": Image.Transpose.TRANSPOSE,
+    }
+    rows = []
+    for r in originals_meta.filter(pl.col("edit") == "original").iter_rows(named=True):
+        im = Image.open(r["path"]).convert("RGB")
+        for which in FLIP_EDITS:
+            op = ops[which.split(" ")[0]]
+            moved = im.transpose(op)
+            if which.endswith("jpeg q50"):
+                path = work / f"{r['picture']}_hflip_q50.jpg"
+                moved.save(path, quality=50)
+            else:
+                path = work / f"{r['picture']}_{which}.png"
+                moved.save(path, compress_level=1)
+            rows.append((str(path), r["picture"], r["name"], r["family"], which))
+    return pl.DataFrame(rows, schema=["path", "picture", "name", "family", "edit"], orient="row")
+
+
+def invariance(work: Path, meta: pl.DataFrame) -> None:
+    """Recall of flipped / rotated copies and merges of distinct pictures with
+    ``duplicates(invariant=True)`` on the scan's dihedral hashes (group level: same group)."""
+    cached = work / "flips.parquet"
+    flips = pl.read_parquet(cached) if cached.exists() else build_flips(work, meta)
+    flips.write_parquet(cached)
+    every = pl.concat([meta, flips])
+    scanned = imgstats.scan(every["path"].to_list(), [*METRICS, "phash_dihedral", "dhash_dihedral"])
+    df = every.join(scanned, on="path", how="left")
+    flat = df.filter(pl.col("edit") == "original").select(
+        "picture", (pl.col("contrast") < LOW_CONTRAST).alias("uniform")
+    )
+    df = df.join(flat, on="picture")
+    pic, fam = df["picture"].to_numpy(), df["family"].to_numpy()
+    rules = {
+        "pHash<=8 (flips too)": {"dhash_threshold": None},
+        "new default (flips: both hashes)": {},
+    }
+    print("\ninvariant=True (dihedral hashes from the scan; recall = same group as the original)")
+    for label, kw in rules.items():
+        groups = duplicates(df, invariant=True, exact=False, **kw)["group_id"].to_numpy()
+        orig = {p: groups[i] for i, (p, e) in enumerate(zip(pic, df["edit"])) if e == "original"}
+        uniform = df["uniform"].to_numpy()
+        recall = {}
+        for which in FLIP_EDITS + ["jpeg q10", "brightness x1.4"]:
+            rows = np.flatnonzero((df["edit"] == which).to_numpy() & ~uniform)
+            recall[which] = float(np.mean([groups[r] == orig[pic[r]] for r in rows]))
+        merged = set()
+        for g in np.unique(groups):
+            members = np.flatnonzero(groups == g)
+            fams = sorted(set(fam[members]))
+            merged.update(itertools.combinations(fams, 2))
+        text = ", ".join(f"{k} {v:.3f}" for k, v in recall.items())
+        print(f"{label}: {text}; distinct designs merged: {len(merged)} {sorted(merged)[:6]}")
+
+
 def build(work: Path) -> pl.DataFrame:
     """Write originals and edits; return (path, picture id, name, family, edit) rows."""
     rng = np.random.default_rng(0)
@@ -237,6 +299,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--workdir", help="where to write the set (default: a temporary folder)")
     ap.add_argument("--keep", action="store_true", help="keep the written set")
+    ap.add_argument(
+        "--invariant",
+        action="store_true",
+        help="also measure duplicates(invariant=True) on mirrored / rotated copies",
+    )
     args = ap.parse_args()
     work = Path(args.workdir or tempfile.mkdtemp(prefix="near_dups_"))
     work.mkdir(parents=True, exist_ok=True)
@@ -318,6 +385,8 @@ def main() -> None:
                 f"merged pictures {r['merged_distinct']}; "
                 f"recolourings merged: {r['merged_recolour']}"
             )
+    if args.invariant:
+        invariance(work, meta)
     if not args.keep and not args.workdir:
         shutil.rmtree(work)
 

@@ -59,14 +59,15 @@ TRANSFORMS: tuple[str, ...] = (
 )
 
 #: The near rule when the frame has a ``dhash`` column: pHash within 8 bits decides alone (as
-#: before); pHash within 16 bits counts when dHash agrees within 10 bits. From
+#: before); pHash within 14 bits counts when dHash agrees within 10 bits. From
 #: ``benches/bench_near_dups.py`` (74 wallpapers x 12 Copydays-style edits, docs/duplicates.md):
-#: mean recall over the edits 0.965 -> 0.992 (brightness x1.4: 0.875 -> 0.972) with no pair of
-#: distinct pictures within the rule. pHash alone at 12 bits scores higher there (0.992 / 0.999
-#: with the dHash tier) but is not safe at scale: 1,000,000 random hashes hold ~187,000 pairs
-#: within 12 bits, 280 within 8, and ~0 within (16 bits pHash and 10 dHash).
+#: mean recall over the edits 0.965 -> 0.991 (brightness x1.4: 0.875 -> 0.972) with no pair of
+#: distinct pictures within the rule. A 16-bit wide radius (0.992) met a distinct pair at exactly
+#: (16, 10) once rotated copies joined the set (``--invariant``). pHash alone at 12 bits scores
+#: 0.992 there but is not safe at scale: 1,000,000 random hashes hold ~187,000 pairs within 12
+#: bits, 280 within 8, and ~0 within (14 bits pHash and 10 dHash).
 NEAR_PHASH_THRESHOLD: int = 8
-WIDE_PHASH_THRESHOLD: int = 16
+WIDE_PHASH_THRESHOLD: int = 14
 DEFAULT_DHASH_THRESHOLD: int = 10
 
 KeepPolicy = Union[Literal["sharpest", "largest", "first"], Callable[[pl.DataFrame], int]]
@@ -205,11 +206,16 @@ def _flip_links(
     threads: int | None,
     simple: np.ndarray,
 ) -> pl.DataFrame:
-    """Links from each row's own hash to another row's mirrored / rotated hash, under `rule`.
+    """Links from each row's own hash to another row's mirrored / rotated hash.
 
     One direction suffices: the transforms form a group, so if T(B) is near A then A's hash
-    meets one of B's seven transformed hashes.
+    meets one of B's seven transformed hashes. With dHash, both hashes must be within the tight
+    bounds (`NearRule.both`): with the wide tier, seven transformed hashes per image merged 22
+    pairs of distinct designs in ``benches/bench_near_dups.py --invariant`` (smooth gradients
+    rotated look like one another), with both hashes none.
     """
+    if dvars is not None and rule.dhash is not None:
+        rule = NearRule(rule.phash, rule.dhash, rule.phash, both=True)
     if len(rows) < 2:
         return empty_links()
     base = np.concatenate([v[rows] for v in variants[1:]])

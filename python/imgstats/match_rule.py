@@ -68,6 +68,9 @@ class NearRule:
     phash: int
     dhash: int | None = None
     wide: int | None = None
+    #: Both hashes within their bounds (no pHash-alone tier, no wide tier): the rule for
+    #: flip/rotation links, where seven transformed hashes multiply the chances of a chance match.
+    both: bool = False
 
     @property
     def radius(self) -> int:
@@ -78,6 +81,8 @@ class NearRule:
         """The rule in words, for messages and the CLI summary."""
         if self.dhash is None:
             return f"hash within {self.phash} bits"
+        if self.both:
+            return f"pHash within {self.phash} bits and dHash within {self.dhash} bits"
         return (
             f"pHash within {self.phash} bits, or within {self.radius} bits with dHash within "
             f"{self.dhash} bits"
@@ -142,6 +147,10 @@ def _rule_pairs(
     i, j = search(h1, h2, rule.phash)
     if d1 is None or d2 is None or rule.dhash is None:
         return i, j, bit_distance(h1[i], h2[j]), None
+    if rule.both:
+        pd, dd = bit_distance(h1[i], h2[j]), bit_distance(d1[i], d2[j])
+        ok = dd <= rule.dhash
+        return i[ok], j[ok], pd[ok], dd[ok]
     wide = rule.wide if rule.wide is not None else rule.phash
     if rule.dhash < wide:
         i2, j2 = search(d1, d2, rule.dhash)
