@@ -187,3 +187,50 @@ def test_simple_pictures_match_their_copies_uniform_ones_stay_exact(tmp_path: Pa
     alone = duplicates(df.drop("dhash"))
     assert alone.filter(pl.col("path").str.contains("tone"))["low_information"].all()
     assert alone["group_size"].max() == 1
+
+
+def test_invariant_groups_equal_brute_force() -> None:
+    """Flip/rotation links: both hashes within the tight bounds, between a row's own hashes and
+    any of another row's seven transformed hashes (from scan-style columns)."""
+    from imgstats.duplicates import TRANSFORMS
+
+    rng = np.random.default_rng(11)
+    n = 500
+    h, d = clustered(n, 11, 14)
+    hv = [rng.integers(0, 2**63, n, dtype=np.uint64) for _ in TRANSFORMS]
+    dv = [rng.integers(0, 2**63, n, dtype=np.uint64) for _ in TRANSFORMS]
+    # Plant mirrored copies: row b's transform t lands a few bits from row a's own hashes.
+    for a, b in rng.integers(0, n, (30, 2)):
+        t = int(rng.integers(0, len(TRANSFORMS)))
+        hv[t][b] = (
+            h[a]
+            ^ (np.uint64(1) << np.uint64(rng.integers(0, 64)))
+            ^ np.uint64(rng.integers(0, 2) << 9)
+        )
+        dv[t][b] = d[a] ^ np.uint64(int(rng.integers(0, 2**12)))  # 0-12 bits: some fail dHash
+    cols = {f"phash_{t}": hv[k] for k, t in enumerate(TRANSFORMS)}
+    cols |= {f"dhash_{t}": dv[k] for k, t in enumerate(TRANSFORMS)}
+    df = pl.DataFrame({"phash": h, "dhash": d, **cols})
+    got = duplicates(df, invariant=True)
+    kp, wide, kd = NEAR_PHASH_THRESHOLD, WIDE_PHASH_THRESHOLD, DEFAULT_DHASH_THRESHOLD
+    hit = rule_matrix(h, d, np.zeros(n, dtype=bool), kp, wide, kd)
+    for k in range(len(TRANSFORMS)):
+        flip = (np.bitwise_count(h[:, None] ^ hv[k][None, :]) <= kp) & (
+            np.bitwise_count(d[:, None] ^ dv[k][None, :]) <= kd
+        )
+        hit |= flip | flip.T
+    parent = list(range(n))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            x = parent[x]
+        return x
+
+    for i, j in zip(*np.nonzero(np.triu(hit, 1))):
+        a, b = find(int(i)), find(int(j))
+        parent[max(a, b)] = min(a, b)
+    seen: dict[int, int] = {}
+    expected = [seen.setdefault(find(i), len(seen)) for i in range(n)]
+    assert got["group_id"].to_list() == expected
+    assert (got["match"] == "flip_rotation").sum() > 10
+    assert got["group_size"].max() < 60  # no giant component: the groups say something
