@@ -113,13 +113,33 @@ mod tests {
             "file_size",
         ];
         assert_eq!(names[..base.len()], base);
-        // exif expands to four columns; every other metric is one column of its own name.
+        // exif expands to four columns, the dihedral hashes to seven; every other metric is one
+        // column of its own name.
         let mut expected: Vec<&str> = Vec::new();
         for &m in METRIC_NAMES {
             match m {
                 "exif" => {
                     expected.extend(["orientation", "camera_make", "camera_model", "captured_at"]);
                 }
+                // The dihedral hashes: one column per transform.
+                "phash_dihedral" => expected.extend([
+                    "phash_hflip",
+                    "phash_vflip",
+                    "phash_rot90",
+                    "phash_rot180",
+                    "phash_rot270",
+                    "phash_transpose",
+                    "phash_transverse",
+                ]),
+                "dhash_dihedral" => expected.extend([
+                    "dhash_hflip",
+                    "dhash_vflip",
+                    "dhash_rot90",
+                    "dhash_rot180",
+                    "dhash_rot270",
+                    "dhash_transpose",
+                    "dhash_transverse",
+                ]),
                 other => expected.push(other),
             }
         }

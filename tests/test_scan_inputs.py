@@ -293,6 +293,14 @@ def test_tiff_orientation_is_applied(images: ImageWriter) -> None:
 
 METRIC_COLUMNS = {
     "exif": ["orientation", "camera_make", "camera_model", "captured_at"],
+    "phash_dihedral": [
+        f"phash_{t}"
+        for t in ("hflip", "vflip", "rot90", "rot180", "rot270", "transpose", "transverse")
+    ],
+    "dhash_dihedral": [
+        f"dhash_{t}"
+        for t in ("hflip", "vflip", "rot90", "rot180", "rot270", "transpose", "transverse")
+    ],
 }
 
 

@@ -11,6 +11,7 @@ from imgstats.drift import drift
 from imgstats.duplicates import dedupe, duplicates
 from imgstats.edge_cases import edge_cases
 from imgstats.exceptions import ImgstatsError, InternalError
+from imgstats.find import find
 from imgstats.groups import groups, largest_groups
 from imgstats.hamming import DEFAULT_THRESHOLD, near_pairs
 from imgstats.hashes import ahash, dhash, hash_from_hex, hash_hex, phash
@@ -43,6 +44,7 @@ __all__ = [
     "drift",
     "duplicates",
     "edge_cases",
+    "find",
     "gaps",
     "group_leakage",
     "groups",

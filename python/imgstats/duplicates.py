@@ -1,9 +1,12 @@
 """Near-duplicate groups and deduplication over 64-bit perceptual hashes.
 
-The pair search is `imgstats.hamming` (the Rust Hamming index). Groups come from a
-union-find over all pairs within the threshold (single linkage), so 1,000 copies of one photo are
-one group, not 499,500 pairs — and a chain of small edits can join images that are further apart
-than the threshold; ``distance`` reports how far each row is from its group's representative.
+Links between rows (same bytes, same pixels, near, flip/rotation) come from `imgstats.match_rule`
+(the near rule runs on the exact Rust Hamming index). Groups are the connected components of the
+links (single linkage), so 1,000 copies of one photo are one group — and a chain of small edits
+can join images that are further apart than the threshold; ``distance`` reports how far each row
+is from its group's representative, and ``match`` / ``matched_path`` / ``*_distance`` name the
+link that put the row in its group. Pairs a person marked as distinct are kept apart
+(`imgstats.not_duplicates`). Guide: ``docs/duplicates.md``.
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ from typing import TYPE_CHECKING, Literal, Union
 
 import polars as pl
 
-from imgstats import _imgstats
 from imgstats._lazy import LazyModule
 from imgstats.hamming import (
     COLLAPSED_HASHES,
@@ -24,6 +26,21 @@ from imgstats.hamming import (
     low_information,
     near_pairs,
 )
+from imgstats.match_rule import (
+    FLIP_ROTATION,
+    NEAR,
+    SAME_BYTES,
+    SAME_PIXELS,
+    NearRule,
+    bit_distance,
+    cross_links,
+    empty_links,
+    links_frame,
+    self_links,
+    simple_pictures,
+    strongest_link,
+)
+from imgstats.not_duplicates import NotDuplicates, constrained_labels, marked_pairs
 
 if TYPE_CHECKING:
     import numpy as np
@@ -41,12 +58,27 @@ TRANSFORMS: tuple[str, ...] = (
     "transverse",
 )
 
+#: The near rule when the frame has a ``dhash`` column: pHash within 8 bits decides alone (as
+#: before); pHash within 14 bits counts when dHash agrees within 10 bits. From
+#: ``benches/bench_near_dups.py`` (74 wallpapers x 12 Copydays-style edits, docs/duplicates.md):
+#: mean recall over the edits 0.965 -> 0.991 (brightness x1.4: 0.875 -> 0.972) with no pair of
+#: distinct pictures within the rule. A 16-bit wide radius (0.992) met a distinct pair at exactly
+#: (16, 10) once rotated copies joined the set (``--invariant``). pHash alone at 12 bits scores
+#: 0.992 there but is not safe at scale: 1,000,000 random hashes hold ~187,000 pairs within 12
+#: bits, 280 within 8, and ~0 within (14 bits pHash and 10 dHash).
+NEAR_PHASH_THRESHOLD: int = 8
+WIDE_PHASH_THRESHOLD: int = 14
+DEFAULT_DHASH_THRESHOLD: int = 10
+
 KeepPolicy = Union[Literal["sharpest", "largest", "first"], Callable[[pl.DataFrame], int]]
 
 __all__ = [
     "COLLAPSED_HASHES",
     "DEFAULT_THRESHOLD",
     "TRANSFORMS",
+    "DEFAULT_DHASH_THRESHOLD",
+    "NEAR_PHASH_THRESHOLD",
+    "WIDE_PHASH_THRESHOLD",
     "as_uint64",
     "dedupe",
     "duplicates",
@@ -65,9 +97,10 @@ def _first_row_edges(keys: pl.Series) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _transformed_hashes(paths: Sequence[str], hash_col: str) -> dict[str, np.ndarray]:
-    """Hash of every dihedral transform of every image (identity included), from the files.
+    """Hash of every dihedral transform of every image (identity included), from the files,
+    plus the dHash of each transform under ``dhash_<name>`` (the confirming hash).
 
-    Costs one more decode per image plus eight hashes; rows that fail to open get no variants.
+    Costs one more decode per image plus the hashes; rows that fail to open get no variants.
     """
     from PIL import Image
 
@@ -90,6 +123,7 @@ def _transformed_hashes(paths: Sequence[str], hash_col: str) -> dict[str, np.nda
         "transverse": Image.Transpose.TRANSVERSE,
     }
     out = {name: np.zeros(len(paths), dtype=np.uint64) for name in ops}
+    out.update({f"dhash_{name}": np.zeros(len(paths), dtype=np.uint64) for name in ops})
     ok = np.zeros(len(paths), dtype=bool)
     for r, path in enumerate(paths):
         try:
@@ -99,15 +133,19 @@ def _transformed_hashes(paths: Sequence[str], hash_col: str) -> dict[str, np.nda
             continue
         ok[r] = True
         for name, op in ops.items():
-            out[name][r] = fn(luma if op is None else luma.transpose(op))
+            moved = luma if op is None else luma.transpose(op)
+            out[name][r] = fn(moved)
+            out[f"dhash_{name}"][r] = dhash(moved)
     out["_ok"] = ok
     return out
 
 
 def _variant_hashes(
     df: pl.DataFrame, hash_col: str, h: np.ndarray, valid: np.ndarray
-) -> tuple[list[np.ndarray], np.ndarray]:
-    """The hashes that stand for each row under ``invariant=True``, and which rows have them."""
+) -> tuple[list[np.ndarray], list[np.ndarray] | None, np.ndarray]:
+    """The hashes that stand for each row under ``invariant=True`` (identity first), their
+    dHashes when known (to confirm flip/rotation links like near ones), and which rows have them.
+    """
     cols = [f"{hash_col}_{t}" for t in TRANSFORMS]
     if all(c in df.columns for c in cols):
         variants = [h]
@@ -115,15 +153,84 @@ def _variant_hashes(
         for c in cols:
             ok &= df[c].is_not_null().to_numpy()
             variants.append(df[c].cast(pl.UInt64).fill_null(0).to_numpy())
-        return variants, ok
+        dcols = ["dhash"] + [f"dhash_{t}" for t in TRANSFORMS]
+        dvars = None
+        if all(c in df.columns for c in dcols):
+            dvars = [df[c].cast(pl.UInt64).fill_null(0).to_numpy() for c in dcols]
+        return variants, dvars, ok
     if "path" not in df.columns:
         raise ValueError(
             f"invariant=True needs the columns {', '.join(cols)} or a 'path' column to compute them"
         )
     computed = _transformed_hashes(df["path"].cast(pl.Utf8).to_list(), hash_col)
     ok = computed.pop("_ok") & valid
+    names = ["identity", *TRANSFORMS]
     # The identity comes from the same decode as the transforms, so all eight are consistent.
-    return list(computed.values()), ok
+    return [computed[t] for t in names], [computed[f"dhash_{t}"] for t in names], ok
+
+
+def near_rule(
+    df: pl.DataFrame,
+    hash: str,
+    threshold: int | None,
+    dhash_threshold: int | None,
+    wide_threshold: int | None,
+) -> NearRule:
+    """The rule `duplicates` applies to `df`: the confirming dHash only with ``hash='phash'``
+    and a ``dhash`` column; otherwise `hash` alone within `threshold` (default 8)."""
+    confirm = dhash_threshold if hash == "phash" and "dhash" in df.columns else None
+    if confirm is None:
+        return NearRule(check_threshold(DEFAULT_THRESHOLD if threshold is None else threshold))
+    return NearRule(
+        check_threshold(NEAR_PHASH_THRESHOLD if threshold is None else threshold),
+        check_threshold(confirm),
+        check_threshold(WIDE_PHASH_THRESHOLD if wide_threshold is None else wide_threshold),
+    )
+
+
+def _exact_links(df: pl.DataFrame) -> pl.DataFrame:
+    """Links between rows with the same bytes, then the same decoded pixels."""
+    parts = []
+    for col, kind in (("content_hash", SAME_BYTES), ("pixel_hash", SAME_PIXELS)):
+        if col in df.columns:
+            a, b = _first_row_edges(df[col])
+            parts.append(links_frame(a, b, kind, None, None))
+    return pl.concat(parts) if parts else empty_links()
+
+
+def _flip_links(
+    variants: list[np.ndarray],
+    dvars: list[np.ndarray] | None,
+    rows: np.ndarray,
+    rule: NearRule,
+    threads: int | None,
+    simple: np.ndarray,
+) -> pl.DataFrame:
+    """Links from each row's own hash to another row's mirrored / rotated hash.
+
+    One direction suffices: the transforms form a group, so if T(B) is near A then A's hash
+    meets one of B's seven transformed hashes. With dHash, both hashes must be within the tight
+    bounds (`NearRule.both`): with the wide tier, seven transformed hashes per image merged 22
+    pairs of distinct designs in ``benches/bench_near_dups.py --invariant`` (smooth gradients
+    rotated look like one another), with both hashes none.
+    """
+    if dvars is not None and rule.dhash is not None:
+        rule = NearRule(rule.phash, rule.dhash, rule.phash, both=True)
+    if len(rows) < 2:
+        return empty_links()
+    base = np.concatenate([v[rows] for v in variants[1:]])
+    dbase = np.concatenate([v[rows] for v in dvars[1:]]) if dvars is not None else None
+    d0 = dvars[0][rows] if dvars is not None else None
+    s0 = simple[rows]
+    found = cross_links(
+        variants[0][rows], d0, base, dbase, rule, FLIP_ROTATION, threads, s0, np.tile(s0, 7)
+    )
+    a = rows[found["a"].to_numpy()]
+    b = rows[found["b"].to_numpy() % len(rows)]
+    keep = a != b
+    return found.with_columns(
+        pl.Series("a", a, dtype=pl.UInt32), pl.Series("b", b, dtype=pl.UInt32)
+    ).filter(pl.Series(keep))
 
 
 def duplicates(
@@ -133,27 +240,51 @@ def duplicates(
     exact: bool = True,
     invariant: bool = False,
     *,
+    dhash_threshold: int | None = DEFAULT_DHASH_THRESHOLD,
+    wide_threshold: int | None = None,
+    not_duplicates: NotDuplicates | None = None,
+    label: str | None = None,
     threads: int | None = None,
 ) -> pl.DataFrame:
-    """Group exact and near copies; one output row per input row, in input order.
+    """Group exact and near copies; one output row per input row, in input order, each
+    explaining why it is in its group.
 
-    Exact copies are grouped first: rows with the same ``content_hash`` (same bytes) or the same
+    Exact copies are linked first: rows with the same ``content_hash`` (same bytes) or the same
     ``pixel_hash`` (same decoded pixels in another container), when those columns exist and
-    `exact` is true. Then rows whose `hash` values are within `threshold` bits are merged by
-    union-find (single linkage). Low-information images (near-constant: ``entropy`` < 1 bit or
-    ``contrast`` < 2 levels when scanned, or a hash value constant images collapse to) are
-    matched only exactly, never by hash, and flagged.
+    `exact` is true. Near copies are linked by the rule in `imgstats.match_rule`: `hash` within
+    `threshold` bits; and with ``hash='phash'`` and a ``dhash`` column (``imgstats dups`` scans
+    it), also pHash within `wide_threshold` bits when dHash agrees within `dhash_threshold`.
+    Groups are the connected components of the links (single
+    linkage), except that pairs marked in `not_duplicates` are kept apart (rule in
+    `imgstats.not_duplicates`). Low-information images (``contrast`` < 2 levels when scanned, or
+    a hash value constant images collapse to; by pHash alone also ``entropy`` < 1 bit) are
+    matched only exactly, never by hash, and flagged. With a confirming dHash, simple pictures
+    (``entropy`` < 1 bit: two-tone art, diagrams) match only when both hashes agree, so they do
+    match their own re-encoded and resized copies but not other layouts in the same two tones.
 
     Args:
         df: a scan table (``imgstats.scan``) or any frame with a uint64 `hash` column; ``path``,
-            ``content_hash``, ``pixel_hash``, ``entropy``, ``contrast`` are used when present.
+            ``dhash``, ``content_hash``, ``pixel_hash``, ``entropy``, ``contrast`` are used when
+            present.
         hash: the hash column (``phash`` default; ``dhash``/``ahash`` work the same way).
-        threshold: Hamming distance in bits (default `DEFAULT_THRESHOLD`).
+        threshold: Hamming distance in bits of `hash` that decides alone (default
+            `NEAR_PHASH_THRESHOLD` = 12 with a confirming dHash, else `DEFAULT_THRESHOLD` = 8).
         exact: also group byte-/pixel-identical files.
         invariant: also match mirrored / 90°-rotated copies. Uses columns
             ``{hash}_{t}`` for t in `TRANSFORMS` when present; otherwise re-opens every file and
             hashes its eight dihedral transforms (about one extra decode + 8 hashes per image:
             roughly the cost of the scan again).
+        dhash_threshold: dHash bits that confirm a pair between `threshold` and `wide_threshold`
+            pHash bits (default `DEFAULT_DHASH_THRESHOLD` = 12; None: pHash decides alone, at 8
+            bits unless `threshold` says otherwise). Only with ``hash='phash'`` and a ``dhash``
+            column.
+        wide_threshold: the pHash radius within which dHash may confirm (default
+            `WIDE_PHASH_THRESHOLD` = 16).
+        not_duplicates: pairs of paths a person marked as distinct (a CSV file with two path
+            columns, a frame, or ``(path, path)`` pairs); they never share a group.
+        label: a column of `df` holding each image's label (class, diagnosis...): adds
+            ``label_disagreement``, true on every row of a group whose rows carry more than one
+            distinct non-null label (the same picture labelled two ways).
         threads: worker threads for the search (default: all CPUs).
 
     Returns:
@@ -161,9 +292,14 @@ def duplicates(
         ``representative`` (path of the group's first row), ``distance`` (bits between this
         row's hash and the representative's, the smallest over transforms with `invariant`;
         null when a hash is missing; may exceed the threshold through chains), ``exact`` (this
-        row has a byte- or pixel-identical copy in the input), ``low_information``.
+        row has a byte- or pixel-identical copy in the input), ``low_information``; and the
+        explanation of the row's strongest link inside its group (null for a group of one):
+        ``match`` (``same_bytes``, ``same_pixels``, ``near``, ``flip_rotation``),
+        ``matched_path`` (the other end), ``{hash}_distance`` and, with ``hash='phash'``,
+        ``dhash_distance`` (bits on that link; null when a hash is missing); with `label`,
+        ``label_disagreement``.
     """
-    k = check_threshold(DEFAULT_THRESHOLD if threshold is None else threshold)
+    rule = near_rule(df, hash, threshold, dhash_threshold, wide_threshold)
     n = df.height
     if hash not in df.columns:
         raise ValueError(f"no '{hash}' column; scan with metrics=[..., '{hash}'] first")
@@ -175,41 +311,40 @@ def duplicates(
     hcol = df[hash].cast(pl.UInt64)
     valid = hcol.is_not_null().to_numpy()
     h = hcol.fill_null(0).to_numpy().astype(np.uint64)
-    low = low_information(df, hash)
+    dvalid = valid
+    d: np.ndarray | None = None
+    if hash == "phash" and "dhash" in df.columns:
+        dcol = df["dhash"].cast(pl.UInt64)
+        dvalid = dcol.is_not_null().to_numpy()
+        d = dcol.fill_null(0).to_numpy().astype(np.uint64)
+    # Two agreeing hashes make near-constant-but-structured pictures safe to match; only truly
+    # uniform ones stay exact-only (the entropy floor applies to a hash deciding alone).
+    low = low_information(df, hash, entropy=rule.dhash is None)
     eligible = valid & ~low
+    if rule.dhash is not None:
+        eligible &= dvalid
 
-    edges_a: list[np.ndarray] = []
-    edges_b: list[np.ndarray] = []
+    parts = [_exact_links(df)] if exact else []
     exact_flag = np.zeros(n, dtype=bool)
-    if exact:
-        for col in ("content_hash", "pixel_hash"):
-            if col in df.columns:
-                a, b = _first_row_edges(df[col])
-                edges_a.append(a)
-                edges_b.append(b)
-                exact_flag[a] = True
-                exact_flag[b] = True
-
+    for part in parts:
+        exact_flag[part["a"].to_numpy()] = True
+        exact_flag[part["b"].to_numpy()] = True
+    rows = np.flatnonzero(eligible).astype(np.int64)
+    simple = simple_pictures(df)
+    parts.append(self_links(h, d, rows, rule, threads, simple))
     variants = [h]
     if invariant:
-        variants, has_variants = _variant_hashes(df, hash, h, valid)
-        eligible &= has_variants
-    rows = np.flatnonzero(eligible).astype(np.uint32)
-    if len(rows) > 1 or (len(rows) == 1 and len(variants) > 1):
-        # Every variant of a row is one item of the search; items of the same row are merged
-        # below, so a mirrored copy of A lands in A's group through A's mirrored hash.
-        stacked = np.concatenate([v[rows] for v in variants])
-        labels, _ = _imgstats._groups(stacked, k, threads)
-        _, first = np.unique(labels, return_index=True)
-        item_rows = np.tile(rows, len(variants))
-        edges_a.append(item_rows)
-        edges_b.append(item_rows[first[labels]])
-    if not edges_a:
-        edges_a, edges_b = [np.zeros(0, np.uint32)], [np.zeros(0, np.uint32)]
-    labels, sizes = _imgstats._components(
-        n,
-        np.concatenate(edges_a).astype(np.uint32),
-        np.concatenate(edges_b).astype(np.uint32),
+        variants, dvars, has_variants = _variant_hashes(df, hash, h, valid)
+        flip_rows = np.flatnonzero(eligible & has_variants).astype(np.int64)
+        parts.append(
+            _flip_links(
+                variants, dvars if d is not None else None, flip_rows, rule, threads, simple
+            )
+        )
+    links = _with_distances(pl.concat(parts), h, valid, d, dvalid)
+    marks = marked_pairs(not_duplicates, paths) if not_duplicates is not None else None
+    links, labels, sizes = constrained_labels(
+        n, links, *(marks if marks is not None else (np.zeros(0, np.int64),) * 2)
     )
     if len(sizes):
         # Chaining shows as many *distinct* hashes in one group (exact copies are fine).
@@ -218,9 +353,9 @@ def duplicates(
         if distinct >= 100 and distinct > 0.05 * n:
             warnings.warn(
                 f"one duplicate group holds {int(sizes[big])} of {n} images ({distinct} distinct "
-                f"hashes) at threshold {k}: near copies chain through similar-looking images "
-                "(typical of small, centred pictures on flat backgrounds); check the group or "
-                "lower the threshold",
+                f"hashes) under the rule '{rule.describe()}': near copies chain through "
+                "similar-looking images (typical of small, centred pictures on flat backgrounds); "
+                "check the group or lower the threshold",
                 stacklevel=2,
             )
     # Labels are numbered by first appearance, so the first row of each label is its smallest.
@@ -230,7 +365,8 @@ def duplicates(
     for v in variants:
         dist = np.minimum(dist, np.bitwise_count(v ^ h[rep_row]).astype(np.int64))
     dist_ok = valid & valid[rep_row]
-    return pl.DataFrame(
+    why = strongest_link(links, paths)
+    out = pl.DataFrame(
         {
             "path": paths,
             "group_id": pl.Series(labels, dtype=pl.UInt32),
@@ -246,6 +382,59 @@ def duplicates(
         .otherwise(None)
         .alias("distance")
     )
+    # Scatter the explanations to their rows (a gather, not a join + sort: 1M rows).
+    slot = np.full(n, -1, dtype=np.int64)
+    slot[why["row"].to_numpy()] = np.arange(why.height)
+    has = pl.Series(slot >= 0)
+    take = pl.Series(np.maximum(slot, 0))
+    out = out.with_columns(
+        (
+            pl.when(has).then(why[c].gather(take)).otherwise(None)
+            if why.height
+            else pl.lit(None, why.schema[c])
+        ).alias(c)
+        for c in why.columns
+        if c != "row"
+    )
+    if label is not None:
+        if label not in df.columns:
+            raise ValueError(f"label={label!r}: no such column in df")
+        labelled = out.select("group_id").with_columns(df[label].alias("_label"))
+        disagree = labelled.group_by("group_id").agg(
+            (pl.col("_label").drop_nulls().n_unique() > 1).alias("label_disagreement")
+        )
+        out = out.join(disagree, on="group_id", how="left", maintain_order="left")
+    if hash != "phash":
+        out = out.drop("dhash_distance")
+    return out.rename({"phash_distance": f"{hash}_distance"})
+
+
+def _with_distances(
+    links: pl.DataFrame,
+    h: np.ndarray,
+    valid: np.ndarray,
+    d: np.ndarray | None,
+    dvalid: np.ndarray,
+) -> pl.DataFrame:
+    """`links` with both hash distances on every exact link (they come without), so the
+    grouping order and the explanations see them; null where a hash is missing. Flip/rotation
+    links keep their own (transformed) distances: the untransformed ones would mislead."""
+    a = links["a"].to_numpy().astype(np.int64)
+    b = links["b"].to_numpy().astype(np.int64)
+    exact = (links["kind"] < NEAR).to_numpy()
+    pd = np.where(valid[a] & valid[b] & exact, bit_distance(h[a], h[b]), 255).astype(np.uint8)
+    links = links.with_columns(
+        pl.col("phash_distance").fill_null(
+            pl.Series(pd, dtype=pl.UInt8).replace(255, None)  # 255: a hash is missing
+        )
+    )
+    if d is not None:
+        ok = dvalid[a] & dvalid[b] & exact
+        dd = np.where(ok, bit_distance(d[a], d[b]), 255).astype(np.uint8)
+        links = links.with_columns(
+            pl.col("dhash_distance").fill_null(pl.Series(dd, dtype=pl.UInt8).replace(255, None))
+        )
+    return links
 
 
 def _score(df: pl.DataFrame, keep: str) -> np.ndarray:
@@ -278,6 +467,7 @@ def dedupe(
     exact: bool = True,
     invariant: bool = False,
     groups: pl.DataFrame | None = None,
+    not_duplicates: NotDuplicates | None = None,
     threads: int | None = None,
 ) -> pl.DataFrame:
     """The rows to keep: one per duplicate group, chosen by `keep`, in input order.
@@ -288,7 +478,7 @@ def dedupe(
             then biggest file), ``"first"`` (first row of the group), or a callable that gets one
             group's rows (``df`` columns plus ``group_id``) and returns the position (0-based,
             within that frame) of the row to keep. Ties go to the earliest row.
-        hash, threshold, exact, invariant, threads: as in `duplicates`.
+        hash, threshold, exact, invariant, not_duplicates, threads: as in `duplicates`.
         groups: the output of `duplicates(df, ...)` if already computed.
 
     Returns:
@@ -296,7 +486,9 @@ def dedupe(
         copies you can drop; nothing is deleted.
     """
     if groups is None:
-        groups = duplicates(df, hash, threshold, exact, invariant, threads=threads)
+        groups = duplicates(
+            df, hash, threshold, exact, invariant, not_duplicates=not_duplicates, threads=threads
+        )
     if groups.height != df.height:
         raise ValueError("groups does not match df (different number of rows)")
     gid = groups["group_id"].to_numpy()

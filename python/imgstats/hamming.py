@@ -128,10 +128,11 @@ def near_pairs(
     return pl.DataFrame({"i": i, "j": j, "distance": d})
 
 
-def low_information(df: pl.DataFrame, hash_col: str) -> np.ndarray:
-    """Near-constant images (by entropy / contrast when scanned, or by a collapsed hash)."""
+def low_information(df: pl.DataFrame, hash_col: str, *, entropy: bool = True) -> np.ndarray:
+    """Near-constant images (by contrast, and entropy unless `entropy` is false, when scanned;
+    or by a collapsed hash)."""
     low = np.zeros(df.height, dtype=bool)
-    if "entropy" in df.columns:
+    if entropy and "entropy" in df.columns:
         low |= (df["entropy"] < LOW_ENTROPY_BITS).fill_null(False).to_numpy()
     if "contrast" in df.columns:
         low |= (df["contrast"] < LOW_CONTRAST).fill_null(False).to_numpy()

@@ -167,9 +167,11 @@ fn dct_low_8x8(px: &[u8]) -> [f64; 64] {
     low
 }
 
+mod dihedral;
 mod pixel;
 mod pocketfft;
 
+pub use dihedral::{dhash_dihedral, phash_dihedral};
 pub use pixel::pixel_hash;
 
 /// numpy's median of an even count: the mean of the two middle order statistics.

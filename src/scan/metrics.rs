@@ -314,6 +314,28 @@ metric_table! {
     ahash: Pixels(Luma, Scale::ShortSide(HASH_MIN_SIDE)) {
         ahash: u64 = |img| Some(img.hashes()[2]),
     },
+    /// pHash of the mirrored and 90°-rotated picture (Pillow's `Transpose` names; `rot90` is
+    /// counter-clockwise), from the same 32×32 DCT as `phash` (`duplicates(invariant=True)`).
+    phash_dihedral: Pixels(Luma, Scale::ShortSide(HASH_MIN_SIDE)) {
+        phash_hflip: u64 = |img| Some(img.phash_dihedral()[1]),
+        phash_vflip: u64 = |img| Some(img.phash_dihedral()[2]),
+        phash_rot90: u64 = |img| Some(img.phash_dihedral()[3]),
+        phash_rot180: u64 = |img| Some(img.phash_dihedral()[4]),
+        phash_rot270: u64 = |img| Some(img.phash_dihedral()[5]),
+        phash_transpose: u64 = |img| Some(img.phash_dihedral()[6]),
+        phash_transverse: u64 = |img| Some(img.phash_dihedral()[7]),
+    },
+    /// dHash of the mirrored and 90°-rotated picture (same names), so flip/rotation matches
+    /// are confirmed by two hashes like near copies.
+    dhash_dihedral: Pixels(Luma, Scale::ShortSide(HASH_MIN_SIDE)) {
+        dhash_hflip: u64 = |img| Some(img.dhash_dihedral()[1]),
+        dhash_vflip: u64 = |img| Some(img.dhash_dihedral()[2]),
+        dhash_rot90: u64 = |img| Some(img.dhash_dihedral()[3]),
+        dhash_rot180: u64 = |img| Some(img.dhash_dihedral()[4]),
+        dhash_rot270: u64 = |img| Some(img.dhash_dihedral()[5]),
+        dhash_transpose: u64 = |img| Some(img.dhash_dihedral()[6]),
+        dhash_transverse: u64 = |img| Some(img.dhash_dihedral()[7]),
+    },
 }
 
 impl Metrics {

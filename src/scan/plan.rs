@@ -134,6 +134,9 @@ pub(crate) struct Image<'a> {
     derivatives: OnceCell<(f64, f64)>,
     color: OnceCell<stats::ColorStats>,
     hashes: OnceCell<[u64; 3]>,
+    phash_dihedral: OnceCell<[u64; 8]>,
+    dhash_dihedral: OnceCell<[u64; 8]>,
+    hash_plane: OnceCell<(Vec<u8>, usize, usize)>,
     rgb_fit: RefCell<Vec<(usize, Rc<Plane>)>>,
     atmosphere: OnceCell<stats::atmosphere::Atmosphere>,
     illuminant: OnceCell<stats::illuminant::Illuminant>,
@@ -152,6 +155,9 @@ impl<'a> Image<'a> {
             derivatives: OnceCell::new(),
             color: OnceCell::new(),
             hashes: OnceCell::new(),
+            phash_dihedral: OnceCell::new(),
+            dhash_dihedral: OnceCell::new(),
+            hash_plane: OnceCell::new(),
             rgb_fit: RefCell::new(Vec::new()),
             atmosphere: OnceCell::new(),
             illuminant: OnceCell::new(),
@@ -221,12 +227,37 @@ impl<'a> Image<'a> {
     /// JPEG decode would give, so hashes agree whichever way the pixels were decoded.
     pub(crate) fn hashes(&self) -> [u64; 3] {
         *self.hashes.get_or_init(|| {
+            let (plane, pw, ph) = self.hash_plane();
+            hash::hashes(plane, *pw, *ph)
+        })
+    }
+
+    /// The pHash of the picture as displayed and of its 7 mirrored / 90°-rotated versions
+    /// (`hash::DIHEDRAL` order), from the same plane as [`Image::hashes`].
+    pub(crate) fn phash_dihedral(&self) -> [u64; 8] {
+        *self.phash_dihedral.get_or_init(|| {
+            let (plane, pw, ph) = self.hash_plane();
+            hash::phash_dihedral(plane, *pw, *ph)
+        })
+    }
+
+    /// The dHash of the picture as displayed and of its 7 mirrored / 90°-rotated versions.
+    pub(crate) fn dhash_dihedral(&self) -> [u64; 8] {
+        *self.dhash_dihedral.get_or_init(|| {
+            let (plane, pw, ph) = self.hash_plane();
+            hash::dhash_dihedral(plane, *pw, *ph)
+        })
+    }
+
+    /// The displayed luma box-reduced to the scale a reduced JPEG decode for the hashes gives
+    /// (computed once, shared by the hashes and their dihedral variants).
+    fn hash_plane(&self) -> &(Vec<u8>, usize, usize) {
+        self.hash_plane.get_or_init(|| {
             let (p, h) = (self.pixels, self.header);
             let target = largest_reduction(h.width.min(h.height) as usize, HASH_MIN_SIDE);
             let extra = (target / self.reduction.max(1)).max(1);
             let (plane, pw, ph) = reduce_box_l8(&p.luma, p.width, p.height, extra);
-            let (plane, pw, ph) = orient_l8(&plane, pw, ph, self.orientation());
-            hash::hashes(&plane, pw, ph)
+            orient_l8(&plane, pw, ph, self.orientation())
         })
     }
 

@@ -9,25 +9,34 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TextIO
 
 import polars as pl
 
 from imgstats.commands.moves import MoveError, move_files, undo
 from imgstats.commands.output import write_table
-from imgstats.duplicates import DEFAULT_THRESHOLD, dedupe, drop_list, duplicates
+from imgstats.duplicates import (
+    DEFAULT_DHASH_THRESHOLD,
+    NEAR_PHASH_THRESHOLD,
+    WIDE_PHASH_THRESHOLD,
+    dedupe,
+    drop_list,
+    duplicates,
+    near_rule,
+)
 from imgstats.scan import scan
 
-#: What `dups` scans: the hash, exact-copy keys, the low-information signals, and sharpness for
+#: What `dups` scans: the hashes, exact-copy keys, the low-information signals, and sharpness for
 #: ``--keep sharpest`` (width/height/file_size for ``largest`` are always in a scan).
-DUPS_METRICS = ["phash", "content_hash", "pixel_hash", "entropy", "contrast", "sharpness"]
+DUPS_METRICS = ["phash", "dhash", "content_hash", "pixel_hash", "entropy", "contrast", "sharpness"]
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "dups",
         help="find exact and near-duplicate images and choose which copy to keep",
-        description="Group exact copies (same bytes or pixels) and near copies (pHash within "
-        "--threshold bits), keep one image per group, and list the others. Nothing is deleted.",
+        description="Group exact copies (same bytes or pixels) and near copies (pHash and dHash "
+        "agreeing), keep one image per group, and list the others. Nothing is deleted.",
     )
     p.add_argument("sources", nargs="+", help="directories (recursive), globs or files")
     p.add_argument(
@@ -39,8 +48,10 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument(
         "--threshold",
         type=int,
-        default=DEFAULT_THRESHOLD,
-        help=f"pHash Hamming distance in bits (default {DEFAULT_THRESHOLD})",
+        default=None,
+        help=f"pHash bits that make a near copy on their own (default {NEAR_PHASH_THRESHOLD}; "
+        f"up to {WIDE_PHASH_THRESHOLD} bits when dHash agrees within {DEFAULT_DHASH_THRESHOLD}; "
+        "see docs/duplicates.md)",
     )
     p.add_argument(
         "--keep",
@@ -51,7 +62,20 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument(
         "--invariant",
         action="store_true",
-        help="also match mirrored / rotated copies (re-reads every image)",
+        help="also match mirrored / 90°-rotated copies (pHash of each flip and rotation, "
+        "computed in the scan)",
+    )
+    p.add_argument(
+        "--explain",
+        action="store_true",
+        help="print every group: each image, why it matched (same_bytes, same_pixels, near, "
+        "flip_rotation), the image it matched and the hash distances",
+    )
+    p.add_argument(
+        "--not-duplicates",
+        metavar="FILE",
+        help="CSV of path pairs (two columns) a person marked as distinct: "
+        "they are never put in one group",
     )
     p.add_argument(
         "--move-to",
@@ -70,17 +94,23 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.set_defaults(func=run_undo)
 
 
-def _scan(sources: list[str], threads: int | None) -> pl.DataFrame:
-    frames = [scan(source, DUPS_METRICS, threads=threads) for source in sources]
+def _scan(sources: list[str], threads: int | None, invariant: bool = False) -> pl.DataFrame:
+    # The mirrored / rotated pHashes come from the scan's own DCT (no second decode).
+    metrics = DUPS_METRICS + (["phash_dihedral", "dhash_dihedral"] if invariant else [])
+    frames = [scan(source, metrics, threads=threads) for source in sources]
     return pl.concat(frames, how="diagonal_relaxed")
 
 
 def run_dups(args: argparse.Namespace) -> int:
-    df = _scan(args.sources, args.threads)
+    df = _scan(args.sources, args.threads, args.invariant)
     ok = df.filter(pl.col("error").is_null()) if "error" in df.columns else df
     failed = df.height - ok.height
     groups = duplicates(
-        ok, threshold=args.threshold, invariant=args.invariant, threads=args.threads
+        ok,
+        threshold=args.threshold,
+        invariant=args.invariant,
+        not_duplicates=args.not_duplicates,
+        threads=args.threads,
     )
     kept = dedupe(ok, keep=args.keep, groups=groups)
     drop = drop_list(ok, kept)
@@ -88,21 +118,44 @@ def run_dups(args: argparse.Namespace) -> int:
     print(
         f"{df.height} files ({failed} unreadable, left alone), "
         f"{multi['group_id'].n_unique()} groups of copies covering {multi.height} images; "
-        f"{len(drop)} to drop (keep={args.keep}, threshold={args.threshold})",
+        f"{len(drop)} to drop (keep={args.keep}; near copies: "
+        f"{near_rule(ok, 'phash', args.threshold, DEFAULT_DHASH_THRESHOLD, None).describe()})",
         file=sys.stderr,
     )
+    if args.explain:
+        explain(groups, drop, sys.stdout)
     if args.output:
         if Path(args.output).suffix.lower() in (".csv", ".parquet", ".ndjson", ".jsonl"):
             table = groups.with_columns(pl.col("path").is_in(drop).not_().alias("keep"))
             write_table(table, args.output)
         else:
             Path(args.output).write_text("".join(p + "\n" for p in drop))
-    elif not args.move_to:
+    elif not args.move_to and not args.explain:
         for p in drop:
             print(p)
     if args.move_to:
         return _move(drop, args.sources, Path(args.move_to))
     return 0
+
+
+def explain(groups: pl.DataFrame, drop: list[str], out: TextIO) -> None:
+    """Each group of copies: its images, the reason each one matched and the distances."""
+    dist_cols = [c for c in groups.columns if c.endswith("_distance")]
+    dropped = set(drop)
+    multi = groups.filter(pl.col("group_size") > 1)
+    for part in multi.partition_by("group_id", maintain_order=True):
+        rep = part["representative"][0]
+        out.write(f"group {part['group_id'][0]}: {part.height} images, representative {rep}\n")
+        for r in part.iter_rows(named=True):
+            dists = ", ".join(
+                f"{c.removesuffix('_distance')} {r[c]}" for c in dist_cols if r[c] is not None
+            )
+            action = "drop" if r["path"] in dropped else "keep"
+            out.write(
+                f"  {action}  {r['path']}  {r['match']} to {r['matched_path']}"
+                + (f" ({dists})" if dists else "")
+                + "\n"
+            )
 
 
 def _move(drop: list[str], sources: list[str], target: Path) -> int:

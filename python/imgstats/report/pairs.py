@@ -70,7 +70,10 @@ def duplicates_section(dups: pl.DataFrame, thumbs: Thumbnailer, max_groups: int)
             cap = [basename(r["path"])]
             if r["_rep"]:
                 cap.append("kept")
-            elif r.get("distance") is not None:
+            reason = _reason(r)
+            if reason:
+                cap.append(reason)
+            elif not r["_rep"] and r.get("distance") is not None:
                 cap.append(f"distance {r['distance']}")
             fig = thumbs.figure(r["path"], cap)
             figs.append(f'<div class="rep">{fig}</div>' if r["_rep"] else fig)
@@ -82,6 +85,18 @@ def duplicates_section(dups: pl.DataFrame, thumbs: Thumbnailer, max_groups: int)
             f"{''.join(figs)}</div>"
         )
     return section("duplicates", "Duplicates", "".join(parts))
+
+
+def _reason(row: dict[str, Any]) -> str:
+    """Why a row is in its group, e.g. "near a.jpg · phash 3 · dhash 5" ("" when unknown)."""
+    match = row.get("match")
+    if not match:
+        return ""
+    parts = [f"{str(match).replace('_', ' ')} {basename(str(row.get('matched_path') or ''))}"]
+    for col, value in row.items():
+        if col.endswith("_distance") and value is not None:
+            parts.append(f"{col.removesuffix('_distance')} {value}")
+    return " · ".join(parts)
 
 
 def leakage_section(leak: LeakageArg, thumbs: Thumbnailer, max_pairs: int) -> str:

@@ -1,0 +1,212 @@
+//! pHash of the eight dihedral transforms of an image (mirrors and 90° rotations) from one DCT.
+//!
+//! Mirroring or transposing the 32×32 plane only changes the signs and the order of its DCT
+//! coefficients: with `C[u][v]` the coefficients of the plane `x`, mirroring left–right gives
+//! `(-1)^v C[u][v]` (the cosine `cos(πv(2j+1)/64)` is odd/even about the centre for odd/even
+//! `v`), top–bottom `(-1)^u C[u][v]`, and transposing gives `C[v][u]`; rotations are a transpose
+//! and a mirror. So the seven other pHashes cost a sign flip, a permutation and a median each.
+//!
+//! The result is imagehash's `phash(img.transpose(op))` whenever resizing commutes with the
+//! transform (it does exactly for a 32×32 image; for others Pillow's two resize passes round in
+//! a fixed order, so a transposed image can differ by a grey level here and there). Near-ties with
+//! the median take the exact path on the transformed plane, as [`super::phash`] does.
+
+use super::{
+    HASH_SIDE, PHASH_SIDE, dct_low_8x8_direct, dhash_from_9x8, median64, pack, phash_from_32x32,
+};
+use crate::resize::resize_lanczos_l8;
+
+/// The transforms, in the order of [`phash_dihedral`]'s result, named as Pillow's `Transpose`
+/// members (lower case); `rot90` is Pillow's `ROTATE_90` (counter-clockwise). The scan's columns
+/// are `phash_<name>` (metrics.rs); the Python side lists them as `duplicates.TRANSFORMS`.
+#[cfg(test)]
+const DIHEDRAL: [&str; 8] = [
+    "identity",
+    "hflip",
+    "vflip",
+    "rot90",
+    "rot180",
+    "rot270",
+    "transpose",
+    "transverse",
+];
+
+/// For transform `t`: whether output coefficient `(u, v)` reads `C[v][u]` (transposed) and its
+/// sign rule (`(-1)^u` if `su`, times `(-1)^v` if `sv`).
+const RULES: [(bool, bool, bool); 8] = [
+    (false, false, false), // identity
+    (false, false, true),  // hflip: (-1)^v C[u][v]
+    (false, true, false),  // vflip: (-1)^u C[u][v]
+    (true, true, false),   // rot90 (counter-clockwise): (-1)^u C[v][u]
+    (false, true, true),   // rot180: (-1)^(u+v) C[u][v]
+    (true, false, true),   // rot270: (-1)^v C[v][u]
+    (true, false, false),  // transpose: C[v][u]
+    (true, true, true),    // transverse: (-1)^(u+v) C[v][u]
+];
+
+/// `[identity, hflip, vflip, rot90, rot180, rot270, transpose, transverse]` pHashes of one luma
+/// image (one LANCZOS resize to 32×32, one DCT).
+pub fn phash_dihedral(luma: &[u8], w: usize, h: usize) -> [u64; 8] {
+    phash_dihedral_from_32x32(&resize_lanczos_l8(luma, w, h, PHASH_SIDE, PHASH_SIDE))
+}
+
+fn phash_dihedral_from_32x32(px: &[u8]) -> [u64; 8] {
+    let c = dct_low_8x8_direct(px);
+    let scale = c.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+    let mut out = [0u64; 8];
+    for (t, &(transposed, su, sv)) in RULES.iter().enumerate() {
+        let mut low = [0.0f64; 64];
+        for u in 0..HASH_SIDE {
+            for v in 0..HASH_SIDE {
+                let src = if transposed {
+                    c[v * HASH_SIDE + u]
+                } else {
+                    c[u * HASH_SIDE + v]
+                };
+                let negate = (su && u % 2 == 1) ^ (sv && v % 2 == 1);
+                low[u * HASH_SIDE + v] = if negate { -src } else { src };
+            }
+        }
+        let med = median64(&low);
+        // Same guard as `phash_from_32x32`: only bits clear of the median by far more than the
+        // rounding of the direct DCT are decided here; near-ties go to the exact path.
+        out[t] = if low.iter().all(|&v| (v - med).abs() > 1e-9 * scale) {
+            pack(low.iter().map(|&v| v > med))
+        } else {
+            phash_from_32x32(&transform_plane(px, t))
+        };
+    }
+    out
+}
+
+/// `[identity, hflip, vflip, rot90, rot180, rot270, transpose, transverse]` dHashes of one luma
+/// image: the mirrors and the half turn read the 9×8 plane of `dhash` mirrored, the transposing
+/// transforms an 8-wide × 9-high plane transposed (the transformed image resized to 9×8 is the
+/// image resized to 8×9, transformed). Equal to imagehash's `dhash(img.transpose(op))` up to
+/// the rounding order of Pillow's two resize passes (exact for the mirrors in practice).
+pub fn dhash_dihedral(luma: &[u8], w: usize, h: usize) -> [u64; 8] {
+    let wide = resize_lanczos_l8(luma, w, h, HASH_SIDE + 1, HASH_SIDE);
+    let tall = resize_lanczos_l8(luma, w, h, HASH_SIDE, HASH_SIDE + 1);
+    let mut out = [0u64; 8];
+    for (t, o) in out.iter_mut().enumerate() {
+        let (plane, pw, ph) = if RULES[t].0 {
+            transform(&tall, HASH_SIDE, HASH_SIDE + 1, t)
+        } else {
+            transform(&wide, HASH_SIDE + 1, HASH_SIDE, t)
+        };
+        debug_assert_eq!((pw, ph), (HASH_SIDE + 1, HASH_SIDE));
+        *o = dhash_from_9x8(&plane);
+    }
+    out
+}
+
+/// The 32×32 plane under transform `t` (as Pillow's `Image.transpose`).
+fn transform_plane(px: &[u8], t: usize) -> Vec<u8> {
+    transform(px, PHASH_SIDE, PHASH_SIDE, t).0
+}
+
+/// A `w`×`h` plane under transform `t` (as Pillow's `Image.transpose`), with its new size.
+fn transform(px: &[u8], w: usize, h: usize, t: usize) -> (Vec<u8>, usize, usize) {
+    let (ow, oh) = if RULES[t].0 { (h, w) } else { (w, h) };
+    let mut out = vec![0u8; w * h];
+    for i in 0..oh {
+        for j in 0..ow {
+            let (r, c) = match t {
+                0 => (i, j),
+                1 => (i, w - 1 - j),
+                2 => (h - 1 - i, j),
+                3 => (j, w - 1 - i),
+                4 => (h - 1 - i, w - 1 - j),
+                5 => (h - 1 - j, i),
+                6 => (j, i),
+                _ => (h - 1 - j, w - 1 - i),
+            };
+            out[i * ow + j] = px[r * w + c];
+        }
+    }
+    (out, ow, oh)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lcg_plane(seed: u64) -> Vec<u8> {
+        let mut s = seed;
+        (0..PHASH_SIDE * PHASH_SIDE)
+            .map(|_| {
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                (s >> 56) as u8
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_variant_is_the_phash_of_the_transformed_plane() {
+        let mut planes: Vec<Vec<u8>> = (0..200).map(lcg_plane).collect();
+        // Symmetric and constant planes: exact-zero coefficients, the exact path.
+        planes.push(vec![77; PHASH_SIDE * PHASH_SIDE]);
+        planes.push(
+            (0..PHASH_SIDE * PHASH_SIDE)
+                .map(|k| (k % 32 * 8) as u8)
+                .collect(),
+        );
+        planes.push(
+            (0..PHASH_SIDE * PHASH_SIDE)
+                .map(|k| ((k / 32).abs_diff(16) + (k % 32).abs_diff(16)) as u8 * 7)
+                .collect(),
+        );
+        for px in &planes {
+            let got = phash_dihedral_from_32x32(px);
+            for (t, &g) in got.iter().enumerate() {
+                assert_eq!(
+                    g,
+                    phash_from_32x32(&transform_plane(px, t)),
+                    "{}",
+                    DIHEDRAL[t]
+                );
+            }
+            assert_eq!(got[0], phash_from_32x32(px));
+        }
+    }
+
+    #[test]
+    fn dhash_variants_are_the_dhash_of_the_transformed_image_for_exact_sizes() {
+        // The transposing variants resize with the passes in another order, so compare exactly on
+        // the mirrors (a mirrored resize is the resize mirrored) and within rounding otherwise.
+        for seed in 0..50 {
+            let (w, h) = (40, 24);
+            let img: Vec<u8> = lcg_plane(seed).into_iter().cycle().take(w * h).collect();
+            let got = dhash_dihedral(&img, w, h);
+            assert_eq!(got[0], super::super::dhash(&img, w, h));
+            for t in [1, 2, 4] {
+                let (moved, mw, mh) = transform(&img, w, h, t);
+                assert_eq!(
+                    got[t],
+                    super::super::dhash(&moved, mw, mh),
+                    "{}",
+                    DIHEDRAL[t]
+                );
+            }
+            for t in [3, 5, 6, 7] {
+                let (moved, mw, mh) = transform(&img, w, h, t);
+                let d = (got[t] ^ super::super::dhash(&moved, mw, mh)).count_ones();
+                assert!(d <= 6, "{} {d}", DIHEDRAL[t]);
+            }
+        }
+    }
+
+    #[test]
+    fn transforms_compose_like_the_dihedral_group() {
+        let px = lcg_plane(9);
+        let twice = |t: usize| transform_plane(&transform_plane(&px, t), t);
+        // Mirrors, the half turn, transpose and transverse are involutions; rot90 twice = rot180.
+        for t in [1, 2, 4, 6, 7] {
+            assert_eq!(twice(t), px, "{}", DIHEDRAL[t]);
+        }
+        assert_eq!(twice(3), transform_plane(&px, 4));
+        assert_eq!(transform_plane(&transform_plane(&px, 3), 5), px);
+    }
+}
