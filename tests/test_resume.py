@@ -28,13 +28,14 @@ BATCH = 5
 KILLS = 20
 
 CHILD = """
-import os, sys
+import os, sys, time
 import imgstats
 from imgstats import _imgstats
 log = open(sys.argv[3], "a", buffering=1)
 original = _imgstats._scan_batch
 def logged(paths, *args, **kw):
     log.write(f"start {len(paths)}\\n")
+    time.sleep(0.02)  # a decode of real size: the parent's kill lands mid-scan, on any machine
     out = original(paths, *args, **kw)
     log.write(f"end {len(paths)}\\n")
     return out
