@@ -19,7 +19,17 @@ DEFAULT_MIN_COUNT = 20
 
 #: Built-in axes whose buckets are fixed levels (always gap candidates).
 FIXED_LEVEL_AXES: frozenset[str] = frozenset(
-    {"lighting", "sharpness", "noise", "resolution", "time_of_day", "orientation"}
+    {
+        "lighting",
+        "sharpness",
+        "noise",
+        "resolution",
+        "time_of_day",
+        "orientation",
+        "atmosphere",
+        "light_color",
+        "motion",
+    }
 )
 
 _RESERVED = {"axis", "bucket", "count", "share", "by_total", "source"}
