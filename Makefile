@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
 .PHONY: help install demo check test test-rust test-python lint lint-rust lint-python typecheck fmt
-.PHONY: bench bench-scan bench-neighbors
+.PHONY: bench bench-scan bench-neighbors wheel
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -37,6 +37,9 @@ test-rust: install ## Rust core unit tests, without Python
 test-python: install ## Python contract tests against imagehash, OpenCV, brute force, chromium
 	./scripts/system-deps.sh --test
 	$(BIN)/python -m pytest -q -rs
+
+wheel: install ## Build the abi3 manylinux wheel into dist/ (libjpeg-turbo, libwebp static)
+	$(BIN)/maturin build --release -o dist
 
 lint: lint-rust lint-python typecheck ## Every static check CI runs: Rust, Python, types, stub
 
