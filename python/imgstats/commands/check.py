@@ -65,7 +65,7 @@ def add_parsers(sub: Any) -> None:
 
 
 #: Axes of the terminal table: the one-page audit's columns (weather when `buckets` has it).
-TABLE_AXES: tuple[str, ...] = ("lighting", "weather", "camera", "occlusion", "object_size")
+TABLE_AXES: tuple[str, ...] = ("lighting", "atmosphere", "camera", "occlusion", "object_size")
 
 
 def coverage_table(lab: Any, axes: list[str]) -> pl.DataFrame:
