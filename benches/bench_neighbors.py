@@ -11,6 +11,13 @@ bit correlations. Leakage: N train hashes vs N/10 test hashes, a third of them n
 Baselines: `pybktree` (the BK-tree czkawka-style tools use), imagededup's pure-Python BKTree
 (`pip install --no-deps imagededup`; its retrieval module needs scikit-learn, so the tree is
 driven directly), NumPy brute force, and the index forced into brute force (same SIMD kernel).
+
+Peer (``--only faiss``): FAISS's exact binary multi-index (``pip install faiss-cpu``; optional,
+"faiss not installed" otherwise), ``IndexBinaryMultiHash(64, nhash, b)`` with ``nflip = k // nhash``
+(pigeonhole: exact), ``range_search(x, k + 1)`` (its radius is exclusive), self-pairs dropped
+and each unordered pair kept once, against ``imgstats.near_pairs`` in the same process, 2 threads
+each, every repeat of both interleaved. Both timings include building the index and producing
+the pair arrays; the pair sets are asserted equal before a ratio is printed.
 """
 
 from __future__ import annotations
@@ -73,8 +80,73 @@ def leak_query(train: np.ndarray, kind: str) -> np.ndarray:
     return q
 
 
+# (nhash, b): nhash 3 and 4 at the widest sub-hashes that fit in 64 bits (narrower ones were
+# slower: more candidates per probe).
+FAISS_LAYOUTS = [(3, 19), (3, 20), (3, 21), (4, 16)]
+
+
+def run_faiss(kind: str, n: int, k: int, reps: int) -> dict:
+    """imgstats.near_pairs vs faiss.IndexBinaryMultiHash, interleaved in one process."""
+    try:
+        import faiss
+    except ImportError:
+        return {"missing": True}
+    import imgstats
+
+    faiss.omp_set_num_threads(2)
+    h = make(kind, n, 1)
+    # Popcount of XOR does not depend on the byte or bit order, so the native bytes will do.
+    codes = np.ascontiguousarray(h).view(np.uint8).reshape(n, 8)
+
+    def ours() -> tuple[np.ndarray, np.ndarray]:
+        df = imgstats.near_pairs(h, k=k, threads=2)
+        return df["i"].to_numpy(), df["j"].to_numpy()
+
+    def theirs(nhash: int, b: int) -> tuple[np.ndarray, np.ndarray]:
+        index = faiss.IndexBinaryMultiHash(64, nhash, b)
+        index.nflip = k // nhash  # a pair within k agrees within k // nhash bits on some hash
+        index.add(codes)
+        lims, _, ids = index.range_search(codes, k + 1)  # distances < radius
+        q = np.repeat(np.arange(n, dtype=np.int64), np.diff(lims).astype(np.int64))
+        keep = q < ids  # drops self-pairs, keeps each unordered pair once
+        return q[keep], ids[keep]
+
+    def key(i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        return np.sort(i.astype(np.int64) * n + j.astype(np.int64))
+
+    want = key(*ours())
+    for nhash, b in FAISS_LAYOUTS:
+        got = key(*theirs(nhash, b))
+        assert len(got) == len(want), (nhash, b, len(got), len(want))
+        assert np.array_equal(got, want), (nhash, b)
+    t_ours: list[float] = []
+    t_theirs: dict[tuple[int, int], list[float]] = {lay: [] for lay in FAISS_LAYOUTS}
+    for _ in range(reps):
+        t = time.perf_counter()
+        ours()
+        t_ours.append(time.perf_counter() - t)
+        for lay in FAISS_LAYOUTS:
+            t = time.perf_counter()
+            theirs(*lay)
+            t_theirs[lay].append(time.perf_counter() - t)
+    med = {lay: statistics.median(v) for lay, v in t_theirs.items()}
+    best = min(med, key=med.__getitem__)
+    return {
+        "imgstats_s": statistics.median(t_ours),
+        "imgstats_range": [min(t_ours), max(t_ours)],
+        "faiss_s": med[best],
+        "faiss_range": [min(t_theirs[best]), max(t_theirs[best])],
+        "best": list(best),
+        "layouts": {f"{a},{b}": round(m, 4) for (a, b), m in med.items()},
+        "pairs": len(want),
+        "faiss_version": faiss.__version__,
+    }
+
+
 def run_case(method: str, kind: str, n: int, k: int, reps: int) -> dict:
     """Runs in the child process: build inputs, time `reps` runs, report."""
+    if method == "faiss":
+        return run_faiss(kind, n, k, reps)
     from imgstats import _imgstats
 
     h = make(kind, n, 1)
@@ -138,6 +210,10 @@ CASES = [
     ("groups", "uniform", 5_000, 8, 3),
     ("groups", "realistic", 5_000, 8, 3),
 ]
+FAISS_CASES = [
+    ("faiss", "uniform", 100_000, 8, 5),
+    ("faiss", "realistic", 20_000, 8, 5),
+]
 BIG = [
     ("groups", "uniform", 10_000_000, 8, 3),
     ("groups", "realistic", 10_000_000, 8, 3),
@@ -165,17 +241,14 @@ def main() -> None:
     cases = CASES + (BIG if args.big else [])
     if args.only:
         cases = [c for c in cases if args.only in c[0]]
-    print("| method | hashes | N | k | median s | min s | result | peak RSS MB |")
-    print("|---|---|---|---|---|---|---|---|")
+    faiss_cases = FAISS_CASES if not args.only or args.only in "faiss" else []
+    if cases:
+        print("| method | hashes | N | k | median s | min s | result | peak RSS MB |")
+        print("|---|---|---|---|---|---|---|---|")
     for case in cases:
-        cmd = ["/usr/bin/time", "-f", "RSS %M", sys.executable, __file__, "--case"]
-        cmd += [str(x) for x in case]
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        if proc.returncode:
-            print(f"| {case} failed: {proc.stderr.strip()[-300:]} |")
+        proc, res, rss = child(case)
+        if res is None:
             continue
-        res = json.loads(proc.stdout.strip().splitlines()[-1])
-        rss = int(proc.stderr.strip().split("RSS ")[-1]) / 1024
         m, kind, n, k, _ = case
         what = {"leakage": f"{n:,} vs {n // 10:,}"}.get(m, f"{n:,}")
         print(
@@ -183,6 +256,41 @@ def main() -> None:
             f"| {res['result']:,} | {rss:.0f} |",
             flush=True,
         )
+    if faiss_cases:
+        print()
+        print(
+            "| hashes | N | k | pairs | imgstats.near_pairs median s (min–max) "
+            "| FAISS best median s (min–max) | FAISS layout (nhash, b) | FAISS / imgstats |"
+        )
+        print("|---|---|---|---|---|---|---|---|")
+    for case in faiss_cases:
+        _, kind, n, k, _ = case
+        proc, res, _ = child(case)
+        if res is None:
+            continue
+        if res.get("missing"):
+            print(f"| {kind} | {n:,} | {k} | faiss not installed | | | | |", flush=True)
+            continue
+        lo, hi = res["imgstats_range"]
+        flo, fhi = res["faiss_range"]
+        print(
+            f"| {kind} | {n:,} | {k} | {res['pairs']:,} | {res['imgstats_s']:.4f} "
+            f"({lo:.4f}–{hi:.4f}) | {res['faiss_s']:.3f} ({flo:.3f}–{fhi:.3f}) "
+            f"| {tuple(res['best'])} | **{res['faiss_s'] / res['imgstats_s']:.1f}×** |",
+            flush=True,
+        )
+        print(f"<!-- faiss {res['faiss_version']}, medians by layout: {res['layouts']} -->")
+
+
+def child(case: tuple) -> tuple[subprocess.CompletedProcess, dict | None, float]:
+    cmd = ["/usr/bin/time", "-f", "RSS %M", sys.executable, __file__, "--case"]
+    cmd += [str(x) for x in case]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode:
+        print(f"| {case} failed: {proc.stderr.strip()[-300:]} |", flush=True)
+        return proc, None, 0.0
+    res = json.loads(proc.stdout.strip().splitlines()[-1])
+    return proc, res, int(proc.stderr.strip().split("RSS ")[-1]) / 1024
 
 
 if __name__ == "__main__":
