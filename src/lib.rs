@@ -27,6 +27,8 @@ mod pool;
 mod resize;
 mod scan;
 pub mod stats;
+#[cfg(test)]
+mod test_support;
 
 #[cfg(feature = "python")]
 mod python;

@@ -132,15 +132,7 @@ mod tests {
     use super::*;
 
     fn lcg_plane(seed: u64) -> Vec<u8> {
-        let mut s = seed;
-        (0..PHASH_SIDE * PHASH_SIDE)
-            .map(|_| {
-                s = s
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                (s >> 56) as u8
-            })
-            .collect()
+        crate::test_support::noise_bytes(PHASH_SIDE * PHASH_SIDE, seed)
     }
 
     #[test]

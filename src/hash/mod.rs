@@ -282,15 +282,7 @@ mod tests {
     }
 
     fn image(seed: u64) -> Vec<u8> {
-        let mut s = seed;
-        (0..1024)
-            .map(|_| {
-                s = s
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                (s >> 56) as u8
-            })
-            .collect()
+        crate::test_support::noise_bytes(1024, seed)
     }
 
     #[test]

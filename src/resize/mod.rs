@@ -211,17 +211,7 @@ mod tests {
         }
     }
 
-    fn noise(n: usize, seed: u64) -> Vec<u8> {
-        let mut s = seed;
-        (0..n)
-            .map(|_| {
-                s = s
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                (s >> 56) as u8
-            })
-            .collect()
-    }
+    use crate::test_support::noise_bytes as noise;
 
     #[test]
     fn constant_image_stays_constant() {
