@@ -467,10 +467,6 @@ def test_cli_detections_with_labels(
     }
     assert PLANTED <= primary
     assert "lighting=dark" in capsys.readouterr().out
-    # Without the labels module: a clear usage error, not a traceback.
-    monkeypatch.setitem(sys.modules, "imgstats.labels", None)
-    assert main(args) == 2
-    assert "needs the imgstats.labels module" in capsys.readouterr().err
 
 
 def test_precision_and_false_positives_per_image(scanned: dict, tmp_path: Path) -> None:

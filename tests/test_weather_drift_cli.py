@@ -77,7 +77,7 @@ def test_parquet_scan_equals_folder_input(sets, tmp_path: Path, capsys) -> None:
 
 def test_bad_input_exits_2(sets, tmp_path: Path, capsys) -> None:
     assert main(["drift", str(tmp_path / "missing"), str(sets["fog"])]) == 2
-    assert "not a folder or a .parquet scan" in capsys.readouterr().err
+    assert "not a folder, a scan table" in capsys.readouterr().err
     assert main(["report", str(sets["fog"]), "--reference", str(tmp_path / "nope.csv")]) == 2
 
 

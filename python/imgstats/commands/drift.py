@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import sys
 from typing import Any
 
@@ -32,14 +31,11 @@ AUC_THRESHOLD = 0.6
 
 
 def load(source: str) -> pl.DataFrame:
-    """A scan frame from a folder (scanned now) or a ``.parquet`` scan."""
-    if os.path.isdir(source):
-        from imgstats.scan import scan
+    """A scan frame from a folder (scanned now) or a saved scan table; see `commands.dataset`.
+    Drift compares images, so a detection dataset is scanned as a plain folder."""
+    from imgstats.commands.dataset import load_dataset
 
-        return scan(source)
-    if source.lower().endswith(".parquet") and os.path.isfile(source):
-        return pl.read_parquet(source)
-    raise ValueError(f"{source}: not a folder or a .parquet scan")
+    return load_dataset(source, read_labels=False).frame
 
 
 def drift_reasons(table: pl.DataFrame, gap: Any, auc_threshold: float) -> list[str]:

@@ -13,10 +13,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import polars as pl
-
-TABLE_TYPES = (".parquet", ".csv", ".ndjson", ".jsonl")
-
 
 def add_parsers(sub: Any) -> None:
     p = sub.add_parser(
@@ -57,29 +53,6 @@ def _error(message: str) -> int:
     return 2
 
 
-def _load_labels(source: str) -> Any:
-    try:
-        from imgstats.labels import labels  # type: ignore[import-not-found,unused-ignore]
-    except ImportError as exc:
-        raise RuntimeError(
-            f"--labels needs the imgstats.labels module, which this build lacks ({exc})"
-        ) from exc
-    return labels(source)
-
-
-def _scan_frame(dataset: str, lab: Any) -> pl.DataFrame:
-    path = Path(dataset)
-    if path.is_file() and path.suffix in TABLE_TYPES:
-        if path.suffix == ".parquet":
-            return pl.read_parquet(path)
-        return pl.read_ndjson(path) if path.suffix != ".csv" else pl.read_csv(path)
-    from imgstats.scan import scan
-
-    # With labels, scan exactly their image paths: the contract's join key.
-    source: Any = lab.images["path"].to_list() if lab is not None else dataset
-    return scan(source)
-
-
 def _fmt(v: Any) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "–"
@@ -114,6 +87,8 @@ def _print(sl: Any, problems: int) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from imgstats.commands.dataset import load_dataset
+    from imgstats.labels import labels
     from imgstats.results import results
     from imgstats.slices import slices
 
@@ -122,9 +97,10 @@ def run(args: argparse.Namespace) -> int:
     if not Path(args.results).exists():
         return _error(f"results {args.results} do not exist")
     try:
-        lab = _load_labels(args.labels) if args.labels else None
+        lab = labels(args.labels) if args.labels else None
         res = results(args.results, lab, iou=args.iou, conf=args.conf)
-        df = _scan_frame(args.dataset, lab)
+        # With labels, the scan covers exactly their image paths: the contract's join key.
+        df = load_dataset(args.dataset, labels=lab, read_labels=False).frame
         sl = slices(
             df,
             res,

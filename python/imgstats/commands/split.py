@@ -40,41 +40,14 @@ def split_from_folders(paths: pl.Series, names: list[str]) -> pl.Series:
     return paths.cast(pl.Utf8).str.extract(pattern, 1).alias("split")
 
 
-def _load_labels(path: str) -> Any:
-    try:
-        from imgstats.labels import labels
-    except ImportError as exc:
-        raise SystemExit(
-            f"error: {path} is a YOLO data.yaml, but this imgstats has no label reader "
-            "(imgstats.labels); pass a folder or a Parquet scan instead"
-        ) from exc
-    return labels(path)
-
-
 def load_dataset(source: str, all_metrics: bool = False) -> tuple[pl.DataFrame, Any, str | None]:
-    """(scan table, Labels or None, data.yaml path or None) for DATASET; `all_metrics` scans
-    every metric (a coverage axis such as lighting needs more than the group columns)."""
-    from imgstats.scan import scan
+    """(scan table, Labels or None, data.yaml path or None) for DATASET (`commands.dataset`);
+    `all_metrics` scans every metric (a coverage axis such as lighting needs more than the
+    group columns)."""
+    from imgstats.commands import dataset
 
-    metrics = None if all_metrics else GROUP_METRICS
-
-    lower = source.lower()
-    if lower.endswith((".yaml", ".yml")):
-        lab = _load_labels(source)
-        df = scan(lab.images["path"].to_list(), metrics=metrics)
-        assert isinstance(df, pl.DataFrame)
-        if "split" in lab.images.columns:
-            df = df.join(
-                lab.images.select("path", "split"), on="path", how="left", maintain_order="left"
-            )
-        return df, lab, source
-    if lower.endswith(".parquet"):
-        return pl.read_parquet(source), None, None
-    if os.path.isdir(source):
-        df = scan(source, metrics=metrics)
-        assert isinstance(df, pl.DataFrame)
-        return df, None, None
-    raise ValueError(f"{source}: not a folder, a .parquet scan or a data.yaml")
+    loaded = dataset.load_dataset(source, metrics=None if all_metrics else GROUP_METRICS)
+    return loaded.frame, loaded.labels, loaded.data_yaml
 
 
 def _summary(res: Any) -> None:

@@ -390,12 +390,12 @@ def labels_section(
     return section("labels", "Detection labels", "".join(body))
 
 
-def dataset_frame(lab: Any) -> pl.DataFrame:
+def dataset_frame(lab: Any, metrics: Sequence[str] | None = None) -> pl.DataFrame:
     """The scan of exactly the labelled images with their ``split`` (for ``imgstats report
     data.yaml``): image statistics, duplicates and leakage work as for a folder."""
     from imgstats.scan import scan
 
-    df = scan(lab)
+    df = scan(lab, metrics=metrics)
     assert isinstance(df, pl.DataFrame)
     splits = lab.images.select("path", "split").unique("path", keep="first")
     return df.join(splits, on="path", how="left", maintain_order="left")
