@@ -37,7 +37,10 @@ pub use columns::{ArrowColumn, record_batch};
 pub use cpu::{Level as SimdLevel, level as simd_level};
 pub use decode::{DecodeRequest, Decoded, ExifInfo, Header, decode, probe, probe_and_decode};
 pub use error::{ImageError, Result};
-pub use hash::{ahash, dhash, hashes, phash, pixel_hash};
+pub use hash::{
+    CropSegment, ahash, crop_resistant_hash, crop_resistant_segments, dhash, hashes, phash,
+    pixel_hash,
+};
 pub use planes::{Pixels, luma_from_rgb};
 pub use pool::with_threads;
 pub use resize::{

@@ -27,6 +27,7 @@ __all__ = [
     "_hashes_l8",
     "_hashes_l8_batch",
     "_resize_lanczos_l8",
+    "_crop_resistant_l8",
     "_self_pairs",
     "_cross_pairs",
     "_groups",
@@ -70,6 +71,9 @@ def _hashes_l8_batch(arrays: Sequence[npt.NDArray[np.uint8]]) -> npt.NDArray[np.
 def _resize_lanczos_l8(
     arr: npt.NDArray[np.uint8], width: int, height: int
 ) -> npt.NDArray[np.uint8]: ...
+def _crop_resistant_l8(
+    arr: npt.NDArray[np.uint8],
+) -> list[tuple[int, int, int, int, int, int]]: ...
 def _self_pairs(
     hashes: npt.NDArray[np.uint64], k: int, threads: int | None = None
 ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32], npt.NDArray[np.uint8]]: ...

@@ -167,11 +167,17 @@ fn dct_low_8x8(px: &[u8]) -> [f64; 64] {
     low
 }
 
+mod crop_resistant;
 mod dihedral;
+mod pillow_filters;
 mod pixel;
 mod pocketfft;
 
 pub use dihedral::{dhash_dihedral, phash_dihedral};
+pub use crop_resistant::{
+    CropSegment, SEGMENTATION_SIDE, crop_resistant_hash, crop_resistant_regions,
+    crop_resistant_segments,
+};
 pub use pixel::pixel_hash;
 
 /// numpy's median of an even count: the mean of the two middle order statistics.
