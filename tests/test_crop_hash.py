@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import Callable
 
 import imagehash
+import imgstats
 import numpy as np
 import PIL
+import polars as pl
 import pytest
 from conftest import MISSING_DATA
 from imgstats import _imgstats
@@ -172,3 +174,54 @@ def test_boxes_are_the_segment_bounding_boxes() -> None:
     for got, want in zip(boxes, [(30, 20, 100, 120), (150, 200, 290, 280), (0, 0, 300, 300)]):
         assert all(abs(g - w) <= 2 for g, w in zip(got, want)), (got, want)
     assert segs[0][5] > 6000 and segs[2][5] > 60000
+
+
+# --------------------------------------------------------------------------- the scan metric
+
+
+def test_scan_column_is_imagehash_on_the_upright_picture(tmp_path: Path) -> None:
+    """Pictures with a short side under 600 px are hashed natively: the scan's segments are
+    imagehash's on the displayed (EXIF-upright) picture; crop_phash is the pHash of each box."""
+    paths = []
+    for i, mode in enumerate(("RGB", "L", "RGBA")):
+        im = _blobs(20 + i).convert(mode)
+        path = tmp_path / f"p{i}.png"
+        im.save(path)
+        paths.append(path)
+    rotated = tmp_path / "rotated.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 8
+    _blobs(30).convert("RGB").save(rotated, exif=exif, quality=92)
+    paths.append(rotated)
+    df = imgstats.scan([str(p) for p in paths], ["crop_hash"])
+    assert df["error"].is_null().all()
+    for path, hs, ps, boxes in df.select("path", "crop_hash", "crop_phash", "crop_boxes").iter_rows():
+        with Image.open(path) as im:
+            upright = ImageOps.exif_transpose(im)
+        _assert_same(hs, upright)
+        assert len(boxes) == 4 * len(hs) and len(ps) == len(hs)
+        w, h = upright.size
+        gray = upright.convert("L")
+        for i, p in enumerate(ps):
+            x0, y0, x1, y1 = boxes[4 * i : 4 * i + 4]
+            box = (x0 * w / 300, y0 * h / 300, x1 * w / 300, y1 * h / 300)
+            assert hash_hex(p) == str(imagehash.phash(gray.crop(box))), (path, i)
+
+
+def test_crop_hash_is_opt_in() -> None:
+    assert "crop_hash" in imgstats.METRICS
+    assert "crop_hash" in _imgstats.OPT_IN_METRICS
+    df = imgstats.scan(str(EXAMPLES / "train" / "scene_01.jpg"))
+    assert not {"crop_hash", "crop_phash", "crop_boxes"} & set(df.columns)
+    assert "phash" in df.columns
+
+
+def test_unreadable_file_gives_null_lists() -> None:
+    df = imgstats.scan(
+        [str(EXAMPLES / "broken" / "truncated.jpg"), str(EXAMPLES / "train" / "dark.jpg")],
+        ["crop_hash"],
+    )
+    assert df.schema["crop_hash"] == pl.List(pl.UInt64)
+    broken = df.filter(pl.col("error").is_not_null())
+    assert broken["crop_hash"].is_null().all()
+    assert df.filter(pl.col("error").is_null())["crop_hash"].list.len().min() >= 1  # type: ignore[operator]

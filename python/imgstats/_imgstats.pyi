@@ -17,6 +17,7 @@ __all__ = [
     "ArrowBatch",
     "_scan_batch",
     "METRIC_NAMES",
+    "OPT_IN_METRICS",
     "DEFAULT_MAX_PIXELS",
     "DEFAULT_MAX_FILE_SIZE",
     "HASH_MIN_SIDE",
@@ -32,10 +33,12 @@ __all__ = [
     "_cross_pairs",
     "_groups",
     "_components",
+    "_owner_pairs",
 ]
 
 __version__: str
 METRIC_NAMES: list[str]
+OPT_IN_METRICS: list[str]
 DEFAULT_MAX_PIXELS: int
 DEFAULT_MAX_FILE_SIZE: int
 HASH_MIN_SIDE: int
@@ -90,3 +93,9 @@ def _groups(
 def _components(
     n: int, a: npt.NDArray[np.uint32], b: npt.NDArray[np.uint32]
 ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]: ...
+def _owner_pairs(
+    hashes: npt.NDArray[np.uint64],
+    owners: npt.NDArray[np.uint32],
+    k: int,
+    threads: int | None = None,
+) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32], npt.NDArray[np.uint8]]: ...

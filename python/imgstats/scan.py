@@ -107,7 +107,9 @@ def scan(
             list of paths, or a list / polars Series of encoded images already in memory (bytes).
             An `imgstats.labels` result (anything with an ``.images`` frame with ``path``) scans
             exactly the images its labels refer to.
-        metrics: names from `METRICS` (default: all). Only what is asked is computed, and the
+        metrics: names from `METRICS` (default: all but ``crop_hash``, which is computed only
+            when named: imagehash's crop-resistant segment hashes, for finding crops of a
+            picture with ``duplicates``). Only what is asked is computed, and the
             decode happens at the smallest scale that serves it: a hash- or brightness-only scan
             of JPEGs decodes at 1/8 scale in the DCT domain.
         threads: worker threads (default: the CPUs this process may use). The GIL is released.

@@ -1,0 +1,239 @@
+"""Crops and small rotations: recall per edit and merges of distinct pictures for one pHash,
+imagehash's own crop-resistant matching (1 and 3 regions) and imgstats' crop rule
+(``imgstats.crop_match``: segment hashes joined exactly, then verified).
+
+The originals are ``benches/bench_near_dups.py``'s (one per distinct Debian wallpaper, 1024-px
+long side); the edits of each original:
+
+- ``crop 10% centre``: the centre 90 % of width and height (5 % off every side);
+- ``crop 25% off-centre``: 75 % of width and height, anchored at one corner (cycling over the
+  four corners from picture to picture);
+- ``rotate 3deg``: rotated 3° (bicubic), then the centre 90 % kept so no black corner remains
+  (a straightened photo);
+- controls that are near copies, not crops: ``jpeg q50``, ``scale 1/2``, ``brightness x1.4``.
+
+*Recall* of an edit is the share of pictures whose edited copy the method links to its original
+(the pair itself). *Distinct pairs* are pairs of files of different pictures the method links
+(every file against every other picture's), counted apart for recolourings of one design (the
+near-duplicate bench's families). Uniform originals (contrast < 2) are left out of the recall.
+
+imagehash's matching is ``ImageMultiHash.matches(other, region_cutoff=m)`` with its default
+cutoff (25 % of the bits: 16). It is evaluated on the segment hashes of ``imgstats.scan``'s
+``crop_hash`` column, which are imagehash's own bit for bit on these files (asserted on a
+subset with ``imagehash.crop_resistant_hash`` itself, whose time per image is reported).
+
+Run: ``.venv/bin/python benches/bench_crops.py [--workdir DIR]`` (a few minutes on 2 cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import imagehash
+import imgstats
+import numpy as np
+import polars as pl
+from imgstats.crop_match import CropRule, crop_links
+from imgstats.hamming import LOW_CONTRAST
+from imgstats.hashes import hash_hex
+from PIL import Image, ImageEnhance
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_near_dups import LONG_SIDE, originals, recolour_family  # noqa: E402
+
+EDITS = [
+    "crop 10% centre",
+    "crop 25% off-centre",
+    "rotate 3deg",
+    "jpeg q50",
+    "scale 1/2",
+    "brightness x1.4",
+]
+METRICS = ["phash", "dhash", "contrast", "entropy", "crop_hash"]
+
+
+def edit(im: Image.Image, which: str, i: int) -> tuple[Image.Image, dict[str, int]]:
+    """The edited picture and its save options (PNG unless JPEG)."""
+    w, h = im.size
+    if which == "crop 10% centre":
+        return im.crop((round(0.05 * w), round(0.05 * h), round(0.95 * w), round(0.95 * h))), {}
+    if which == "crop 25% off-centre":
+        x, y = ((0.0, 0.0), (0.25, 0.0), (0.0, 0.25), (0.25, 0.25))[i % 4]
+        return im.crop((round(x * w), round(y * h), round((x + 0.75) * w), round((y + 0.75) * h))), {}
+    if which == "rotate 3deg":
+        r = im.rotate(3, Image.Resampling.BICUBIC)
+        return r.crop((round(0.05 * w), round(0.05 * h), round(0.95 * w), round(0.95 * h))), {}
+    if which == "jpeg q50":
+        return im, {"quality": 50}
+    if which == "scale 1/2":
+        return im.resize((w // 2, h // 2), Image.Resampling.LANCZOS), {}
+    if which == "brightness x1.4":
+        return ImageEnhance.Brightness(im).enhance(1.4), {}
+    raise ValueError(which)
+
+
+def build(work: Path) -> pl.DataFrame:
+    """Write the originals and their edits; (path, picture, name, family, edit) rows."""
+    rows = []
+    for i, (name, src) in enumerate(originals()):
+        with Image.open(src) as im0:
+            rgba = im0.convert("RGBA")
+            im = Image.alpha_composite(Image.new("RGBA", rgba.size, (128, 128, 128, 255)), rgba)
+            im = im.convert("RGB")
+        im.thumbnail((LONG_SIDE, LONG_SIDE), Image.Resampling.LANCZOS)
+        pic = f"p{i:03d}"
+        fam = recolour_family(name)
+        path = work / f"{pic}_original.png"
+        im.save(path, compress_level=1)
+        rows.append((str(path), pic, name, fam, "original"))
+        for which in EDITS:
+            out, opts = edit(im, which, i)
+            ext = "jpg" if opts else "png"
+            path = work / f"{pic}_{which.replace(' ', '_').replace('/', '-')}.{ext}"
+            out.save(path, **(opts or {"compress_level": 1}))
+            rows.append((str(path), pic, name, fam, which))
+    return pl.DataFrame(rows, schema=["path", "picture", "name", "family", "edit"], orient="row")
+
+
+def segment_matrix(df: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Segment hashes padded to one row per image (and a validity mask), for the brute-force
+    reading of imagehash's matching."""
+    lists = df["crop_hash"].to_list()
+    width = max(len(x) for x in lists)
+    h = np.zeros((len(lists), width), dtype=np.uint64)
+    ok = np.zeros((len(lists), width), dtype=bool)
+    for r, x in enumerate(lists):
+        h[r, : len(x)] = x
+        ok[r, : len(x)] = True
+    return h, ok
+
+
+def imagehash_matches(df: pl.DataFrame, regions: int, cutoff: int = 16) -> np.ndarray:
+    """All-pairs matrix of ``a.matches(b, region_cutoff=regions) or b.matches(a, ...)``:
+    segments of a whose nearest segment of b is within `cutoff` bits, at least `regions` of them."""
+    h, ok = segment_matrix(df)
+    n, s = h.shape
+    count = np.zeros((n, n), dtype=np.int32)
+    for i in range(s):  # segments of a
+        best = np.full((n, n), 255, dtype=np.int32)
+        for j in range(s):  # segments of b
+            d = np.bitwise_count(h[:, i][:, None] ^ h[:, j][None, :]).astype(np.int32)
+            d[:, ~ok[:, j]] = 255
+            best = np.minimum(best, d)
+        count += (best <= cutoff) & ok[:, i][:, None]
+    hit = count >= regions
+    return hit | hit.T
+
+
+def pair_matrix(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    hit = np.zeros((n, n), dtype=bool)
+    hit[a, b] = True
+    return hit | hit.T
+
+
+def score(df: pl.DataFrame, hit: np.ndarray) -> dict[str, object]:
+    pic = df["picture"].to_numpy()
+    fam = df["family"].to_numpy()
+    uniform = df["uniform"].to_numpy()
+    orig_row = {p: i for i, (p, e) in enumerate(zip(pic, df["edit"])) if e == "original"}
+    out: dict[str, object] = {}
+    for which in EDITS:
+        rows = np.flatnonzero((df["edit"] == which).to_numpy() & ~uniform)
+        out[which] = float(np.mean([hit[r, orig_row[pic[r]]] for r in rows]))
+    upper = np.triu(np.ones_like(hit), 1)
+    other = pic[:, None] != pic[None, :]
+    same_family = fam[:, None] == fam[None, :]
+    out["distinct pairs"] = int((hit & upper & other & ~same_family).sum())
+    out["recolour pairs"] = int((hit & upper & other & same_family).sum())
+    return out
+
+
+def median_time(f, repeat: int = 3) -> float:  # type: ignore[no-untyped-def]
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        f()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--workdir", help="where to write the set (default: a temporary folder)")
+    ap.add_argument("--subset", type=int, default=12, help="files imagehash itself hashes")
+    args = ap.parse_args()
+    work = Path(args.workdir or tempfile.mkdtemp(prefix="crops_"))
+    work.mkdir(parents=True, exist_ok=True)
+    cached = work / "set.parquet"
+    meta = pl.read_parquet(cached) if cached.exists() else build(work)
+    meta.write_parquet(cached)
+    paths = meta["path"].to_list()
+
+    base = ["phash", "dhash", "contrast", "entropy"]
+    t_base = median_time(lambda: imgstats.scan(paths, base))
+    t_crop = median_time(lambda: imgstats.scan(paths, METRICS))
+    scanned = imgstats.scan(paths, METRICS)
+    df = meta.join(scanned, on="path", how="left")
+    bad = df.filter(pl.col("error").is_not_null())
+    if bad.height:
+        raise SystemExit(f"{bad.height} files failed to scan: {bad['error'][0]}")
+    flat = df.filter(pl.col("edit") == "original").select(
+        "picture", (pl.col("contrast") < LOW_CONTRAST).alias("uniform")
+    )
+    df = df.join(flat, on="picture")
+    n = df.height
+    print(
+        f"{df['picture'].n_unique()} pictures, {n} files; scan {t_base:.2f} s without crop_hash, "
+        f"{t_crop:.2f} s with it: {(t_crop - t_base) / n * 1000:.1f} ms more per image "
+        f"({np.mean([len(x) for x in df['crop_hash'].to_list()]):.1f} segments per image)"
+    )
+
+    # imagehash itself on a subset: the same segment hashes, and its time per image.
+    subset = df["path"].to_list()[:: max(1, n // args.subset)][: args.subset]
+    t_ih = []
+    for path, ours in zip(subset, df.filter(pl.col("path").is_in(subset))["crop_hash"].to_list()):
+        with Image.open(path) as im:
+            im.load()
+            t = time.perf_counter()
+            ref = imagehash.crop_resistant_hash(im)
+            t_ih.append(time.perf_counter() - t)
+        assert [str(x) for x in ref.segment_hashes] == [hash_hex(x) for x in ours], path
+    print(
+        f"imagehash.crop_resistant_hash on {len(subset)} files: the same segment hashes; "
+        f"median {statistics.median(t_ih) * 1000:.0f} ms per image"
+    )
+
+    rows: list[dict[str, object]] = []
+    p = df["phash"].to_numpy().astype(np.uint64)
+    t = time.perf_counter()
+    hit = np.bitwise_count(p[:, None] ^ p[None, :]) <= 8
+    np.fill_diagonal(hit, False)
+    rows.append({"method": "pHash <= 8", "seconds": time.perf_counter() - t, **score(df, hit)})
+    for regions in (1, 3):
+        t = time.perf_counter()
+        hit = imagehash_matches(df, regions)
+        np.fill_diagonal(hit, False)
+        sec = time.perf_counter() - t
+        rows.append(
+            {"method": f"imagehash matches, {regions} region(s)", "seconds": sec, **score(df, hit)}
+        )
+    rule = CropRule()
+    t_rule = median_time(lambda: crop_links(df, rule))
+    links = crop_links(df, rule)
+    hit = pair_matrix(n, links["a"].to_numpy(), links["b"].to_numpy())
+    rows.append({"method": f"imgstats crop rule ({rule.describe()})", "seconds": t_rule, **score(df, hit)})
+    table = pl.DataFrame(rows)
+    with pl.Config(tbl_rows=20, tbl_cols=20, tbl_width_chars=250, float_precision=3, fmt_str_lengths=90):
+        print(table)
+    if not args.workdir:
+        shutil.rmtree(work)
+
+
+if __name__ == "__main__":
+    main()
