@@ -1,24 +1,26 @@
 """Crops of one picture: candidates from the crop-resistant segment hashes, then verification.
 
 A scan with ``metrics=[..., "crop_hash"]`` gives every image the segments of imagehash's
-``crop_resistant_hash``: per bright/dark region, its dHash (``crop_hash``, imagehash's bits), the
-pHash of the same region (``crop_phash``) and its box on the 300×300 segmentation grid
-(``crop_boxes``). A crop keeps most regions whole, so their hashes survive it.
+``crop_resistant_hash``: per bright/dark region, its dHash (``crop_hash``, imagehash's bits) and
+its box on the 300×300 segmentation grid (``crop_boxes``), plus a 32×32 thumbnail of the picture
+(``crop_thumb``). A crop keeps most regions whole, so their hashes survive it.
 
-1. **Candidates** (exact, fast): all segments of all images are flattened into one hash list and
-   joined with the Rust multi-index (`segment_pairs`): every pair of segments of *different*
-   images within ``dhash`` bits, the same pairs as brute force.
-2. **Verification** keeps distinct pictures apart. imagehash's own rule (one region within 16
-   bits) matches hundreds of pairs of distinct pictures; one region hash is weak evidence. Here a
-   segment pair counts only when both hashes of the region agree (dHash within ``dhash`` bits and
-   pHash within ``phash`` bits), and two images link only when at least ``min_segments`` such
-   segment pairs agree on **one geometry**: a crop (or a resize) maps boxes of one picture onto
-   the other by one scale and one translation per axis, and the pixel scale is the same on both
-   axes. Each segment pair implies such a map from its two boxes; the maps must agree within
-   ``tolerance`` (a fraction of the picture), and the map must put one picture inside the other.
+1. **Candidates** (exact, fast): the segments of all images are flattened into one hash list and
+   joined with the Rust multi-index (`segment_pairs`): every pair of regions of *different*
+   images within ``dhash`` bits, the same pairs as brute force. `region_matches` turns them into
+   imagehash's per-pair ``hash_diff`` counts.
+2. **Verification** keeps distinct pictures apart. One region hash is weak evidence: imagehash's
+   own rule (one region within 16 bits) links thousands of pairs of distinct pictures in
+   ``benches/bench_crops.py``. A pair of regions says *where* one picture would sit inside the
+   other: its two boxes give one scale and one offset per axis (or, for a plain crop, the two
+   files' pixel scale with the boxes' centres aligned). That part of the larger picture is
+   resampled from its thumbnail onto the smaller picture's frame, and the two must have pHashes
+   (imagehash's construction, on the 32×32 thumbnails) within ``region_phash`` bits. A true crop
+   passes; two distinct pictures whose regions happen to hash alike do not, because the rest of
+   the picture around the region disagrees.
 
-Flat regions (a hash of 0 or all ones, or pHash 0x8000000000000000: sky, a plain background) say
-nothing and are left out. Low-information images are not matched (as in `duplicates`).
+Flat regions (a dHash of 0 or all ones: sky, a plain background) say nothing and are not
+candidates. `duplicates` matches only images that are not low-information.
 """
 
 from __future__ import annotations
@@ -39,7 +41,9 @@ else:
     np = LazyModule("numpy")
 
 #: The scan columns of the ``crop_hash`` metric.
-CROP_COLUMNS: tuple[str, str, str] = ("crop_hash", "crop_phash", "crop_boxes")
+CROP_COLUMNS: tuple[str, ...] = ("crop_hash", "crop_boxes", "crop_thumb")
+#: Side of the ``crop_thumb`` thumbnail.
+THUMB_SIDE: int = 32
 #: Side of imagehash's segmentation grid: boxes are in these units.
 GRID: int = 300
 #: The link kind of a verified crop (`imgstats.match_rule.MATCH_KINDS`).
@@ -61,30 +65,29 @@ __all__ = [
 class CropRule:
     """When two images are crops of one picture (defaults from ``benches/bench_crops.py``).
 
-    A segment pair agrees when its dHash (imagehash's segment hash) is within ``dhash`` bits and
-    the pHash of the same two regions within ``phash`` bits. Two images are linked when at least
-    ``min_segments`` agreeing segment pairs imply the same crop geometry within ``tolerance``
-    (fraction of the picture's width/height for translations, relative for scales).
+    Candidates: a pair of informative regions, one in each image, whose dHashes (imagehash's
+    segment hashes) are within ``dhash`` bits. Verification: the two regions' boxes say where one
+    picture sits inside the other (within ``tolerance`` of the width/height); that part of the
+    larger picture, cut from its thumbnail and aligned to the smaller one, must have a pHash
+    within ``region_phash`` bits of the smaller picture's thumbnail pHash.
     """
 
-    dhash: int = 8
-    phash: int = 12
-    min_segments: int = 2
-    tolerance: float = 0.04
+    dhash: int = 12
+    region_phash: int = 10
+    tolerance: float = 0.05
 
     def describe(self) -> str:
         """The rule in words."""
         return (
-            f">= {self.min_segments} regions with dHash <= {self.dhash} and pHash <= "
-            f"{self.phash} bits, one geometry within {self.tolerance:g}"
+            f"a region's dHash within {self.dhash} bits, and the pHash of the aligned region "
+            f"within {self.region_phash} bits"
         )
 
 
 def segment_table(
     df: pl.DataFrame, rows: np.ndarray | None = None, *, informative: bool = True
 ) -> pl.DataFrame:
-    """One row per segment: ``row`` (the image's row in `df`), ``dhash``, ``phash``, and the
-    box ``x0, y0, x1, y1`` as fractions of the picture (0..1), in imagehash's segment order.
+    """One row per segment: ``row`` (the image's row in `df`), ``dhash``, and the box ``x0, y0, x1, y1`` as fractions of the picture (0..1), in imagehash's segment order.
 
     `rows` restricts to those image rows (default: every row with a crop hash); `informative`
     drops flat regions (a hash in `COLLAPSED_HASHES`)."""
@@ -96,7 +99,6 @@ def segment_table(
     frame = df.select(
         pl.int_range(pl.len(), dtype=pl.UInt32).alias("row"),
         pl.col("crop_hash").alias("dhash"),
-        pl.col("crop_phash").alias("phash"),
         pl.col("crop_boxes").list.gather_every(4, 0).alias("x0"),
         pl.col("crop_boxes").list.gather_every(4, 1).alias("y0"),
         pl.col("crop_boxes").list.gather_every(4, 2).alias("x1"),
@@ -106,13 +108,13 @@ def segment_table(
         frame = frame[rows]
     out = (
         frame.filter(pl.col("dhash").is_not_null())
-        .explode(["dhash", "phash", "x0", "y0", "x1", "y1"])
+        .explode(["dhash", "x0", "y0", "x1", "y1"])
         .drop_nulls("dhash")
         .with_columns((pl.col(c).cast(pl.Float64) / GRID) for c in ("x0", "y0", "x1", "y1"))
     )
     if informative:
         flat = sorted(COLLAPSED_HASHES)
-        out = out.filter(~pl.col("dhash").is_in(flat) & ~pl.col("phash").is_in(flat))
+        out = out.filter(~pl.col("dhash").is_in(flat))
     return out
 
 
@@ -126,58 +128,120 @@ def segment_pairs(segments: pl.DataFrame, k: int, threads: int | None = None) ->
     return pl.DataFrame({"s": s, "t": t, "distance": d})
 
 
-def _agreeing_pairs(
+def _thumbs(df: pl.DataFrame) -> np.ndarray:
+    """The ``crop_thumb`` column as an (n, side, side) float32 array (zeros where missing)."""
+    col = df["crop_thumb"]
+    side = THUMB_SIDE
+    ok = (col.list.len() == side * side).fill_null(False)
+    flat = col.filter(ok).explode().cast(pl.Float32).to_numpy()
+    out = np.zeros((df.height, side, side), dtype=np.float32)
+    out[ok.to_numpy()] = flat.reshape(-1, side, side)
+    return out
+
+
+def _sample(thumbs: np.ndarray, src: np.ndarray, sx, sy, tx, ty) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """Bilinear samples of ``thumbs[src]`` at the target grid mapped by ``x = tx + sx * u``
+    (normalised coordinates), one side×side patch per candidate."""
+    side = thumbs.shape[1]
+    u = (np.arange(side, dtype=np.float32) + 0.5) / side
+    px = np.clip((tx[:, None] + sx[:, None] * u[None, :]) * side - 0.5, 0, side - 1)
+    py = np.clip((ty[:, None] + sy[:, None] * u[None, :]) * side - 0.5, 0, side - 1)
+    x0 = np.minimum(px.astype(np.int64), side - 2)
+    y0 = np.minimum(py.astype(np.int64), side - 2)
+    fx = (px - x0)[:, None, :]
+    fy = (py - y0)[:, :, None]
+    img = thumbs[src]
+    rows = np.arange(len(src))[:, None, None]
+
+    def at(yy: np.ndarray, xx: np.ndarray) -> np.ndarray:
+        out: np.ndarray = img[rows, yy[:, :, None], xx[:, None, :]]
+        return out
+
+    top = at(y0, x0) * (1 - fx) + at(y0, x0 + 1) * fx
+    bottom = at(y0 + 1, x0) * (1 - fx) + at(y0 + 1, x0 + 1) * fx
+    out: np.ndarray = top * (1 - fy) + bottom * fy
+    return out
+
+
+def _dct_rows() -> np.ndarray:
+    """The 8 lowest rows of the (unnormalised) DCT-II matrix of size `THUMB_SIDE`."""
+    k = np.arange(THUMB_SIDE)
+    out: np.ndarray = np.cos(np.pi * k[:8, None] * (2 * k[None, :] + 1) / (2 * THUMB_SIDE))
+    return out
+
+
+def _patch_phash(patches: np.ndarray) -> np.ndarray:
+    """pHash bits of side×side patches (imagehash's construction on a 32×32 image: the 8×8
+    lowest DCT-II frequencies, bit = coefficient above their median), as (n, 64) booleans."""
+    c = _dct_rows()
+    low = np.einsum("ui,nij,vj->nuv", c, patches, c).reshape(len(patches), 64)
+    out: np.ndarray = low > np.median(low, axis=1, keepdims=True)
+    return out
+
+
+def _aligned_distance(cand: pl.DataFrame, thumbs: np.ndarray, tol: float) -> np.ndarray:
+    """For each candidate (a pair of regions with the map ``x_a = sx * x_b + tx`` it implies),
+    the pHash distance between the smaller picture's thumbnail and the part of the larger one
+    the map aligns with it (b's frame resampled from a when b lies inside a, else a's frame
+    resampled from b); 64 when neither lies inside the other."""
+    a = cand["row_a"].to_numpy().astype(np.int64)
+    b = cand["row_b"].to_numpy().astype(np.int64)
+    sx, sy, tx, ty = (cand[c].to_numpy().astype(np.float32) for c in ("sx", "sy", "tx", "ty"))
+    ok = (sx > 0) & (sy > 0) & np.isfinite(sx) & np.isfinite(sy)
+    sx, sy = np.where(ok, sx, 1), np.where(ok, sy, 1)
+    b_in_a = ok & (tx >= -tol) & (tx + sx <= 1 + tol) & (ty >= -tol) & (ty + sy <= 1 + tol)
+    # The inverse map x_b = (x_a - tx) / sx puts a's frame at [-tx/sx, (1 - tx)/sx].
+    itx, ity, isx, isy = -tx / sx, -ty / sy, 1 / sx, 1 / sy
+    a_in_b = (
+        ok & ~b_in_a & (itx >= -tol) & (itx + isx <= 1 + tol) & (ity >= -tol) & (ity + isy <= 1 + tol)
+    )
+    out = np.full(len(cand), 64, dtype=np.uint8)
+    step = 4096  # candidates per chunk: bounded memory (4 side×side float patches each)
+    for lo in range(0, len(cand), step):
+        for inside, src, dst, m in (
+            (b_in_a, a, b, (sx, sy, tx, ty)),
+            (a_in_b, b, a, (isx, isy, itx, ity)),
+        ):
+            idx = np.flatnonzero(inside[lo : lo + step]) + lo
+            if len(idx):
+                patch = _sample(thumbs, src[idx], *(v[idx] for v in m))
+                diff = _patch_phash(patch) != _patch_phash(thumbs[dst[idx]])
+                out[idx] = diff.sum(axis=1)
+    return out
+
+
+def _candidates(
     segments: pl.DataFrame, rule: CropRule, sizes: pl.DataFrame, threads: int | None
 ) -> pl.DataFrame:
-    """Segment pairs where both hashes agree, with the map each implies from the second image's
-    box to the first's: ``x_a = sx * x_b + tx`` (and y), in fractions of each picture."""
+    """Pairs of regions within ``rule.dhash`` bits, each with the two maps from b's picture to
+    a's it suggests (normalised coordinates, ``x_a = sx * x_b + tx``): the boxes' own scales
+    (a resized crop), and the pixel scale of the two files with the boxes' centres aligned (a
+    plain crop, robust to a region cut by the crop's border)."""
     pairs = segment_pairs(segments, rule.dhash, threads)
     a = segments[pairs["s"]].rename(lambda c: f"{c}_a")
     b = segments[pairs["t"]].rename(lambda c: f"{c}_b")
-    both = pl.concat([a, b, pairs.select(pl.col("distance").alias("dd"))], how="horizontal")
-    both = both.with_columns(
-        pl.Series("pd", np.bitwise_count(
-            both["phash_a"].to_numpy().astype(np.uint64) ^ both["phash_b"].to_numpy().astype(np.uint64)
-        ).astype(np.uint8)),
-    ).filter(pl.col("pd") <= rule.phash)
-    sx = (pl.col("x1_a") - pl.col("x0_a")) / (pl.col("x1_b") - pl.col("x0_b"))
-    sy = (pl.col("y1_a") - pl.col("y0_a")) / (pl.col("y1_b") - pl.col("y0_b"))
-    both = both.with_columns(sx.alias("sx"), sy.alias("sy")).with_columns(
+    both = pl.concat([a, b, pairs.select("s", "t", pl.col("distance").alias("dd"))], how="horizontal")
+    both = both.join(
+        sizes.rename({"row": "row_a", "w": "w_a", "h": "h_a"}), on="row_a", how="left"
+    ).join(sizes.rename({"row": "row_b", "w": "w_b", "h": "h_b"}), on="row_b", how="left")
+    box = both.with_columns(
+        ((pl.col("x1_a") - pl.col("x0_a")) / (pl.col("x1_b") - pl.col("x0_b"))).alias("sx"),
+        ((pl.col("y1_a") - pl.col("y0_a")) / (pl.col("y1_b") - pl.col("y0_b"))).alias("sy"),
+    ).with_columns(
         (pl.col("x0_a") - pl.col("sx") * pl.col("x0_b")).alias("tx"),
         (pl.col("y0_a") - pl.col("sy") * pl.col("y0_b")).alias("ty"),
     )
-    # The pixel scale (b pixels per a pixel) must be the same on both axes: sx·Wa/Wb = sy·Ha/Hb.
-    both = (
-        both.join(sizes.rename({"row": "row_a", "w": "w_a", "h": "h_a"}), on="row_a")
-        .join(sizes.rename({"row": "row_b", "w": "w_b", "h": "h_b"}), on="row_b")
-        .with_columns(
-            (
-                (pl.col("sx") * pl.col("w_a") / pl.col("w_b"))
-                / (pl.col("sy") * pl.col("h_a") / pl.col("h_b"))
-            )
-            .log()
-            .abs()
-            .alias("anisotropy")
-        )
+    same_scale = both.with_columns(
+        (pl.col("w_b") / pl.col("w_a")).alias("sx"),
+        (pl.col("h_b") / pl.col("h_a")).alias("sy"),
+    ).with_columns(
+        ((pl.col("x0_a") + pl.col("x1_a")) / 2 - pl.col("sx") * (pl.col("x0_b") + pl.col("x1_b")) / 2)
+        .alias("tx"),
+        ((pl.col("y0_a") + pl.col("y1_a")) / 2 - pl.col("sy") * (pl.col("y0_b") + pl.col("y1_b")) / 2)
+        .alias("ty"),
     )
-    tol = rule.tolerance
-    # One picture inside the other: b's frame maps into a's frame, or a's into b's (then the
-    # inverse map x_b = (x_a - tx) / sx puts a's frame inside b's).
-    b_in_a = (
-        (pl.col("tx") >= -tol)
-        & (pl.col("tx") + pl.col("sx") <= 1 + tol)
-        & (pl.col("ty") >= -tol)
-        & (pl.col("ty") + pl.col("sy") <= 1 + tol)
-    )
-    a_in_b = (
-        (-pl.col("tx") / pl.col("sx") >= -tol)
-        & ((1 - pl.col("tx")) / pl.col("sx") <= 1 + tol)
-        & (-pl.col("ty") / pl.col("sy") >= -tol)
-        & ((1 - pl.col("ty")) / pl.col("sy") <= 1 + tol)
-    )
-    return both.filter(
-        (pl.col("anisotropy") <= 2 * tol) & (b_in_a | a_in_b)
-    ).select("row_a", "row_b", "sx", "sy", "tx", "ty", "dd", "pd")
+    cols = ["s", "t", "row_a", "row_b", "dd", "sx", "sy", "tx", "ty"]
+    return pl.concat([box.select(cols), same_scale.select(cols)])
 
 
 def crop_links(
@@ -188,13 +252,14 @@ def crop_links(
 ) -> pl.DataFrame:
     """Verified crop links between rows of `df` (a scan with the ``crop_hash`` metric).
 
-    Returns the link table of `imgstats.match_rule` (``a < b``, ``kind`` = `CROP`, the
-    smallest segment pHash / dHash distance on the link) plus ``segments``: the number of
-    agreeing segment pairs that share the link's geometry. `rows` restricts to those rows.
+    Returns the link table of `imgstats.match_rule` (``a < b``, ``kind`` = `CROP`,
+    ``phash_distance`` = the aligned region's pHash distance and ``dhash_distance`` = the
+    region dHash distance, both the smallest over the verified region pairs) plus ``segments``:
+    the number of region pairs whose alignment verified. `rows` restricts to those rows.
     """
     rule = rule or CropRule()
-    if rule.min_segments < 1:
-        raise ValueError(f"min_segments must be at least 1, got {rule.min_segments}")
+    check_threshold(rule.dhash)
+    check_threshold(rule.region_phash)
     segments = segment_table(df, rows)
     empty = pl.DataFrame(schema={**LINK_SCHEMA, "segments": pl.UInt32})
     if segments.height < 2:
@@ -204,31 +269,20 @@ def crop_links(
         pl.col("width").cast(pl.Float64).alias("w"),
         pl.col("height").cast(pl.Float64).alias("h"),
     )
-    agree = _agreeing_pairs(segments, rule, sizes, threads).with_row_index("id")
-    if agree.height == 0:
+    cand = _candidates(segments, rule, sizes, threads)
+    if cand.height == 0:
         return empty
-    # For each agreeing segment pair, how many pairs of the same two images share its map.
-    tol = rule.tolerance
-    support = (
-        agree.join(agree, on=["row_a", "row_b"], suffix="_o")
-        .filter(
-            ((pl.col("sx") / pl.col("sx_o")).log().abs() <= tol)
-            & ((pl.col("sy") / pl.col("sy_o")).log().abs() <= tol)
-            & ((pl.col("tx") - pl.col("tx_o")).abs() <= tol)
-            & ((pl.col("ty") - pl.col("ty_o")).abs() <= tol)
-        )
-        .group_by("row_a", "row_b", "id")
-        .agg(
-            pl.len().alias("segments"),
-            pl.col("pd_o").min().alias("pd"),
-            pl.col("dd_o").min().alias("dd"),
-        )
+    dist = _aligned_distance(cand, _thumbs(df), rule.tolerance)
+    verified = cand.with_columns(pl.Series("pd", dist, dtype=pl.UInt8)).filter(
+        pl.col("pd") <= rule.region_phash
     )
     best = (
-        support.sort(["segments", "pd", "dd"], descending=[True, False, False])
-        .group_by("row_a", "row_b", maintain_order=True)
-        .first()
-        .filter(pl.col("segments") >= rule.min_segments)
+        verified.group_by("row_a", "row_b")
+        .agg(
+            pl.struct("s", "t").n_unique().alias("segments"),
+            pl.col("pd").min(),
+            pl.col("dd").min(),
+        )
         .sort("row_a", "row_b")
     )
     return best.select(

@@ -166,7 +166,7 @@ fn original_box(c: &Component, w: usize, h: usize) -> (usize, usize, usize, usiz
 }
 
 /// Copy the `(x0, y0, x1, y1)` box out of a `w`-wide plane.
-pub(crate) fn crop_l8(luma: &[u8], w: usize, b: (usize, usize, usize, usize)) -> Vec<u8> {
+fn crop_l8(luma: &[u8], w: usize, b: (usize, usize, usize, usize)) -> Vec<u8> {
     let (x0, y0, x1, y1) = b;
     let mut out = Vec::with_capacity((x1 - x0) * (y1 - y0));
     for y in y0..y1 {
@@ -179,22 +179,6 @@ pub(crate) fn crop_l8(luma: &[u8], w: usize, b: (usize, usize, usize, usize)) ->
 /// (Pillow's `convert("L")`), with its box and size. `[s.dhash for s in ...]` are imagehash's
 /// `segment_hashes`, in order. An empty plane has no segments.
 pub fn crop_resistant_segments(luma: &[u8], w: usize, h: usize) -> Vec<CropSegment> {
-    crop_resistant_regions(luma, w, h)
-        .into_iter()
-        .map(|(seg, crop, cw, ch)| CropSegment {
-            dhash: super::dhash(&crop, cw, ch),
-            ..seg
-        })
-        .collect()
-}
-
-/// The segments (with `dhash` 0) and each one's crop of the original plane `(pixels, w, h)`, for
-/// callers that hash the regions in more ways than one.
-pub fn crop_resistant_regions(
-    luma: &[u8],
-    w: usize,
-    h: usize,
-) -> Vec<(CropSegment, Vec<u8>, usize, usize)> {
     assert_eq!(luma.len(), w * h, "plane is not {w}x{h}");
     if w == 0 || h == 0 {
         return Vec::new();
@@ -205,15 +189,14 @@ pub fn crop_resistant_regions(
         .map(|c| {
             let b = original_box(c, w, h);
             let crop = crop_l8(luma, w, b);
-            let seg = CropSegment {
+            CropSegment {
                 x0: c.min_col as u16,
                 y0: c.min_row as u16,
                 x1: (c.max_col + 1) as u16,
                 y1: (c.max_row + 1) as u16,
                 pixels: c.size as u32,
-                dhash: 0,
-            };
-            (seg, crop, b.2 - b.0, b.3 - b.1)
+                dhash: super::dhash(&crop, b.2 - b.0, b.3 - b.1),
+            }
         })
         .collect()
 }

@@ -175,8 +175,7 @@ mod pocketfft;
 
 pub use dihedral::{dhash_dihedral, phash_dihedral};
 pub use crop_resistant::{
-    CropSegment, crop_resistant_hash, crop_resistant_regions,
-    crop_resistant_segments,
+    CropSegment, crop_resistant_hash, crop_resistant_segments,
 };
 pub use pixel::pixel_hash;
 

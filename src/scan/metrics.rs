@@ -336,14 +336,13 @@ metric_table! {
         dhash_transpose: u64 = |img| Some(img.dhash_dihedral()[6]),
         dhash_transverse: u64 = |img| Some(img.dhash_dihedral()[7]),
     },
-    /// imagehash's `crop_resistant_hash` (not in the default set: about a pHash's cost per
-    /// segment): the dHash of every bright/dark segment's box, in imagehash's order; the pHash of
-    /// the same boxes; the boxes on the 300×300 segmentation grid, four values per segment
-    /// (`x0, y0, x1, y1`, divide by 300 for a fraction of the width/height); a 32×32 luma
-    /// thumbnail (row-major, stretched to a square) to verify candidate crops on.
+    /// imagehash's `crop_resistant_hash` (not in the default set, see `OPT_IN_METRICS`): the
+    /// dHash of every bright/dark segment's box, in imagehash's order; the boxes on the 300×300
+    /// segmentation grid, four values per segment (`x0, y0, x1, y1`, divide by 300 for a
+    /// fraction of the width/height); a 32×32 luma thumbnail (row-major, stretched to a square)
+    /// that candidate crops are verified on (`imgstats.crop_match`).
     crop_hash: Pixels(Luma, Scale::ShortSide(CROP_HASH_MIN_SIDE)) {
         crop_hash: Vec<u64> = |img| Some(img.crop_hashes().dhash.clone()),
-        crop_phash: Vec<u64> = |img| Some(img.crop_hashes().phash.clone()),
         crop_boxes: Vec<u16> = |img| Some(img.crop_hashes().boxes.clone()),
         crop_thumb: Vec<u8> = |img| Some(img.crop_hashes().thumb.clone()),
     },

@@ -25,14 +25,12 @@ pub(crate) const CROP_HASH_MIN_SIDE: usize = 300;
 pub(crate) const CROP_THUMB_SIDE: usize = 32;
 
 /// The crop-resistant hash of one picture: per segment, in imagehash's order, imagehash's dHash
-/// of the region, the pHash of the same region (a second, independent opinion for verifying
-/// matches), and the region's box on the 300×300 segmentation grid (`x0, y0, x1, y1`, flat);
-/// plus a 32×32 area-average thumbnail of the whole picture (stretched to a square, like the
-/// segmentation grid), on which a candidate crop is checked by correlation once aligned.
+/// of the region and the region's box on the 300×300 segmentation grid (`x0, y0, x1, y1`,
+/// flat); plus a 32×32 area-average thumbnail of the whole picture (stretched to a square, like
+/// the segmentation grid), on which a candidate crop is verified once aligned.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct CropHashes {
     pub dhash: Vec<u64>,
-    pub phash: Vec<u64>,
     pub boxes: Vec<u16>,
     pub thumb: Vec<u8>,
 }
@@ -290,14 +288,13 @@ impl<'a> Image<'a> {
     }
 
     /// imagehash's crop-resistant hash of the displayed picture (at [`CROP_HASH_MIN_SIDE`]), with
-    /// a pHash and the box of every segment.
+    /// the box of every segment and the picture's thumbnail.
     pub(crate) fn crop_hashes(&self) -> &CropHashes {
         self.crop_hashes.get_or_init(|| {
             let (plane, w, h) = self.upright_reduced(CROP_HASH_MIN_SIDE);
             let mut out = CropHashes::default();
-            for (seg, crop, cw, ch) in hash::crop_resistant_regions(&plane, w, h) {
-                out.dhash.push(hash::dhash(&crop, cw, ch));
-                out.phash.push(hash::phash(&crop, cw, ch));
+            for seg in hash::crop_resistant_segments(&plane, w, h) {
+                out.dhash.push(seg.dhash);
                 out.boxes.extend([seg.x0, seg.y0, seg.x1, seg.y1]);
             }
             if w > 0 && h > 0 {
