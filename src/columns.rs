@@ -179,9 +179,7 @@ mod tests {
         assert_eq!(ty("phash"), DataType::UInt64);
         assert_eq!(ty("jpeg_quality"), DataType::UInt8);
         assert_eq!(ty("width"), DataType::UInt32);
-        assert!(
-            matches!(ty("crop_hash"), DataType::List(f) if *f.data_type() == DataType::UInt64)
-        );
+        assert!(matches!(ty("crop_hash"), DataType::List(f) if *f.data_type() == DataType::UInt64));
         assert!(
             matches!(ty("crop_boxes"), DataType::List(f) if *f.data_type() == DataType::UInt16)
         );

@@ -153,7 +153,9 @@ def test_sampling_is_bilinear_interpolation() -> None:
     ndimage = pytest.importorskip("scipy.ndimage")
     rng = np.random.default_rng(6)
     thumbs = rng.integers(0, 256, (3, THUMB_SIDE, THUMB_SIDE)).astype(np.float32)
-    sx, sy, tx, ty = (np.array(v, dtype=np.float32) for v in ([0.9, 0.75], [0.8, 1.0], [0.05, 0.2], [0.1, 0.0]))
+    sx, sy, tx, ty = (
+        np.array(v, dtype=np.float32) for v in ([0.9, 0.75], [0.8, 1.0], [0.05, 0.2], [0.1, 0.0])
+    )
     got = _sample(thumbs, np.array([2, 0]), sx, sy, tx, ty)
     u = (np.arange(THUMB_SIDE) + 0.5) / THUMB_SIDE
     for n, src in enumerate((2, 0)):

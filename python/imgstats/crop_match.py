@@ -87,7 +87,8 @@ class CropRule:
 def segment_table(
     df: pl.DataFrame, rows: np.ndarray | None = None, *, informative: bool = True
 ) -> pl.DataFrame:
-    """One row per segment: ``row`` (the image's row in `df`), ``dhash``, and the box ``x0, y0, x1, y1`` as fractions of the picture (0..1), in imagehash's segment order.
+    """One row per segment: ``row`` (the image's row in `df`), ``dhash``, and the box
+    ``x0, y0, x1, y1`` as fractions of the picture (0..1), in imagehash's segment order.
 
     `rows` restricts to those image rows (default: every row with a crop hash); `informative`
     drops flat regions (a hash in `COLLAPSED_HASHES`)."""
@@ -139,7 +140,14 @@ def _thumbs(df: pl.DataFrame) -> np.ndarray:
     return out
 
 
-def _sample(thumbs: np.ndarray, src: np.ndarray, sx, sy, tx, ty) -> np.ndarray:  # type: ignore[no-untyped-def]
+def _sample(
+    thumbs: np.ndarray,
+    src: np.ndarray,
+    sx: np.ndarray,
+    sy: np.ndarray,
+    tx: np.ndarray,
+    ty: np.ndarray,
+) -> np.ndarray:
     """Bilinear samples of ``thumbs[src]`` at the target grid mapped by ``x = tx + sx * u``
     (normalised coordinates), one side×side patch per candidate."""
     side = thumbs.shape[1]
@@ -150,15 +158,12 @@ def _sample(thumbs: np.ndarray, src: np.ndarray, sx, sy, tx, ty) -> np.ndarray: 
     y0 = np.minimum(py.astype(np.int64), side - 2)
     fx = (px - x0)[:, None, :]
     fy = (py - y0)[:, :, None]
-    img = thumbs[src]
-    rows = np.arange(len(src))[:, None, None]
-
-    def at(yy: np.ndarray, xx: np.ndarray) -> np.ndarray:
-        out: np.ndarray = img[rows, yy[:, :, None], xx[:, None, :]]
-        return out
-
-    top = at(y0, x0) * (1 - fx) + at(y0, x0 + 1) * fx
-    bottom = at(y0 + 1, x0) * (1 - fx) + at(y0 + 1, x0 + 1) * fx
+    # One flat gather per corner (no per-candidate copy of the source thumbnail).
+    flat = thumbs.reshape(-1)
+    base = (src.astype(np.int64) * side * side)[:, None, None] + (y0 * side)[:, :, None]
+    tl = base + x0[:, None, :]
+    top = flat[tl] * (1 - fx) + flat[tl + 1] * fx
+    bottom = flat[tl + side] * (1 - fx) + flat[tl + side + 1] * fx
     out: np.ndarray = top * (1 - fy) + bottom * fy
     return out
 
@@ -174,7 +179,7 @@ def _patch_phash(patches: np.ndarray) -> np.ndarray:
     """pHash bits of side×side patches (imagehash's construction on a 32×32 image: the 8×8
     lowest DCT-II frequencies, bit = coefficient above their median), as (n, 64) booleans."""
     c = _dct_rows()
-    low = np.einsum("ui,nij,vj->nuv", c, patches, c).reshape(len(patches), 64)
+    low = (c @ patches.astype(np.float64) @ c.T).reshape(len(patches), 64)
     out: np.ndarray = low > np.median(low, axis=1, keepdims=True)
     return out
 
@@ -193,7 +198,12 @@ def _aligned_distance(cand: pl.DataFrame, thumbs: np.ndarray, tol: float) -> np.
     # The inverse map x_b = (x_a - tx) / sx puts a's frame at [-tx/sx, (1 - tx)/sx].
     itx, ity, isx, isy = -tx / sx, -ty / sy, 1 / sx, 1 / sy
     a_in_b = (
-        ok & ~b_in_a & (itx >= -tol) & (itx + isx <= 1 + tol) & (ity >= -tol) & (ity + isy <= 1 + tol)
+        ok
+        & ~b_in_a
+        & (itx >= -tol)
+        & (itx + isx <= 1 + tol)
+        & (ity >= -tol)
+        & (ity + isy <= 1 + tol)
     )
     out = np.full(len(cand), 64, dtype=np.uint8)
     step = 4096  # candidates per chunk: bounded memory (4 side×side float patches each)
@@ -220,7 +230,9 @@ def _candidates(
     pairs = segment_pairs(segments, rule.dhash, threads)
     a = segments[pairs["s"]].rename(lambda c: f"{c}_a")
     b = segments[pairs["t"]].rename(lambda c: f"{c}_b")
-    both = pl.concat([a, b, pairs.select("s", "t", pl.col("distance").alias("dd"))], how="horizontal")
+    both = pl.concat(
+        [a, b, pairs.select("s", "t", pl.col("distance").alias("dd"))], how="horizontal"
+    )
     both = both.join(
         sizes.rename({"row": "row_a", "w": "w_a", "h": "h_a"}), on="row_a", how="left"
     ).join(sizes.rename({"row": "row_b", "w": "w_b", "h": "h_b"}), on="row_b", how="left")
@@ -235,10 +247,14 @@ def _candidates(
         (pl.col("w_b") / pl.col("w_a")).alias("sx"),
         (pl.col("h_b") / pl.col("h_a")).alias("sy"),
     ).with_columns(
-        ((pl.col("x0_a") + pl.col("x1_a")) / 2 - pl.col("sx") * (pl.col("x0_b") + pl.col("x1_b")) / 2)
-        .alias("tx"),
-        ((pl.col("y0_a") + pl.col("y1_a")) / 2 - pl.col("sy") * (pl.col("y0_b") + pl.col("y1_b")) / 2)
-        .alias("ty"),
+        (
+            (pl.col("x0_a") + pl.col("x1_a")) / 2
+            - pl.col("sx") * (pl.col("x0_b") + pl.col("x1_b")) / 2
+        ).alias("tx"),
+        (
+            (pl.col("y0_a") + pl.col("y1_a")) / 2
+            - pl.col("sy") * (pl.col("y0_b") + pl.col("y1_b")) / 2
+        ).alias("ty"),
     )
     cols = ["s", "t", "row_a", "row_b", "dd", "sx", "sy", "tx", "ty"]
     return pl.concat([box.select(cols), same_scale.select(cols)])

@@ -173,10 +173,8 @@ mod pillow_filters;
 mod pixel;
 mod pocketfft;
 
+pub use crop_resistant::{CropSegment, crop_resistant_hash, crop_resistant_segments};
 pub use dihedral::{dhash_dihedral, phash_dihedral};
-pub use crop_resistant::{
-    CropSegment, crop_resistant_hash, crop_resistant_segments,
-};
 pub use pixel::pixel_hash;
 
 /// numpy's median of an even count: the mean of the two middle order statistics.

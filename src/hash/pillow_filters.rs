@@ -49,7 +49,13 @@ fn box_blur_line(out: &mut [u8], line: &[u8], radius: usize, ww: u32, fw: u32) {
             step(x, 0, x + radius, 0, x + radius + 1);
         }
         for x in edge_a..edge_b {
-            step(x, x - radius - 1, x + radius, x - radius - 1, x + radius + 1);
+            step(
+                x,
+                x - radius - 1,
+                x + radius,
+                x - radius - 1,
+                x + radius + 1,
+            );
         }
         for x in edge_b..=lastx {
             step(x, x - radius - 1, lastx, x - radius - 1, lastx);
@@ -159,9 +165,9 @@ mod tests {
     }
 
     const PILLOW_BLUR_6X8: [u8; 48] = [
-        78, 89, 104, 117, 121, 117, 105, 96, 91, 99, 110, 119, 121, 115, 106, 98, 109, 114, 118, 121,
-        119, 114, 108, 103, 128, 128, 125, 122, 118, 115, 113, 112, 143, 138, 130, 122, 116, 116,
-        119, 123, 151, 143, 132, 121, 116, 118, 125, 131,
+        78, 89, 104, 117, 121, 117, 105, 96, 91, 99, 110, 119, 121, 115, 106, 98, 109, 114, 118,
+        121, 119, 114, 108, 103, 128, 128, 125, 122, 118, 115, 113, 112, 143, 138, 130, 122, 116,
+        116, 119, 123, 151, 143, 132, 121, 116, 118, 125, 131,
     ];
 
     /// `ImageFilter.MedianFilter()` with the border repeated: a lone bright pixel vanishes, a

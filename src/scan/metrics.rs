@@ -36,7 +36,7 @@
 //! 4. Add a test for the kernel, and the README row. The name list, flags, parsing, planning,
 //!    record field and Arrow column need no other edit.
 
-use super::plan::{CROP_HASH_MIN_SIDE, COLOR_LONG_SIDE, Color, Image, Needs, Scale};
+use super::plan::{COLOR_LONG_SIDE, CROP_HASH_MIN_SIDE, Color, Image, Needs, Scale};
 use super::{HASH_MIN_SIDE, SHARPNESS_LONG_SIDE};
 use crate::decode::Header;
 use arrow_array::ArrayRef;
