@@ -76,13 +76,16 @@ fn _hashes_l8_batch<'py>(
     Ok(out.into_pyarray(py))
 }
 
+/// One crop-resistant segment as Python sees it: `(dhash, x0, y0, x1, y1, pixels)`.
+type SegmentTuple = (u64, u16, u16, u16, u16, u32);
+
 /// imagehash's `crop_resistant_hash` segments of an H×W uint8 luma array:
 /// `[(dhash, x0, y0, x1, y1, pixels)]` in imagehash's order, the box on the 300×300 grid.
 #[pyfunction]
 fn _crop_resistant_l8(
     py: Python<'_>,
     arr: PyReadonlyArray2<'_, u8>,
-) -> PyResult<Vec<(u64, u16, u16, u16, u16, u32)>> {
+) -> PyResult<Vec<SegmentTuple>> {
     let (px, w, h) = luma(&arr)?;
     let segs = run_detached(py, || hash::crop_resistant_segments(px, w, h))?;
     Ok(segs
