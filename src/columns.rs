@@ -3,8 +3,9 @@
 //! table (`scan/metrics.rs`); this file maps each Rust value type to its Arrow array.
 
 use crate::scan::{Metrics, Record, UnixMicros};
+use arrow_array::types::{UInt8Type, UInt16Type, UInt64Type};
 use arrow_array::{
-    ArrayRef, BooleanArray, Float32Array, Float64Array, RecordBatch, StringArray,
+    ArrayRef, BooleanArray, Float32Array, Float64Array, ListArray, RecordBatch, StringArray,
     TimestampMicrosecondArray, UInt8Array, UInt32Array, UInt64Array,
 };
 use arrow_schema::ArrowError;
@@ -52,6 +53,25 @@ impl ArrowColumn for UnixMicros {
                 .collect::<TimestampMicrosecondArray>(),
         )
     }
+}
+
+/// Per-image lists (one value per segment of the crop-resistant hash): an Arrow `List` column.
+macro_rules! list_column {
+    ($($t:ty => $arrow:ty),* $(,)?) => {$(
+        impl ArrowColumn for Vec<$t> {
+            fn column<'a>(values: impl Iterator<Item = &'a Option<Self>>) -> ArrayRef {
+                Arc::new(ListArray::from_iter_primitive::<$arrow, _, _>(
+                    values.map(|v| v.as_ref().map(|l| l.iter().copied().map(Some))),
+                ))
+            }
+        }
+    )*};
+}
+
+list_column! {
+    u8 => UInt8Type,
+    u16 => UInt16Type,
+    u64 => UInt64Type,
 }
 
 /// Build the batch. `names[i]` is the display name of input i (its path, or `<bytes #i>`).
@@ -140,6 +160,9 @@ mod tests {
                     "dhash_transpose",
                     "dhash_transverse",
                 ]),
+                "crop_hash" => {
+                    expected.extend(["crop_hash", "crop_boxes", "crop_thumb"]);
+                }
                 other => expected.push(other),
             }
         }
@@ -156,6 +179,10 @@ mod tests {
         assert_eq!(ty("phash"), DataType::UInt64);
         assert_eq!(ty("jpeg_quality"), DataType::UInt8);
         assert_eq!(ty("width"), DataType::UInt32);
+        assert!(matches!(ty("crop_hash"), DataType::List(f) if *f.data_type() == DataType::UInt64));
+        assert!(
+            matches!(ty("crop_boxes"), DataType::List(f) if *f.data_type() == DataType::UInt16)
+        );
         assert!(b.columns().iter().skip(1).all(|c| c.null_count() == 2));
     }
 }

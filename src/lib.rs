@@ -37,13 +37,16 @@ pub use columns::{ArrowColumn, record_batch};
 pub use cpu::{Level as SimdLevel, level as simd_level};
 pub use decode::{DecodeRequest, Decoded, ExifInfo, Header, decode, probe, probe_and_decode};
 pub use error::{ImageError, Result};
-pub use hash::{ahash, dhash, hashes, phash, pixel_hash};
+pub use hash::{
+    CropSegment, ahash, crop_resistant_hash, crop_resistant_segments, dhash, hashes, phash,
+    pixel_hash,
+};
 pub use planes::{Pixels, luma_from_rgb};
 pub use pool::with_threads;
 pub use resize::{
     fit_long_side, reduce_box_l8, resize_area_l8, resize_area_rgb8, resize_lanczos_l8,
 };
 pub use scan::{
-    DEFAULT_MAX_FILE_SIZE, DEFAULT_MAX_PIXELS, HASH_MIN_SIDE, METRIC_NAMES, Metrics, Options,
-    Record, SHARPNESS_LONG_SIDE, Source, UnixMicros, scan_many, scan_one,
+    DEFAULT_MAX_FILE_SIZE, DEFAULT_MAX_PIXELS, HASH_MIN_SIDE, METRIC_NAMES, Metrics,
+    OPT_IN_METRICS, Options, Record, SHARPNESS_LONG_SIDE, Source, UnixMicros, scan_many, scan_one,
 };

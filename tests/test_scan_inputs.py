@@ -27,6 +27,7 @@ from conftest import (
     scan_paths_ok,
     scan_rows,
 )
+from imgstats.scan import DEFAULT_METRICS
 from PIL import Image, ImageOps
 from polars.testing import assert_frame_equal
 
@@ -301,6 +302,7 @@ METRIC_COLUMNS = {
         f"dhash_{t}"
         for t in ("hflip", "vflip", "rot90", "rot180", "rot270", "transpose", "transverse")
     ],
+    "crop_hash": ["crop_hash", "crop_boxes", "crop_thumb"],
 }
 
 
@@ -336,9 +338,10 @@ def test_only_requested_columns_appear(images: ImageWriter, metrics: list[str]) 
     )
 
 
-def test_default_is_every_metric(images: ImageWriter) -> None:
+def test_default_is_every_metric_but_the_opt_in_ones(images: ImageWriter) -> None:
     p = images.save("a.png", PHOTO)
-    assert imgstats.scan(str(p)).columns == columns_for(list(imgstats.METRICS))
+    assert imgstats.scan(str(p)).columns == columns_for(list(DEFAULT_METRICS))
+    assert set(imgstats.METRICS) - set(DEFAULT_METRICS) == {"crop_hash"}
 
 
 @pytest.mark.parametrize("bad", [["brightnes"], ["phash", "md5"], ["width"]])
@@ -449,7 +452,7 @@ def test_missing_source(tmp_path: Path) -> None:
 def test_empty_directory_gives_an_empty_frame_with_the_schema(tmp_path: Path) -> None:
     df = imgstats.scan(str(tmp_path))
     assert df.height == 0
-    assert df.columns == columns_for(list(imgstats.METRICS))
+    assert df.columns == columns_for(list(DEFAULT_METRICS))
     assert imgstats.scan(str(tmp_path), metrics=["phash"]).columns == columns_for(["phash"])
 
 

@@ -14,7 +14,7 @@ from imgstats.exceptions import ImgstatsError, InternalError
 from imgstats.find import find
 from imgstats.groups import groups, largest_groups
 from imgstats.hamming import DEFAULT_THRESHOLD, near_pairs
-from imgstats.hashes import ahash, dhash, hash_from_hex, hash_hex, phash
+from imgstats.hashes import ahash, crop_resistant_hash, dhash, hash_from_hex, hash_hex, phash
 from imgstats.labels import Labels, labels
 from imgstats.leakage import LeakageReport, leakage
 from imgstats.leakage_groups import GroupLeakage, group_leakage
@@ -38,6 +38,7 @@ __all__ = [
     "ahash",
     "coverage",
     "coverage_wide",
+    "crop_resistant_hash",
     "dedupe",
     "dhash",
     "domain_gap",

@@ -17,6 +17,7 @@ __all__ = [
     "ArrowBatch",
     "_scan_batch",
     "METRIC_NAMES",
+    "OPT_IN_METRICS",
     "DEFAULT_MAX_PIXELS",
     "DEFAULT_MAX_FILE_SIZE",
     "HASH_MIN_SIDE",
@@ -27,14 +28,17 @@ __all__ = [
     "_hashes_l8",
     "_hashes_l8_batch",
     "_resize_lanczos_l8",
+    "_crop_resistant_l8",
     "_self_pairs",
     "_cross_pairs",
     "_groups",
     "_components",
+    "_owner_pairs",
 ]
 
 __version__: str
 METRIC_NAMES: list[str]
+OPT_IN_METRICS: list[str]
 DEFAULT_MAX_PIXELS: int
 DEFAULT_MAX_FILE_SIZE: int
 HASH_MIN_SIDE: int
@@ -70,6 +74,9 @@ def _hashes_l8_batch(arrays: Sequence[npt.NDArray[np.uint8]]) -> npt.NDArray[np.
 def _resize_lanczos_l8(
     arr: npt.NDArray[np.uint8], width: int, height: int
 ) -> npt.NDArray[np.uint8]: ...
+def _crop_resistant_l8(
+    arr: npt.NDArray[np.uint8],
+) -> list[tuple[int, int, int, int, int, int]]: ...
 def _self_pairs(
     hashes: npt.NDArray[np.uint64], k: int, threads: int | None = None
 ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32], npt.NDArray[np.uint8]]: ...
@@ -86,3 +93,9 @@ def _groups(
 def _components(
     n: int, a: npt.NDArray[np.uint32], b: npt.NDArray[np.uint32]
 ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]: ...
+def _owner_pairs(
+    hashes: npt.NDArray[np.uint64],
+    owners: npt.NDArray[np.uint32],
+    k: int,
+    threads: int | None = None,
+) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32], npt.NDArray[np.uint8]]: ...

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Literal, Union
 import polars as pl
 
 from imgstats._lazy import LazyModule
+from imgstats.crop_match import CROP_COLUMNS, crop_links, with_crop_segments
 from imgstats.hamming import (
     COLLAPSED_HASHES,
     DEFAULT_THRESHOLD,
@@ -294,10 +295,13 @@ def duplicates(
         null when a hash is missing; may exceed the threshold through chains), ``exact`` (this
         row has a byte- or pixel-identical copy in the input), ``low_information``; and the
         explanation of the row's strongest link inside its group (null for a group of one):
-        ``match`` (``same_bytes``, ``same_pixels``, ``near``, ``flip_rotation``),
+        ``match`` (``same_bytes``, ``same_pixels``, ``near``, ``flip_rotation``, ``crop``),
         ``matched_path`` (the other end), ``{hash}_distance`` and, with ``hash='phash'``,
         ``dhash_distance`` (bits on that link; null when a hash is missing); with `label`,
-        ``label_disagreement``.
+        ``label_disagreement``. When `df` has the ``crop_hash`` metric's columns (scan with
+        ``metrics=[..., "crop_hash"]``), crops of one picture are linked too (rule in
+        `imgstats.crop_match`): ``match`` is ``crop``, the distances are the closest agreeing
+        region's, and ``crop_segments`` counts the regions that agree on the crop.
     """
     rule = near_rule(df, hash, threshold, dhash_threshold, wide_threshold)
     n = df.height
@@ -341,6 +345,10 @@ def duplicates(
                 variants, dvars if d is not None else None, flip_rows, rule, threads, simple
             )
         )
+    crops = None
+    if all(c in df.columns for c in CROP_COLUMNS):
+        crops = crop_links(df, rows=np.flatnonzero(eligible), threads=threads)
+        parts.append(crops.drop("segments"))
     links = _with_distances(pl.concat(parts), h, valid, d, dvalid)
     marks = marked_pairs(not_duplicates, paths) if not_duplicates is not None else None
     links, labels, sizes = constrained_labels(
@@ -396,6 +404,8 @@ def duplicates(
         for c in why.columns
         if c != "row"
     )
+    if crops is not None:
+        out = with_crop_segments(out, crops, paths)
     if label is not None:
         if label not in df.columns:
             raise ValueError(f"label={label!r}: no such column in df")

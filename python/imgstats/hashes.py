@@ -41,7 +41,16 @@ ImageLike = Union["Image.Image", "np.ndarray", str, "os.PathLike[str]"]
 _MASK64 = (1 << 64) - 1
 _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 
-__all__ = ["ImageLike", "ahash", "dhash", "hash_from_hex", "hash_hex", "hashes", "phash"]
+__all__ = [
+    "ImageLike",
+    "ahash",
+    "crop_resistant_hash",
+    "dhash",
+    "hash_from_hex",
+    "hash_hex",
+    "hashes",
+    "phash",
+]
 
 
 def _luma(image: ImageLike) -> np.ndarray:
@@ -99,6 +108,17 @@ def ahash(image: ImageLike) -> int:
 def hashes(image: ImageLike) -> tuple[int, int, int]:
     """``(phash, dhash, ahash)`` of one image, converting it to luma only once."""
     return _imgstats._hashes_l8(_luma(image))
+
+
+def crop_resistant_hash(image: ImageLike) -> list[int]:
+    """Segment hashes identical to ``imagehash.crop_resistant_hash(image).segment_hashes``
+    (default arguments: dHash of each segment), as ints in imagehash's order.
+
+    The picture is split into bright and dark regions on a blurred 300×300 copy; each region's
+    bounding box is cropped from the original and dHashed. A crop of the picture keeps most
+    regions, so most of these hashes survive it (see ``imgstats.crop_match``).
+    """
+    return [seg[0] for seg in _imgstats._crop_resistant_l8(_luma(image))]
 
 
 def hash_hex(h: int) -> str:

@@ -27,7 +27,7 @@ else:
     np = LazyModule("numpy")
 
 #: Why two rows are linked, strongest first (the order a row's explanation prefers).
-MATCH_KINDS: tuple[str, ...] = ("same_bytes", "same_pixels", "near", "flip_rotation")
+MATCH_KINDS: tuple[str, ...] = ("same_bytes", "same_pixels", "near", "flip_rotation", "crop")
 SAME_BYTES, SAME_PIXELS, NEAR, FLIP_ROTATION = range(4)
 
 #: Luma-histogram entropy (bits) below which a picture is *simple*: pHash alone never matches it.

@@ -17,6 +17,9 @@ from imgstats.progress import ProgressArg, Reporter, progress_reporter
 
 #: Every metric `scan` can compute; header columns (format, size, ...) are always present.
 METRICS: tuple[str, ...] = tuple(_imgstats.METRIC_NAMES)
+#: What `scan` computes when no metrics are named: every metric but the costly opt-in ones
+#: (``crop_hash``).
+DEFAULT_METRICS: tuple[str, ...] = tuple(m for m in METRICS if m not in _imgstats.OPT_IN_METRICS)
 
 DEFAULT_MAX_PIXELS: int = _imgstats.DEFAULT_MAX_PIXELS
 DEFAULT_MAX_FILE_SIZE: int = _imgstats.DEFAULT_MAX_FILE_SIZE
@@ -24,6 +27,7 @@ DEFAULT_MAX_FILE_SIZE: int = _imgstats.DEFAULT_MAX_FILE_SIZE
 __all__ = [
     "DEFAULT_MAX_FILE_SIZE",
     "DEFAULT_MAX_PIXELS",
+    "DEFAULT_METRICS",
     "IMAGE_EXTENSIONS",
     "METRICS",
     "PathLike",
@@ -107,7 +111,9 @@ def scan(
             list of paths, or a list / polars Series of encoded images already in memory (bytes).
             An `imgstats.labels` result (anything with an ``.images`` frame with ``path``) scans
             exactly the images its labels refer to.
-        metrics: names from `METRICS` (default: all). Only what is asked is computed, and the
+        metrics: names from `METRICS` (default: `DEFAULT_METRICS`, all but ``crop_hash``,
+            which is computed only when named: imagehash's crop-resistant segment hashes, for
+            finding crops of a picture with ``duplicates``). Only what is asked is computed, and the
             decode happens at the smallest scale that serves it: a hash- or brightness-only scan
             of JPEGs decodes at 1/8 scale in the DCT domain.
         threads: worker threads (default: the CPUs this process may use). The GIL is released.

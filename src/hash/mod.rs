@@ -167,10 +167,13 @@ fn dct_low_8x8(px: &[u8]) -> [f64; 64] {
     low
 }
 
+mod crop_resistant;
 mod dihedral;
+mod pillow_filters;
 mod pixel;
 mod pocketfft;
 
+pub use crop_resistant::{CropSegment, crop_resistant_hash, crop_resistant_segments};
 pub use dihedral::{dhash_dihedral, phash_dihedral};
 pub use pixel::pixel_hash;
 

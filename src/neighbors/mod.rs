@@ -9,6 +9,7 @@
 
 mod join;
 mod plan;
+mod segments;
 #[cfg(test)]
 mod tests;
 mod union_find;
@@ -16,6 +17,7 @@ mod unique;
 
 pub use crate::pool::with_threads;
 pub use plan::Plan;
+pub use segments::{brute_owner_pairs, match_counts, owner_pairs};
 
 use rayon::prelude::*;
 use std::sync::atomic::AtomicU64;

@@ -76,6 +76,24 @@ fn _hashes_l8_batch<'py>(
     Ok(out.into_pyarray(py))
 }
 
+/// One crop-resistant segment as Python sees it: `(dhash, x0, y0, x1, y1, pixels)`.
+type SegmentTuple = (u64, u16, u16, u16, u16, u32);
+
+/// imagehash's `crop_resistant_hash` segments of an H×W uint8 luma array:
+/// `[(dhash, x0, y0, x1, y1, pixels)]` in imagehash's order, the box on the 300×300 grid.
+#[pyfunction]
+fn _crop_resistant_l8(
+    py: Python<'_>,
+    arr: PyReadonlyArray2<'_, u8>,
+) -> PyResult<Vec<SegmentTuple>> {
+    let (px, w, h) = luma(&arr)?;
+    let segs = run_detached(py, || hash::crop_resistant_segments(px, w, h))?;
+    Ok(segs
+        .iter()
+        .map(|s| (s.dhash, s.x0, s.y0, s.x1, s.y1, s.pixels))
+        .collect())
+}
+
 /// Pillow-13-exact `Image.resize((width, height), Image.LANCZOS)` of an H×W uint8 luma array.
 #[pyfunction]
 fn _resize_lanczos_l8<'py>(
@@ -103,5 +121,6 @@ pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_hashes_l8, m)?)?;
     m.add_function(wrap_pyfunction!(_hashes_l8_batch, m)?)?;
     m.add_function(wrap_pyfunction!(_resize_lanczos_l8, m)?)?;
+    m.add_function(wrap_pyfunction!(_crop_resistant_l8, m)?)?;
     Ok(())
 }

@@ -119,10 +119,37 @@ fn _components<'py>(
     Ok((g.labels.into_pyarray(py), g.sizes.into_pyarray(py)))
 }
 
+/// Near pairs between the segments of different images: `(s, t, distance)` arrays with
+/// `owners[s] < owners[t]`, sorted by owners then segments (exact, like brute force).
+#[pyfunction]
+#[pyo3(signature = (hashes, owners, k, threads=None))]
+fn _owner_pairs<'py>(
+    py: Python<'py>,
+    hashes: PyReadonlyArray1<'py, u64>,
+    owners: PyReadonlyArray1<'py, u32>,
+    k: u32,
+    threads: Option<usize>,
+) -> PyResult<Columns<'py>> {
+    let k = check_k(k)?;
+    let (h, o) = (self::hashes(&hashes), owners.as_array().to_vec());
+    if h.len() != o.len() {
+        return Err(PyValueError::new_err(format!(
+            "{} hashes but {} owners: one owner per hash",
+            h.len(),
+            o.len()
+        )));
+    }
+    let pairs = run_detached(py, || {
+        crate::pool::with_threads(threads, || neighbors::owner_pairs(&h, &o, k))
+    })?;
+    Ok(columns(py, pairs))
+}
+
 pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_self_pairs, m)?)?;
     m.add_function(wrap_pyfunction!(_cross_pairs, m)?)?;
     m.add_function(wrap_pyfunction!(_groups, m)?)?;
     m.add_function(wrap_pyfunction!(_components, m)?)?;
+    m.add_function(wrap_pyfunction!(_owner_pairs, m)?)?;
     Ok(())
 }

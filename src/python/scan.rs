@@ -18,6 +18,7 @@ pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<ArrowBatch>()?;
     m.add_function(wrap_pyfunction!(_scan_batch, m)?)?;
     m.add("METRIC_NAMES", scan::METRIC_NAMES.to_vec())?;
+    m.add("OPT_IN_METRICS", scan::OPT_IN_METRICS.to_vec())?;
     m.add("DEFAULT_MAX_PIXELS", scan::DEFAULT_MAX_PIXELS)?;
     m.add("DEFAULT_MAX_FILE_SIZE", scan::DEFAULT_MAX_FILE_SIZE)?;
     m.add("HASH_MIN_SIDE", scan::HASH_MIN_SIDE)?;
@@ -57,7 +58,7 @@ fn _scan_batch(
     progress: Option<Py<PyAny>>,
 ) -> PyResult<ArrowBatch> {
     let metrics = match metrics {
-        None => Metrics::all(),
+        None => Metrics::default_set(),
         Some(names) => Metrics::from_names(&names).map_err(PyValueError::new_err)?,
     };
     if analysis_size == Some(0) {

@@ -36,7 +36,7 @@
 //! 4. Add a test for the kernel, and the README row. The name list, flags, parsing, planning,
 //!    record field and Arrow column need no other edit.
 
-use super::plan::{COLOR_LONG_SIDE, Color, Image, Needs, Scale};
+use super::plan::{COLOR_LONG_SIDE, CROP_HASH_MIN_SIDE, Color, Image, Needs, Scale};
 use super::{HASH_MIN_SIDE, SHARPNESS_LONG_SIDE};
 use crate::decode::Header;
 use arrow_array::ArrayRef;
@@ -336,12 +336,35 @@ metric_table! {
         dhash_transpose: u64 = |img| Some(img.dhash_dihedral()[6]),
         dhash_transverse: u64 = |img| Some(img.dhash_dihedral()[7]),
     },
+    /// imagehash's `crop_resistant_hash` (not in the default set, see `OPT_IN_METRICS`): the
+    /// dHash of every bright/dark segment's box, in imagehash's order; the boxes on the 300×300
+    /// segmentation grid, four values per segment (`x0, y0, x1, y1`, divide by 300 for a
+    /// fraction of the width/height); a 32×32 luma thumbnail (row-major, stretched to a square)
+    /// that candidate crops are verified on (`imgstats.crop_match`).
+    crop_hash: Pixels(Luma, Scale::ShortSide(CROP_HASH_MIN_SIDE)) {
+        crop_hash: Vec<u64> = |img| Some(img.crop_hashes().dhash.clone()),
+        crop_boxes: Vec<u16> = |img| Some(img.crop_hashes().boxes.clone()),
+        crop_thumb: Vec<u8> = |img| Some(img.crop_hashes().thumb.clone()),
+    },
 }
+
+/// Metrics computed only when asked for by name: too costly for every scan.
+pub const OPT_IN_METRICS: &[&str] = &["crop_hash"];
 
 impl Metrics {
     /// Every metric.
     pub fn all() -> Self {
         Self::from_names(METRIC_NAMES).expect("known names")
+    }
+
+    /// What a scan computes when the caller names no metrics: all but [`OPT_IN_METRICS`].
+    pub fn default_set() -> Self {
+        let names: Vec<&str> = METRIC_NAMES
+            .iter()
+            .copied()
+            .filter(|n| !OPT_IN_METRICS.contains(n))
+            .collect();
+        Self::from_names(&names).expect("known names")
     }
 
     /// The metrics named in `names`; an unknown name is an error listing the known ones.
@@ -401,5 +424,11 @@ mod tests {
         );
         assert_eq!(Metrics::all().selected().count(), METRIC_NAMES.len());
         assert_eq!(Metrics::default().selected().count(), 0);
+        let default = Metrics::default_set();
+        assert!(default.phash && !default.crop_hash);
+        assert_eq!(
+            default.selected().count(),
+            METRIC_NAMES.len() - OPT_IN_METRICS.len()
+        );
     }
 }

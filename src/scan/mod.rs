@@ -10,7 +10,7 @@ mod metrics;
 mod plan;
 mod read;
 
-pub use metrics::{METRIC_NAMES, Metrics, Record, UnixMicros};
+pub use metrics::{METRIC_NAMES, Metrics, OPT_IN_METRICS, Record, UnixMicros};
 
 use crate::decode::{self, DecodeRequest, Header};
 use crate::error::{ImageError, Result, panic_text};
@@ -42,7 +42,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Options {
-            metrics: Metrics::all(),
+            metrics: Metrics::default_set(),
             max_pixels: DEFAULT_MAX_PIXELS,
             max_file_size: DEFAULT_MAX_FILE_SIZE,
             analysis_size: None,

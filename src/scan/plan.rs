@@ -16,6 +16,25 @@ use std::rc::Rc;
 /// common size makes them comparable across resolutions and bounds their cost.
 pub(crate) const COLOR_LONG_SIDE: usize = 512;
 
+/// Short side of the plane the crop-resistant hash is computed on ([`Image::crop_hashes`]):
+/// imagehash segments a 300×300 resize, so a plane at least that large keeps what it uses, and
+/// pictures up to twice that are hashed natively (bit-equal to imagehash on the upright picture).
+pub(crate) const CROP_HASH_MIN_SIDE: usize = 300;
+
+/// Side of the thumbnail stored with the crop-resistant hash ([`CropHashes::thumb`]).
+pub(crate) const CROP_THUMB_SIDE: usize = 32;
+
+/// The crop-resistant hash of one picture: per segment, in imagehash's order, imagehash's dHash
+/// of the region and the region's box on the 300×300 segmentation grid (`x0, y0, x1, y1`,
+/// flat); plus a 32×32 area-average thumbnail of the whole picture (stretched to a square, like
+/// the segmentation grid), on which a candidate crop is verified once aligned.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct CropHashes {
+    pub dhash: Vec<u64>,
+    pub boxes: Vec<u16>,
+    pub thumb: Vec<u8>,
+}
+
 /// Which plane a pixel metric reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Color {
@@ -137,6 +156,7 @@ pub(crate) struct Image<'a> {
     phash_dihedral: OnceCell<[u64; 8]>,
     dhash_dihedral: OnceCell<[u64; 8]>,
     hash_plane: OnceCell<(Vec<u8>, usize, usize)>,
+    crop_hashes: OnceCell<CropHashes>,
     rgb_fit: RefCell<Vec<(usize, Rc<Plane>)>>,
     atmosphere: OnceCell<stats::atmosphere::Atmosphere>,
     illuminant: OnceCell<stats::illuminant::Illuminant>,
@@ -158,6 +178,7 @@ impl<'a> Image<'a> {
             phash_dihedral: OnceCell::new(),
             dhash_dihedral: OnceCell::new(),
             hash_plane: OnceCell::new(),
+            crop_hashes: OnceCell::new(),
             rgb_fit: RefCell::new(Vec::new()),
             atmosphere: OnceCell::new(),
             illuminant: OnceCell::new(),
@@ -252,12 +273,34 @@ impl<'a> Image<'a> {
     /// The displayed luma box-reduced to the scale a reduced JPEG decode for the hashes gives
     /// (computed once, shared by the hashes and their dihedral variants).
     fn hash_plane(&self) -> &(Vec<u8>, usize, usize) {
-        self.hash_plane.get_or_init(|| {
-            let (p, h) = (self.pixels, self.header);
-            let target = largest_reduction(h.width.min(h.height) as usize, HASH_MIN_SIDE);
-            let extra = (target / self.reduction.max(1)).max(1);
-            let (plane, pw, ph) = reduce_box_l8(&p.luma, p.width, p.height, extra);
-            orient_l8(&plane, pw, ph, self.orientation())
+        self.hash_plane
+            .get_or_init(|| self.upright_reduced(HASH_MIN_SIDE))
+    }
+
+    /// The displayed luma box-reduced to the scale a reduced JPEG decode keeping `min_side`
+    /// pixels on the short side gives (the same plane whichever way the pixels were decoded).
+    fn upright_reduced(&self, min_side: usize) -> (Vec<u8>, usize, usize) {
+        let (p, h) = (self.pixels, self.header);
+        let target = largest_reduction(h.width.min(h.height) as usize, min_side);
+        let extra = (target / self.reduction.max(1)).max(1);
+        let (plane, pw, ph) = reduce_box_l8(&p.luma, p.width, p.height, extra);
+        orient_l8(&plane, pw, ph, self.orientation())
+    }
+
+    /// imagehash's crop-resistant hash of the displayed picture (at [`CROP_HASH_MIN_SIDE`]), with
+    /// the box of every segment and the picture's thumbnail.
+    pub(crate) fn crop_hashes(&self) -> &CropHashes {
+        self.crop_hashes.get_or_init(|| {
+            let (plane, w, h) = self.upright_reduced(CROP_HASH_MIN_SIDE);
+            let mut out = CropHashes::default();
+            for seg in hash::crop_resistant_segments(&plane, w, h) {
+                out.dhash.push(seg.dhash);
+                out.boxes.extend([seg.x0, seg.y0, seg.x1, seg.y1]);
+            }
+            if w > 0 && h > 0 {
+                out.thumb = resize_area_l8(&plane, w, h, CROP_THUMB_SIDE, CROP_THUMB_SIDE);
+            }
+            out
         })
     }
 

@@ -66,10 +66,16 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "computed in the scan)",
     )
     p.add_argument(
+        "--crops",
+        action="store_true",
+        help="also match cropped copies (crop-resistant segment hashes, computed in the scan; "
+        "costs a few ms per image, see docs/duplicates.md)",
+    )
+    p.add_argument(
         "--explain",
         action="store_true",
         help="print every group: each image, why it matched (same_bytes, same_pixels, near, "
-        "flip_rotation), the image it matched and the hash distances",
+        "flip_rotation, crop), the image it matched and the hash distances",
     )
     p.add_argument(
         "--not-duplicates",
@@ -94,15 +100,18 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.set_defaults(func=run_undo)
 
 
-def _scan(sources: list[str], threads: int | None, invariant: bool = False) -> pl.DataFrame:
+def _scan(
+    sources: list[str], threads: int | None, invariant: bool = False, crops: bool = False
+) -> pl.DataFrame:
     # The mirrored / rotated pHashes come from the scan's own DCT (no second decode).
     metrics = DUPS_METRICS + (["phash_dihedral", "dhash_dihedral"] if invariant else [])
+    metrics += ["crop_hash"] if crops else []
     frames = [scan(source, metrics, threads=threads) for source in sources]
     return pl.concat(frames, how="diagonal_relaxed")
 
 
 def run_dups(args: argparse.Namespace) -> int:
-    df = _scan(args.sources, args.threads, args.invariant)
+    df = _scan(args.sources, args.threads, args.invariant, args.crops)
     ok = df.filter(pl.col("error").is_null()) if "error" in df.columns else df
     failed = df.height - ok.height
     groups = duplicates(
@@ -150,6 +159,8 @@ def explain(groups: pl.DataFrame, drop: list[str], out: TextIO) -> None:
             dists = ", ".join(
                 f"{c.removesuffix('_distance')} {r[c]}" for c in dist_cols if r[c] is not None
             )
+            if r.get("crop_segments") is not None:
+                dists += f", {r['crop_segments']} regions agree"
             action = "drop" if r["path"] in dropped else "keep"
             out.write(
                 f"  {action}  {r['path']}  {r['match']} to {r['matched_path']}"

@@ -24,7 +24,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument("-o", "--output", help="write the table: .parquet (streamed), .csv or .ndjson")
     p.add_argument(
         "--metrics",
-        help=f"comma-separated subset of: {','.join(METRICS)} (default: all)",
+        help=f"comma-separated subset of: {','.join(METRICS)} (default: all but crop_hash)",
     )
     p.add_argument("--threads", type=int, default=None, help="worker threads (default: all CPUs)")
     p.add_argument(
