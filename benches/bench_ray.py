@@ -4,7 +4,8 @@ For k = 1 and 2 CPUs, each in a fresh process (a local Ray cluster of k CPUs, st
 clock and warmed up with one untimed run):
   local           imgstats.scan(files, threads=k)
   ray-bytes       read_binary_files(files, include_paths=True) -> imgstats.ray.scan (k tasks of
-                  1 CPU): the bytes travel through Ray's object store
+                  1 CPU): Ray fuses the read with the scan, and the binding reads the Arrow
+                  binary column in place (no copy into Python bytes)
   ray-paths       from_items(paths) -> imgstats.ray.scan: each task reads its own files
 Each case is timed end to end (reading the files included) until every result block exists;
 cases run interleaved; the median of --repeats runs is reported with images/s and the ratio
@@ -82,16 +83,14 @@ def main() -> None:
         batch = args.batch_size or None
         print(json.dumps(child(args.child, files, args.repeats, batch)))
         return
+    lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
     cpu = next(
-        (
-            ln.split(":", 1)[1].strip()
-            for ln in open("/proc/cpuinfo")
-            if ln.startswith("model name")
-        ),
-        "?",
+        (ln.split(":", 1)[1].strip() for ln in lscpu.splitlines() if "Model name" in ln), "?"
     )
+    load = open("/proc/loadavg").read().split()[:3]
     print(
-        f"{len(files)} files ({corpus}), {cpu}, batch {args.batch_size}, medians of {args.repeats}"
+        f"{len(files)} files ({corpus}), {cpu} (lscpu), batch {args.batch_size}, medians of "
+        f"{args.repeats}; shared machine, load average {' '.join(load)} at start"
     )
     for cpus in (1, 2):
         cmd = [sys.executable, __file__, "--child", str(cpus), "--repeats", str(args.repeats)]
