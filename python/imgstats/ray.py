@@ -9,7 +9,10 @@ The near-duplicate and leakage steps then run on one machine from the collected 
 per hash: 100 million images are 800 MB per hash column)::
 
     import ray, imgstats, imgstats.ray
-    ds = ray.data.read_binary_files("s3://bucket/captures/", include_paths=True)
+    cpus = int(ray.cluster_resources()["CPU"])
+    ds = ray.data.read_binary_files(  # a few blocks per CPU: see `scan`'s batch_size
+        "s3://bucket/captures/", include_paths=True, override_num_blocks=4 * cpus
+    )
     stats = imgstats.ray.scan(ds, metrics=["phash", "dhash", "blur", "brightness"])
     stats.write_parquet("s3://bucket/stats/")          # or, for the hashes alone:
     df = pl.from_arrow(stats.select_columns(["path", "phash", "dhash"]).to_arrow_refs() ...)
@@ -65,7 +68,10 @@ def scan(
         num_cpus: CPUs each Ray task reserves; imgstats scans its batch with that many threads.
         batch_size: images per task call; None (default) scans each Ray block as it is, which
             lets Ray fuse the read with the scan in one task, so the image bytes never pass
-            through the object store (a number re-batches them there).
+            through the object store (a number re-batches them there). Ray also declines to
+            fuse when it splits the read's blocks, which it does by default when there are
+            fewer files than ``DataContext.read_op_min_num_blocks`` (200): read with
+            ``override_num_blocks=`` (a few blocks per CPU) to keep the bytes in the task.
         scan_options: further keyword arguments of `imgstats.scan` (``analysis_size``,
             ``max_pixels``, ``max_file_size``).
 
