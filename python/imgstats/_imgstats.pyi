@@ -54,7 +54,9 @@ class ArrowBatch:
 class _ArrowArrayExporter(Protocol):
     """A pyarrow Array (Arrow PyCapsule interface)."""
 
-    def __arrow_c_array__(self, requested_schema: object | None = None) -> tuple[object, object]: ...
+    def __arrow_c_array__(
+        self, requested_schema: object | None = None
+    ) -> tuple[object, object]: ...
 
 @type_check_only
 class _ArrowStreamExporter(Protocol):
