@@ -13,6 +13,7 @@ import imgstats.ray
 import polars as pl
 import pyarrow as pa
 import pytest
+from conftest import main_thread_ran_during
 from imgstats import _imgstats
 from test_fuzz import seed_images
 
@@ -140,3 +141,10 @@ def test_tables_and_ray_batches_use_the_arrow_route(
     assert isinstance(got, pl.DataFrame)
     assert got["path"].to_list() == [f"img/{i}.bin" for i in range(2, len(blobs))]
     assert got.drop("path").equals(reference.slice(2).drop("path"))
+
+
+def test_gil_is_released_while_an_arrow_column_is_scanned(blobs: list[bytes]) -> None:
+    column = pa.chunked_array([blobs, blobs], pa.large_binary())
+    ran, batch = main_thread_ran_during(lambda: _imgstats._scan_batch([], column, threads=1))
+    assert ran
+    assert len(batch) == 2 * len(blobs)
