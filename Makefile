@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
 .PHONY: help install demo check test test-rust test-python lint lint-rust lint-python typecheck fmt
-.PHONY: bench bench-scan bench-neighbors wheel
+.PHONY: bench bench-scan bench-neighbors wheel fuzz
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -67,3 +67,10 @@ bench-scan: install ## Scan vs Pillow decode floor, imagehash loop, peers (wallp
 
 bench-neighbors: install ## Near-duplicate index vs brute force and BK-tree
 	$(BIN)/python benches/bench_neighbors.py
+
+FUZZ_SECONDS ?= 300
+fuzz: install ## cargo-fuzz one blob through the scan (libFuzzer; RUSTC_BOOTSTRAP on stable; not CI)
+	command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+	$(BIN)/python fuzz/make_corpus.py fuzz/corpus/scan_blob
+	RUSTC_BOOTSTRAP=1 cargo fuzz run -O scan_blob fuzz/corpus/scan_blob -- \
+		-max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -print_final_stats=1

@@ -20,6 +20,8 @@ def stub_names() -> set[str]:
     names = set()
     for node in tree.body:
         if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            if any(getattr(d, "id", None) == "type_check_only" for d in node.decorator_list):
+                continue  # a typing-only helper (a Protocol), not a name of the binary
             names.add(node.name)
         elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
             names.add(node.target.id)

@@ -126,3 +126,32 @@ def test_thread_pool_sized_to_the_task(ray_cluster: object) -> None:
             batch_size=2,
         ).take_all()
         assert {row["cpus"] for row in seen} == {cpus}
+
+
+def test_read_is_fused_with_the_scan(ray_cluster: object, image_dir: Path) -> None:
+    """With a block count of at most the number of files, Ray runs the read and the scan in
+    one task: the image bytes never enter the object store (the benchmark's `ray-bytes`)."""
+    import ray
+
+    ds = ray.data.read_binary_files(str(image_dir), include_paths=True, override_num_blocks=2)
+    out = imgstats.ray.scan(ds).materialize()
+    assert "ReadBinary->MapBatches(scan_table)" in out.stats()
+    assert by_path(collect(out)).equals(by_path(imgstats.scan(image_dir)))
+
+
+def test_null_bytes_are_error_rows(ray_cluster: object, image_dir: Path) -> None:
+    import ray
+
+    files = sorted(image_dir.glob("*.png"))[:3]
+    blobs = [files[0].read_bytes(), None, files[2].read_bytes()]
+    names = [str(p) for p in files]
+    table = pa.table({"bytes": pa.array(blobs, pa.large_binary()), "path": names})
+    got = collect(imgstats.ray.scan(ray.data.from_arrow(table)))
+    assert got["path"].to_list() == names
+    assert got["error"].to_list() == [
+        None,
+        "null entry: this row of the Arrow column holds no image bytes",
+        None,
+    ]
+    reference = imgstats.scan([names[0], names[2]])
+    assert got.filter(pl.col("error").is_null()).equals(reference)

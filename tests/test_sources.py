@@ -49,9 +49,10 @@ def batch_sizes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     sizes: list[int] = []
     original = _imgstats._scan_batch
 
-    def recording(paths: list[bytes], blobs: list[bytes], *a: object, **k: object) -> object:
-        if paths or blobs:
-            sizes.append(len(paths) + len(blobs))
+    def recording(paths: list[bytes], blobs: object, *a: object, **k: object) -> object:
+        n = len(paths) + len(blobs)  # type: ignore[arg-type]  # bytes or an Arrow column
+        if n:
+            sizes.append(n)
         return original(paths, blobs, *a, **k)
 
     monkeypatch.setattr(_imgstats, "_scan_batch", recording)

@@ -3,7 +3,7 @@ binding's own signatures (checked against the binary by
 `python -m mypy.stubtest imgstats._imgstats` in `make lint`)."""
 
 from collections.abc import Callable, Sequence
-from typing import final
+from typing import Protocol, final, type_check_only
 
 import numpy as np
 import numpy.typing as npt
@@ -54,9 +54,23 @@ class ArrowBatch:
     def __arrow_c_stream__(self, requested_schema: object | None = None) -> object: ...
     def __len__(self) -> int: ...
 
+@type_check_only
+class _ArrowArrayExporter(Protocol):
+    """A pyarrow Array (Arrow PyCapsule interface)."""
+
+    def __arrow_c_array__(
+        self, requested_schema: object | None = None
+    ) -> tuple[object, object]: ...
+
+@type_check_only
+class _ArrowStreamExporter(Protocol):
+    """A pyarrow ChunkedArray or a polars Series (Arrow PyCapsule stream interface)."""
+
+    def __arrow_c_stream__(self, requested_schema: object | None = None) -> object: ...
+
 def _scan_batch(
     paths: Sequence[bytes],
-    blobs: Sequence[bytes],
+    blobs: Sequence[bytes] | _ArrowArrayExporter | _ArrowStreamExporter,
     *,
     metrics: Sequence[str] | None = None,
     threads: int = 1,

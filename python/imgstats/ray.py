@@ -9,7 +9,10 @@ The near-duplicate and leakage steps then run on one machine from the collected 
 per hash: 100 million images are 800 MB per hash column)::
 
     import ray, imgstats, imgstats.ray
-    ds = ray.data.read_binary_files("s3://bucket/captures/", include_paths=True)
+    cpus = int(ray.cluster_resources()["CPU"])
+    ds = ray.data.read_binary_files(  # a few blocks per CPU: see `scan`'s batch_size
+        "s3://bucket/captures/", include_paths=True, override_num_blocks=4 * cpus
+    )
     stats = imgstats.ray.scan(ds, metrics=["phash", "dhash", "blur", "brightness"])
     stats.write_parquet("s3://bucket/stats/")          # or, for the hashes alone:
     df = pl.from_arrow(stats.select_columns(["path", "phash", "dhash"]).to_arrow_refs() ...)
@@ -24,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from imgstats import _imgstats
 from imgstats.scan import scan as _scan
 
 if TYPE_CHECKING:
@@ -64,7 +68,10 @@ def scan(
         num_cpus: CPUs each Ray task reserves; imgstats scans its batch with that many threads.
         batch_size: images per task call; None (default) scans each Ray block as it is, which
             lets Ray fuse the read with the scan in one task, so the image bytes never pass
-            through the object store (a number re-batches them there).
+            through the object store (a number re-batches them there). Ray also declines to
+            fuse when it splits the read's blocks, which it does by default when there are
+            fewer files than ``DataContext.read_op_min_num_blocks`` (200): read with
+            ``override_num_blocks=`` (a few blocks per CPU) to keep the bytes in the task.
         scan_options: further keyword arguments of `imgstats.scan` (``analysis_size``,
             ``max_pixels``, ``max_file_size``).
 
@@ -95,18 +102,23 @@ def scan_table(
     """Scan one Arrow batch (the function each Ray task runs; usable without Ray too)."""
     if threads is None:
         threads = _task_cpus()
-    frame = pl.DataFrame(table)  # zero-copy where Arrow and polars share a layout
-    name = _pick_column(frame, column)
-    if frame.schema[name] == pl.String:  # paths to files the worker reads itself
-        result = _scan(
-            frame[name].to_list(), threads=threads, batch_size=max(frame.height, 1), **options
-        )
-        assert isinstance(result, pl.DataFrame)
+    name = _pick_column(table.column_names, column)
+    blobs = _arrow_blobs(table.column(name))
+    if blobs is not None:
+        # The binding reads the Arrow buffers in place: no blob is copied into a Python object.
+        kwargs = {k: v for k, v in options.items() if k in _BINDING_OPTIONS}
+        unknown = set(options) - set(kwargs) - {"extensions"}
+        if unknown:
+            raise TypeError(f"unknown scan options: {', '.join(sorted(unknown))}")
+        result = pl.DataFrame(_imgstats._scan_batch([], blobs, threads=threads, **kwargs))
+        result = result.with_columns(_row_names(table, name))
     else:
-        # The binding takes Python bytes: each blob is copied once here (see docs/scale.md).
-        result = _scan(
-            frame, column=name, threads=threads, batch_size=max(frame.height, 1), **options
-        )
+        frame = pl.DataFrame(table)  # zero-copy where Arrow and polars share a layout
+        batch_size = max(frame.height, 1)
+        if frame.schema[name] == pl.String:  # paths to files the worker reads itself
+            result = _scan(frame[name].to_list(), threads=threads, batch_size=batch_size, **options)
+        else:  # a Hugging Face struct whose bytes are null where the image is the file at path
+            result = _scan(frame, column=name, threads=threads, batch_size=batch_size, **options)
         assert isinstance(result, pl.DataFrame)
         if "path" in frame.columns and name != "path" and frame.schema["path"] == pl.String:
             result = result.with_columns(frame["path"].alias("path"))
@@ -114,15 +126,61 @@ def scan_table(
     return result.to_arrow(compat_level=pl.CompatLevel.oldest())
 
 
-def _pick_column(frame: pl.DataFrame, column: str | None) -> str:
+#: Keyword arguments `imgstats.scan` shares with the native batch call.
+_BINDING_OPTIONS = ("metrics", "analysis_size", "max_pixels", "max_file_size")
+
+
+def _arrow_blobs(col: pyarrow.ChunkedArray) -> pyarrow.ChunkedArray | None:
+    """The encoded images of `col` as Arrow binary chunks the binding reads in place, or None
+    when the column needs the general route (paths, or a struct with rows that are files)."""
+    import pyarrow as pa
+
+    def is_binary(t: pa.DataType) -> bool:
+        return bool(pa.types.is_binary(t) or pa.types.is_large_binary(t))
+
+    if is_binary(col.type) or str(col.type) == "binary_view":
+        return col
+    if pa.types.is_struct(col.type):
+        index = col.type.get_field_index("bytes")
+        if index < 0 or not is_binary(col.type.field(index).type):
+            return None
+        # flatten() applies the struct's offset and validity to its children, without copying
+        # the values buffers.
+        blobs = pa.chunked_array([c.flatten()[index] for c in col.chunks], col.type[index].type)
+        return blobs if blobs.null_count == 0 else None
+    return None
+
+
+def _row_names(table: pyarrow.Table, name: str) -> pl.Expr:
+    """The `path` of each row: the table's `path` column, the Hugging Face struct's `path`, or
+    ``<table>#row`` where neither names it."""
+    fallback = pl.format("<table>#{}", pl.int_range(table.num_rows))
+    given: pl.Series | None = None
+    if "path" in table.column_names and name != "path":
+        given = pl.Series(table.column("path"))
+    else:
+        col = table.column(name)
+        if str(col.type).startswith("struct") and col.type.get_field_index("path") >= 0:
+            given = pl.Series(col).struct.field("path")
+    if given is None or given.dtype != pl.String:
+        return fallback.alias("path")
+    return (
+        pl.when(pl.lit(given).is_not_null() & (pl.lit(given) != ""))
+        .then(pl.lit(given))
+        .otherwise(fallback)
+        .alias("path")
+    )
+
+
+def _pick_column(columns: list[str], column: str | None) -> str:
     if column is not None:
-        if column not in frame.columns:
-            raise ValueError(f"no column {column!r}; columns: {', '.join(frame.columns)}")
+        if column not in columns:
+            raise ValueError(f"no column {column!r}; columns: {', '.join(columns)}")
         return column
     for name in DEFAULT_COLUMNS:
-        if name in frame.columns:
+        if name in columns:
             return name
-    raise ValueError(f"pass column= (columns: {', '.join(frame.columns)})")
+    raise ValueError(f"pass column= (columns: {', '.join(columns)})")
 
 
 def _task_cpus() -> int:

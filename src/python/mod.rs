@@ -4,6 +4,7 @@
 use pyo3::prelude::*;
 
 mod arrow_export;
+mod arrow_import;
 mod errors;
 mod hash;
 mod neighbors;

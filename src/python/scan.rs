@@ -2,10 +2,11 @@
 //! Ctrl-C and reporting progress from the calling thread while a rayon pool does the work.
 
 use super::arrow_export::ArrowBatch;
+use super::arrow_import::{self, BinaryColumn};
 use super::errors::{InternalError, panic_message};
 use crate::columns::record_batch;
 use crate::scan::{self, Metrics, Options, Source};
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use std::ffi::OsStr;
@@ -26,7 +27,8 @@ pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     Ok(())
 }
 
-/// Scan `paths` (os.fsencode() bytes) then `blobs` (encoded images in memory) on a pool of
+/// Scan `paths` (os.fsencode() bytes) then `blobs` (encoded images in memory: a list of `bytes`,
+/// or an Arrow binary array / chunked array / polars Series read in place) on a pool of
 /// `threads` workers with the GIL released; `progress(n_done)` is called from this thread while
 /// the workers run, and Ctrl-C cancels between files. Everything after the inputs is keyword-only
 /// and defaults to the core's `Options::default()` (all metrics, Pillow's pixel limit, 1 GiB).
@@ -49,7 +51,7 @@ pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
 fn _scan_batch(
     py: Python<'_>,
     paths: Vec<Vec<u8>>,
-    blobs: Vec<Bound<'_, PyBytes>>,
+    blobs: &Bound<'_, PyAny>,
     metrics: Option<Vec<String>>,
     threads: usize,
     max_pixels: u64,
@@ -72,6 +74,8 @@ fn _scan_batch(
         max_file_size,
         analysis_size,
     };
+    // Imported first: `sources` borrows the blobs, so they must outlive it.
+    let blobs = Blobs::extract(blobs)?;
     // Paths arrive as os.fsencode() bytes so that names which are not UTF-8 still open; the
     // `path` column shows them with U+FFFD replacements.
     let mut names: Vec<String> = paths
@@ -83,9 +87,13 @@ fn _scan_batch(
         .map(|p| Source::Path(Path::new(OsStr::from_bytes(p))))
         .collect();
     let offset = names.len();
-    for (i, b) in blobs.iter().enumerate() {
+    let mut null_rows = Vec::new();
+    for (i, b) in blobs.values().enumerate() {
         names.push(format!("<bytes #{}>", offset + i));
-        sources.push(Source::Bytes(b.as_bytes()));
+        if b.is_none() {
+            null_rows.push(offset + i);
+        }
+        sources.push(Source::Bytes(b.unwrap_or_default()));
     }
     let pool = crate::pool::pool(threads)
         .map_err(|e| InternalError::new_err(format!("cannot start worker threads: {e}")))?;
@@ -125,8 +133,42 @@ fn _scan_batch(
     if let Some(e) = interrupt {
         return Err(e);
     }
-    let records = records.map_err(|p| InternalError::new_err(panic_message(&p)))?;
+    let mut records = records.map_err(|p| InternalError::new_err(panic_message(&p)))?;
+    for i in null_rows {
+        // A null has no bytes at all: say so rather than "empty file", and keep the row.
+        records[i] = scan::Record {
+            error: Some("null entry: this row of the Arrow column holds no image bytes".into()),
+            ..scan::Record::default()
+        };
+    }
     let batch = record_batch(&names, &records, &opts.metrics)
         .map_err(|e| InternalError::new_err(format!("building Arrow columns: {e}")))?;
     Ok(ArrowBatch::new(batch))
+}
+
+/// The in-memory images of one call: Python `bytes` objects, or an Arrow column read in place.
+enum Blobs<'py> {
+    Bytes(Vec<Bound<'py, PyBytes>>),
+    Arrow(BinaryColumn),
+}
+
+impl<'py> Blobs<'py> {
+    fn extract(obj: &Bound<'py, PyAny>) -> PyResult<Self> {
+        if arrow_import::is_arrow(obj)? {
+            return Ok(Blobs::Arrow(BinaryColumn::import(obj)?));
+        }
+        obj.extract().map(Blobs::Bytes).map_err(|e| {
+            PyTypeError::new_err(format!(
+                "blobs: expected a list of bytes or an Arrow binary array: {e}"
+            ))
+        })
+    }
+
+    /// Each blob's bytes in order (None: a null entry of an Arrow column).
+    fn values(&self) -> Box<dyn Iterator<Item = Option<&[u8]>> + '_> {
+        match self {
+            Blobs::Bytes(list) => Box::new(list.iter().map(|b| Some(b.as_bytes()))),
+            Blobs::Arrow(column) => Box::new(column.values()),
+        }
+    }
 }

@@ -19,6 +19,9 @@ from imgstats.sources.braces import expand_braces
 from imgstats.sources.parquet import frame_batches, is_parquet_name, parquet_file_batches
 from imgstats.sources.webdataset import is_tar_name, tar_batches
 
+#: One native scan call: (paths, encoded images as `bytes` or a binary Series) -> rows.
+Measure = Callable[[list[bytes], "list[bytes] | pl.Series"], pl.DataFrame]
+
 
 @dataclass
 class Batch:
@@ -27,11 +30,14 @@ class Batch:
     `items[i]` is the encoded image (bytes) or, for rows that point at a file instead of holding
     bytes (Hugging Face's layout allows both), that file's path (str). `failures` are rows that
     could not even be read (a corrupt shard, a missing file): (name, message), kept as error rows.
+    `blobs`, when set instead of `items`, holds every row's encoded bytes as a binary Series the
+    native scan reads in place (Arrow memory, no copy into Python `bytes`).
     """
 
     names: list[str]
     items: list[bytes | str] = field(default_factory=list)
     failures: list[tuple[str, str]] = field(default_factory=list)
+    blobs: pl.Series | None = None
 
 
 def stored_batches(source: object, column: str | None, batch_size: int) -> Iterator[Batch] | None:
@@ -77,13 +83,16 @@ def _expand_all(names: list[str]) -> list[str]:
 
 def scan_stored(
     batches: Iterator[Batch],
-    measure: Callable[[list[bytes], list[bytes]], pl.DataFrame],
+    measure: Measure,
     empty: pl.DataFrame,
 ) -> Iterator[pl.DataFrame]:
     """Measure each batch (`measure(paths, blobs)` is one native scan call) and name its rows."""
     for batch in batches:
         frames = []
-        if batch.items:
+        if batch.blobs is not None:
+            frame = measure([], batch.blobs)
+            frames.append(frame.with_columns(pl.Series("path", batch.names, dtype=pl.String)))
+        elif batch.items:
             frames.append(_measure_batch(batch, measure))
         if batch.failures:
             names, messages = zip(*batch.failures)
@@ -92,9 +101,7 @@ def scan_stored(
         yield pl.concat(frames).cast(empty.schema) if len(frames) > 1 else frames[0]
 
 
-def _measure_batch(
-    batch: Batch, measure: Callable[[list[bytes], list[bytes]], pl.DataFrame]
-) -> pl.DataFrame:
+def _measure_batch(batch: Batch, measure: Measure) -> pl.DataFrame:
     # The core takes paths and blobs in two lists and returns paths first: keep dataset order.
     file_rows = [i for i, x in enumerate(batch.items) if isinstance(x, str)]
     blob_rows = [i for i, x in enumerate(batch.items) if not isinstance(x, str)]

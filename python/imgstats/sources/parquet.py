@@ -99,14 +99,27 @@ def _batches(frame: pl.LazyFrame, column: str, origin: str, batch_size: int) -> 
         cols = [pl.col(column).alias("b"), pl.lit(None, pl.String).alias("p")]
     row = 0
     for chunk in frame.select(cols).collect_batches(chunk_size=batch_size, lazy=True):
+        n = chunk.height
+        given = pl.col("p")
+        named = chunk.select(
+            pl.when(given.is_not_null() & (given != ""))
+            .then(given)
+            .otherwise(
+                pl.concat_str(pl.lit(f"{origin}#"), pl.int_range(row, row + n).cast(pl.String))
+            )
+        )
+        names: list[str] = named.to_series().to_list()
+        row += n
+        if chunk["b"].null_count() == 0:
+            # Every row holds its bytes: the binding reads them from Arrow memory, no copies.
+            yield Batch(names=names, blobs=chunk["b"])
+            continue
         blobs: list[bytes | None] = chunk["b"].to_list()
         paths: list[str | None] = chunk["p"].to_list()
-        names: list[str] = []
-        items: list[bytes | str] = []
-        for i, (blob, path) in enumerate(zip(blobs, paths)):
-            names.append(path if path else f"{origin}#{row + i}")
-            # Hugging Face keeps `bytes` null when the image is the file at `path`; a row with
-            # neither becomes an error row through the core's "empty input" message.
-            items.append(blob if blob is not None else (path if path else b""))
-        row += len(blobs)
+        # Hugging Face keeps `bytes` null when the image is the file at `path`; a row with
+        # neither becomes an error row through the core's "empty input" message.
+        items: list[bytes | str] = [
+            blob if blob is not None else (path if path else b"")
+            for blob, path in zip(blobs, paths)
+        ]
         yield Batch(names=names, items=items)
