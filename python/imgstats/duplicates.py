@@ -27,12 +27,15 @@ from imgstats.hamming import (
     near_pairs,
 )
 from imgstats.match_rule import (
+    DEFAULT_COLOR_THRESHOLD,
     FLIP_ROTATION,
     NEAR,
     SAME_BYTES,
     SAME_PIXELS,
+    ColorCodes,
     NearRule,
     bit_distance,
+    color_codes,
     cross_links,
     empty_links,
     links_frame,
@@ -67,8 +70,8 @@ TRANSFORMS: tuple[str, ...] = (
 #: 0.992 there but is not safe at scale: 1,000,000 random hashes hold ~187,000 pairs within 12
 #: bits, 280 within 8, and ~0 within (14 bits pHash and 10 dHash).
 NEAR_PHASH_THRESHOLD: int = 8
-WIDE_PHASH_THRESHOLD: int = 14
-DEFAULT_DHASH_THRESHOLD: int = 10
+WIDE_PHASH_THRESHOLD: int = 16
+DEFAULT_DHASH_THRESHOLD: int = 16
 
 KeepPolicy = Union[Literal["sharpest", "largest", "first"], Callable[[pl.DataFrame], int]]
 
@@ -76,6 +79,7 @@ __all__ = [
     "COLLAPSED_HASHES",
     "DEFAULT_THRESHOLD",
     "TRANSFORMS",
+    "DEFAULT_COLOR_THRESHOLD",
     "DEFAULT_DHASH_THRESHOLD",
     "NEAR_PHASH_THRESHOLD",
     "WIDE_PHASH_THRESHOLD",
@@ -175,16 +179,20 @@ def near_rule(
     threshold: int | None,
     dhash_threshold: int | None,
     wide_threshold: int | None,
+    color_threshold: int | None = DEFAULT_COLOR_THRESHOLD,
 ) -> NearRule:
     """The rule `duplicates` applies to `df`: the confirming dHash only with ``hash='phash'``
-    and a ``dhash`` column; otherwise `hash` alone within `threshold` (default 8)."""
+    and a ``dhash`` column (and the colour signature with a ``color_signature`` column);
+    otherwise `hash` alone within `threshold` (default 8)."""
     confirm = dhash_threshold if hash == "phash" and "dhash" in df.columns else None
     if confirm is None:
         return NearRule(check_threshold(DEFAULT_THRESHOLD if threshold is None else threshold))
+    color = color_threshold if "color_signature" in df.columns else None
     return NearRule(
         check_threshold(NEAR_PHASH_THRESHOLD if threshold is None else threshold),
         check_threshold(confirm),
         check_threshold(WIDE_PHASH_THRESHOLD if wide_threshold is None else wide_threshold),
+        color=check_threshold(color) if color is not None else None,
     )
 
 
@@ -205,6 +213,7 @@ def _flip_links(
     rule: NearRule,
     threads: int | None,
     simple: np.ndarray,
+    color: ColorCodes | None = None,
 ) -> pl.DataFrame:
     """Links from each row's own hash to another row's mirrored / rotated hash.
 
@@ -215,15 +224,30 @@ def _flip_links(
     rotated look like one another), with both hashes none.
     """
     if dvars is not None and rule.dhash is not None:
-        rule = NearRule(rule.phash, rule.dhash, rule.phash, both=True)
+        rule = NearRule(rule.phash, rule.dhash, rule.phash, both=True, color=rule.color)
     if len(rows) < 2:
         return empty_links()
     base = np.concatenate([v[rows] for v in variants[1:]])
     dbase = np.concatenate([v[rows] for v in dvars[1:]]) if dvars is not None else None
     d0 = dvars[0][rows] if dvars is not None else None
     s0 = simple[rows]
+    c0 = cbase = None
+    if color is not None:
+        # The colour signature of a mirrored / rotated picture is its own with the cells moved.
+        c0 = color.take(rows)
+        cbase = c0.transformed(TRANSFORMS)
     found = cross_links(
-        variants[0][rows], d0, base, dbase, rule, FLIP_ROTATION, threads, s0, np.tile(s0, 7)
+        variants[0][rows],
+        d0,
+        base,
+        dbase,
+        rule,
+        FLIP_ROTATION,
+        threads,
+        s0,
+        np.tile(s0, 7),
+        c0,
+        cbase,
     )
     a = rows[found["a"].to_numpy()]
     b = rows[found["b"].to_numpy() % len(rows)]
@@ -242,6 +266,7 @@ def duplicates(
     *,
     dhash_threshold: int | None = DEFAULT_DHASH_THRESHOLD,
     wide_threshold: int | None = None,
+    color_threshold: int | None = DEFAULT_COLOR_THRESHOLD,
     not_duplicates: NotDuplicates | None = None,
     label: str | None = None,
     threads: int | None = None,
@@ -299,7 +324,7 @@ def duplicates(
         ``dhash_distance`` (bits on that link; null when a hash is missing); with `label`,
         ``label_disagreement``.
     """
-    rule = near_rule(df, hash, threshold, dhash_threshold, wide_threshold)
+    rule = near_rule(df, hash, threshold, dhash_threshold, wide_threshold, color_threshold)
     n = df.height
     if hash not in df.columns:
         raise ValueError(f"no '{hash}' column; scan with metrics=[..., '{hash}'] first")
@@ -331,17 +356,18 @@ def duplicates(
         exact_flag[part["b"].to_numpy()] = True
     rows = np.flatnonzero(eligible).astype(np.int64)
     simple = simple_pictures(df)
-    parts.append(self_links(h, d, rows, rule, threads, simple))
+    color = color_codes(df) if rule.color is not None else None
+    parts.append(self_links(h, d, rows, rule, threads, simple, color))
     variants = [h]
     if invariant:
         variants, dvars, has_variants = _variant_hashes(df, hash, h, valid)
         flip_rows = np.flatnonzero(eligible & has_variants).astype(np.int64)
         parts.append(
             _flip_links(
-                variants, dvars if d is not None else None, flip_rows, rule, threads, simple
+                variants, dvars if d is not None else None, flip_rows, rule, threads, simple, color
             )
         )
-    links = _with_distances(pl.concat(parts), h, valid, d, dvalid)
+    links = _with_distances(pl.concat(parts), h, valid, d, dvalid, color)
     marks = marked_pairs(not_duplicates, paths) if not_duplicates is not None else None
     links, labels, sizes = constrained_labels(
         n, links, *(marks if marks is not None else (np.zeros(0, np.int64),) * 2)
@@ -406,6 +432,8 @@ def duplicates(
         out = out.join(disagree, on="group_id", how="left", maintain_order="left")
     if hash != "phash":
         out = out.drop("dhash_distance")
+    if color is None:
+        out = out.drop("color_distance")
     return out.rename({"phash_distance": f"{hash}_distance"})
 
 
@@ -415,8 +443,10 @@ def _with_distances(
     valid: np.ndarray,
     d: np.ndarray | None,
     dvalid: np.ndarray,
+    color: ColorCodes | None = None,
 ) -> pl.DataFrame:
-    """`links` with both hash distances on every exact link (they come without), so the
+    """`links` with both hash distances (and the colour distance) on every exact link (they
+    come without), so the
     grouping order and the explanations see them; null where a hash is missing. Flip/rotation
     links keep their own (transformed) distances: the untransformed ones would mislead."""
     a = links["a"].to_numpy().astype(np.int64)
@@ -433,6 +463,12 @@ def _with_distances(
         dd = np.where(ok, bit_distance(d[a], d[b]), 255).astype(np.uint8)
         links = links.with_columns(
             pl.col("dhash_distance").fill_null(pl.Series(dd, dtype=pl.UInt8).replace(255, None))
+        )
+    if color is not None:
+        ok = color.known[a] & color.known[b] & exact
+        cd = np.where(ok, bit_distance(color.codes[a], color.codes[b]), 255).astype(np.uint8)
+        links = links.with_columns(
+            pl.col("color_distance").fill_null(pl.Series(cd, dtype=pl.UInt8).replace(255, None))
         )
     return links
 
