@@ -371,7 +371,8 @@ def distances(df: pl.DataFrame) -> dict[str, np.ndarray]:
     # (and, in `rule_hits`, a copy's luma structure).
     neutral = df["color_signature"].to_numpy() == match_rule.NEUTRAL_SIGNATURE
     k = df["contrast"].to_numpy().astype(np.float64)
-    ratio = np.maximum(k[:, None], k[None, :]) / np.minimum(k[:, None], k[None, :])
+    with np.errstate(divide="ignore", invalid="ignore"):  # uniform pictures: contrast 0
+        ratio = np.maximum(k[:, None], k[None, :]) / np.minimum(k[:, None], k[None, :])
     same = ~(ratio > match_rule.GRAY_COPY_CONTRAST_RATIO)
     out["gray_ok"] = (neutral[:, None] | neutral[None, :]) & same
     return out

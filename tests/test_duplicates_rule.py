@@ -399,3 +399,23 @@ def _flips_without_colour(
         flip = (hamming(h, x) <= NEAR_PHASH_THRESHOLD) & (hamming(d, y) <= DEFAULT_DHASH_THRESHOLD)
         out |= flip | flip.T
     return out
+
+
+def test_dups_explain_shows_the_colour_distance(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`imgstats dups --explain` prints the colour distance of the link that decided a match,
+    and keeps the same layout in another colour scheme out of the group."""
+    from imgstats.cli import main
+
+    logo(((255, 255, 255), (200, 20, 20), (20, 40, 160))).save(tmp_path / "a.png")
+    save_jpeg(Image.open(tmp_path / "a.png"), tmp_path / "a_q50.jpg", 50)
+    logo(((255, 255, 255), (20, 90, 200), (210, 120, 0))).save(tmp_path / "b.png")
+    assert main(["dups", str(tmp_path), "--explain"]) == 0
+    out = capsys.readouterr().out
+    lines = [line for line in out.splitlines() if line.startswith("  ")]
+    assert len(lines) == 2 and not any("b.png" in line for line in lines)
+    df = imgstats.scan(tmp_path, ["phash", "dhash", "color_signature"])
+    c = {Path(p).name: v for p, v in zip(df["path"], df["color_signature"])}
+    bits = (c["a.png"] ^ c["a_q50.jpg"]).bit_count()
+    assert all(f"color {bits})" in line and "near to" in line for line in lines), out

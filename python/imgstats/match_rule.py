@@ -182,7 +182,11 @@ class NearRule:
         """The rule in words, for messages and the CLI summary."""
         if self.dhash is None:
             return f"hash within {self.phash} bits"
-        colour = f" and colour within {self.color}" if self.color is not None else ""
+        colour = (
+            f"; colour signature within {self.color} bits (or a grayscale copy)"
+            if self.color is not None
+            else ""
+        )
         if self.both:
             return f"pHash within {self.phash} bits and dHash within {self.dhash} bits{colour}"
         return (
