@@ -31,7 +31,7 @@ dHash radius, then smallest wide radius), then the most tolerant colour radius.
 
 Run: ``.venv/bin/python benches/bench_near_dups.py [--workdir DIR] [--keep] [--invariant]`` (a
 few minutes on 2 cores, most of it encoding the edits; with ``--workdir`` the set is kept and
-reused).
+reused, and every rule's numbers are written to ``DIR/grid.csv``).
 """
 
 from __future__ import annotations
@@ -551,6 +551,7 @@ def main() -> None:
         pl.Series("merged_distinct", [len(r["merged_distinct"]) for r in results]),  # type: ignore[arg-type]
         pl.Series("merged_recolour", [len(r["merged_recolour"]) for r in results]),  # type: ignore[arg-type]
     )
+    grid.write_csv(work / "grid.csv")  # every rule, every column (the table below truncates)
     summary = [
         "rule",
         "mean_recall",
