@@ -280,7 +280,8 @@ def _rule_pairs(
     candidates are the union of two searches, each at the smaller radius that covers a tier:
     pHash within ``rule.phash`` (the pHash-alone tier), and for the confirmed tier the hash with
     the smaller bound (dHash within ``rule.dhash`` when that is below ``rule.wide``: a radius-16
-    pHash search costs ~30 s at 1M hashes, radius 10 about 1 s). The colour signature is never
+    pHash search costs ~30-60 s at 1M hashes, radius 10 about 1-3 s); when that is pHash within
+    ``rule.wide`` it holds the first tier's candidates too, and is the only search. The colour signature is never
     searched (neutral pictures share one value, which would fill one bucket): it only filters.
     Every candidate is then checked against the whole rule, so the result is exactly the
     brute-force set.
@@ -301,14 +302,15 @@ def _rule_pairs(
     wide = rule.wide if rule.wide is not None else rule.phash
     if rule.dhash < wide:
         i2, j2 = search(d1, d2, rule.dhash)
-    else:
-        i2, j2 = search(h1, h2, wide)
-    # One int64 key per pair: a 1-D unique is far cheaper than a 2-D one.
-    n2 = np.int64(len(h2))
-    key = np.unique(
-        np.concatenate([i, i2]).astype(np.int64) * n2 + np.concatenate([j, j2]).astype(np.int64)
-    )
-    i, j = key // n2, key % n2
+        # One int64 key per pair: a 1-D unique is far cheaper than a 2-D one.
+        n2 = np.int64(len(h2))
+        key = np.unique(
+            np.concatenate([i, i2]).astype(np.int64) * n2 + np.concatenate([j, j2]).astype(np.int64)
+        )
+        i, j = key // n2, key % n2
+    elif wide > rule.phash:
+        # The wide pHash search holds the pHash-alone candidates too: one search, no union.
+        i, j = search(h1, h2, wide)
     pd, dd = bit_distance(h1[i], h2[j]), bit_distance(d1[i], d2[j])
     copy_luma = (pd <= rule.phash) & (dd <= rule.phash)
     cd, color_ok = _color_check(color1, color2, i, j, rule.color or 0, copy_luma)
