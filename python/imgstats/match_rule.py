@@ -281,14 +281,19 @@ def _rule_pairs(
     pHash within ``rule.phash`` (the pHash-alone tier), and for the confirmed tier the hash with
     the smaller bound (dHash within ``rule.dhash`` when that is below ``rule.wide``: a radius-16
     pHash search costs ~30-60 s at 1M hashes, radius 10 about 1-3 s); when that is pHash within
-    ``rule.wide`` it holds the first tier's candidates too, and is the only search. The colour signature is never
-    searched (neutral pictures share one value, which would fill one bucket): it only filters.
-    Every candidate is then checked against the whole rule, so the result is exactly the
-    brute-force set.
+    ``rule.wide`` it holds the first tier's candidates too, and is the only search. The colour
+    signature is never searched (neutral pictures share one value, which would fill one bucket):
+    it only filters. Every candidate is then checked against the whole rule, so the result is
+    exactly the brute-force set.
     """
     if rule.color is None:
         color1 = color2 = None
-    i, j = search(h1, h2, rule.phash)
+    wide = rule.wide if rule.wide is not None else rule.phash
+    confirmed_by_phash = (
+        d1 is not None and rule.dhash is not None and not rule.both and rule.dhash >= wide
+    )
+    # The wide pHash search (when it is the confirmed tier's) holds the pHash-alone candidates.
+    i, j = search(h1, h2, max(wide, rule.phash) if confirmed_by_phash else rule.phash)
     if d1 is None or d2 is None or rule.dhash is None:
         return i, j, bit_distance(h1[i], h2[j]), None, None
     if rule.both:
@@ -299,7 +304,6 @@ def _rule_pairs(
         if color_ok is not None:
             ok &= color_ok
         return i[ok], j[ok], pd[ok], dd[ok], cd[ok] if cd is not None else None
-    wide = rule.wide if rule.wide is not None else rule.phash
     if rule.dhash < wide:
         i2, j2 = search(d1, d2, rule.dhash)
         # One int64 key per pair: a 1-D unique is far cheaper than a 2-D one.
@@ -308,9 +312,6 @@ def _rule_pairs(
             np.concatenate([i, i2]).astype(np.int64) * n2 + np.concatenate([j, j2]).astype(np.int64)
         )
         i, j = key // n2, key % n2
-    elif wide > rule.phash:
-        # The wide pHash search holds the pHash-alone candidates too: one search, no union.
-        i, j = search(h1, h2, wide)
     pd, dd = bit_distance(h1[i], h2[j]), bit_distance(d1[i], d2[j])
     copy_luma = (pd <= rule.phash) & (dd <= rule.phash)
     cd, color_ok = _color_check(color1, color2, i, j, rule.color or 0, copy_luma)
