@@ -61,14 +61,15 @@ TRANSFORMS: tuple[str, ...] = (
     "transverse",
 )
 
-#: The near rule when the frame has a ``dhash`` column: pHash within 8 bits decides alone (as
-#: before); pHash within 14 bits counts when dHash agrees within 10 bits. From
-#: ``benches/bench_near_dups.py`` (74 wallpapers x 12 Copydays-style edits, docs/duplicates.md):
-#: mean recall over the edits 0.965 -> 0.991 (brightness x1.4: 0.875 -> 0.972) with no pair of
-#: distinct pictures within the rule. A 16-bit wide radius (0.992) met a distinct pair at exactly
-#: (16, 10) once rotated copies joined the set (``--invariant``). pHash alone at 12 bits scores
-#: 0.992 there but is not safe at scale: 1,000,000 random hashes hold ~187,000 pairs within 12
-#: bits, 280 within 8, and ~0 within (14 bits pHash and 10 dHash).
+#: The near rule when the frame has a ``dhash`` column: pHash within 8 bits decides alone (with
+#: the colour check when there is a ``color_signature`` column); pHash within 16 bits counts when
+#: dHash agrees within 16 bits and the colour signature within `DEFAULT_COLOR_THRESHOLD` = 6.
+#: Chosen by the documented criterion of ``benches/bench_near_dups.py`` (74 wallpapers x 12
+#: Copydays-style edits + 6 planted simple pictures, docs/duplicates.md): recall 1.000 on every
+#: edit (old 8 | 14 & dHash 10: 0.972 on JPEG q10, brightness x1.4, noise), no pair of distinct
+#: pictures within the rule, no merge (old: the planted black|white vs navy|red splits and the two
+#: logo colour schemes). Cost: the radius-16 pHash search is ~60 s at 1M hashes (old: ~3-8 s);
+#: ``wide_threshold=14, dhash_threshold=10`` is the fast setting.
 NEAR_PHASH_THRESHOLD: int = 8
 WIDE_PHASH_THRESHOLD: int = 16
 DEFAULT_DHASH_THRESHOLD: int = 16
@@ -278,33 +279,39 @@ def duplicates(
     ``pixel_hash`` (same decoded pixels in another container), when those columns exist and
     `exact` is true. Near copies are linked by the rule in `imgstats.match_rule`: `hash` within
     `threshold` bits; and with ``hash='phash'`` and a ``dhash`` column (``imgstats dups`` scans
-    it), also pHash within `wide_threshold` bits when dHash agrees within `dhash_threshold`.
-    Groups are the connected components of the links (single
+    it), also pHash within `wide_threshold` bits when dHash agrees within `dhash_threshold`;
+    with a ``color_signature`` column both need the colour signatures within `color_threshold`
+    bits (or one picture a grayscale copy of the other). Groups are the connected components of
+    the links (single
     linkage), except that pairs marked in `not_duplicates` are kept apart (rule in
     `imgstats.not_duplicates`). Low-information images (``contrast`` < 2 levels when scanned, or
     a hash value constant images collapse to; by pHash alone also ``entropy`` < 1 bit) are
-    matched only exactly, never by hash, and flagged. With a confirming dHash, simple pictures
-    (``entropy`` < 1 bit: two-tone art, diagrams) match only when both hashes agree, so they do
-    match their own re-encoded and resized copies but not other layouts in the same two tones.
+    matched only exactly, never by hash, and flagged. With a confirming dHash, two simple
+    pictures (``entropy`` < 2 bits: two-tone art, logos, diagrams) match only when both hashes
+    (and the colours) agree, so they do match their own re-encoded and resized copies but not
+    other layouts or colour schemes. Rule and measurements: ``docs/duplicates.md``.
 
     Args:
         df: a scan table (``imgstats.scan``) or any frame with a uint64 `hash` column; ``path``,
-            ``dhash``, ``content_hash``, ``pixel_hash``, ``entropy``, ``contrast`` are used when
-            present.
+            ``dhash``, ``color_signature``, ``content_hash``, ``pixel_hash``, ``entropy``,
+            ``contrast`` are used when present.
         hash: the hash column (``phash`` default; ``dhash``/``ahash`` work the same way).
         threshold: Hamming distance in bits of `hash` that decides alone (default
-            `NEAR_PHASH_THRESHOLD` = 12 with a confirming dHash, else `DEFAULT_THRESHOLD` = 8).
+            `NEAR_PHASH_THRESHOLD` = 8 with a confirming dHash, else `DEFAULT_THRESHOLD` = 8).
         exact: also group byte-/pixel-identical files.
         invariant: also match mirrored / 90°-rotated copies. Uses columns
             ``{hash}_{t}`` for t in `TRANSFORMS` when present; otherwise re-opens every file and
             hashes its eight dihedral transforms (about one extra decode + 8 hashes per image:
             roughly the cost of the scan again).
         dhash_threshold: dHash bits that confirm a pair between `threshold` and `wide_threshold`
-            pHash bits (default `DEFAULT_DHASH_THRESHOLD` = 12; None: pHash decides alone, at 8
+            pHash bits (default `DEFAULT_DHASH_THRESHOLD` = 16; None: pHash decides alone, at 8
             bits unless `threshold` says otherwise). Only with ``hash='phash'`` and a ``dhash``
             column.
         wide_threshold: the pHash radius within which dHash may confirm (default
             `WIDE_PHASH_THRESHOLD` = 16).
+        color_threshold: colour-signature bits both tiers need (default
+            `DEFAULT_COLOR_THRESHOLD` = 6; None: no colour check). Only with a
+            ``color_signature`` column and a confirming dHash.
         not_duplicates: pairs of paths a person marked as distinct (a CSV file with two path
             columns, a frame, or ``(path, path)`` pairs); they never share a group.
         label: a column of `df` holding each image's label (class, diagnosis...): adds
