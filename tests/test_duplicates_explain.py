@@ -76,7 +76,7 @@ def test_explanations_match_brute_force() -> None:
     content = [f"c{s}" for s in source]
     paths = [f"img{i:03d}.jpg" for i in range(n)]
     df = pl.DataFrame({"path": paths, "phash": h, "dhash": d, "content_hash": content})
-    got = duplicates(df, threshold=k)
+    got = duplicates(df, threshold=k, wide_threshold=k)  # pHash within k decides (the brute force)
     links = brute_links(h, d, content, k)
     labels = components(n, links)
     assert got["group_id"].to_list() == labels

@@ -307,6 +307,8 @@ def crop_links(
         pl.lit(CROP, pl.UInt8).alias("kind"),
         pl.col("pd").cast(pl.UInt8).alias("phash_distance"),
         pl.col("dd").cast(pl.UInt8).alias("dhash_distance"),
+        # The aligned region's pHash decides; a crop's colour signature is not the original's.
+        pl.lit(None, pl.UInt8).alias("color_distance"),
         pl.col("segments").cast(pl.UInt32),
     )
 

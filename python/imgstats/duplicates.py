@@ -28,12 +28,15 @@ from imgstats.hamming import (
     near_pairs,
 )
 from imgstats.match_rule import (
+    DEFAULT_COLOR_THRESHOLD,
     FLIP_ROTATION,
     NEAR,
     SAME_BYTES,
     SAME_PIXELS,
+    ColorCodes,
     NearRule,
     bit_distance,
+    color_codes,
     cross_links,
     empty_links,
     links_frame,
@@ -59,17 +62,18 @@ TRANSFORMS: tuple[str, ...] = (
     "transverse",
 )
 
-#: The near rule when the frame has a ``dhash`` column: pHash within 8 bits decides alone (as
-#: before); pHash within 14 bits counts when dHash agrees within 10 bits. From
-#: ``benches/bench_near_dups.py`` (74 wallpapers x 12 Copydays-style edits, docs/duplicates.md):
-#: mean recall over the edits 0.965 -> 0.991 (brightness x1.4: 0.875 -> 0.972) with no pair of
-#: distinct pictures within the rule. A 16-bit wide radius (0.992) met a distinct pair at exactly
-#: (16, 10) once rotated copies joined the set (``--invariant``). pHash alone at 12 bits scores
-#: 0.992 there but is not safe at scale: 1,000,000 random hashes hold ~187,000 pairs within 12
-#: bits, 280 within 8, and ~0 within (14 bits pHash and 10 dHash).
+#: The near rule when the frame has a ``dhash`` column: pHash within 8 bits decides alone (with
+#: the colour check when there is a ``color_signature`` column); pHash within 16 bits counts when
+#: dHash agrees within 16 bits and the colour signature within `DEFAULT_COLOR_THRESHOLD` = 6.
+#: Chosen by the documented criterion of ``benches/bench_near_dups.py`` (74 wallpapers x 12
+#: Copydays-style edits + 6 planted simple pictures, docs/duplicates.md): recall 1.000 on every
+#: edit (old 8 | 14 & dHash 10: 0.972 on JPEG q10, brightness x1.4, noise), no pair of distinct
+#: pictures within the rule, no merge (old: the planted black|white vs navy|red splits and the two
+#: logo colour schemes). Cost: the radius-16 pHash search is ~60 s at 1M hashes (old: ~3-8 s);
+#: ``wide_threshold=14, dhash_threshold=10`` is the fast setting.
 NEAR_PHASH_THRESHOLD: int = 8
-WIDE_PHASH_THRESHOLD: int = 14
-DEFAULT_DHASH_THRESHOLD: int = 10
+WIDE_PHASH_THRESHOLD: int = 16
+DEFAULT_DHASH_THRESHOLD: int = 16
 
 KeepPolicy = Union[Literal["sharpest", "largest", "first"], Callable[[pl.DataFrame], int]]
 
@@ -77,6 +81,7 @@ __all__ = [
     "COLLAPSED_HASHES",
     "DEFAULT_THRESHOLD",
     "TRANSFORMS",
+    "DEFAULT_COLOR_THRESHOLD",
     "DEFAULT_DHASH_THRESHOLD",
     "NEAR_PHASH_THRESHOLD",
     "WIDE_PHASH_THRESHOLD",
@@ -176,16 +181,20 @@ def near_rule(
     threshold: int | None,
     dhash_threshold: int | None,
     wide_threshold: int | None,
+    color_threshold: int | None = DEFAULT_COLOR_THRESHOLD,
 ) -> NearRule:
     """The rule `duplicates` applies to `df`: the confirming dHash only with ``hash='phash'``
-    and a ``dhash`` column; otherwise `hash` alone within `threshold` (default 8)."""
+    and a ``dhash`` column (and the colour signature with a ``color_signature`` column);
+    otherwise `hash` alone within `threshold` (default 8)."""
     confirm = dhash_threshold if hash == "phash" and "dhash" in df.columns else None
     if confirm is None:
         return NearRule(check_threshold(DEFAULT_THRESHOLD if threshold is None else threshold))
+    color = color_threshold if "color_signature" in df.columns else None
     return NearRule(
         check_threshold(NEAR_PHASH_THRESHOLD if threshold is None else threshold),
         check_threshold(confirm),
         check_threshold(WIDE_PHASH_THRESHOLD if wide_threshold is None else wide_threshold),
+        color=check_threshold(color) if color is not None else None,
     )
 
 
@@ -206,6 +215,7 @@ def _flip_links(
     rule: NearRule,
     threads: int | None,
     simple: np.ndarray,
+    color: ColorCodes | None = None,
 ) -> pl.DataFrame:
     """Links from each row's own hash to another row's mirrored / rotated hash.
 
@@ -216,15 +226,30 @@ def _flip_links(
     rotated look like one another), with both hashes none.
     """
     if dvars is not None and rule.dhash is not None:
-        rule = NearRule(rule.phash, rule.dhash, rule.phash, both=True)
+        rule = NearRule(rule.phash, rule.dhash, rule.phash, both=True, color=rule.color)
     if len(rows) < 2:
         return empty_links()
     base = np.concatenate([v[rows] for v in variants[1:]])
     dbase = np.concatenate([v[rows] for v in dvars[1:]]) if dvars is not None else None
     d0 = dvars[0][rows] if dvars is not None else None
     s0 = simple[rows]
+    c0 = cbase = None
+    if color is not None:
+        # The colour signature of a mirrored / rotated picture is its own with the cells moved.
+        c0 = color.take(rows)
+        cbase = c0.transformed(TRANSFORMS)
     found = cross_links(
-        variants[0][rows], d0, base, dbase, rule, FLIP_ROTATION, threads, s0, np.tile(s0, 7)
+        variants[0][rows],
+        d0,
+        base,
+        dbase,
+        rule,
+        FLIP_ROTATION,
+        threads,
+        s0,
+        np.tile(s0, 7),
+        c0,
+        cbase,
     )
     a = rows[found["a"].to_numpy()]
     b = rows[found["b"].to_numpy() % len(rows)]
@@ -243,6 +268,7 @@ def duplicates(
     *,
     dhash_threshold: int | None = DEFAULT_DHASH_THRESHOLD,
     wide_threshold: int | None = None,
+    color_threshold: int | None = DEFAULT_COLOR_THRESHOLD,
     not_duplicates: NotDuplicates | None = None,
     label: str | None = None,
     threads: int | None = None,
@@ -254,33 +280,39 @@ def duplicates(
     ``pixel_hash`` (same decoded pixels in another container), when those columns exist and
     `exact` is true. Near copies are linked by the rule in `imgstats.match_rule`: `hash` within
     `threshold` bits; and with ``hash='phash'`` and a ``dhash`` column (``imgstats dups`` scans
-    it), also pHash within `wide_threshold` bits when dHash agrees within `dhash_threshold`.
-    Groups are the connected components of the links (single
+    it), also pHash within `wide_threshold` bits when dHash agrees within `dhash_threshold`;
+    with a ``color_signature`` column both need the colour signatures within `color_threshold`
+    bits (or one picture a grayscale copy of the other). Groups are the connected components of
+    the links (single
     linkage), except that pairs marked in `not_duplicates` are kept apart (rule in
     `imgstats.not_duplicates`). Low-information images (``contrast`` < 2 levels when scanned, or
     a hash value constant images collapse to; by pHash alone also ``entropy`` < 1 bit) are
-    matched only exactly, never by hash, and flagged. With a confirming dHash, simple pictures
-    (``entropy`` < 1 bit: two-tone art, diagrams) match only when both hashes agree, so they do
-    match their own re-encoded and resized copies but not other layouts in the same two tones.
+    matched only exactly, never by hash, and flagged. With a confirming dHash, two simple
+    pictures (``entropy`` < 2 bits: two-tone art, logos, diagrams) match only when both hashes
+    (and the colours) agree, so they do match their own re-encoded and resized copies but not
+    other layouts or colour schemes. Rule and measurements: ``docs/duplicates.md``.
 
     Args:
         df: a scan table (``imgstats.scan``) or any frame with a uint64 `hash` column; ``path``,
-            ``dhash``, ``content_hash``, ``pixel_hash``, ``entropy``, ``contrast`` are used when
-            present.
+            ``dhash``, ``color_signature``, ``content_hash``, ``pixel_hash``, ``entropy``,
+            ``contrast`` are used when present.
         hash: the hash column (``phash`` default; ``dhash``/``ahash`` work the same way).
         threshold: Hamming distance in bits of `hash` that decides alone (default
-            `NEAR_PHASH_THRESHOLD` = 12 with a confirming dHash, else `DEFAULT_THRESHOLD` = 8).
+            `NEAR_PHASH_THRESHOLD` = 8 with a confirming dHash, else `DEFAULT_THRESHOLD` = 8).
         exact: also group byte-/pixel-identical files.
         invariant: also match mirrored / 90°-rotated copies. Uses columns
             ``{hash}_{t}`` for t in `TRANSFORMS` when present; otherwise re-opens every file and
             hashes its eight dihedral transforms (about one extra decode + 8 hashes per image:
             roughly the cost of the scan again).
         dhash_threshold: dHash bits that confirm a pair between `threshold` and `wide_threshold`
-            pHash bits (default `DEFAULT_DHASH_THRESHOLD` = 12; None: pHash decides alone, at 8
+            pHash bits (default `DEFAULT_DHASH_THRESHOLD` = 16; None: pHash decides alone, at 8
             bits unless `threshold` says otherwise). Only with ``hash='phash'`` and a ``dhash``
             column.
         wide_threshold: the pHash radius within which dHash may confirm (default
             `WIDE_PHASH_THRESHOLD` = 16).
+        color_threshold: colour-signature bits both tiers need (default
+            `DEFAULT_COLOR_THRESHOLD` = 6; None: no colour check). Only with a
+            ``color_signature`` column and a confirming dHash.
         not_duplicates: pairs of paths a person marked as distinct (a CSV file with two path
             columns, a frame, or ``(path, path)`` pairs); they never share a group.
         label: a column of `df` holding each image's label (class, diagnosis...): adds
@@ -303,7 +335,7 @@ def duplicates(
         `imgstats.crop_match`): ``match`` is ``crop``, the distances are the closest agreeing
         region's, and ``crop_segments`` counts the regions that agree on the crop.
     """
-    rule = near_rule(df, hash, threshold, dhash_threshold, wide_threshold)
+    rule = near_rule(df, hash, threshold, dhash_threshold, wide_threshold, color_threshold)
     n = df.height
     if hash not in df.columns:
         raise ValueError(f"no '{hash}' column; scan with metrics=[..., '{hash}'] first")
@@ -335,21 +367,22 @@ def duplicates(
         exact_flag[part["b"].to_numpy()] = True
     rows = np.flatnonzero(eligible).astype(np.int64)
     simple = simple_pictures(df)
-    parts.append(self_links(h, d, rows, rule, threads, simple))
+    color = color_codes(df) if rule.color is not None else None
+    parts.append(self_links(h, d, rows, rule, threads, simple, color))
     variants = [h]
     if invariant:
         variants, dvars, has_variants = _variant_hashes(df, hash, h, valid)
         flip_rows = np.flatnonzero(eligible & has_variants).astype(np.int64)
         parts.append(
             _flip_links(
-                variants, dvars if d is not None else None, flip_rows, rule, threads, simple
+                variants, dvars if d is not None else None, flip_rows, rule, threads, simple, color
             )
         )
     crops = None
     if all(c in df.columns for c in CROP_COLUMNS):
         crops = crop_links(df, rows=np.flatnonzero(eligible), threads=threads)
         parts.append(crops.drop("segments"))
-    links = _with_distances(pl.concat(parts), h, valid, d, dvalid)
+    links = _with_distances(pl.concat(parts), h, valid, d, dvalid, color)
     marks = marked_pairs(not_duplicates, paths) if not_duplicates is not None else None
     links, labels, sizes = constrained_labels(
         n, links, *(marks if marks is not None else (np.zeros(0, np.int64),) * 2)
@@ -416,6 +449,8 @@ def duplicates(
         out = out.join(disagree, on="group_id", how="left", maintain_order="left")
     if hash != "phash":
         out = out.drop("dhash_distance")
+    if color is None:
+        out = out.drop("color_distance")
     return out.rename({"phash_distance": f"{hash}_distance"})
 
 
@@ -425,8 +460,10 @@ def _with_distances(
     valid: np.ndarray,
     d: np.ndarray | None,
     dvalid: np.ndarray,
+    color: ColorCodes | None = None,
 ) -> pl.DataFrame:
-    """`links` with both hash distances on every exact link (they come without), so the
+    """`links` with both hash distances (and the colour distance) on every exact link (they
+    come without), so the
     grouping order and the explanations see them; null where a hash is missing. Flip/rotation
     links keep their own (transformed) distances: the untransformed ones would mislead."""
     a = links["a"].to_numpy().astype(np.int64)
@@ -443,6 +480,12 @@ def _with_distances(
         dd = np.where(ok, bit_distance(d[a], d[b]), 255).astype(np.uint8)
         links = links.with_columns(
             pl.col("dhash_distance").fill_null(pl.Series(dd, dtype=pl.UInt8).replace(255, None))
+        )
+    if color is not None:
+        ok = color.known[a] & color.known[b] & exact
+        cd = np.where(ok, bit_distance(color.codes[a], color.codes[b]), 255).astype(np.uint8)
+        links = links.with_columns(
+            pl.col("color_distance").fill_null(pl.Series(cd, dtype=pl.UInt8).replace(255, None))
         )
     return links
 

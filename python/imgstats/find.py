@@ -2,7 +2,8 @@
 
 The reference is a scan table (a frame, or the Parquet file ``imgstats scan -o ref.parquet``
 wrote). Exact matches join on ``content_hash`` / ``pixel_hash``; near matches use the same rule
-as `imgstats.duplicates` (`imgstats.match_rule`: pHash, confirmed by dHash in the wider radius),
+as `imgstats.duplicates` (`imgstats.match_rule`: pHash, confirmed by dHash and the colour
+signature in the wider radius),
 searched with the exact Rust Hamming index built once per call from the reference hashes (8 bytes
 an image), so no index file is needed.
 """
@@ -19,10 +20,12 @@ import polars as pl
 from imgstats._lazy import LazyModule
 from imgstats.hamming import low_information
 from imgstats.match_rule import (
+    DEFAULT_COLOR_THRESHOLD,
     MATCH_KINDS,
     NEAR,
     SAME_BYTES,
     SAME_PIXELS,
+    color_codes,
     cross_links,
     empty_links,
     links_frame,
@@ -35,7 +38,15 @@ else:
     np = LazyModule("numpy")
 
 #: What `find` scans new images for: the hashes, the exact keys and the low-information signals.
-FIND_METRICS = ["phash", "dhash", "content_hash", "pixel_hash", "entropy", "contrast"]
+FIND_METRICS = [
+    "phash",
+    "dhash",
+    "color_signature",
+    "content_hash",
+    "pixel_hash",
+    "entropy",
+    "contrast",
+]
 
 Images = Union[pl.DataFrame, str, "os.PathLike[str]", Sequence[Union[str, "os.PathLike[str]"]]]
 Reference = Union[pl.DataFrame, pl.LazyFrame, str, "os.PathLike[str]"]
@@ -93,6 +104,7 @@ def find(
     threshold: int | None = None,
     dhash_threshold: int | None = None,
     wide_threshold: int | None = None,
+    color_threshold: int | None = DEFAULT_COLOR_THRESHOLD,
     threads: int | None = None,
 ) -> pl.DataFrame:
     """The nearest matches of each new image in a reference scan, with the reason.
@@ -100,11 +112,13 @@ def find(
     Args:
         new_images: a scan table, or files / folders / globs to scan (with `FIND_METRICS`).
         reference: a scan table (frame or LazyFrame) or the path of a saved scan (Parquet),
-            with ``path`` and ``phash`` columns (``dhash``, ``content_hash``, ``pixel_hash``,
-            ``entropy``, ``contrast`` are used when present).
+            with ``path`` and ``phash`` columns (``dhash``, ``color_signature``,
+            ``content_hash``, ``pixel_hash``, ``entropy``, ``contrast`` are used when present).
         limit: at most this many matches per new image, strongest first.
         threshold, dhash_threshold, wide_threshold: the near rule, as in
-            `imgstats.duplicates` (defaults: pHash 12 alone, or 16 with dHash 12).
+            `imgstats.duplicates` (defaults: pHash 8 alone, or 16 with dHash 16 and the colour
+            signature within `color_threshold` bits when both sides have it).
+        color_threshold: colour-signature bits that must agree (None: no colour check).
         threads: worker threads for the scan and the search (default: all CPUs).
 
     Returns:
@@ -112,8 +126,8 @@ def find(
         ``near`` by pHash then dHash distance — and one row with null match columns for a new
         image without any match (so every new image is answered): ``path``, ``rank`` (1 =
         strongest; null without a match), ``match``, ``matched_path``, ``phash_distance``,
-        ``dhash_distance`` (null where a hash is missing), ``error`` (why a new image could not
-        be read, else null).
+        ``dhash_distance``, ``color_distance`` (colour-signature bits; null where a hash or
+        signature is missing), ``error`` (why a new image could not be read, else null).
     """
     from imgstats.duplicates import DEFAULT_DHASH_THRESHOLD, near_rule
 
@@ -127,8 +141,10 @@ def find(
     both = pl.concat([q.select("phash"), ref.select("phash")])
     if "dhash" in q.columns and "dhash" in ref.columns:
         both = both.with_columns(dhash=pl.lit(0, pl.UInt64))
+    if "color_signature" in q.columns and "color_signature" in ref.columns:
+        both = both.with_columns(color_signature=pl.lit(0, pl.UInt64))
     dt = DEFAULT_DHASH_THRESHOLD if dhash_threshold is None else dhash_threshold
-    rule = near_rule(both, "phash", threshold, dt, wide_threshold)
+    rule = near_rule(both, "phash", threshold, dt, wide_threshold, color_threshold)
 
     def hashes(df: pl.DataFrame, col: str) -> np.ndarray:
         out: np.ndarray = df[col].cast(pl.UInt64).fill_null(0).to_numpy().astype(np.uint64)
@@ -139,6 +155,8 @@ def find(
     qd = hashes(q, "dhash") if use_d else None
     rd = hashes(ref, "dhash") if use_d else None
     q_ok, r_ok = np.flatnonzero(_ok_rows(q)), np.flatnonzero(_ok_rows(ref))
+    qc = color_codes(q) if rule.color is not None else None
+    rc = color_codes(ref) if rule.color is not None else None
     near = cross_links(
         qh[q_ok],
         qd[q_ok] if qd is not None else None,
@@ -149,6 +167,8 @@ def find(
         threads,
         simple_pictures(q)[q_ok],
         simple_pictures(ref)[r_ok],
+        qc.take(q_ok) if qc is not None else None,
+        rc.take(r_ok) if rc is not None else None,
     )
     near = near.with_columns(
         pl.Series("a", q_ok[near["a"].to_numpy()], dtype=pl.UInt32),
@@ -168,8 +188,17 @@ def find(
         links = links.with_columns(
             pl.col("dhash_distance").fill_null(pl.Series(dd, dtype=pl.UInt8).replace(255, None))
         )
+    if qc is not None and rc is not None:
+        ok = qc.known[a] & rc.known[b]
+        cd = np.where(ok, np.bitwise_count(qc.codes[a] ^ rc.codes[b]), 255).astype(np.uint8)
+        links = links.with_columns(
+            pl.col("color_distance").fill_null(pl.Series(cd, dtype=pl.UInt8).replace(255, None))
+        )
     best = (
-        links.sort(["a", "kind", "phash_distance", "dhash_distance", "b"], nulls_last=True)
+        links.sort(
+            ["a", "kind", "phash_distance", "dhash_distance", "color_distance", "b"],
+            nulls_last=True,
+        )
         .unique(["a", "b"], keep="first", maintain_order=True)
         .with_columns(rank=pl.int_range(1, pl.len() + 1, dtype=pl.UInt32).over("a"))
         .filter(pl.col("rank") <= limit)
@@ -182,6 +211,7 @@ def find(
         ref["path"].cast(pl.Utf8).gather(best["b"]).alias("matched_path"),
         "phash_distance",
         "dhash_distance",
+        "color_distance",
     )
     queries = q.select(
         pl.col("path").cast(pl.Utf8),
@@ -189,5 +219,12 @@ def find(
     ).with_row_index("_row")
     out = queries.join(matched, on="_row", how="left").sort("_row", "rank", nulls_last=True)
     return out.select(
-        "path", "rank", "match", "matched_path", "phash_distance", "dhash_distance", "error"
+        "path",
+        "rank",
+        "match",
+        "matched_path",
+        "phash_distance",
+        "dhash_distance",
+        "color_distance",
+        "error",
     )

@@ -4,7 +4,9 @@ build groups and answers from.
 A *link* joins two rows and carries its reason (`MATCH_KINDS`) and the distances that decided it.
 Exact links come from equal ``content_hash`` (same bytes) or ``pixel_hash`` (same pixels); near
 links from the perceptual hashes under `NearRule`: pHash within ``phash`` bits decides alone;
-within the wider ``wide`` radius, dHash must agree (within ``dhash`` bits). The candidates come
+within the wider ``wide`` radius, dHash must agree (within ``dhash`` bits) and, with a
+``color_signature`` column, the colour signature too (within ``color`` bits: the hashes see luma
+only, the signature tells one layout in two colour schemes apart). The candidates come
 from the exact Rust Hamming index (one search per tier, see `_rule_pairs`) and every candidate is
 checked against the whole rule, so the links are exactly those a brute-force check finds
 (``tests/test_duplicates_rule.py``).
@@ -12,7 +14,7 @@ checked against the whole rule, so the links are exactly those a brute-force che
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -30,15 +32,109 @@ else:
 MATCH_KINDS: tuple[str, ...] = ("same_bytes", "same_pixels", "near", "flip_rotation", "crop")
 SAME_BYTES, SAME_PIXELS, NEAR, FLIP_ROTATION = range(4)
 
-#: Luma-histogram entropy (bits) below which a picture is *simple*: pHash alone never matches it.
-SIMPLE_ENTROPY_BITS: float = 1.0
+
+#: Luma-histogram entropy (bits) below which a picture is *simple* (two-tone art, logos, diagrams,
+#: flat UI): pHash alone never matches two simple pictures. A two-tone picture is at most 1 bit (a
+#: 50/50 split), a flat three-colour logo 1.6; their JPEG and resized copies gain up to ~0.7 bits
+#: at the edges (a logo at 1.04 bits: 1.86 at JPEG q10), so 2 (``benches/bench_near_dups.py``).
+SIMPLE_ENTROPY_BITS: float = 2.0
 
 
-def simple_pictures(df: pl.DataFrame) -> np.ndarray:
-    """Rows whose ``entropy`` is below `SIMPLE_ENTROPY_BITS` (none without the column)."""
+#: Whether the pHash-alone tier also needs the colour check (with a colour signature).
+ALONE_NEEDS_COLOR: bool = True
+
+#: Whether the pHash-alone tier is closed to a pair when *both* pictures are simple (True) or
+#: when either is (False). pHash confuses two simple pictures of different layouts (a split at
+#: 30 % and one at 80 % are 4 bits apart); a simple picture and a textured one are not confused
+#: that way, and closing the tier there lost a photo brightened until it was washed out (entropy
+#: 3.8 -> 0.35 bits, dHash 25 bits away) in ``benches/bench_near_dups.py``.
+SIMPLE_PAIRS_NEED_BOTH: bool = True
+
+
+def simple_pictures(df: pl.DataFrame, bits: float | None = None) -> np.ndarray:
+    """Rows whose ``entropy`` is below `bits` (default `SIMPLE_ENTROPY_BITS`; none without the
+    column)."""
     if "entropy" not in df.columns:
         return np.zeros(df.height, dtype=bool)
-    out: np.ndarray = (df["entropy"] < SIMPLE_ENTROPY_BITS).fill_null(False).to_numpy()
+    limit = SIMPLE_ENTROPY_BITS if bits is None else bits
+    out: np.ndarray = (df["entropy"] < limit).fill_null(False).to_numpy()
+    return out
+
+
+#: Colour-signature bits within which the confirmed tier's pictures must agree (the L1 distance
+#: of the 8 quantised chroma levels, `NearRule.color`); from ``benches/bench_near_dups.py``
+#: (docs/duplicates.md).
+DEFAULT_COLOR_THRESHOLD: int = 6
+
+
+#: The colour signature of a picture without colour (every cell neutral): a grayscale copy.
+NEUTRAL_SIGNATURE: int = 0x0F0F0F0F0F0F0F0F
+#: A neutral (grayscale) picture passes the colour check against a coloured one when it is a
+#: grayscale *copy*: both hashes within the pHash-alone radius and luma contrasts (std) within
+#: this ratio. A grayscale copy has its original's luma, while a black|white split and a
+#: navy|red one (the same layout to pHash and dHash) are 4x apart in contrast.
+GRAY_COPY_CONTRAST_RATIO: float = 1.5
+
+
+@dataclass(frozen=True)
+class ColorCodes:
+    """One side's colour signatures (uint64), which are known (a null signature never passes
+    the colour check) and the luma contrast of each row (NaN when not scanned)."""
+
+    codes: np.ndarray
+    known: np.ndarray
+    contrast: np.ndarray
+
+    def take(self, rows: np.ndarray) -> ColorCodes:
+        """These rows only."""
+        return ColorCodes(self.codes[rows], self.known[rows], self.contrast[rows])
+
+    def transformed(self, transforms: Sequence[str]) -> ColorCodes:
+        """The signatures of every row's mirrored / rotated picture, one block per transform."""
+        moved = [transformed_color_signature(self.codes, t) for t in transforms]
+        k = len(transforms)
+        return ColorCodes(np.concatenate(moved), np.tile(self.known, k), np.tile(self.contrast, k))
+
+
+def color_codes(df: pl.DataFrame) -> ColorCodes | None:
+    """The ``color_signature`` column (and ``contrast``) as `ColorCodes`, or None without it."""
+    if "color_signature" not in df.columns:
+        return None
+    col = df["color_signature"].cast(pl.UInt64)
+    contrast = (
+        df["contrast"].cast(pl.Float64).fill_null(float("nan")).to_numpy()
+        if "contrast" in df.columns
+        else np.full(df.height, np.nan)
+    )
+    return ColorCodes(
+        col.fill_null(0).to_numpy().astype(np.uint64), col.is_not_null().to_numpy(), contrast
+    )
+
+
+#: Where each 2×2 cell of the colour signature goes under a dihedral transform (Pillow's
+#: ``Transpose`` names): ``new cell k = old cell PERM[k]``, cells top-left, top-right,
+#: bottom-left, bottom-right (``src/stats/color_signature.rs``; checked against Pillow's
+#: transforms in ``tests/test_color_signature.py``).
+COLOR_CELL_PERMUTATIONS: dict[str, tuple[int, int, int, int]] = {
+    "hflip": (1, 0, 3, 2),
+    "vflip": (2, 3, 0, 1),
+    "rot90": (1, 3, 0, 2),
+    "rot180": (3, 2, 1, 0),
+    "rot270": (2, 0, 3, 1),
+    "transpose": (0, 2, 1, 3),
+    "transverse": (3, 1, 2, 0),
+}
+
+
+def transformed_color_signature(codes: np.ndarray, transform: str) -> np.ndarray:
+    """The colour signatures of the mirrored / rotated pictures: each cell is 16 bits of the
+    code, so a dihedral transform only moves those 16-bit groups."""
+    perm = COLOR_CELL_PERMUTATIONS[transform]
+    codes = np.asarray(codes, dtype=np.uint64)
+    out = np.zeros_like(codes)
+    mask = np.uint64(0xFFFF)
+    for new, old in enumerate(perm):
+        out |= ((codes >> np.uint64(16 * old)) & mask) << np.uint64(16 * new)
     return out
 
 
@@ -49,6 +145,7 @@ LINK_SCHEMA: dict[str, type[pl.DataType]] = {
     "kind": pl.UInt8,
     "phash_distance": pl.UInt8,
     "dhash_distance": pl.UInt8,
+    "color_distance": pl.UInt8,
 }
 
 
@@ -58,7 +155,8 @@ class NearRule:
 
     Near when the first hash (pHash) is within ``phash`` bits; or, with a confirming dHash
     (``dhash`` set and a ``dhash`` column present), when pHash is within the wider ``wide`` radius
-    and dHash within ``dhash`` bits. ``dhash=None`` decides by the first hash alone.
+    and dHash within ``dhash`` bits and (``color`` set, a ``color_signature`` column present) the
+    colour signatures within ``color`` bits. ``dhash=None`` decides by the first hash alone.
 
     *Simple* pictures (few grey levels: two-tone art, diagrams; `SIMPLE_ENTROPY_BITS`) never
     match by pHash alone: pHash confuses two-tone pictures of different layouts (a split at 30 %
@@ -71,6 +169,9 @@ class NearRule:
     #: Both hashes within their bounds (no pHash-alone tier, no wide tier): the rule for
     #: flip/rotation links, where seven transformed hashes multiply the chances of a chance match.
     both: bool = False
+    #: Colour-signature bits (L1 distance of the quantised chroma levels) that must agree in the
+    #: confirmed tier (None: no colour check).
+    color: int | None = None
 
     @property
     def radius(self) -> int:
@@ -81,11 +182,16 @@ class NearRule:
         """The rule in words, for messages and the CLI summary."""
         if self.dhash is None:
             return f"hash within {self.phash} bits"
+        colour = (
+            f"; colour signature within {self.color} bits (or a grayscale copy)"
+            if self.color is not None
+            else ""
+        )
         if self.both:
-            return f"pHash within {self.phash} bits and dHash within {self.dhash} bits"
+            return f"pHash within {self.phash} bits and dHash within {self.dhash} bits{colour}"
         return (
             f"pHash within {self.phash} bits, or within {self.radius} bits with dHash within "
-            f"{self.dhash} bits"
+            f"{self.dhash} bits{colour}"
         )
 
 
@@ -106,23 +212,53 @@ def links_frame(
     kind: int,
     pd: np.ndarray | None,
     dd: np.ndarray | None,
+    cd: np.ndarray | None = None,
 ) -> pl.DataFrame:
-    """A link table from index arrays; missing distances are null."""
+    """A link table from index arrays; missing distances (None, or 255 in `cd`) are null."""
     n = len(a)
+
+    def dist(x: np.ndarray | None) -> pl.Series:
+        if x is None:
+            return pl.Series([None] * n, dtype=pl.UInt8)
+        return pl.Series(x, dtype=pl.UInt8).replace(255, None)
+
     return pl.DataFrame(
         {
             "a": pl.Series(a, dtype=pl.UInt32),
             "b": pl.Series(b, dtype=pl.UInt32),
             "kind": pl.Series(np.full(n, kind, dtype=np.uint8), dtype=pl.UInt8),
-            "phash_distance": pl.Series(pd, dtype=pl.UInt8)
-            if pd is not None
-            else pl.Series([None] * n, dtype=pl.UInt8),
-            "dhash_distance": pl.Series(dd, dtype=pl.UInt8)
-            if dd is not None
-            else pl.Series([None] * n, dtype=pl.UInt8),
+            "phash_distance": dist(pd),
+            "dhash_distance": dist(dd),
+            "color_distance": dist(cd),
         },
         schema=LINK_SCHEMA,
     )
+
+
+def _color_check(
+    color1: ColorCodes | None,
+    color2: ColorCodes | None,
+    i: np.ndarray,
+    j: np.ndarray,
+    radius: int,
+    copy_luma: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray] | tuple[None, None]:
+    """(colour distance with 255 where a signature is unknown, whether the pair passes the
+    colour check): within `radius` bits, or a grayscale copy: one signature neutral, the luma
+    structure a copy's (`copy_luma`: both hashes within the pHash-alone radius) and the luma
+    contrasts within `GRAY_COPY_CONTRAST_RATIO` (unknown contrast passes)."""
+    if color1 is None or color2 is None:
+        return None, None
+    known = color1.known[i] & color2.known[j]
+    c1, c2 = color1.codes[i], color2.codes[j]
+    cd = np.where(known, bit_distance(c1, c2), 255).astype(np.uint8)
+    neutral = (c1 == np.uint64(NEUTRAL_SIGNATURE)) | (c2 == np.uint64(NEUTRAL_SIGNATURE))
+    k1, k2 = color1.contrast[i], color2.contrast[j]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.maximum(k1, k2) / np.minimum(k1, k2)
+    same_luma = ~(ratio > GRAY_COPY_CONTRAST_RATIO)  # NaN (unknown) passes
+    ok = known & ((cd <= radius) | (neutral & same_luma & copy_luma))
+    return cd, ok
 
 
 def _rule_pairs(
@@ -134,40 +270,64 @@ def _rule_pairs(
     rule: NearRule,
     simple1: np.ndarray | None,
     simple2: np.ndarray | None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
-    """Every pair ``(i in set 1, j in set 2)`` satisfying `rule`, with its distances.
+    color1: ColorCodes | None = None,
+    color2: ColorCodes | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """Every pair ``(i in set 1, j in set 2)`` satisfying `rule`, with its distances (pHash,
+    dHash, colour; the colour distance is 255 where a signature is unknown).
 
     `search(x1, x2, k)` is an exact Hamming search returning the index pairs within k. The
     candidates are the union of two searches, each at the smaller radius that covers a tier:
     pHash within ``rule.phash`` (the pHash-alone tier), and for the confirmed tier the hash with
     the smaller bound (dHash within ``rule.dhash`` when that is below ``rule.wide``: a radius-16
-    pHash search costs ~30 s at 1M hashes, radius 10 about 1 s). Every candidate is then checked
-    against the whole rule, so the result is exactly the brute-force set.
+    pHash search costs ~30-60 s at 1M hashes, radius 10 about 1-3 s); when that is pHash within
+    ``rule.wide`` it holds the first tier's candidates too, and is the only search. The colour
+    signature is never searched (neutral pictures share one value, which would fill one bucket):
+    it only filters. Every candidate is then checked against the whole rule, so the result is
+    exactly the brute-force set.
     """
-    i, j = search(h1, h2, rule.phash)
+    if rule.color is None:
+        color1 = color2 = None
+    wide = rule.wide if rule.wide is not None else rule.phash
+    confirmed_by_phash = (
+        d1 is not None and rule.dhash is not None and not rule.both and rule.dhash >= wide
+    )
+    # The wide pHash search (when it is the confirmed tier's) holds the pHash-alone candidates.
+    i, j = search(h1, h2, max(wide, rule.phash) if confirmed_by_phash else rule.phash)
     if d1 is None or d2 is None or rule.dhash is None:
-        return i, j, bit_distance(h1[i], h2[j]), None
+        return i, j, bit_distance(h1[i], h2[j]), None, None
     if rule.both:
         pd, dd = bit_distance(h1[i], h2[j]), bit_distance(d1[i], d2[j])
+        copy_luma = (pd <= rule.phash) & (dd <= rule.phash)
+        cd, color_ok = _color_check(color1, color2, i, j, rule.color or 0, copy_luma)
         ok = dd <= rule.dhash
-        return i[ok], j[ok], pd[ok], dd[ok]
-    wide = rule.wide if rule.wide is not None else rule.phash
+        if color_ok is not None:
+            ok &= color_ok
+        return i[ok], j[ok], pd[ok], dd[ok], cd[ok] if cd is not None else None
     if rule.dhash < wide:
         i2, j2 = search(d1, d2, rule.dhash)
-    else:
-        i2, j2 = search(h1, h2, wide)
-    # One int64 key per pair: a 1-D unique is far cheaper than a 2-D one.
-    n2 = np.int64(len(h2))
-    key = np.unique(
-        np.concatenate([i, i2]).astype(np.int64) * n2 + np.concatenate([j, j2]).astype(np.int64)
-    )
-    i, j = key // n2, key % n2
+        # One int64 key per pair: a 1-D unique is far cheaper than a 2-D one.
+        n2 = np.int64(len(h2))
+        key = np.unique(
+            np.concatenate([i, i2]).astype(np.int64) * n2 + np.concatenate([j, j2]).astype(np.int64)
+        )
+        i, j = key // n2, key % n2
     pd, dd = bit_distance(h1[i], h2[j]), bit_distance(d1[i], d2[j])
+    copy_luma = (pd <= rule.phash) & (dd <= rule.phash)
+    cd, color_ok = _color_check(color1, color2, i, j, rule.color or 0, copy_luma)
     alone = pd <= rule.phash
     if simple1 is not None and simple2 is not None:
-        alone &= ~(simple1[i] | simple2[j])
-    ok = alone | ((pd <= wide) & (dd <= rule.dhash))
-    return i[ok], j[ok], pd[ok], dd[ok]
+        if SIMPLE_PAIRS_NEED_BOTH:
+            alone &= ~(simple1[i] & simple2[j])
+        else:
+            alone &= ~(simple1[i] | simple2[j])
+    confirmed = (pd <= wide) & (dd <= rule.dhash)
+    if color_ok is not None:
+        confirmed &= color_ok
+        if ALONE_NEEDS_COLOR:
+            alone &= color_ok
+    ok = alone | confirmed
+    return i[ok], j[ok], pd[ok], dd[ok], cd[ok] if cd is not None else None
 
 
 def self_links(
@@ -177,9 +337,10 @@ def self_links(
     rule: NearRule,
     threads: int | None,
     simple: np.ndarray | None = None,
+    color: ColorCodes | None = None,
 ) -> pl.DataFrame:
-    """Near links among `rows` (indices into `h`/`d`/`simple`) under `rule`: every pair,
-    exactly."""
+    """Near links among `rows` (indices into `h`/`d`/`simple`/`color`) under `rule`: every
+    pair, exactly."""
     if len(rows) < 2:
         return empty_links()
 
@@ -190,8 +351,9 @@ def self_links(
     hs = h[rows]
     ds = d[rows] if d is not None else None
     ss = simple[rows] if simple is not None else None
-    i, j, pd, dd = _rule_pairs(search, hs, hs, ds, ds, rule, ss, ss)
-    return links_frame(rows[i], rows[j], NEAR, pd, dd)
+    cs = color.take(rows) if color is not None else None
+    i, j, pd, dd, cd = _rule_pairs(search, hs, hs, ds, ds, rule, ss, ss, cs, cs)
+    return links_frame(rows[i], rows[j], NEAR, pd, dd, cd)
 
 
 def cross_links(
@@ -204,6 +366,8 @@ def cross_links(
     threads: int | None,
     query_simple: np.ndarray | None = None,
     base_simple: np.ndarray | None = None,
+    query_color: ColorCodes | None = None,
+    base_color: ColorCodes | None = None,
 ) -> pl.DataFrame:
     """Links ``(a = query index, b = base index)`` for every pair under `rule`, exactly."""
     if len(query_h) == 0 or len(base_h) == 0:
@@ -215,17 +379,26 @@ def cross_links(
         )
         return i, j
 
-    i, j, pd, dd = _rule_pairs(
-        search, query_h, base_h, query_d, base_d, rule, query_simple, base_simple
+    i, j, pd, dd, cd = _rule_pairs(
+        search,
+        query_h,
+        base_h,
+        query_d,
+        base_d,
+        rule,
+        query_simple,
+        base_simple,
+        query_color,
+        base_color,
     )
-    return links_frame(i, j, kind, pd, dd)
+    return links_frame(i, j, kind, pd, dd, cd)
 
 
 def strongest_link(links: pl.DataFrame, names: pl.Series) -> pl.DataFrame:
-    """Each row's strongest link (either end): kind, then pHash, dHash, partner.
+    """Each row's strongest link (either end): kind, then pHash, dHash, colour, partner.
 
     Returns ``row``, ``match`` (a `MATCH_KINDS` name), ``matched_path``, ``phash_distance``,
-    ``dhash_distance`` for rows with at least one link.
+    ``dhash_distance``, ``color_distance`` for rows with at least one link.
     """
     both = pl.concat(
         [
@@ -238,7 +411,10 @@ def strongest_link(links: pl.DataFrame, names: pl.Series) -> pl.DataFrame:
         ]
     )
     best = (
-        both.sort(["row", "kind", "phash_distance", "dhash_distance", "other"], nulls_last=True)
+        both.sort(
+            ["row", "kind", "phash_distance", "dhash_distance", "color_distance", "other"],
+            nulls_last=True,
+        )
         .group_by("row", maintain_order=True)
         .first()
     )
@@ -249,4 +425,5 @@ def strongest_link(links: pl.DataFrame, names: pl.Series) -> pl.DataFrame:
         names.gather(best["other"]).alias("matched_path"),
         "phash_distance",
         "dhash_distance",
+        "color_distance",
     )

@@ -314,6 +314,12 @@ metric_table! {
     ahash: Pixels(Luma, Scale::ShortSide(HASH_MIN_SIDE)) {
         ahash: u64 = |img| Some(img.hashes()[2]),
     },
+    /// Colour signature at `COLOR_LONG_SIDE`: opponent chroma of 2×2 cells as a unary code, so
+    /// the Hamming distance of two signatures is a colour distance (`stats::color_signature`);
+    /// it lets `duplicates` keep apart one layout in different colours.
+    color_signature: Pixels(Rgb, Scale::LongSide(COLOR_LONG_SIDE)) {
+        color_signature: u64 = |img| Some(img.color_signature()),
+    },
     /// pHash of the mirrored and 90°-rotated picture (Pillow's `Transpose` names; `rot90` is
     /// counter-clockwise), from the same 32×32 DCT as `phash` (`duplicates(invariant=True)`).
     phash_dihedral: Pixels(Luma, Scale::ShortSide(HASH_MIN_SIDE)) {

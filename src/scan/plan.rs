@@ -161,6 +161,7 @@ pub(crate) struct Image<'a> {
     atmosphere: OnceCell<stats::atmosphere::Atmosphere>,
     illuminant: OnceCell<stats::illuminant::Illuminant>,
     motion: OnceCell<stats::motion::Motion>,
+    color_signature: OnceCell<u64>,
 }
 
 impl<'a> Image<'a> {
@@ -183,6 +184,7 @@ impl<'a> Image<'a> {
             atmosphere: OnceCell::new(),
             illuminant: OnceCell::new(),
             motion: OnceCell::new(),
+            color_signature: OnceCell::new(),
         }
     }
 
@@ -329,6 +331,15 @@ impl<'a> Image<'a> {
             let luma = luma_from_rgb(&p.data);
             let (luma, w, h) = orient_l8(&luma, p.width, p.height, self.orientation());
             stats::motion::motion(&luma, w, h)
+        })
+    }
+
+    /// The colour signature (`stats::color_signature`) of the shared [`COLOR_LONG_SIDE`] plane,
+    /// its 2×2 cells taken on the displayed picture.
+    pub(crate) fn color_signature(&self) -> u64 {
+        *self.color_signature.get_or_init(|| {
+            let p = self.rgb_fit(COLOR_LONG_SIDE);
+            stats::color_signature::color_signature(&p.data, p.width, p.height, self.orientation())
         })
     }
 

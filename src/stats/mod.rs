@@ -8,10 +8,12 @@
 //! - `color.rs`: colorfulness, is_grayscale (interleaved RGB),
 //! - `atmosphere.rs` (with `min_filter.rs`): haze and airlight (dark channel prior),
 //! - `illuminant.rs`: saturation, warmth, tint (HSV / CIELAB on RGB),
-//! - `motion.rs`: motion_blur, blur_angle (structure tensors of fine vs coarse detail).
+//! - `motion.rs`: motion_blur, blur_angle (structure tensors of fine vs coarse detail),
+//! - `color_signature.rs`: color_signature (2×2 cells of opponent chroma as a unary `u64` code).
 
 pub mod atmosphere;
 mod color;
+pub mod color_signature;
 mod histogram;
 pub mod illuminant;
 mod laplacian;

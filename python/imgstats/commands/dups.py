@@ -16,6 +16,7 @@ import polars as pl
 from imgstats.commands.moves import MoveError, move_files, undo
 from imgstats.commands.output import write_table
 from imgstats.duplicates import (
+    DEFAULT_COLOR_THRESHOLD,
     DEFAULT_DHASH_THRESHOLD,
     NEAR_PHASH_THRESHOLD,
     WIDE_PHASH_THRESHOLD,
@@ -26,17 +27,28 @@ from imgstats.duplicates import (
 )
 from imgstats.scan import scan
 
-#: What `dups` scans: the hashes, exact-copy keys, the low-information signals, and sharpness for
-#: ``--keep sharpest`` (width/height/file_size for ``largest`` are always in a scan).
-DUPS_METRICS = ["phash", "dhash", "content_hash", "pixel_hash", "entropy", "contrast", "sharpness"]
+#: What `dups` scans: the hashes and colour signature, exact-copy keys, the low-information
+#: signals, and sharpness for ``--keep sharpest`` (width/height/file_size for ``largest`` are
+#: always in a scan).
+DUPS_METRICS = [
+    "phash",
+    "dhash",
+    "color_signature",
+    "content_hash",
+    "pixel_hash",
+    "entropy",
+    "contrast",
+    "sharpness",
+]
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "dups",
         help="find exact and near-duplicate images and choose which copy to keep",
-        description="Group exact copies (same bytes or pixels) and near copies (pHash and dHash "
-        "agreeing), keep one image per group, and list the others. Nothing is deleted.",
+        description="Group exact copies (same bytes or pixels) and near copies (pHash, dHash and "
+        "a colour signature agreeing), keep one image per group, and list the others. Nothing "
+        "is deleted.",
     )
     p.add_argument("sources", nargs="+", help="directories (recursive), globs or files")
     p.add_argument(
@@ -50,8 +62,8 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         type=int,
         default=None,
         help=f"pHash bits that make a near copy on their own (default {NEAR_PHASH_THRESHOLD}; "
-        f"up to {WIDE_PHASH_THRESHOLD} bits when dHash agrees within {DEFAULT_DHASH_THRESHOLD}; "
-        "see docs/duplicates.md)",
+        f"up to {WIDE_PHASH_THRESHOLD} bits when dHash agrees within {DEFAULT_DHASH_THRESHOLD} "
+        f"and the colour signature within {DEFAULT_COLOR_THRESHOLD}; see docs/duplicates.md)",
     )
     p.add_argument(
         "--keep",
@@ -75,7 +87,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         "--explain",
         action="store_true",
         help="print every group: each image, why it matched (same_bytes, same_pixels, near, "
-        "flip_rotation, crop), the image it matched and the hash distances",
+        "flip_rotation, crop), the image it matched and the hash and colour distances",
     )
     p.add_argument(
         "--not-duplicates",
