@@ -419,3 +419,42 @@ def test_dups_explain_shows_the_colour_distance(
     c = {Path(p).name: v for p, v in zip(df["path"], df["color_signature"])}
     bits = (c["a.png"] ^ c["a_q50.jpg"]).bit_count()
     assert all(f"color {bits})" in line and "near to" in line for line in lines), out
+
+
+def test_default_wide_radius_narrows_past_the_pair_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default wide tier keeps its radius while fair-coin pairs within it fit the budget,
+    narrows bit by bit past it (binomial counts, independent of the code), and says so."""
+    from math import comb
+
+    import importlib
+
+    dup = importlib.import_module("imgstats.duplicates")  # the module, not the function
+
+    def fair_pairs(n: int, r: int) -> float:
+        return n * (n - 1) / 2 * sum(comb(64, k) for k in range(r + 1)) / 2.0**64
+
+    for n in (1_000, 1_000_000, 2_000_000, 4_000_000, 10_000_000, 100_000_000):
+        r = dup.default_wide_threshold(n)
+        assert r == 16 or fair_pairs(n, r + 1) > dup.WIDE_PAIR_BUDGET
+        assert r == dup.NEAR_PHASH_THRESHOLD or fair_pairs(n, r) <= dup.WIDE_PAIR_BUDGET
+    assert dup.default_wide_threshold(1_000_000) == 16
+    assert dup.default_wide_threshold(10_000_000) == 13
+
+    rng = np.random.default_rng(3)
+    df = pl.DataFrame(
+        {
+            "path": [f"{i}.png" for i in range(200)],
+            "phash": rng.integers(0, 2**63, 200, dtype=np.int64).astype(np.uint64),
+            "dhash": rng.integers(0, 2**63, 200, dtype=np.int64).astype(np.uint64),
+        }
+    )
+    # A tiny budget narrows the default for 200 rows, with a warning naming the override.
+    monkeypatch.setattr(dup, "WIDE_PAIR_BUDGET", 1.0)
+    with pytest.warns(UserWarning, match="wide_threshold=16 to force"):
+        narrowed = dup.near_rule(df, "phash", None, None, None)
+    assert narrowed.wide < 16
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert dup.near_rule(df, "phash", None, None, 16).wide == 16  # explicit: as given

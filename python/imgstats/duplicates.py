@@ -75,6 +75,30 @@ NEAR_PHASH_THRESHOLD: int = 8
 WIDE_PHASH_THRESHOLD: int = 16
 DEFAULT_DHASH_THRESHOLD: int = 16
 
+#: Candidate pairs the default wide tier may hold, counted as if hash bits were fair coins. The
+#: wide search materialises every pair within its pHash radius, and their number grows with the
+#: square of the rows: radius 16 holds ~19 million pairs among 1M unrelated images but ~1.9
+#: billion among 10M (tens of GB). Past this budget the *default* radius is narrowed (with a
+#: warning) instead of exhausting memory; a radius passed explicitly is always used as given.
+WIDE_PAIR_BUDGET: float = 50e6
+
+
+def default_wide_threshold(rows: int, budget: float | None = None) -> int:
+    """The default wide pHash radius for `rows` images: `WIDE_PHASH_THRESHOLD`, narrowed bit by
+    bit (not below `NEAR_PHASH_THRESHOLD`) while fair-coin hashes would hold more than `budget`
+    pairs within it. 16 up to ~1.6M rows, 15 to ~2.9M, 14 to ~5.3M, 13 to ~10.3M (fair-coin
+    counts: clustered real hashes hold more)."""
+    from math import comb
+
+    budget = WIDE_PAIR_BUDGET if budget is None else budget
+    pairs = rows * (rows - 1) / 2
+    for radius in range(WIDE_PHASH_THRESHOLD, NEAR_PHASH_THRESHOLD, -1):
+        share = sum(comb(64, k) for k in range(radius + 1)) / 2.0**64
+        if pairs * share <= budget:
+            return radius
+    return NEAR_PHASH_THRESHOLD
+
+
 KeepPolicy = Union[Literal["sharpest", "largest", "first"], Callable[[pl.DataFrame], int]]
 
 __all__ = [
@@ -190,10 +214,19 @@ def near_rule(
     if confirm is None:
         return NearRule(check_threshold(DEFAULT_THRESHOLD if threshold is None else threshold))
     color = color_threshold if "color_signature" in df.columns else None
+    if wide_threshold is None:
+        wide_threshold = default_wide_threshold(df.height)
+        if wide_threshold < WIDE_PHASH_THRESHOLD:
+            warnings.warn(
+                f"{df.height:,} rows: the confirmed pHash tier is narrowed from "
+                f"{WIDE_PHASH_THRESHOLD} to {wide_threshold} bits so its candidate pairs fit in "
+                f"memory (WIDE_PAIR_BUDGET); pass wide_threshold={WIDE_PHASH_THRESHOLD} to force",
+                stacklevel=3,
+            )
     return NearRule(
         check_threshold(NEAR_PHASH_THRESHOLD if threshold is None else threshold),
         check_threshold(confirm),
-        check_threshold(WIDE_PHASH_THRESHOLD if wide_threshold is None else wide_threshold),
+        check_threshold(wide_threshold),
         color=check_threshold(color) if color is not None else None,
     )
 
