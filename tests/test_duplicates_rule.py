@@ -449,12 +449,12 @@ def test_default_wide_radius_narrows_past_the_pair_budget(monkeypatch: pytest.Mo
         }
     )
     # A tiny budget narrows the default for 200 rows, with a warning naming the override.
-    monkeypatch.setattr(dup, "WIDE_PAIR_BUDGET", 1.0)
+    monkeypatch.setattr(dup, "WIDE_PAIR_BUDGET", 1e-3)
     with pytest.warns(UserWarning, match="wide_threshold=16 to force"):
-        narrowed = dup.near_rule(df, "phash", None, None, None)
+        narrowed = dup.near_rule(df, "phash", None, 16, None)
     assert narrowed.wide < 16
     import warnings
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert dup.near_rule(df, "phash", None, None, 16).wide == 16  # explicit: as given
+        assert dup.near_rule(df, "phash", None, 16, 16).wide == 16  # explicit: as given
