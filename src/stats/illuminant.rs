@@ -68,6 +68,22 @@ fn lab_f(t: f32) -> f32 {
     if t > EPS { root } else { toe }
 }
 
+/// One pixel's `(saturation, a*, b*)`. A function, not a closure, so that it can be forced
+/// inline: called out of line (as LLVM chose for the closure) the lane loops do not vectorise.
+#[inline(always)]
+fn pixel_values(p: &[u8], lut: &[f32; 256], scale: &[[f32; 3]; 3]) -> (f32, f32, f32) {
+    let (r8, g8, b8) = (p[0], p[1], p[2]);
+    let mx = r8.max(g8).max(b8);
+    let mn = r8.min(g8).min(b8);
+    // max(mx, 1): a black pixel gives 0 / 1 = 0, branch-free.
+    let sat = (mx - mn) as f32 / mx.max(1) as f32;
+    let (r, g, bl) = (lut[r8 as usize], lut[g8 as usize], lut[b8 as usize]);
+    let fx = lab_f(scale[0][0] * r + scale[0][1] * g + scale[0][2] * bl);
+    let fy = lab_f(scale[1][0] * r + scale[1][1] * g + scale[1][2] * bl);
+    let fz = lab_f(scale[2][0] * r + scale[2][1] * g + scale[2][2] * bl);
+    (sat, 500.0 * (fx - fy), 200.0 * (fy - fz))
+}
+
 crate::cpu::dispatch! {
 /// `saturation`, `warmth` and `tint` of interleaved 8-bit RGB in one pass. NaN for no pixels.
 pub fn illuminant(rgb: &[u8]) -> Illuminant {
@@ -83,18 +99,7 @@ pub fn illuminant(rgb: &[u8]) -> Illuminant {
     let m = SRGB_TO_XYZ;
     let white: [f32; 3] = std::array::from_fn(|i| m[i][0] + m[i][1] + m[i][2]);
     let scale: [[f32; 3]; 3] = std::array::from_fn(|i| std::array::from_fn(|j| m[i][j] / white[i]));
-    let pixel = |p: &[u8]| -> (f32, f32, f32) {
-        let (r8, g8, b8) = (p[0], p[1], p[2]);
-        let mx = r8.max(g8).max(b8);
-        let mn = r8.min(g8).min(b8);
-        // max(mx, 1): a black pixel gives 0 / 1 = 0, branch-free.
-        let sat = (mx - mn) as f32 / mx.max(1) as f32;
-        let (r, g, bl) = (lut[r8 as usize], lut[g8 as usize], lut[b8 as usize]);
-        let fx = lab_f(scale[0][0] * r + scale[0][1] * g + scale[0][2] * bl);
-        let fy = lab_f(scale[1][0] * r + scale[1][1] * g + scale[1][2] * bl);
-        let fz = lab_f(scale[2][0] * r + scale[2][1] * g + scale[2][2] * bl);
-        (sat, 500.0 * (fx - fy), 200.0 * (fy - fz))
-    };
+    let pixel = |p: &[u8]| pixel_values(p, lut, &scale);
     // LANES independent f32 accumulators per quantity so the loop vectorises (a single float
     // sum is a serial dependency the compiler may not reorder); flushed to f64 every 1024 pixels
     // to keep the rounding error far below 1e-6.
@@ -116,7 +121,23 @@ pub fn illuminant(rgb: &[u8]) -> Illuminant {
         a_sum += a.iter().map(|&v| v as f64).sum::<f64>();
         b_sum += b.iter().map(|&v| v as f64).sum::<f64>();
     }
-    for p in blocks.remainder().chunks_exact(3) {
+    // The tail (all of an image under 1024 pixels, e.g. a 28×28 thumbnail) is summed pixel by
+    // pixel in f64. Its per-pixel values are computed LANES at a time into arrays first, so that
+    // part vectorises like the blocks; the sums keep pixel order, so the result is the same bits
+    // as summing each pixel as it is computed.
+    let mut groups = blocks.remainder().chunks_exact(3 * LANES);
+    for group in &mut groups {
+        let (mut s, mut a, mut b) = ([0f32; LANES], [0f32; LANES], [0f32; LANES]);
+        for l in 0..LANES {
+            (s[l], a[l], b[l]) = pixel(&group[3 * l..3 * l + 3]);
+        }
+        for l in 0..LANES {
+            s_sum += s[l] as f64;
+            a_sum += a[l] as f64;
+            b_sum += b[l] as f64;
+        }
+    }
+    for p in groups.remainder().chunks_exact(3) {
         let (ps, pa, pb) = pixel(p);
         s_sum += ps as f64;
         a_sum += pa as f64;
@@ -134,6 +155,7 @@ pub fn illuminant(rgb: &[u8]) -> Illuminant {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cpu::testing::same_on_every_level;
     use crate::stats::atmosphere::tests::fixture_rgb;
 
     fn close(a: f64, b: f64, tol: f64) -> bool {
@@ -207,6 +229,29 @@ mod tests {
         assert!(illuminant(&gain(1.2, 1.0, 0.8)).warmth > c0.warmth);
         assert!(illuminant(&gain(0.8, 1.0, 1.2)).warmth < c0.warmth);
         assert!(illuminant(&gain(1.0, 1.15, 1.0)).tint < c0.tint);
+    }
+
+    #[test]
+    fn small_images_are_the_in_order_sum_of_their_pixels_on_every_level() {
+        // Under 1024 pixels every pixel is in the tail, which is defined as the f64 sum in pixel
+        // order of each pixel's value (what a one-pixel image reports): the grouped tail must
+        // give exactly those bits, on every SIMD level, for tails of any length.
+        for (w, h) in [(1, 1), (7, 1), (8, 1), (9, 2), (28, 28), (31, 33), (40, 25)] {
+            let rgb = fixture_rgb(w, h);
+            let mut want = [0f64; 3];
+            for p in rgb.chunks_exact(3) {
+                let one = illuminant(p);
+                want[0] += one.saturation;
+                want[1] += one.warmth;
+                want[2] += one.tint;
+            }
+            let n = (w * h) as f64;
+            let got = same_on_every_level("illuminant tail", || {
+                let c = illuminant(&rgb);
+                [c.saturation, c.warmth, c.tint].map(f64::to_bits)
+            });
+            assert_eq!(got, want.map(|v| (v / n).to_bits()), "{w}x{h}");
+        }
     }
 
     #[test]
