@@ -6,6 +6,10 @@ Cases (each in a fresh subprocess, so peak RSS is its own; median of --repeats r
   imgstats-steady   every metric, timed after import and a warm-up scan (a pipeline process)
   imgstats-cli      `imgstats scan FOLDER -o out.parquet` end to end (interpreter start, walk,
                     scan, Parquet, audit summary); FOLDER is the corpus' folder (mnist only)
+  imgstats-fresh    `python -c "import imgstats; imgstats.scan(FOLDER)"` timed from outside
+                    the process: interpreter start, import, directory walk, scan, frame (mnist)
+  pillow-fresh      `python -c` starting a --threads process pool that Pillow-decodes the same
+                    files (list read from a file), timed from outside the process likewise
   pillow-decode     Pillow decoding every file at full size, a process pool of --threads
   pillow-reduced    Pillow with draft() (libjpeg DCT scaling to ≥ 64 px short side), same pool
   imagehash-loop    a plain Python loop of imagehash.phash + imagehash.dhash over Pillow
@@ -16,6 +20,8 @@ Corpora: the Debian wallpaper packages (see ../shared/DATA.md) and, with --mnist
 Fashion-MNIST images written out as PNG files (cached under benches/.data/).
 
 Run: python benches/bench_scan.py [--repeats 3] [--threads 2] [--corpus wallpapers|mnist|both]
+     --corpus mnist --cases imgstats-fresh,pillow-fresh --repeats 7: the small-file target,
+     whole processes side by side, the two cases alternating run by run (also CPU seconds)
      --corpus wallpapers-jpeg|wallpapers-png|wallpapers-webp: one format of the wallpapers
 """
 
@@ -182,6 +188,86 @@ def run_case(case: str, files: list[str], threads: int) -> dict:
     return {"seconds": elapsed, "peak_rss_mb": max(rss_mb, rss_children), "errors": int(errors)}
 
 
+# --- whole fresh processes, timed from outside (interpreter start and imports included) -------
+
+FRESH_CASES = ("imgstats-fresh", "pillow-fresh")
+
+_FRESH_IMGSTATS = """
+import sys
+import imgstats
+df = imgstats.scan(sys.argv[1], threads=int(sys.argv[2]))
+print(df.height, df["error"].is_not_null().sum())
+"""
+
+_FRESH_PILLOW = """
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from PIL import Image
+
+def decode(path):
+    with Image.open(path) as im:
+        im.load()
+        return im.size[0]
+
+if __name__ == "__main__":
+    files = open(sys.argv[1]).read().splitlines()
+    threads = int(sys.argv[2])
+    with ProcessPoolExecutor(threads) as ex:
+        sizes = list(ex.map(decode, files, chunksize=max(1, len(files) // (threads * 16))))
+    print(len(sizes), 0)
+"""
+
+
+def fresh_once(case: str, files: list[str], list_file: Path, threads: int) -> dict:
+    """One whole process: wall seconds from fork to exit, and its CPU seconds (user + system,
+    its pool's children included)."""
+    if case == "imgstats-fresh":
+        code, arg = _FRESH_IMGSTATS, os.path.commonpath(files)
+    else:
+        code, arg = _FRESH_PILLOW, str(list_file)
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, arg, str(threads)], stdout=subprocess.PIPE, text=True
+    )
+    out = proc.stdout.read() if proc.stdout else ""
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{case} exited with {proc.returncode}")
+    rows, errors = (int(x) for x in out.split()[-2:])
+    if rows != len(files):
+        raise RuntimeError(f"{case} measured {rows} files, the list has {len(files)}")
+    return {
+        "seconds": seconds,
+        "cpu_seconds": usage.ru_utime + usage.ru_stime,
+        "peak_rss_mb": usage.ru_maxrss / 1024,
+        "errors": errors,
+    }
+
+
+def measure_fresh(
+    cases: list[str], files: list[str], list_file: Path, threads: int, repeats: int
+) -> dict[str, dict]:
+    """Run the fresh-process cases alternately (a, b, a, b, ...), so a change of load on a
+    shared machine hits both alike; medians of `repeats` runs each."""
+    runs: dict[str, list[dict]] = {c: [] for c in cases}
+    for _ in range(repeats):
+        for case in cases:
+            runs[case].append(fresh_once(case, files, list_file, threads))
+    return {
+        case: {
+            "seconds": statistics.median(r["seconds"] for r in rs),
+            "cpu_seconds": statistics.median(r["cpu_seconds"] for r in rs),
+            "all_seconds": [round(r["seconds"], 3) for r in rs],
+            "all_cpu_seconds": [round(r["cpu_seconds"], 3) for r in rs],
+            "peak_rss_mb": max(r["peak_rss_mb"] for r in rs),
+            "errors": rs[0]["errors"],
+        }
+        for case, rs in runs.items()
+    }
+
+
 # fastdup pins old Pillow and numpy, so it lives in its own venv: PEERS_PYTHON=/path/to/python.
 PEERS_PYTHON = os.environ.get("PEERS_PYTHON", sys.executable)
 
@@ -300,8 +386,24 @@ def main() -> None:
         if not name.startswith("wallpapers"):
             cases = [c for c in cases if c != "cleanvision"]  # minutes on 70,000 files
         else:
-            cases = [c for c in cases if c != "imgstats-cli"]  # no folder holds just these
+            # No folder holds just these files.
+            cases = [c for c in cases if c not in ("imgstats-cli", "imgstats-fresh")]
         table = {}
+        fresh = [c for c in cases if c in FRESH_CASES]
+        if fresh:
+            table.update(measure_fresh(fresh, files, list_file, args.threads, args.repeats))
+            for case in fresh:
+                r = table[case]
+                rate = len(files) / r["seconds"]
+                print(
+                    f"  {case:16s} {r['seconds']:8.2f} s  {rate:10,.0f} img/s  "
+                    f"cpu {r['cpu_seconds']:6.2f} s  peak {r['peak_rss_mb']:7.0f} MB  "
+                    f"runs {r['all_seconds']}  cpu {r['all_cpu_seconds']}"
+                )
+            if len(fresh) == 2:
+                a, b = (table[c]["cpu_seconds"] for c in FRESH_CASES)
+                print(f"  cpu ratio imgstats-fresh / pillow-fresh: {a / b:.2f}")
+            cases = [c for c in cases if c not in FRESH_CASES]
         for case in cases:
             if not available(case):
                 print(f"  {case:16s} skipped (not installed)")
@@ -318,7 +420,11 @@ def main() -> None:
                 f"runs {r['all_seconds']}"
                 + (f"  ({r['errors']} files not measured)" if r["errors"] else "")
             )
-        for case, ref in (("imgstats-all", "pillow-decode"), ("imgstats-hashes", "pillow-reduced")):
+        for case, ref in (
+            ("imgstats-all", "pillow-decode"),
+            ("imgstats-hashes", "pillow-reduced"),
+            ("imgstats-fresh", "pillow-fresh"),
+        ):
             if case in table and ref in table:
                 ratio = table[case]["seconds"] / table[ref]["seconds"]
                 print(f"  ratio {case} / {ref}: {ratio:.2f}")

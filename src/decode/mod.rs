@@ -145,6 +145,15 @@ pub fn probe_and_decode(
     choose: impl FnOnce(&Header) -> Option<DecodeRequest>,
 ) -> Result<(Header, Option<Result<Decoded>>)> {
     match sniff(data)? {
+        // Small plain greyscale PNGs (e.g. MNIST-style datasets) skip the generic decoder's
+        // set-up; any other PNG, and any irregular one, takes the generic path below.
+        Some(ImageFormat::Png)
+            if let Some(header) = image_crate::plain_gray8_header(data, max_pixels) =>
+        {
+            let decoded = choose(&header)
+                .map(|req| image_crate::decode_plain_gray8(data, &header, req, max_pixels));
+            Ok((header, decoded))
+        }
         Some(f) if f != ImageFormat::WebP => {
             let mut dec = image_crate::open(data, f, max_pixels)?;
             let header = image_crate::header_of(&mut dec, data, f, max_pixels)?;

@@ -251,7 +251,22 @@ impl<'a> Image<'a> {
     pub(crate) fn hashes(&self) -> [u64; 3] {
         *self.hashes.get_or_init(|| {
             let (plane, pw, ph) = self.hash_plane();
-            hash::hashes(plane, *pw, *ph)
+            let m = &self.opts.metrics;
+            // The identity variant of the dihedral hashes is the hash itself (same plane, same
+            // resize, same DCT): when those are requested, reuse it rather than resize twice.
+            [
+                if m.phash_dihedral {
+                    self.phash_dihedral()[0]
+                } else {
+                    hash::phash(plane, *pw, *ph)
+                },
+                if m.dhash_dihedral {
+                    self.dhash_dihedral()[0]
+                } else {
+                    hash::dhash(plane, *pw, *ph)
+                },
+                hash::ahash(plane, *pw, *ph),
+            ]
         })
     }
 
@@ -392,6 +407,38 @@ mod tests {
             }
         }
         data
+    }
+
+    #[test]
+    fn hashes_reused_from_the_dihedral_variants_equal_the_hashes_alone() {
+        // With the dihedral metrics requested, phash and dhash are their identity variants;
+        // they must be the very hashes a scan of phash/dhash alone computes.
+        use crate::scan::{Source, scan_one};
+        let alone = Options {
+            metrics: Metrics::from_names(&["phash", "dhash", "ahash"]).unwrap(),
+            ..Options::default()
+        };
+        let all = Options::default();
+        for (i, (w, h)) in [(28, 28), (9, 8), (33, 70), (200, 150), (1, 1)]
+            .into_iter()
+            .enumerate()
+        {
+            let mut gray = format!("P5 {w} {h} 255\n").into_bytes();
+            gray.extend(crate::test_support::noise_bytes(w * h, i as u64));
+            for data in [gray, ppm(w, h)] {
+                let (a, b) = (
+                    scan_one(Source::Bytes(&data), &alone),
+                    scan_one(Source::Bytes(&data), &all),
+                );
+                assert!(a.error.is_none() && b.error.is_none(), "{w}x{h}");
+                assert_eq!(
+                    (a.phash, a.dhash, a.ahash),
+                    (b.phash, b.dhash, b.ahash),
+                    "{w}x{h}"
+                );
+                assert!(a.phash.is_some() && a.dhash.is_some());
+            }
+        }
     }
 
     #[test]

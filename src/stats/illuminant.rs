@@ -68,9 +68,59 @@ fn lab_f(t: f32) -> f32 {
     if t > EPS { root } else { toe }
 }
 
-crate::cpu::dispatch! {
+/// One pixel's `(saturation, a*, b*)`. A function, not a closure, so that it can be forced
+/// inline: called out of line (as LLVM chose for the closure) the lane loops do not vectorise.
+#[inline(always)]
+fn pixel_values(p: &[u8], lut: &[f32; 256], scale: &[[f32; 3]; 3]) -> (f32, f32, f32) {
+    let (r8, g8, b8) = (p[0], p[1], p[2]);
+    let mx = r8.max(g8).max(b8);
+    let mn = r8.min(g8).min(b8);
+    // max(mx, 1): a black pixel gives 0 / 1 = 0, branch-free.
+    let sat = (mx - mn) as f32 / mx.max(1) as f32;
+    let (r, g, bl) = (lut[r8 as usize], lut[g8 as usize], lut[b8 as usize]);
+    let fx = lab_f(scale[0][0] * r + scale[0][1] * g + scale[0][2] * bl);
+    let fy = lab_f(scale[1][0] * r + scale[1][1] * g + scale[1][2] * bl);
+    let fz = lab_f(scale[2][0] * r + scale[2][1] * g + scale[2][2] * bl);
+    (sat, 500.0 * (fx - fy), 200.0 * (fy - fz))
+}
+
+/// sRGB → XYZ rows divided by the reference white (XYZ of RGB = 1, 1, 1), so that every neutral
+/// grey has X/Xw = Y/Yw = Z/Zw.
+fn xyz_over_white() -> [[f32; 3]; 3] {
+    let m = SRGB_TO_XYZ;
+    let white: [f32; 3] = std::array::from_fn(|i| m[i][0] + m[i][1] + m[i][2]);
+    std::array::from_fn(|i| std::array::from_fn(|j| m[i][j] / white[i]))
+}
+
+/// `pixel_values` of every grey (v, v, v): gray pictures (every gray-source decode, whose RGB
+/// plane repeats the luma) look their values up instead of computing three cube roots a pixel.
+/// The same function fills the table, so a looked-up value has the bits of a computed one.
+fn gray_values() -> &'static [[f32; 3]; 256] {
+    static TABLE: OnceLock<[[f32; 3]; 256]> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let (lut, scale) = (srgb_to_linear_table(), xyz_over_white());
+        std::array::from_fn(|v| {
+            let (s, a, b) = pixel_values(&[v as u8; 3], lut, &scale);
+            [s, a, b]
+        })
+    })
+}
+
+/// Every pixel of interleaved RGB has R = G = B.
+#[inline(always)]
+fn all_gray(rgb: &[u8]) -> bool {
+    rgb.chunks_exact(3).all(|p| p[0] == p[1] && p[1] == p[2])
+}
+
 /// `saturation`, `warmth` and `tint` of interleaved 8-bit RGB in one pass. NaN for no pixels.
 pub fn illuminant(rgb: &[u8]) -> Illuminant {
+    illuminant_kernel(rgb, true)
+}
+
+crate::cpu::dispatch! {
+/// [`illuminant`]; `gray_table`: look gray blocks up in [`gray_values`] (false only in tests, to
+/// compare with the computed values).
+pub fn illuminant_kernel(rgb: &[u8], gray_table: bool) -> Illuminant {
     let n = rgb.len() / 3;
     if n == 0 {
         return Illuminant {
@@ -80,21 +130,9 @@ pub fn illuminant(rgb: &[u8]) -> Illuminant {
         };
     }
     let lut = srgb_to_linear_table();
-    let m = SRGB_TO_XYZ;
-    let white: [f32; 3] = std::array::from_fn(|i| m[i][0] + m[i][1] + m[i][2]);
-    let scale: [[f32; 3]; 3] = std::array::from_fn(|i| std::array::from_fn(|j| m[i][j] / white[i]));
-    let pixel = |p: &[u8]| -> (f32, f32, f32) {
-        let (r8, g8, b8) = (p[0], p[1], p[2]);
-        let mx = r8.max(g8).max(b8);
-        let mn = r8.min(g8).min(b8);
-        // max(mx, 1): a black pixel gives 0 / 1 = 0, branch-free.
-        let sat = (mx - mn) as f32 / mx.max(1) as f32;
-        let (r, g, bl) = (lut[r8 as usize], lut[g8 as usize], lut[b8 as usize]);
-        let fx = lab_f(scale[0][0] * r + scale[0][1] * g + scale[0][2] * bl);
-        let fy = lab_f(scale[1][0] * r + scale[1][1] * g + scale[1][2] * bl);
-        let fz = lab_f(scale[2][0] * r + scale[2][1] * g + scale[2][2] * bl);
-        (sat, 500.0 * (fx - fy), 200.0 * (fy - fz))
-    };
+    let scale = xyz_over_white();
+    let pixel = |p: &[u8]| pixel_values(p, lut, &scale);
+    let gray = gray_values();
     // LANES independent f32 accumulators per quantity so the loop vectorises (a single float
     // sum is a serial dependency the compiler may not reorder); flushed to f64 every 1024 pixels
     // to keep the rounding error far below 1e-6.
@@ -104,19 +142,61 @@ pub fn illuminant(rgb: &[u8]) -> Illuminant {
     let mut blocks = rgb.chunks_exact(3 * 1024);
     for block in &mut blocks {
         let (mut s, mut a, mut b) = ([0f32; LANES], [0f32; LANES], [0f32; LANES]);
-        for group in block.chunks_exact(3 * LANES) {
-            for l in 0..LANES {
-                let (ps, pa, pb) = pixel(&group[3 * l..3 * l + 3]);
-                s[l] += ps;
-                a[l] += pa;
-                b[l] += pb;
+        if gray_table && all_gray(block) {
+            for group in block.chunks_exact(3 * LANES) {
+                for l in 0..LANES {
+                    let [ps, pa, pb] = gray[group[3 * l] as usize];
+                    s[l] += ps;
+                    a[l] += pa;
+                    b[l] += pb;
+                }
+            }
+        } else {
+            for group in block.chunks_exact(3 * LANES) {
+                for l in 0..LANES {
+                    let (ps, pa, pb) = pixel(&group[3 * l..3 * l + 3]);
+                    s[l] += ps;
+                    a[l] += pa;
+                    b[l] += pb;
+                }
             }
         }
         s_sum += s.iter().map(|&v| v as f64).sum::<f64>();
         a_sum += a.iter().map(|&v| v as f64).sum::<f64>();
         b_sum += b.iter().map(|&v| v as f64).sum::<f64>();
     }
-    for p in blocks.remainder().chunks_exact(3) {
+    // The tail (all of an image under 1024 pixels, e.g. a 28×28 thumbnail) is summed pixel by
+    // pixel in f64. Its per-pixel values are computed LANES at a time into arrays first, so that
+    // part vectorises like the blocks; the sums keep pixel order, so the result is the same bits
+    // as summing each pixel as it is computed.
+    let tail = blocks.remainder();
+    if gray_table && all_gray(tail) {
+        for p in tail.chunks_exact(3) {
+            let [ps, pa, pb] = gray[p[0] as usize];
+            s_sum += ps as f64;
+            a_sum += pa as f64;
+            b_sum += pb as f64;
+        }
+        let nf = n as f64;
+        return Illuminant {
+            saturation: s_sum / nf,
+            warmth: b_sum / nf,
+            tint: a_sum / nf,
+        };
+    }
+    let mut groups = tail.chunks_exact(3 * LANES);
+    for group in &mut groups {
+        let (mut s, mut a, mut b) = ([0f32; LANES], [0f32; LANES], [0f32; LANES]);
+        for l in 0..LANES {
+            (s[l], a[l], b[l]) = pixel(&group[3 * l..3 * l + 3]);
+        }
+        for l in 0..LANES {
+            s_sum += s[l] as f64;
+            a_sum += a[l] as f64;
+            b_sum += b[l] as f64;
+        }
+    }
+    for p in groups.remainder().chunks_exact(3) {
         let (ps, pa, pb) = pixel(p);
         s_sum += ps as f64;
         a_sum += pa as f64;
@@ -134,6 +214,7 @@ pub fn illuminant(rgb: &[u8]) -> Illuminant {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cpu::testing::same_on_every_level;
     use crate::stats::atmosphere::tests::fixture_rgb;
 
     fn close(a: f64, b: f64, tol: f64) -> bool {
@@ -207,6 +288,53 @@ mod tests {
         assert!(illuminant(&gain(1.2, 1.0, 0.8)).warmth > c0.warmth);
         assert!(illuminant(&gain(0.8, 1.0, 1.2)).warmth < c0.warmth);
         assert!(illuminant(&gain(1.0, 1.15, 1.0)).tint < c0.tint);
+    }
+
+    #[test]
+    fn small_images_are_the_in_order_sum_of_their_pixels_on_every_level() {
+        // Under 1024 pixels every pixel is in the tail, which is defined as the f64 sum in pixel
+        // order of each pixel's value (what a one-pixel image reports): the grouped tail must
+        // give exactly those bits, on every SIMD level, for tails of any length.
+        for (w, h) in [(1, 1), (7, 1), (8, 1), (9, 2), (28, 28), (31, 33), (40, 25)] {
+            let rgb = fixture_rgb(w, h);
+            let mut want = [0f64; 3];
+            for p in rgb.chunks_exact(3) {
+                let one = illuminant(p);
+                want[0] += one.saturation;
+                want[1] += one.warmth;
+                want[2] += one.tint;
+            }
+            let n = (w * h) as f64;
+            let got = same_on_every_level("illuminant tail", || {
+                let c = illuminant(&rgb);
+                [c.saturation, c.warmth, c.tint].map(f64::to_bits)
+            });
+            assert_eq!(got, want.map(|v| (v / n).to_bits()), "{w}x{h}");
+        }
+    }
+
+    #[test]
+    fn gray_pictures_take_the_table_with_the_same_bits() {
+        // Blocks (1024 pixels) and tails of gray planes: the table path gives exactly the bits
+        // of the computed path, on every SIMD level; a plane with one coloured pixel in a block
+        // computes that block and still takes the table for the other blocks.
+        for n in [1usize, 9, 784, 1024, 1500, 3000] {
+            let luma: Vec<u8> = (0..n).map(|i| ((i * 37 + i / 7) % 256) as u8).collect();
+            let mut rgb: Vec<u8> = luma.iter().flat_map(|&v| [v, v, v]).collect();
+            for colour in [false, true] {
+                if colour {
+                    rgb[3 * (n / 2)] ^= 1;
+                }
+                let bits = |table: bool| {
+                    let rgb = &rgb;
+                    same_on_every_level("illuminant gray", move || {
+                        let c = illuminant_kernel(rgb, table);
+                        [c.saturation, c.warmth, c.tint].map(f64::to_bits)
+                    })
+                };
+                assert_eq!(bits(true), bits(false), "{n} pixels, colour {colour}");
+            }
+        }
     }
 
     #[test]
