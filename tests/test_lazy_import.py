@@ -64,3 +64,19 @@ def test_the_lazy_table_lists_exactly_all_and_matches_the_type_checking_imports(
         assert not isinstance(value, types.ModuleType), name
         assert value is getattr(sys.modules[module], name)
     assert "scan" in dir(imgstats)
+
+
+def test_the_package_pickles_by_name() -> None:
+    """A task function that refers to `imgstats` (Ray, multiprocessing) pickles the package by
+    name, as any module: the lazy package type must not make it unpicklable."""
+    import pickle
+
+    import cloudpickle
+
+    assert pickle.loads(pickle.dumps(imgstats)) is imgstats
+
+    def task(paths: list[str]) -> int:
+        return imgstats.scan(paths).height
+
+    restored = cloudpickle.loads(cloudpickle.dumps(task))
+    assert restored(["/nonexistent.png"]) == 1

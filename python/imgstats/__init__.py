@@ -4,6 +4,7 @@ Per-image statistics and perceptual hashes from one decode (Rust core), near-dup
 leakage across splits, environment coverage and drift (polars).
 """
 
+import copyreg
 import importlib
 import sys
 import types
@@ -112,6 +113,10 @@ class _Package(types.ModuleType):
 
 
 sys.modules[__name__].__class__ = _Package
+# Pickle finds reducers by exact type, so a ModuleType subclass would be pickled by value and
+# fail ("cannot pickle '_Package' object"): a Ray or multiprocessing task whose function refers
+# to `imgstats` must carry the package by name, as any module is.
+copyreg.pickle(_Package, lambda module: (importlib.import_module, (module.__name__,)))
 
 __all__ = [
     "DEFAULT_THRESHOLD",
