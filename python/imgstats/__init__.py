@@ -113,10 +113,16 @@ class _Package(types.ModuleType):
 
 
 sys.modules[__name__].__class__ = _Package
+
+
 # Pickle finds reducers by exact type, so a ModuleType subclass would be pickled by value and
 # fail ("cannot pickle '_Package' object"): a Ray or multiprocessing task whose function refers
 # to `imgstats` must carry the package by name, as any module is.
-copyreg.pickle(_Package, lambda module: (importlib.import_module, (module.__name__,)))
+def _package_by_name(module: _Package) -> tuple[Any, tuple[str]]:
+    return importlib.import_module, (module.__name__,)
+
+
+copyreg.pickle(_Package, _package_by_name)
 
 __all__ = [
     "DEFAULT_THRESHOLD",
