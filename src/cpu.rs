@@ -95,6 +95,10 @@ pub(crate) fn available() -> Vec<Level> {
 /// loops are written so that LLVM vectorises them; AVX2 doubles the vector width). The AVX2 copy
 /// runs when [`level`] is at least [`Level::Avx2`].
 macro_rules! dispatch {
+    // A kernel that writes into its arguments and returns nothing.
+    ($(#[$m:meta])* pub fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $body:block) => {
+        $crate::cpu::dispatch! { $(#[$m])* pub fn $name($($arg: $ty),*) -> () $body }
+    };
     ($(#[$m:meta])* pub fn $name:ident($($arg:ident: $ty:ty),* $(,)?) -> $ret:ty $body:block) => {
         $(#[$m])*
         pub fn $name($($arg: $ty),*) -> $ret {

@@ -198,6 +198,7 @@ fn full_size(
             height,
             luma,
             rgb,
+            ycbcr: None,
         },
         reduction: 1,
         gray_source,
