@@ -38,7 +38,7 @@ pub use cpu::{Level as SimdLevel, level as simd_level};
 pub use decode::{DecodeRequest, Decoded, ExifInfo, Header, decode, probe, probe_and_decode};
 pub use error::{ImageError, Result};
 pub use hash::{ahash, dhash, hashes, phash, pixel_hash};
-pub use planes::{Pixels, luma_from_rgb};
+pub use planes::{Pixels, YCbCr, luma_from_rgb};
 pub use pool::with_threads;
 pub use resize::{
     fit_long_side, reduce_box_l8, resize_area_l8, resize_area_rgb8, resize_lanczos_l8,

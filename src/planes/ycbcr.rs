@@ -98,8 +98,7 @@ impl YCbCr {
         let mut rows = RowScratch::new(self);
         let mut rgb = vec![0u8; 3 * self.width];
         for y in 0..self.height {
-            let (cb, cr) = rows.upsample(self, y);
-            ycbcr_rgb_row(self.y_row(y), cb, cr, &mut rgb);
+            ycbcr_rgb_row(self, y, &mut rows, &mut rgb);
             f(&rgb);
         }
     }
@@ -113,7 +112,7 @@ impl YCbCr {
 }
 
 /// Per-row buffers: the two upsampled chroma rows and the vertical sums they are made from.
-struct RowScratch {
+pub struct RowScratch {
     cb: Vec<u8>,
     cr: Vec<u8>,
     /// Chroma row with its first and last sample repeated once more on each side (libjpeg's
@@ -147,6 +146,10 @@ fn upsample_row(p: &YCbCr, plane: &[u8], y: usize, padded: &mut [u16], out: &mut
     let cw = p.c_width;
     let cy = y / p.v_sub;
     let row = &plane[cy * cw..][..cw];
+    if (p.h_sub, p.v_sub) == (1, 1) {
+        out[..cw].copy_from_slice(row);
+        return;
+    }
     // Vertical: 4:2:0 and 4:4:0 weigh the nearer chroma row 3/4 and the next nearer 1/4 (the row
     // above for the upper output row, below for the lower one; edge rows repeat themselves).
     let (inner, scale_shift) = (&mut padded[1..=cw], if p.v_sub == 2 { 2 } else { 0 });
@@ -168,7 +171,6 @@ fn upsample_row(p: &YCbCr, plane: &[u8], y: usize, padded: &mut [u16], out: &mut
     padded[0] = padded[1];
     padded[cw + 1] = padded[cw];
     match (p.h_sub, p.v_sub) {
-        (1, 1) => out[..cw].copy_from_slice(row),
         // h1v2_fancy_upsample: bias 1 for the upper row, 2 for the lower.
         (1, _) => {
             let bias = 1 + (y % 2) as u16;
@@ -203,7 +205,7 @@ fn ycc_to_rgb(y: u8, cb: u8, cr: u8) -> [i32; 3] {
     [r.clamp(0, 255), g.clamp(0, 255), b.clamp(0, 255)]
 }
 
-crate::cpu::dispatch! {
+crate::cpu::dispatch_avx512! {
 /// [`YCbCr::luma`]: per row, upsample the chroma and take Pillow's luma of the RGB it makes.
 pub fn ycbcr_luma(p: &YCbCr) -> Vec<u8> {
     let mut out = Vec::with_capacity(p.width * p.height);
@@ -221,10 +223,11 @@ pub fn ycbcr_luma(p: &YCbCr) -> Vec<u8> {
 }
 }
 
-crate::cpu::dispatch! {
-/// One row of libjpeg-turbo's interleaved RGB from full-resolution Y, Cb, Cr.
-pub fn ycbcr_rgb_row(y: &[u8], cb: &[u8], cr: &[u8], rgb: &mut [u8]) {
-    for (((px, &yy), &b), &r) in rgb.chunks_exact_mut(3).zip(y).zip(cb).zip(cr) {
+crate::cpu::dispatch_avx512! {
+/// Row `y` of libjpeg-turbo's interleaved RGB: upsample the chroma, convert.
+pub fn ycbcr_rgb_row(p: &YCbCr, y: usize, rows: &mut RowScratch, rgb: &mut [u8]) {
+    let (cb, cr) = rows.upsample(p, y);
+    for (((px, &yy), &b), &r) in rgb.chunks_exact_mut(3).zip(p.y_row(y)).zip(cb).zip(cr) {
         let [r, g, b] = ycc_to_rgb(yy, b, r);
         px[0] = r as u8;
         px[1] = g as u8;

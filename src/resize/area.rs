@@ -50,18 +50,32 @@ fn accumulate_row(acc: &mut [f32], row: &[u8], wt: f32) {
 /// The horizontal pass over one vertically accumulated row.
 #[inline(always)]
 fn emit_row<const C: usize>(acc: &[f32], xs: &[Vec<(usize, f32)>], out: &mut [u8]) {
-    for (ox, taps) in xs.iter().enumerate() {
-        for c in 0..C {
-            let v: f32 = taps.iter().map(|&(i, wt)| acc[C * i + c] * wt).sum();
-            out[C * ox + c] = v.round().clamp(0.0, 255.0) as u8;
+    // Per channel, the products are summed in tap order from zero (what `Iterator::sum` does),
+    // all channels in one walk over the taps.
+    for (px, taps) in out.chunks_exact_mut(C).zip(xs) {
+        let mut v = [0f32; C];
+        for &(i, wt) in taps {
+            for (c, v) in v.iter_mut().enumerate() {
+                *v += acc[C * i + c] * wt;
+            }
+        }
+        for (o, v) in px.iter_mut().zip(v) {
+            *o = v.round().clamp(0.0, 255.0) as u8;
         }
     }
 }
 
-crate::cpu::dispatch! {
+crate::cpu::dispatch_avx512! {
 /// [`accumulate_row`] compiled per SIMD level, for [`AreaRgbStream`].
 pub fn area_accumulate_row(acc: &mut [f32], row: &[u8], wt: f32) {
     accumulate_row(acc, row, wt);
+}
+}
+
+crate::cpu::dispatch! {
+/// [`emit_row`] of RGB compiled per SIMD level (rounding inlines), for [`AreaRgbStream`].
+pub fn area_emit_row_rgb(acc: &[f32], xs: &[Vec<(usize, f32)>], out: &mut [u8]) {
+    emit_row::<3>(acc, xs, out);
 }
 }
 
@@ -115,7 +129,7 @@ impl AreaRgbStream {
         {
             let start = self.out.len();
             self.out.resize(start + 3 * self.dw, 0);
-            emit_row::<3>(&self.acc[0], &self.xs, &mut self.out[start..]);
+            area_emit_row_rgb(&self.acc[0], &self.xs, &mut self.out[start..]);
             self.acc.swap(0, 1);
             self.acc[1].iter_mut().for_each(|v| *v = 0.0);
             self.next_out += 1;

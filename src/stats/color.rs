@@ -60,7 +60,7 @@ pub fn color_stats(rgb: &[u8]) -> ColorStats {
     sums.finish()
 }
 
-crate::cpu::dispatch! {
+crate::cpu::dispatch_avx512! {
 /// [`ColorSums::add`], vectorised.
 pub fn color_sums_add(s: &mut ColorSums, rgb: &[u8]) {
     // yb is a half-integer: accumulate 2·yb to stay in integers. Chunks of 4096 pixels keep the
