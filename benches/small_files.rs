@@ -66,6 +66,7 @@ fn main() {
                 Some(DecodeRequest {
                     reduction: 1,
                     need_rgb: true,
+                    rgb_rows: Default::default(),
                 })
             })
             .expect("probe");
@@ -106,6 +107,7 @@ fn main() {
                     Some(DecodeRequest {
                         reduction: 1,
                         need_rgb: true,
+                        rgb_rows: Default::default(),
                     })
                 });
                 sink ^= r.map_or(0, |(h, _)| u64::from(h.height));
@@ -184,6 +186,7 @@ fn large_images(files: &[Vec<u8>], reps: usize) {
             Some(DecodeRequest {
                 reduction: 1,
                 need_rgb: true,
+                rgb_rows: Default::default(),
             })
         })
         .expect("probe");

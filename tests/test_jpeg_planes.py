@@ -69,7 +69,9 @@ SAMPLINGS = {"444": "4:4:4", "422": "4:2:2", "420": "4:2:0"}
 
 @pytest.mark.parametrize("sampling", list(SAMPLINGS))
 @pytest.mark.parametrize("size", [(64, 48), (67, 45), (5, 7), (3, 9), (321, 203)])
-def test_planar_jpeg_pixels_equal_pillows_rgb(tmp_path: Path, sampling: str, size: tuple[int, int]) -> None:
+def test_planar_jpeg_pixels_equal_pillows_rgb(
+    tmp_path: Path, sampling: str, size: tuple[int, int]
+) -> None:
     w, h = size
     im = Image.fromarray(colourful(h, w, seed=w * h))
     pairs = [

@@ -2,6 +2,7 @@
 
 use super::jpeg_quality;
 use super::metadata::{JpegMarkers, jpeg_markers, parse_exif};
+use super::rgb_rows::{RowMeasures, RowWants, luma_and_measures};
 use super::{DecodeRequest, Decoded, Header, Kind, check_size, corrupt};
 use crate::error::Result;
 use crate::planes::{Pixels, YCbCr, luma_from_rgb};
@@ -63,14 +64,16 @@ pub(super) fn decode(
     let (w, h) = (hdr.width, hdr.height);
     let cmyk = matches!(colorspace, C::CMYK | C::YCCK);
     let gray_source = colorspace == C::Gray;
-    if req.need_rgb && reduction == 1 && colorspace == C::YCbCr {
-        if let Some((hs, vs)) = planar_sampling(hdr.subsamp, w) {
-            return Ok(Decoded {
-                pixels: decode_planar(&mut d, data, w, h, hdr.subsamp, hs, vs)?,
-                reduction,
-                gray_source,
-            });
-        }
+    let planar = req.need_rgb && reduction == 1 && colorspace == C::YCbCr;
+    if let Some(sampling) = planar.then(|| planar_sampling(hdr.subsamp, w)).flatten() {
+        let (pixels, measures) =
+            decode_planar(&mut d, data, w, h, hdr.subsamp, sampling, req.rgb_rows)?;
+        return Ok(Decoded {
+            pixels,
+            reduction,
+            gray_source,
+            rgb_rows: Some(measures),
+        });
     }
     // Luma-only requests take libjpeg's Y plane (no chroma upsampling or colour conversion); it
     // equals Pillow's luma up to rounding. Anything that needs colour decodes RGB like Pillow.
@@ -121,6 +124,7 @@ pub(super) fn decode(
         pixels,
         reduction,
         gray_source,
+        rgb_rows: None,
     })
 }
 
@@ -147,9 +151,9 @@ fn decode_planar(
     w: usize,
     h: usize,
     subsamp: turbojpeg::Subsamp,
-    hs: usize,
-    vs: usize,
-) -> Result<Pixels> {
+    (hs, vs): (usize, usize),
+    want: RowWants,
+) -> Result<(Pixels, RowMeasures)> {
     let mut buf = vec![0u8; YCbCr::planar_len(w, h, hs, vs)];
     let image = turbojpeg::YuvImage {
         pixels: buf.as_mut_slice(),
@@ -161,13 +165,15 @@ fn decode_planar(
     d.decompress_to_yuv(data, image)
         .map_err(|e| corrupt("jpeg", e))?;
     let planes = YCbCr::from_planar(buf, w, h, hs, vs);
-    Ok(Pixels {
+    let (luma, measures) = luma_and_measures(&planes, want);
+    let pixels = Pixels {
         width: w,
         height: h,
-        luma: planes.luma(),
+        luma,
         rgb: None,
         ycbcr: Some(planes),
-    })
+    };
+    Ok((pixels, measures))
 }
 
 /// Pillow's CMYK→RGB: R = (255 − C)(255 − K)/255. Adobe files store the samples inverted.
@@ -222,6 +228,7 @@ mod tests {
         let req = DecodeRequest {
             reduction: 1,
             need_rgb,
+            rgb_rows: RowWants::default(),
         };
         super::super::decode(data, &header, req, u64::MAX)
             .unwrap()

@@ -93,6 +93,21 @@ impl YCbCr {
         ycbcr_luma(self)
     }
 
+    /// Pillow's luma ([`YCbCr::luma`]) and, in the same walk, every row of libjpeg-turbo's
+    /// interleaved RGB handed to `f` (one conversion for both).
+    pub fn luma_and_rgb_rows(&self, mut f: impl FnMut(&[u8])) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.width * self.height);
+        let mut rows = RowScratch::new(self);
+        let mut rgb = vec![0u8; 3 * self.width];
+        let mut luma = vec![0u8; self.width];
+        for y in 0..self.height {
+            ycbcr_rgb_luma_row(self, y, &mut rows, &mut rgb, &mut luma);
+            f(&rgb);
+            out.extend_from_slice(&luma);
+        }
+        out
+    }
+
     /// Call `f` with every row of libjpeg-turbo's interleaved RGB, top to bottom.
     pub fn for_each_rgb_row(&self, mut f: impl FnMut(&[u8])) {
         let mut rows = RowScratch::new(self);
@@ -154,7 +169,7 @@ fn upsample_row(p: &YCbCr, plane: &[u8], y: usize, padded: &mut [u16], out: &mut
     // above for the upper output row, below for the lower one; edge rows repeat themselves).
     let (inner, scale_shift) = (&mut padded[1..=cw], if p.v_sub == 2 { 2 } else { 0 });
     if p.v_sub == 2 {
-        let nb = if y % 2 == 0 {
+        let nb = if y.is_multiple_of(2) {
             cy.saturating_sub(1)
         } else {
             (cy + 1).min(p.c_height - 1)
@@ -236,6 +251,20 @@ pub fn ycbcr_rgb_row(p: &YCbCr, y: usize, rows: &mut RowScratch, rgb: &mut [u8])
 }
 }
 
+crate::cpu::dispatch_avx512! {
+/// Row `y` of libjpeg-turbo's RGB and Pillow's luma of it.
+pub fn ycbcr_rgb_luma_row(p: &YCbCr, y: usize, rows: &mut RowScratch, rgb: &mut [u8], luma: &mut [u8]) {
+    let (cb, cr) = rows.upsample(p, y);
+    for ((((px, l), &yy), &b), &r) in rgb.chunks_exact_mut(3).zip(luma.iter_mut()).zip(p.y_row(y)).zip(cb).zip(cr) {
+        let [r, g, b] = ycc_to_rgb(yy, b, r);
+        px[0] = r as u8;
+        px[1] = g as u8;
+        px[2] = b as u8;
+        *l = ((r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16) as u8;
+    }
+}
+}
+
 /// Pillow's luma of one libjpeg RGB pixel (the reference the fused kernel is tested against).
 #[cfg(test)]
 fn reference_luma(y: u8, cb: u8, cr: u8) -> u8 {
@@ -285,6 +314,12 @@ mod tests {
             let p = planes(w, h, hs, vs);
             let luma = same_on_every_level("ycbcr_luma", || p.luma());
             let rgb = same_on_every_level("ycbcr_rgb_row", || p.to_rgb());
+            let both = same_on_every_level("ycbcr_rgb_luma_row", || {
+                let mut rows = Vec::new();
+                let l = p.luma_and_rgb_rows(|r| rows.extend_from_slice(r));
+                (l, rows)
+            });
+            assert_eq!(both, (luma.clone(), rgb.clone()));
             let want: Vec<u8> = rgb
                 .chunks_exact(3)
                 .map(|c| pillow_luma(c[0], c[1], c[2]))
@@ -314,7 +349,7 @@ mod tests {
                 out.push(r[cw - 1]);
             }
             (hs, 2) => {
-                let upper = y % 2 == 0;
+                let upper = y.is_multiple_of(2);
                 let other = if upper {
                     cy.max(1) - 1
                 } else {

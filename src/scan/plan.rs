@@ -5,11 +5,9 @@
 
 use super::metrics::{Metrics, Stage};
 use super::{HASH_MIN_SIDE, Options, SHARPNESS_LONG_SIDE};
-use crate::decode::{Decoded, Header};
+use crate::decode::{Decoded, Header, RowMeasures, RowWants, measure_rgb_rows};
 use crate::planes::{Pixels, YCbCr, luma_from_rgb, orient_l8};
-use crate::resize::{
-    AreaRgbStream, fit_long_side, reduce_box_l8, resize_area_l8, resize_area_rgb8,
-};
+use crate::resize::{fit_long_side, reduce_box_l8, resize_area_l8, resize_area_rgb8};
 use crate::{hash, stats};
 use std::cell::{OnceCell, RefCell};
 use std::rc::Rc;
@@ -140,7 +138,7 @@ pub(crate) struct Image<'a> {
     dhash_dihedral: OnceCell<[u64; 8]>,
     hash_plane: OnceCell<(Vec<u8>, usize, usize)>,
     rgb_fit: RefCell<Vec<(usize, Rc<Plane>)>>,
-    rgb_rows: OnceCell<RgbRows>,
+    rgb_rows: OnceCell<RowMeasures>,
     atmosphere: OnceCell<stats::atmosphere::Atmosphere>,
     illuminant: OnceCell<stats::illuminant::Illuminant>,
     motion: OnceCell<stats::motion::Motion>,
@@ -162,7 +160,7 @@ impl<'a> Image<'a> {
             dhash_dihedral: OnceCell::new(),
             hash_plane: OnceCell::new(),
             rgb_fit: RefCell::new(Vec::new()),
-            rgb_rows: OnceCell::new(),
+            rgb_rows: d.rgb_rows.clone().map(OnceCell::from).unwrap_or_default(),
             atmosphere: OnceCell::new(),
             illuminant: OnceCell::new(),
             motion: OnceCell::new(),
@@ -217,9 +215,12 @@ impl<'a> Image<'a> {
                 (Some(rgb), false) => stats::color_stats(rgb),
                 (None, false) if self.pixels.ycbcr.is_some() => {
                     self.rgb_rows().color.unwrap_or_else(|| {
-                        self.stream_rgb(Want::COLOR)
-                            .color
-                            .expect("colour was asked for")
+                        self.rgb_rows_for(RowWants {
+                            color: true,
+                            ..RowWants::default()
+                        })
+                        .color
+                        .expect("colour was asked for")
                     })
                 }
                 _ => stats::ColorStats {
@@ -246,7 +247,10 @@ impl<'a> Image<'a> {
         match self.rgb_rows().pixel_hash {
             Some(h) => h,
             None => self
-                .stream_rgb(Want::HASH)
+                .rgb_rows_for(RowWants {
+                    pixel_hash: true,
+                    ..RowWants::default()
+                })
                 .pixel_hash
                 .expect("the hash was asked for"),
         }
@@ -330,18 +334,19 @@ impl<'a> Image<'a> {
         let (dw, dh) = fit_long_side(p.width, p.height, long_side);
         let data = match &p.rgb {
             Some(rgb) => resize_area_rgb8(rgb, p.width, p.height, dw, dh),
-            None if p.ycbcr.is_some() => {
-                let rows = self.rgb_rows();
-                match &rows.fit {
-                    Some(fit) if fit.width == dw && fit.height == dh => fit.data.clone(),
-                    _ => {
-                        self.stream_rgb(Want::fit(long_side))
-                            .fit
-                            .expect("asked for")
-                            .data
-                    }
+            None if p.ycbcr.is_some() => match &self.rgb_rows().fit {
+                Some((data, w, h)) if (*w, *h) == (dw, dh) => data.clone(),
+                _ => {
+                    let want = RowWants {
+                        fit_long_side: Some(long_side),
+                        ..RowWants::default()
+                    };
+                    self.rgb_rows_for(want)
+                        .fit
+                        .expect("the plane was asked for")
+                        .0
                 }
-            }
+            },
             None => resize_area_l8(&p.luma, p.width, p.height, dw, dh)
                 .into_iter()
                 .flat_map(|v| [v, v, v])
@@ -357,102 +362,37 @@ impl<'a> Image<'a> {
     }
 }
 
-/// Which results one walk over the JPEG planes' RGB rows computes.
-#[derive(Debug, Clone, Copy, Default)]
-struct Want {
-    color: bool,
-    hash: bool,
-    /// Long side of an area-resized RGB plane.
-    fit: Option<usize>,
-}
-
-impl Want {
-    const COLOR: Want = Want {
-        color: true,
-        hash: false,
-        fit: None,
+/// What to measure on a planar JPEG's RGB rows while the decode makes them: every colour result
+/// the requested metrics read (so one walk serves them all).
+pub(crate) fn row_wants(header: &Header, opts: &Options) -> RowWants {
+    let m = &opts.metrics;
+    let fit_need = Needs {
+        color: Color::Rgb,
+        scale: Scale::LongSide(COLOR_LONG_SIDE),
     };
-    const HASH: Want = Want {
-        color: false,
-        hash: true,
-        fit: None,
-    };
-    fn fit(long_side: usize) -> Want {
-        Want {
-            fit: Some(long_side),
-            ..Want::default()
-        }
+    let upright = !(2..=8).contains(&header.exif.orientation.unwrap_or(1));
+    RowWants {
+        color: m.colorfulness || m.is_grayscale,
+        pixel_hash: m.pixel_hash && upright,
+        fit_long_side: m
+            .pixel_needs()
+            .any(|n| n == fit_need)
+            .then_some(COLOR_LONG_SIDE),
     }
-}
-
-/// What one walk over libjpeg's RGB rows (made from the planes, never stored whole) measured:
-/// the bytes the RGB decode's `color_stats`, `pixel_hash` and `resize_area_rgb8` give.
-#[derive(Debug, Default)]
-struct RgbRows {
-    color: Option<stats::ColorStats>,
-    pixel_hash: Option<u64>,
-    fit: Option<Plane>,
 }
 
 impl Image<'_> {
-    /// One pass for every colour result the requested metrics read, shared by them.
-    fn rgb_rows(&self) -> &RgbRows {
-        self.rgb_rows.get_or_init(|| {
-            let m = &self.opts.metrics;
-            let fit_need = Needs {
-                color: Color::Rgb,
-                scale: Scale::LongSide(COLOR_LONG_SIDE),
-            };
-            self.stream_rgb(Want {
-                color: m.colorfulness || m.is_grayscale,
-                hash: m.pixel_hash && !(2..=8).contains(&self.orientation()),
-                fit: m
-                    .pixel_needs()
-                    .any(|n| n == fit_need)
-                    .then_some(COLOR_LONG_SIDE),
-            })
-        })
+    /// What the decode measured on the planes' RGB rows, or (when it was not asked: a caller
+    /// outside the scan) one walk over them now.
+    fn rgb_rows(&self) -> &RowMeasures {
+        self.rgb_rows
+            .get_or_init(|| self.rgb_rows_for(row_wants(self.header, self.opts)))
     }
 
-    /// Walk the planes' RGB rows once, computing what `want` asks for.
-    fn stream_rgb(&self, want: Want) -> RgbRows {
-        let p = self.pixels;
-        let planes: &YCbCr = p.ycbcr.as_ref().expect("a planar JPEG decode");
-        let mut sums = want.color.then(stats::ColorSums::default);
-        // `hash::pixel_hash` of an upright image: xxh3 of the RGB bytes seeded with the size, or
-        // of the luma when every pixel is gray (then luma = R = G = B).
-        let seed = ((p.width as u64) << 32) ^ p.height as u64;
-        let mut hasher = want.hash.then(|| xxhash_rust::xxh3::Xxh3::with_seed(seed));
-        let mut all_gray = true;
-        let fit_size = want.fit.map(|s| fit_long_side(p.width, p.height, s));
-        let mut fit = fit_size.map(|(dw, dh)| AreaRgbStream::new(p.width, p.height, dw, dh));
-        planes.for_each_rgb_row(|row| {
-            if let Some(s) = &mut sums {
-                s.add(row);
-            }
-            if let Some(h) = &mut hasher {
-                h.update(row);
-                all_gray = all_gray && row.chunks_exact(3).all(|c| c[0] == c[1] && c[1] == c[2]);
-            }
-            if let Some(f) = &mut fit {
-                f.push(row);
-            }
-        });
-        RgbRows {
-            color: sums.map(|s| s.finish()),
-            pixel_hash: hasher.map(|h| {
-                if all_gray {
-                    xxhash_rust::xxh3::xxh3_64_with_seed(&p.luma, seed)
-                } else {
-                    h.digest()
-                }
-            }),
-            fit: fit.zip(fit_size).map(|(f, (width, height))| Plane {
-                data: f.finish(),
-                width,
-                height,
-            }),
-        }
+    /// One more walk over the planes' RGB rows, for `want`.
+    fn rgb_rows_for(&self, want: RowWants) -> RowMeasures {
+        let planes: &YCbCr = self.pixels.ycbcr.as_ref().expect("a planar JPEG decode");
+        measure_rgb_rows(planes, &self.pixels.luma, want)
     }
 }
 
@@ -489,6 +429,7 @@ mod tests {
             Some(DecodeRequest {
                 reduction: 1,
                 need_rgb: true,
+                rgb_rows: RowWants::default(),
             })
         })
         .unwrap();
