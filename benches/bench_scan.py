@@ -1,6 +1,7 @@
 """Scan throughput against the decode-only floor and the peers, side by side in one run.
 
-Cases (each in a fresh subprocess, so peak RSS is its own; median of --repeats runs):
+Cases (each in a fresh subprocess, so peak RSS is its own; median of --repeats runs, the cases
+taking turns run by run; the ratios are given per run, as median and range, in wall and CPU time):
   imgstats-all      imgstats.scan with every metric
   imgstats-hashes   imgstats.scan(metrics=["phash", "dhash", "ahash"])
   imgstats-steady   every metric, timed after import and a warm-up scan (a pipeline process)
@@ -288,30 +289,39 @@ def available(case: str) -> bool:
     return r.returncode == 0
 
 
-def measure(case: str, list_file: Path, threads: int, repeats: int) -> dict | None:
-    runs = []
-    for _ in range(repeats):
-        r = subprocess.run(
-            [
-                python_for(case),
-                __file__,
-                "--child",
-                case,
-                "--list",
-                str(list_file),
-                "--threads",
-                str(threads),
-            ],
-            capture_output=True,
-            text=True,
-        )
-        if r.returncode != 0:
-            print(f"  {case}: failed: {r.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
-            return None
-        runs.append(json.loads(r.stdout.strip().splitlines()[-1]))
+def run_once(case: str, list_file: Path, threads: int) -> dict | None:
+    """One child run of `case`: its wall seconds (as the child timed them), peak RSS, and the CPU
+    seconds of the child and everything it waited for (the Pillow pool's workers included), which
+    a machine shared with other jobs disturbs less than wall time."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    r = subprocess.run(
+        [
+            python_for(case),
+            __file__,
+            "--child",
+            case,
+            "--list",
+            str(list_file),
+            "--threads",
+            str(threads),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if r.returncode != 0:
+        print(f"  {case}: failed: {r.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
+        return None
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    out["cpu_seconds"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return out
+
+
+def summarise(runs: list[dict]) -> dict:
     return {
         "seconds": statistics.median(x["seconds"] for x in runs),
         "all_seconds": [round(x["seconds"], 3) for x in runs],
+        "cpu_seconds": statistics.median(x["cpu_seconds"] for x in runs),
         "peak_rss_mb": max(x["peak_rss_mb"] for x in runs),
         "errors": runs[0]["errors"],
     }
@@ -388,6 +398,24 @@ def main() -> None:
         else:
             # No folder holds just these files.
             cases = [c for c in cases if c not in ("imgstats-cli", "imgstats-fresh")]
+        for c in [c for c in cases if not available(c)]:
+            print(f"  {c:16s} skipped (not installed)")
+            cases.remove(c)
+        # Round robin: run k of every case follows run k-1 of every case, so a change in the
+        # load of the (shared) machine hits all cases alike, and the ratio of run k is a fair draw.
+        # (The fresh-process pair is timed apart, from outside: `measure_fresh` below.)
+        runs: dict[str, list[dict]] = {c: [] for c in cases if c not in FRESH_CASES}
+        failed: set[str] = set()
+        for k in range(max(args.repeats, args.peer_repeats)):
+            for case in runs:
+                slow = case in ("imagehash-loop", "cleanvision", "fastdup-stats")
+                if case in failed or k >= (args.peer_repeats if slow else args.repeats):
+                    continue
+                r = run_once(case, list_file, args.threads)
+                if r is None:
+                    failed.add(case)
+                else:
+                    runs[case].append(r)
         table = {}
         fresh = [c for c in cases if c in FRESH_CASES]
         if fresh:
@@ -403,21 +431,18 @@ def main() -> None:
             if len(fresh) == 2:
                 a, b = (table[c]["cpu_seconds"] for c in FRESH_CASES)
                 print(f"  cpu ratio imgstats-fresh / pillow-fresh: {a / b:.2f}")
+                a, b = (table[c]["seconds"] for c in FRESH_CASES)
+                print(f"  wall ratio imgstats-fresh / pillow-fresh (medians): {a / b:.2f}")
             cases = [c for c in cases if c not in FRESH_CASES]
         for case in cases:
-            if not available(case):
-                print(f"  {case:16s} skipped (not installed)")
+            if case in failed or not runs[case]:
                 continue
-            slow = case in ("imagehash-loop", "cleanvision", "fastdup-stats")
-            r = measure(case, list_file, args.threads, args.peer_repeats if slow else args.repeats)
-            if r is None:
-                continue
-            table[case] = r
+            r = table[case] = summarise(runs[case])
             rate = len(files) / r["seconds"]
             print(
                 f"  {case:16s} {r['seconds']:8.2f} s  {rate:10,.0f} img/s  "
-                f"{mp / r['seconds']:8.1f} MP/s  peak {r['peak_rss_mb']:7.0f} MB  "
-                f"runs {r['all_seconds']}"
+                f"{mp / r['seconds']:8.1f} MP/s  cpu {r['cpu_seconds']:7.2f} s  "
+                f"peak {r['peak_rss_mb']:7.0f} MB  runs {r['all_seconds']}"
                 + (f"  ({r['errors']} files not measured)" if r["errors"] else "")
             )
         for case, ref in (
@@ -425,9 +450,15 @@ def main() -> None:
             ("imgstats-hashes", "pillow-reduced"),
             ("imgstats-fresh", "pillow-fresh"),
         ):
-            if case in table and ref in table:
-                ratio = table[case]["seconds"] / table[ref]["seconds"]
-                print(f"  ratio {case} / {ref}: {ratio:.2f}")
+            if case in runs and ref in runs and case in table and ref in table:
+                pairs = list(zip(runs[case], runs[ref]))
+                per_run = sorted(a["seconds"] / b["seconds"] for a, b in pairs)
+                cpu = statistics.median(a["cpu_seconds"] / b["cpu_seconds"] for a, b in pairs)
+                table[case]["ratio_runs"] = [round(x, 3) for x in per_run]
+                print(
+                    f"  ratio {case} / {ref}: median {statistics.median(per_run):.2f} "
+                    f"(runs {per_run[0]:.2f}-{per_run[-1]:.2f}), CPU time {cpu:.2f}"
+                )
         results[name] = {"files": len(files), "megapixels": mp, "cases": table}
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))

@@ -4,6 +4,12 @@
 //! mnist`). Files are read into memory first, so the phases other than `scan_one (path)` exclude
 //! the file system; one thread. Prints microseconds of CPU time (this thread's, so other load on
 //! the machine does not count) per image for each phase (median of REPS).
+//!
+//! `-- LIST N REPS --per-mp` is the same for large images, in milliseconds per megapixel, with
+//! the JPEG decode split into its stages (libjpeg-turbo to Y/Cb/Cr planes = Huffman decode + IDCT;
+//! to RGB adds its chroma upsampling and colour conversion) and the colour work of the full scan
+//! (the 512-px RGB plane, colour statistics, weather statistics). The Huffman/IDCT split inside
+//! libjpeg-turbo comes from `perf` (benches/README.md).
 
 use imgstats::{
     DecodeRequest, Decoded, METRIC_NAMES, Metrics, Options, Source, ahash, dhash, hashes, phash,
@@ -43,6 +49,8 @@ fn main() {
         .first()
         .expect("usage: small_files LIST [N] [REPS]")
         .clone();
+    let per_mp = args.iter().any(|a| a == "--per-mp");
+    let args: Vec<String> = args.into_iter().filter(|a| a != "--per-mp").collect();
     let n: usize = args.get(1).map_or(5000, |s| s.parse().unwrap());
     let reps: usize = args.get(2).map_or(5, |s| s.parse().unwrap());
     let paths: Vec<std::path::PathBuf> = std::fs::read_to_string(&list)
@@ -57,6 +65,10 @@ fn main() {
         .map(|p| std::fs::read(p).expect("read image"))
         .collect();
     let n = files.len();
+    if per_mp {
+        large_images(&files, reps);
+        return;
+    }
     let opts = Options::default();
     let limit = opts.max_pixels;
     let decoded: Vec<Decoded> = files
@@ -66,6 +78,7 @@ fn main() {
                 Some(DecodeRequest {
                     reduction: 1,
                     need_rgb: true,
+                    rgb_rows: Default::default(),
                 })
             })
             .expect("probe");
@@ -122,6 +135,7 @@ fn main() {
                     Some(DecodeRequest {
                         reduction: 1,
                         need_rgb: true,
+                        rgb_rows: Default::default(),
                     })
                 });
                 sink ^= r.map_or(0, |(h, _)| u64::from(h.height));
@@ -187,4 +201,230 @@ fn main() {
         }),
     );
     println!("({n} images, checksum {sink})");
+}
+
+/// Milliseconds per megapixel of each phase of the full scan on large images (JPEGs), one thread.
+fn large_images(files: &[Vec<u8>], reps: usize) {
+    use imgstats::{fit_long_side, luma_from_rgb, reduce_box_l8, resize_area_rgb8};
+    use turbojpeg::{Decompressor, PixelFormat, YuvImage};
+    let opts = Options::default();
+    let limit = opts.max_pixels;
+    let decode = |d: &[u8]| {
+        let (_, dec) = probe_and_decode(d, limit, |_| {
+            Some(DecodeRequest {
+                reduction: 1,
+                need_rgb: true,
+                rgb_rows: Default::default(),
+            })
+        })
+        .expect("probe");
+        dec.expect("decode requested").expect("decode")
+    };
+    let decoded: Vec<Decoded> = files.iter().map(|d| decode(d)).collect();
+    let mp: f64 = decoded
+        .iter()
+        .map(|d| (d.pixels.width * d.pixels.height) as f64 / 1e6)
+        .sum();
+    let rgb: Vec<Vec<u8>> = files
+        .iter()
+        .map(|d| {
+            turbojpeg::decompress(d, PixelFormat::RGB)
+                .expect("rgb")
+                .pixels
+        })
+        .collect();
+    let mut sink = 0u64;
+    let report = |name: &str, us_per_image: f64| {
+        println!(
+            "{name:<40} {:7.2} ms/MP",
+            us_per_image * files.len() as f64 / 1e3 / mp
+        );
+    };
+    let n = files.len();
+    let to = |format: PixelFormat| {
+        move |d: &[u8]| {
+            let mut dec = Decompressor::new().unwrap();
+            let h = dec.read_header(d).unwrap();
+            let mut buf = vec![0u8; h.width * h.height * format.size()];
+            let image = turbojpeg::Image {
+                pixels: buf.as_mut_slice(),
+                width: h.width,
+                pitch: h.width * format.size(),
+                height: h.height,
+                format,
+            };
+            dec.decompress(d, image).unwrap();
+            buf[buf.len() / 2] as u64
+        }
+    };
+    report(
+        "scan_one, every metric",
+        per_image_us(reps, n, || {
+            for d in files {
+                sink ^= scan_one(Source::Bytes(d), &opts).file_size.unwrap_or(0);
+            }
+        }),
+    );
+    report(
+        "libjpeg -> Y/Cb/Cr planes",
+        per_image_us(reps, n, || {
+            for d in files {
+                let mut dec = Decompressor::new().unwrap();
+                let h = dec.read_header(d).unwrap();
+                let len = turbojpeg::yuv_pixels_len(h.width, 1, h.height, h.subsamp).unwrap();
+                let mut buf = vec![0u8; len];
+                let image = YuvImage {
+                    pixels: buf.as_mut_slice(),
+                    width: h.width,
+                    align: 1,
+                    height: h.height,
+                    subsamp: h.subsamp,
+                };
+                sink ^= dec
+                    .decompress_to_yuv(d, image)
+                    .map_or(1, |_| buf[len / 2] as u64);
+            }
+        }),
+    );
+    let to_rgb = to(PixelFormat::RGB);
+    report(
+        "libjpeg -> RGB",
+        per_image_us(reps, n, || {
+            for d in files {
+                sink ^= to_rgb(d);
+            }
+        }),
+    );
+    let to_gray = to(PixelFormat::GRAY);
+    report(
+        "libjpeg -> Y only",
+        per_image_us(reps, n, || {
+            for d in files {
+                sink ^= to_gray(d);
+            }
+        }),
+    );
+    report(
+        "decode as the scan does (planes + luma)",
+        per_image_us(reps, n, || {
+            for d in files {
+                sink ^= decode(d).pixels.luma[0] as u64;
+            }
+        }),
+    );
+    let planar: Vec<_> = decoded
+        .iter()
+        .filter_map(|d| d.pixels.ycbcr.as_ref())
+        .collect();
+    report(
+        "  planes -> exact luma",
+        per_image_us(reps, n, || {
+            for p in &planar {
+                sink ^= p.luma()[0] as u64;
+            }
+        }),
+    );
+    report(
+        "  planes -> exact RGB rows",
+        per_image_us(reps, n, || {
+            for p in &planar {
+                p.for_each_rgb_row(|row| sink ^= row[0] as u64);
+            }
+        }),
+    );
+    report(
+        "luma_from_rgb (the RGB path)",
+        per_image_us(reps, n, || {
+            for r in &rgb {
+                sink ^= luma_from_rgb(r)[0] as u64;
+            }
+        }),
+    );
+    report(
+        "histogram stats",
+        per_image_us(reps, n, || {
+            for d in &decoded {
+                sink ^= stats::luma_stats(&stats::histogram(&d.pixels.luma)).mean as u64;
+            }
+        }),
+    );
+    report(
+        "laplace+noise (native)",
+        per_image_us(reps, n, || {
+            for d in &decoded {
+                let p = &d.pixels;
+                sink ^= stats::second_derivatives(&p.luma, p.width, p.height, true).0 as u64;
+            }
+        }),
+    );
+    report(
+        "sharpness (area 640 + laplace)",
+        per_image_us(reps, n, || {
+            for d in &decoded {
+                let p = &d.pixels;
+                let (w, h) = fit_long_side(p.width, p.height, imgstats::SHARPNESS_LONG_SIDE);
+                let small = imgstats::resize_area_l8(&p.luma, p.width, p.height, w, h);
+                sink ^= stats::second_derivatives(&small, w, h, false).0 as u64;
+            }
+        }),
+    );
+    report(
+        "hashes (box reduce + p/d/a hash)",
+        per_image_us(reps, n, || {
+            for d in &decoded {
+                let p = &d.pixels;
+                let f = (p.width.min(p.height) / imgstats::HASH_MIN_SIDE).clamp(1, 8);
+                let f = 1 << f.ilog2();
+                let (plane, w, h) = reduce_box_l8(&p.luma, p.width, p.height, f);
+                sink ^= hashes(&plane, w, h)[0];
+            }
+        }),
+    );
+    report(
+        "colour stats (RGB buffer)",
+        per_image_us(reps, n, || {
+            for r in &rgb {
+                sink ^= stats::color_stats(r).is_grayscale as u64;
+            }
+        }),
+    );
+    report(
+        "512-px RGB plane (area, RGB buffer)",
+        per_image_us(reps, n, || {
+            for (d, r) in decoded.iter().zip(&rgb) {
+                let p = &d.pixels;
+                let (w, h) = fit_long_side(p.width, p.height, 512);
+                sink ^= resize_area_rgb8(r, p.width, p.height, w, h)[0] as u64;
+            }
+        }),
+    );
+    let small: Vec<(Vec<u8>, usize, usize)> = decoded
+        .iter()
+        .zip(&rgb)
+        .map(|(d, r)| {
+            let p = &d.pixels;
+            let (w, h) = fit_long_side(p.width, p.height, 512);
+            (resize_area_rgb8(r, p.width, p.height, w, h), w, h)
+        })
+        .collect();
+    report(
+        "weather stats on the 512 plane",
+        per_image_us(reps, n, || {
+            for (plane, w, h) in &small {
+                sink ^= stats::atmosphere::atmosphere(plane, *w, *h).haze as u64;
+                sink ^= stats::illuminant::illuminant(plane).warmth as u64;
+                let luma = luma_from_rgb(plane);
+                sink ^= stats::motion::motion(&luma, *w, *h).motion_blur as u64;
+            }
+        }),
+    );
+    report(
+        "pixel_hash (xxh3 of RGB)",
+        per_image_us(reps, n, || {
+            for r in &rgb {
+                sink ^= xxhash_rust::xxh3::xxh3_64(r);
+            }
+        }),
+    );
+    println!("({n} images, {mp:.1} MP, checksum {sink})");
 }

@@ -95,6 +95,10 @@ pub(crate) fn available() -> Vec<Level> {
 /// loops are written so that LLVM vectorises them; AVX2 doubles the vector width). The AVX2 copy
 /// runs when [`level`] is at least [`Level::Avx2`].
 macro_rules! dispatch {
+    // A kernel that writes into its arguments and returns nothing.
+    ($(#[$m:meta])* pub fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $body:block) => {
+        $crate::cpu::dispatch! { $(#[$m])* pub fn $name($($arg: $ty),*) -> () $body }
+    };
     ($(#[$m:meta])* pub fn $name:ident($($arg:ident: $ty:ty),* $(,)?) -> $ret:ty $body:block) => {
         $(#[$m])*
         pub fn $name($($arg: $ty),*) -> $ret {
@@ -119,6 +123,47 @@ macro_rules! dispatch {
 }
 
 pub(crate) use dispatch;
+
+/// [`dispatch!`] with a third copy compiled for AVX-512 (F/BW/VL), run at [`Level::Avx512`]: for
+/// the integer pixel kernels whose 32-bit lanes double again with 512-bit vectors (the JPEG
+/// planes' colour conversion, the streamed area resize and colour sums).
+macro_rules! dispatch_avx512 {
+    ($(#[$m:meta])* pub fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $body:block) => {
+        $crate::cpu::dispatch_avx512! { $(#[$m])* pub fn $name($($arg: $ty),*) -> () $body }
+    };
+    ($(#[$m:meta])* pub fn $name:ident($($arg:ident: $ty:ty),* $(,)?) -> $ret:ty $body:block) => {
+        $(#[$m])*
+        pub fn $name($($arg: $ty),*) -> $ret {
+            #[inline(always)]
+            fn body($($arg: $ty),*) -> $ret $body
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2")]
+                fn avx512($($arg: $ty),*) -> $ret {
+                    body($($arg),*)
+                }
+                #[target_feature(enable = "avx2")]
+                fn avx2($($arg: $ty),*) -> $ret {
+                    body($($arg),*)
+                }
+                if $crate::cpu::level() >= $crate::cpu::Level::Avx512 {
+                    $crate::cpu::note($crate::cpu::Level::Avx512);
+                    // SAFETY: `level()` is never above what the CPU supports, so it has AVX-512.
+                    return unsafe { avx512($($arg),*) };
+                }
+                if $crate::cpu::level() >= $crate::cpu::Level::Avx2 {
+                    $crate::cpu::note($crate::cpu::Level::Avx2);
+                    // SAFETY: as above, for AVX2.
+                    return unsafe { avx2($($arg),*) };
+                }
+            }
+            $crate::cpu::note($crate::cpu::Level::Scalar);
+            body($($arg),*)
+        }
+    };
+}
+
+pub(crate) use dispatch_avx512;
 
 /// Record that a kernel of `level` ran (test builds only; compiles to nothing otherwise).
 #[inline(always)]

@@ -41,7 +41,7 @@ pub use hash::{
     CropSegment, ahash, crop_resistant_hash, crop_resistant_segments, dhash, hashes, phash,
     pixel_hash,
 };
-pub use planes::{Pixels, luma_from_rgb};
+pub use planes::{Pixels, YCbCr, luma_from_rgb};
 pub use pool::with_threads;
 pub use resize::{
     fit_long_side, reduce_box_l8, resize_area_l8, resize_area_rgb8, resize_lanczos_l8,

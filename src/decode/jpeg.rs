@@ -2,9 +2,10 @@
 
 use super::jpeg_quality;
 use super::metadata::{JpegMarkers, jpeg_markers, parse_exif};
+use super::rgb_rows::{RowMeasures, RowWants, luma_and_measures};
 use super::{DecodeRequest, Decoded, Header, Kind, check_size, corrupt};
 use crate::error::Result;
-use crate::planes::{Pixels, luma_from_rgb};
+use crate::planes::{Pixels, YCbCr, luma_from_rgb};
 
 pub(super) fn probe(data: &[u8], max_pixels: u64) -> Result<Header> {
     let h = turbojpeg::read_header(data).map_err(|e| corrupt("jpeg", e))?;
@@ -63,6 +64,17 @@ pub(super) fn decode(
     let (w, h) = (hdr.width, hdr.height);
     let cmyk = matches!(colorspace, C::CMYK | C::YCCK);
     let gray_source = colorspace == C::Gray;
+    let planar = req.need_rgb && reduction == 1 && colorspace == C::YCbCr;
+    if let Some(sampling) = planar.then(|| planar_sampling(hdr.subsamp, w)).flatten() {
+        let (pixels, measures) =
+            decode_planar(&mut d, data, w, h, hdr.subsamp, sampling, req.rgb_rows)?;
+        return Ok(Decoded {
+            pixels,
+            reduction,
+            gray_source,
+            rgb_rows: Some(measures),
+        });
+    }
     // Luma-only requests take libjpeg's Y plane (no chroma upsampling or colour conversion); it
     // equals Pillow's luma up to rounding. Anything that needs colour decodes RGB like Pillow.
     let format = if cmyk {
@@ -87,6 +99,7 @@ pub(super) fn decode(
             height: h,
             luma: buf,
             rgb: None,
+            ycbcr: None,
         },
         PF::CMYK => {
             let rgb = cmyk_to_rgb(&buf, markers.adobe);
@@ -96,6 +109,7 @@ pub(super) fn decode(
                 height: h,
                 luma,
                 rgb: req.need_rgb.then_some(rgb),
+                ycbcr: None,
             }
         }
         _ => Pixels {
@@ -103,13 +117,63 @@ pub(super) fn decode(
             height: h,
             luma: luma_from_rgb(&buf),
             rgb: Some(buf),
+            ycbcr: None,
         },
     };
     Ok(Decoded {
         pixels,
         reduction,
         gray_source,
+        rgb_rows: None,
     })
+}
+
+/// The chroma subsampling factors `(h, v)` of a full-size decode that [`YCbCr`] reproduces
+/// libjpeg-turbo's RGB from; `None` sends the file through the RGB decode.
+fn planar_sampling(subsamp: turbojpeg::Subsamp, width: usize) -> Option<(usize, usize)> {
+    use turbojpeg::Subsamp as S;
+    let (hs, vs) = match subsamp {
+        S::None => (1, 1),
+        S::Sub2x1 => (2, 1),
+        S::Sub2x2 => (2, 2),
+        S::Sub1x2 => (1, 2),
+        _ => return None,
+    };
+    YCbCr::supported(width, hs, vs).then_some((hs, vs))
+}
+
+/// Full-size YCbCr decode to planes (Huffman decode and IDCT only: no upsampling, no colour
+/// conversion, no 3-byte-per-pixel buffer); luma is computed from the planes exactly as Pillow
+/// computes it from libjpeg's RGB.
+fn decode_planar(
+    d: &mut turbojpeg::Decompressor,
+    data: &[u8],
+    w: usize,
+    h: usize,
+    subsamp: turbojpeg::Subsamp,
+    (hs, vs): (usize, usize),
+    want: RowWants,
+) -> Result<(Pixels, RowMeasures)> {
+    let mut buf = vec![0u8; YCbCr::planar_len(w, h, hs, vs)];
+    let image = turbojpeg::YuvImage {
+        pixels: buf.as_mut_slice(),
+        width: w,
+        align: 1,
+        height: h,
+        subsamp,
+    };
+    d.decompress_to_yuv(data, image)
+        .map_err(|e| corrupt("jpeg", e))?;
+    let planes = YCbCr::from_planar(buf, w, h, hs, vs);
+    let (luma, measures) = luma_and_measures(&planes, want);
+    let pixels = Pixels {
+        width: w,
+        height: h,
+        luma,
+        rgb: None,
+        ycbcr: Some(planes),
+    };
+    Ok((pixels, measures))
 }
 
 /// Pillow's CMYK→RGB: R = (255 − C)(255 − K)/255. Adobe files store the samples inverted.
@@ -128,6 +192,87 @@ fn cmyk_to_rgb(cmyk: &[u8], inverted: bool) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A JPEG of a colourful test picture (gradients, saturated patches, noise: clamping and
+    /// every chroma edge case get exercised).
+    fn jpeg(w: usize, h: usize, subsamp: turbojpeg::Subsamp, progressive: bool) -> Vec<u8> {
+        let mut rgb = Vec::with_capacity(3 * w * h);
+        for y in 0..h {
+            for x in 0..w {
+                let n = ((x * 7919 + y * 104729) * 2654435761) >> 7;
+                let patch = (x / 5 + y / 3) % 4;
+                rgb.extend_from_slice(&match patch {
+                    0 => [255, (n & 63) as u8, 0],
+                    1 => [(x * 255 / w) as u8, (y * 255 / h) as u8, (n & 255) as u8],
+                    2 => [0, 0, 255 - (n & 15) as u8],
+                    _ => [(n & 255) as u8, 250, ((n >> 8) & 255) as u8],
+                });
+            }
+        }
+        let mut c = turbojpeg::Compressor::new().unwrap();
+        c.set_subsamp(subsamp).unwrap();
+        c.set_quality(90).unwrap();
+        c.set_progressive(progressive).unwrap();
+        let image = turbojpeg::Image {
+            pixels: rgb.as_slice(),
+            width: w,
+            pitch: 3 * w,
+            height: h,
+            format: turbojpeg::PixelFormat::RGB,
+        };
+        c.compress_to_vec(image).unwrap()
+    }
+
+    fn decode_with(data: &[u8], need_rgb: bool) -> Pixels {
+        let header = super::super::probe(data, u64::MAX).unwrap();
+        let req = DecodeRequest {
+            reduction: 1,
+            need_rgb,
+            rgb_rows: RowWants::default(),
+        };
+        super::super::decode(data, &header, req, u64::MAX)
+            .unwrap()
+            .pixels
+    }
+
+    #[test]
+    fn planar_decode_gives_libjpegs_rgb_and_pillows_luma_bit_for_bit() {
+        use turbojpeg::Subsamp as S;
+        let mut planar = 0;
+        for subsamp in [S::None, S::Sub2x1, S::Sub2x2, S::Sub1x2, S::Sub4x1] {
+            for (w, h) in [
+                (64, 48),
+                (67, 45),
+                (33, 17),
+                (5, 7),
+                (6, 3),
+                (1, 9),
+                (257, 131),
+            ] {
+                for progressive in [false, true] {
+                    let data = jpeg(w, h, subsamp, progressive);
+                    let p = decode_with(&data, true);
+                    let rgb = turbojpeg::decompress(&data, turbojpeg::PixelFormat::RGB).unwrap();
+                    let what = format!("{subsamp:?} {w}x{h} progressive={progressive}");
+                    match &p.ycbcr {
+                        Some(planes) => {
+                            planar += 1;
+                            assert!(p.rgb.is_none());
+                            assert_eq!(planes.to_rgb(), rgb.pixels, "{what}");
+                        }
+                        // Samplings the planes do not reproduce take the RGB decode.
+                        None => assert_eq!(p.rgb.as_deref(), Some(&rgb.pixels[..]), "{what}"),
+                    }
+                    assert_eq!(p.luma, luma_from_rgb(&rgb.pixels), "{what}");
+                    if subsamp == S::Sub4x1 || (w <= 4 && matches!(subsamp, S::Sub2x1 | S::Sub2x2))
+                    {
+                        assert!(p.ycbcr.is_none(), "{what} must fall back to RGB");
+                    }
+                }
+            }
+        }
+        assert!(planar >= 40, "only {planar} planar decodes");
+    }
 
     #[test]
     fn cmyk_conversion() {

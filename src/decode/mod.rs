@@ -5,7 +5,8 @@
 //! `image` crate for PNG, GIF, BMP, TIFF, PNM and animated WebP). `metadata.rs` reads what the
 //! file says about itself without decoding (JPEG markers, EXIF, PNG/GIF header facts) and
 //! `jpeg_quality.rs` estimates the encoder quality from the quantisation tables. Every back-end
-//! hands back [`crate::planes::Pixels`].
+//! hands back [`crate::planes::Pixels`]; a full-size YCbCr JPEG also hands back what
+//! `rgb_rows.rs` measured on its RGB rows, which are never stored whole.
 //!
 //! A new input format: sniff it in [`sniff`], add a `Kind` variant and a file with `probe` and
 //! `decode`, and dispatch to them in [`probe`] and [`decode`].
@@ -14,9 +15,11 @@ mod image_crate;
 mod jpeg;
 mod jpeg_quality;
 mod metadata;
+mod rgb_rows;
 mod webp;
 
 pub use metadata::ExifInfo;
+pub use rgb_rows::{RowMeasures, RowWants, measure_rgb_rows};
 
 use crate::error::{ImageError, Result};
 use crate::planes::Pixels;
@@ -60,6 +63,9 @@ pub struct DecodeRequest {
     pub reduction: usize,
     /// Interleaved RGB is needed (colour metrics); otherwise luma alone is enough.
     pub need_rgb: bool,
+    /// What to measure on RGB rows when the decoder makes them one at a time (a full-size YCbCr
+    /// JPEG decoded to its planes); other decodes ignore it and keep `pixels.rgb`.
+    pub rgb_rows: RowWants,
 }
 
 /// Decoded pixels and the reduction actually applied.
@@ -68,6 +74,8 @@ pub struct Decoded {
     pub reduction: usize,
     /// The source has no colour (grayscale JPEG, L/LA PNG...): colour metrics are trivially gray.
     pub gray_source: bool,
+    /// What was measured on the RGB rows of a planar decode (`pixels.ycbcr` is then set).
+    pub rgb_rows: Option<RowMeasures>,
 }
 
 /// The format of `data`: `None` for JPEG (libjpeg-turbo), `Some` for the `image` crate's
@@ -207,9 +215,11 @@ fn full_size(
             height,
             luma,
             rgb,
+            ycbcr: None,
         },
         reduction: 1,
         gray_source,
+        rgb_rows: None,
     }
 }
 

@@ -3,15 +3,18 @@
 //!
 //! - [`luma`]: Pillow's `convert("L")` and 16-bit scaling,
 //! - [`composite`]: transparent pixels over a background that keeps the picture visible,
-//! - [`orient`]: EXIF orientation (the planes are stored as decoded, not as displayed).
+//! - [`orient`]: EXIF orientation (the planes are stored as decoded, not as displayed),
+//! - [`ycbcr`]: a JPEG's Y/Cb/Cr planes and libjpeg-turbo's exact RGB and luma made from them.
 
 mod composite;
 mod luma;
 mod orient;
+mod ycbcr;
 
 pub use composite::{luma_alpha_composite, rgba_composite};
 pub use luma::{luma_from_rgb, scale16};
 pub use orient::{orient_l8, source_pixel};
+pub use ycbcr::YCbCr;
 
 /// Decoded pixels at the scale the scan asked for: an 8-bit luma plane, plus interleaved RGB when a
 /// colour metric needs it. Alpha is already composited and 16-bit samples already scaled.
@@ -21,4 +24,7 @@ pub struct Pixels {
     pub height: usize,
     pub luma: Vec<u8>,
     pub rgb: Option<Vec<u8>>,
+    /// A full-size YCbCr JPEG decoded to its planes instead of `rgb` (which is then `None`):
+    /// consumers of colour stream libjpeg's exact RGB rows from it (`YCbCr::for_each_rgb_row`).
+    pub ycbcr: Option<YCbCr>,
 }

@@ -32,18 +32,115 @@ fn resize_area<const C: usize>(src: &[u8], w: usize, h: usize, dw: usize, dh: us
     for (oy, taps) in ys.iter().enumerate() {
         acc.iter_mut().for_each(|v| *v = 0.0);
         for &(iy, wt) in taps {
-            for (a, &p) in acc.iter_mut().zip(&src[C * iy * w..C * (iy + 1) * w]) {
-                *a += p as f32 * wt;
-            }
+            accumulate_row(&mut acc, &src[C * iy * w..C * (iy + 1) * w], wt);
         }
-        for (ox, taps) in xs.iter().enumerate() {
-            for c in 0..C {
-                let v: f32 = taps.iter().map(|&(i, wt)| acc[C * i + c] * wt).sum();
-                out[C * (oy * dw + ox) + c] = v.round().clamp(0.0, 255.0) as u8;
-            }
-        }
+        emit_row::<C>(&acc, &xs, &mut out[C * oy * dw..C * (oy + 1) * dw]);
     }
     out
+}
+
+/// The vertical pass: one source row's share of an output row.
+#[inline(always)]
+fn accumulate_row(acc: &mut [f32], row: &[u8], wt: f32) {
+    for (a, &p) in acc.iter_mut().zip(row) {
+        *a += p as f32 * wt;
+    }
+}
+
+/// The horizontal pass over one vertically accumulated row.
+#[inline(always)]
+fn emit_row<const C: usize>(acc: &[f32], xs: &[Vec<(usize, f32)>], out: &mut [u8]) {
+    // Per channel, the products are summed in tap order from zero (what `Iterator::sum` does),
+    // all channels in one walk over the taps.
+    for (px, taps) in out.chunks_exact_mut(C).zip(xs) {
+        let mut v = [0f32; C];
+        for &(i, wt) in taps {
+            for (c, v) in v.iter_mut().enumerate() {
+                *v += acc[C * i + c] * wt;
+            }
+        }
+        for (o, v) in px.iter_mut().zip(v) {
+            *o = v.round().clamp(0.0, 255.0) as u8;
+        }
+    }
+}
+
+crate::cpu::dispatch_avx512! {
+/// [`accumulate_row`] compiled per SIMD level, for [`AreaRgbStream`].
+pub fn area_accumulate_row(acc: &mut [f32], row: &[u8], wt: f32) {
+    accumulate_row(acc, row, wt);
+}
+}
+
+crate::cpu::dispatch! {
+/// [`emit_row`] of RGB compiled per SIMD level (rounding inlines), for [`AreaRgbStream`].
+pub fn area_emit_row_rgb(acc: &[f32], xs: &[Vec<(usize, f32)>], out: &mut [u8]) {
+    emit_row::<3>(acc, xs, out);
+}
+}
+
+/// [`resize_area_rgb8`] fed one source row at a time, top to bottom, so a decoder that makes rows
+/// (the JPEG planes' RGB) never holds the full-size image. Same weights, same order of additions
+/// per output row, hence the same bytes. Only downscales (what [`fit_long_side`] asks for): each
+/// source row then falls in at most two output rows, which get one accumulator each.
+pub struct AreaRgbStream {
+    dw: usize,
+    dh: usize,
+    xs: Vec<Vec<(usize, f32)>>,
+    ys: Vec<Vec<(usize, f32)>>,
+    /// Accumulators of output rows `next_out` and `next_out + 1`.
+    acc: [Vec<f32>; 2],
+    next_out: usize,
+    next_in: usize,
+    out: Vec<u8>,
+}
+
+impl AreaRgbStream {
+    pub fn new(w: usize, h: usize, dw: usize, dh: usize) -> Self {
+        assert!(dw <= w && dh <= h, "AreaRgbStream only downscales");
+        AreaRgbStream {
+            dw,
+            dh,
+            xs: area_weights(w, dw),
+            ys: area_weights(h, dh),
+            acc: [vec![0f32; 3 * w], vec![0f32; 3 * w]],
+            next_out: 0,
+            next_in: 0,
+            out: Vec::with_capacity(3 * dw * dh),
+        }
+    }
+
+    /// Add the next source row (interleaved RGB, `3 * w` bytes).
+    pub fn push(&mut self, row: &[u8]) {
+        let iy = self.next_in;
+        self.next_in += 1;
+        for k in 0..2 {
+            let Some(taps) = self.ys.get(self.next_out + k) else {
+                break;
+            };
+            if let Some(&(_, wt)) = taps.iter().find(|t| t.0 == iy) {
+                area_accumulate_row(&mut self.acc[k], row, wt);
+            }
+        }
+        while self
+            .ys
+            .get(self.next_out)
+            .is_some_and(|t| t.last().is_some_and(|l| l.0 <= iy))
+        {
+            let start = self.out.len();
+            self.out.resize(start + 3 * self.dw, 0);
+            area_emit_row_rgb(&self.acc[0], &self.xs, &mut self.out[start..]);
+            self.acc.swap(0, 1);
+            self.acc[1].iter_mut().for_each(|v| *v = 0.0);
+            self.next_out += 1;
+        }
+    }
+
+    /// The resized image (`dw` × `dh` interleaved RGB) once every source row was pushed.
+    pub fn finish(self) -> Vec<u8> {
+        assert_eq!(self.out.len(), 3 * self.dw * self.dh, "rows missing");
+        self.out
+    }
 }
 
 /// For each output index, the input indices it covers and the share of each (summing to 1).
@@ -95,6 +192,29 @@ mod tests {
         let m_in: f64 = src.iter().map(|&v| v as f64).sum::<f64>() / 64.0;
         let m_out: f64 = out.iter().map(|&v| v as f64).sum::<f64>() / 16.0;
         assert!((m_in - m_out).abs() < 0.6);
+    }
+
+    #[test]
+    fn streamed_rows_give_the_batch_resize_bytes() {
+        let (w, h) = (613, 217);
+        let rgb: Vec<u8> = (0..3 * w * h)
+            .map(|i| ((i * 2654435761usize) >> 9) as u8)
+            .collect();
+        for (dw, dh) in [
+            fit_long_side(w, h, 512),
+            (100, 37),
+            (w, 100),
+            (7, h),
+            (w, h),
+            (1, 1),
+        ] {
+            let got = same_on_every_level("area_accumulate_row", || {
+                let mut s = AreaRgbStream::new(w, h, dw, dh);
+                rgb.chunks(3 * w).for_each(|row| s.push(row));
+                s.finish()
+            });
+            assert_eq!(got, resize_area_rgb8(&rgb, w, h, dw, dh), "{dw}x{dh}");
+        }
     }
 
     #[test]

@@ -121,6 +121,7 @@ fn measure(data: &[u8], opts: &Options, rec: &mut Record) -> Result<()> {
                 1
             },
             need_rgb: m.needs_rgb(),
+            rgb_rows: plan::row_wants(header, opts),
         })
     })?;
     fill_header(&header, rec);

@@ -5,8 +5,8 @@
 
 use super::metrics::{Metrics, Stage};
 use super::{HASH_MIN_SIDE, Options, SHARPNESS_LONG_SIDE};
-use crate::decode::{Decoded, Header};
-use crate::planes::{Pixels, luma_from_rgb, orient_l8};
+use crate::decode::{Decoded, Header, RowMeasures, RowWants, measure_rgb_rows};
+use crate::planes::{Pixels, YCbCr, luma_from_rgb, orient_l8};
 use crate::resize::{fit_long_side, reduce_box_l8, resize_area_l8, resize_area_rgb8};
 use crate::{hash, stats};
 use std::cell::{OnceCell, RefCell};
@@ -158,6 +158,7 @@ pub(crate) struct Image<'a> {
     hash_plane: OnceCell<(Vec<u8>, usize, usize)>,
     crop_hashes: OnceCell<CropHashes>,
     rgb_fit: RefCell<Vec<(usize, Rc<Plane>)>>,
+    rgb_rows: OnceCell<RowMeasures>,
     atmosphere: OnceCell<stats::atmosphere::Atmosphere>,
     illuminant: OnceCell<stats::illuminant::Illuminant>,
     motion: OnceCell<stats::motion::Motion>,
@@ -181,6 +182,7 @@ impl<'a> Image<'a> {
             hash_plane: OnceCell::new(),
             crop_hashes: OnceCell::new(),
             rgb_fit: RefCell::new(Vec::new()),
+            rgb_rows: d.rgb_rows.clone().map(OnceCell::from).unwrap_or_default(),
             atmosphere: OnceCell::new(),
             illuminant: OnceCell::new(),
             motion: OnceCell::new(),
@@ -234,6 +236,16 @@ impl<'a> Image<'a> {
             .color
             .get_or_init(|| match (&self.pixels.rgb, self.gray_source) {
                 (Some(rgb), false) => stats::color_stats(rgb),
+                (None, false) if self.pixels.ycbcr.is_some() => {
+                    self.rgb_rows().color.unwrap_or_else(|| {
+                        self.rgb_rows_for(RowWants {
+                            color: true,
+                            ..RowWants::default()
+                        })
+                        .color
+                        .expect("colour was asked for")
+                    })
+                }
                 _ => stats::ColorStats {
                     colorfulness: 0.0,
                     is_grayscale: true,
@@ -243,7 +255,28 @@ impl<'a> Image<'a> {
 
     /// `pixel_hash` of the decoded picture as displayed.
     pub(crate) fn pixel_hash(&self) -> u64 {
-        hash::pixel_hash(self.pixels, self.orientation())
+        let Some(planes) = &self.pixels.ycbcr else {
+            return hash::pixel_hash(self.pixels, self.orientation());
+        };
+        if (2..=8).contains(&self.orientation()) {
+            // Rare (a rotated JPEG asked for its pixel hash): materialise the RGB once.
+            let p = Pixels {
+                rgb: Some(planes.to_rgb()),
+                ycbcr: None,
+                ..self.pixels.clone()
+            };
+            return hash::pixel_hash(&p, self.orientation());
+        }
+        match self.rgb_rows().pixel_hash {
+            Some(h) => h,
+            None => self
+                .rgb_rows_for(RowWants {
+                    pixel_hash: true,
+                    ..RowWants::default()
+                })
+                .pixel_hash
+                .expect("the hash was asked for"),
+        }
     }
 
     /// `[phash, dhash, ahash]` of the displayed picture, box-reduced to the same scale a 1/f
@@ -370,6 +403,19 @@ impl<'a> Image<'a> {
         let (dw, dh) = fit_long_side(p.width, p.height, long_side);
         let data = match &p.rgb {
             Some(rgb) => resize_area_rgb8(rgb, p.width, p.height, dw, dh),
+            None if p.ycbcr.is_some() => match &self.rgb_rows().fit {
+                Some((data, w, h)) if (*w, *h) == (dw, dh) => data.clone(),
+                _ => {
+                    let want = RowWants {
+                        fit_long_side: Some(long_side),
+                        ..RowWants::default()
+                    };
+                    self.rgb_rows_for(want)
+                        .fit
+                        .expect("the plane was asked for")
+                        .0
+                }
+            },
             None => resize_area_l8(&p.luma, p.width, p.height, dw, dh)
                 .into_iter()
                 .flat_map(|v| [v, v, v])
@@ -382,6 +428,40 @@ impl<'a> Image<'a> {
         });
         self.rgb_fit.borrow_mut().push((long_side, plane.clone()));
         plane
+    }
+}
+
+/// What to measure on a planar JPEG's RGB rows while the decode makes them: every colour result
+/// the requested metrics read (so one walk serves them all).
+pub(crate) fn row_wants(header: &Header, opts: &Options) -> RowWants {
+    let m = &opts.metrics;
+    let fit_need = Needs {
+        color: Color::Rgb,
+        scale: Scale::LongSide(COLOR_LONG_SIDE),
+    };
+    let upright = !(2..=8).contains(&header.exif.orientation.unwrap_or(1));
+    RowWants {
+        color: m.colorfulness || m.is_grayscale,
+        pixel_hash: m.pixel_hash && upright,
+        fit_long_side: m
+            .pixel_needs()
+            .any(|n| n == fit_need)
+            .then_some(COLOR_LONG_SIDE),
+    }
+}
+
+impl Image<'_> {
+    /// What the decode measured on the planes' RGB rows, or (when it was not asked: a caller
+    /// outside the scan) one walk over them now.
+    fn rgb_rows(&self) -> &RowMeasures {
+        self.rgb_rows
+            .get_or_init(|| self.rgb_rows_for(row_wants(self.header, self.opts)))
+    }
+
+    /// One more walk over the planes' RGB rows, for `want`.
+    fn rgb_rows_for(&self, want: RowWants) -> RowMeasures {
+        let planes: &YCbCr = self.pixels.ycbcr.as_ref().expect("a planar JPEG decode");
+        measure_rgb_rows(planes, &self.pixels.luma, want)
     }
 }
 
@@ -450,6 +530,7 @@ mod tests {
             Some(DecodeRequest {
                 reduction: 1,
                 need_rgb: true,
+                rgb_rows: RowWants::default(),
             })
         })
         .unwrap();

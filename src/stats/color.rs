@@ -15,20 +15,58 @@ pub struct ColorStats {
     pub is_grayscale: bool,
 }
 
-crate::cpu::dispatch! {
+/// Integer sums colour statistics are made of; rows can be added in any split (the totals are
+/// exact), so a decoder streaming RGB rows gets the bytes [`color_stats`] gives on the whole.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ColorSums {
+    rg1: i64,
+    rg2: i64,
+    yb1: i64,
+    yb2: i64,
+    colored: u64,
+    n: u64,
+}
+
+impl ColorSums {
+    /// Add interleaved RGB pixels.
+    pub fn add(&mut self, rgb: &[u8]) {
+        color_sums_add(self, rgb);
+    }
+
+    /// Colourfulness and the grayscale test of every pixel added.
+    pub fn finish(&self) -> ColorStats {
+        if self.n == 0 {
+            return ColorStats {
+                colorfulness: f64::NAN,
+                is_grayscale: true,
+            };
+        }
+        let nf = self.n as f64;
+        let mrg = self.rg1 as f64 / nf;
+        let myb = self.yb1 as f64 / nf / 2.0;
+        let vrg = (self.rg2 as f64 / nf - mrg * mrg).max(0.0);
+        let vyb = (self.yb2 as f64 / nf / 4.0 - myb * myb).max(0.0);
+        ColorStats {
+            colorfulness: (vrg + vyb).sqrt() + 0.3 * (mrg * mrg + myb * myb).sqrt(),
+            is_grayscale: (self.colored as f64) < GRAY_MAX_COLORED_SHARE * nf,
+        }
+    }
+}
+
 /// Colourfulness and the grayscale test of interleaved RGB, in one pass with integer sums.
 pub fn color_stats(rgb: &[u8]) -> ColorStats {
-    let n = (rgb.len() / 3) as u64;
-    if n == 0 {
-        return ColorStats {
-            colorfulness: f64::NAN,
-            is_grayscale: true,
-        };
-    }
+    let mut sums = ColorSums::default();
+    sums.add(rgb);
+    sums.finish()
+}
+
+crate::cpu::dispatch_avx512! {
+/// [`ColorSums::add`], vectorised.
+pub fn color_sums_add(s: &mut ColorSums, rgb: &[u8]) {
     // yb is a half-integer: accumulate 2·yb to stay in integers. Chunks of 4096 pixels keep the
     // i32 sums of squares below 2^31 (510² · 4096 ≈ 1.07e9).
-    let (mut rg1, mut rg2, mut yb1, mut yb2, mut colored) = (0i64, 0i64, 0i64, 0i64, 0u64);
-    for chunk in rgb.chunks(3 * 4096) {
+    s.n += (rgb.len() / 3) as u64;
+    for chunk in rgb[..rgb.len() / 3 * 3].chunks(3 * 4096) {
         let (mut a1, mut a2, mut b1, mut b2, mut c) = (0i32, 0i32, 0i32, 0i32, 0u32);
         for p in chunk.chunks_exact(3) {
             let (r, g, b) = (p[0] as i32, p[1] as i32, p[2] as i32);
@@ -41,20 +79,11 @@ pub fn color_stats(rgb: &[u8]) -> ColorStats {
             let spread = r.max(g).max(b) - r.min(g).min(b);
             c += (spread > GRAY_SPREAD as i32) as u32;
         }
-        rg1 += a1 as i64;
-        rg2 += a2 as i64;
-        yb1 += b1 as i64;
-        yb2 += b2 as i64;
-        colored += c as u64;
-    }
-    let nf = n as f64;
-    let mrg = rg1 as f64 / nf;
-    let myb = yb1 as f64 / nf / 2.0;
-    let vrg = (rg2 as f64 / nf - mrg * mrg).max(0.0);
-    let vyb = (yb2 as f64 / nf / 4.0 - myb * myb).max(0.0);
-    ColorStats {
-        colorfulness: (vrg + vyb).sqrt() + 0.3 * (mrg * mrg + myb * myb).sqrt(),
-        is_grayscale: (colored as f64) < GRAY_MAX_COLORED_SHARE * nf,
+        s.rg1 += a1 as i64;
+        s.rg2 += a2 as i64;
+        s.yb1 += b1 as i64;
+        s.yb2 += b2 as i64;
+        s.colored += c as u64;
     }
 }
 }
@@ -81,9 +110,21 @@ mod tests {
         let rgb: Vec<u8> = (0..3 * 10_007u32)
             .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
             .collect();
-        crate::cpu::testing::same_on_every_level("color_stats", || {
+        crate::cpu::testing::same_on_every_level("color_sums_add", || {
             let c = color_stats(&rgb);
             (c.colorfulness.to_bits(), c.is_grayscale)
         });
+    }
+
+    #[test]
+    fn rows_added_in_any_split_give_the_whole_image_statistics() {
+        let rgb: Vec<u8> = (0..3 * 10_007u32)
+            .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+            .collect();
+        let mut sums = ColorSums::default();
+        for row in rgb.chunks(3 * 333) {
+            sums.add(row);
+        }
+        assert_eq!(sums.finish(), color_stats(&rgb));
     }
 }

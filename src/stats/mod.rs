@@ -20,6 +20,6 @@ mod laplacian;
 pub mod min_filter;
 pub mod motion;
 
-pub use color::{ColorStats, GRAY_MAX_COLORED_SHARE, GRAY_SPREAD, color_stats};
+pub use color::{ColorStats, ColorSums, GRAY_MAX_COLORED_SHARE, GRAY_SPREAD, color_stats};
 pub use histogram::{BRIGHT_LEVEL, DARK_LEVEL, LumaStats, histogram, luma_stats};
 pub use laplacian::{immerkaer_sigma, laplacian_variance, second_derivatives};
