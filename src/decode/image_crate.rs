@@ -359,6 +359,7 @@ mod tests {
     const REQ: DecodeRequest = DecodeRequest {
         reduction: 1,
         need_rgb: true,
+        rgb_rows: crate::decode::RowWants::NONE,
     };
 
     fn gray_png(w: u32, h: u32, seed: u64, c: CompressionType, f: FilterType) -> Vec<u8> {

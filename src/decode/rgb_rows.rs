@@ -23,6 +23,13 @@ pub struct RowWants {
 }
 
 impl RowWants {
+    /// Nothing from the rows (`Default`, usable in `const` items).
+    pub const NONE: RowWants = RowWants {
+        color: false,
+        pixel_hash: false,
+        fit_long_side: None,
+    };
+
     pub fn any(&self) -> bool {
         self.color || self.pixel_hash || self.fit_long_side.is_some()
     }
