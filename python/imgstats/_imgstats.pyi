@@ -31,6 +31,7 @@ __all__ = [
     "_cross_pairs",
     "_groups",
     "_components",
+    "_rule_forest",
 ]
 
 __version__: str
@@ -85,4 +86,13 @@ def _groups(
 ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]: ...
 def _components(
     n: int, a: npt.NDArray[np.uint32], b: npt.NDArray[np.uint32]
+) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]: ...
+def _rule_forest(
+    primary: npt.NDArray[np.uint64],
+    alone: int | None,
+    wide: int,
+    confirms: list[npt.NDArray[np.uint64]],
+    radii: list[int],
+    simple: npt.NDArray[np.bool_] | None = None,
+    threads: int | None = None,
 ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]: ...

@@ -11,12 +11,14 @@ link that put the row in its group. Pairs a person marked as distinct are kept a
 
 from __future__ import annotations
 
+import time
 import warnings
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Literal, Union
 
 import polars as pl
 
+from imgstats import _imgstats
 from imgstats._lazy import LazyModule
 from imgstats.hamming import (
     COLLAPSED_HASHES,
@@ -25,6 +27,7 @@ from imgstats.hamming import (
     check_threshold,
     low_information,
     near_pairs,
+    rule_forest,
 )
 from imgstats.match_rule import (
     FLIP_ROTATION,
@@ -69,6 +72,9 @@ TRANSFORMS: tuple[str, ...] = (
 NEAR_PHASH_THRESHOLD: int = 8
 WIDE_PHASH_THRESHOLD: int = 14
 DEFAULT_DHASH_THRESHOLD: int = 10
+
+#: Seconds spent in each phase of the last `duplicates` call (``benches/bench_duplicates.py``).
+LAST_PHASES: dict[str, float] = {}
 
 KeepPolicy = Union[Literal["sharpest", "largest", "first"], Callable[[pl.DataFrame], int]]
 
@@ -198,6 +204,59 @@ def _exact_links(df: pl.DataFrame) -> pl.DataFrame:
     return pl.concat(parts) if parts else empty_links()
 
 
+def _near_forest(
+    h: np.ndarray,
+    d: np.ndarray | None,
+    rows: np.ndarray,
+    rule: NearRule,
+    threads: int | None,
+    simple: np.ndarray,
+) -> pl.DataFrame:
+    """Near links among `rows` that connect exactly the groups all near pairs would (a spanning
+    forest of `rule`, `imgstats.hamming.rule_forest`): each is a real pair within the rule, with
+    its distances, but a row's other near pairs are not listed (a cluster of 10,000 copies is
+    9,999 links instead of 50 million pairs)."""
+    if len(rows) < 2:
+        return empty_links()
+    if d is not None and rule.dhash is not None:
+        confirms = [(d[rows], rule.dhash)]
+        alone = None if rule.both else rule.phash
+        wide = rule.phash if rule.both or rule.wide is None else rule.wide
+        only_both: np.ndarray | None = simple[rows]
+    else:
+        confirms, alone, wide, only_both = [], None, rule.phash, None
+    x, y = rule_forest(
+        h[rows], alone=alone, wide=wide, confirms=confirms, simple=only_both, threads=threads
+    )
+    a, b = rows[x], rows[y]
+    dd = bit_distance(d[a], d[b]) if d is not None else None
+    return links_frame(a, b, NEAR, bit_distance(h[a], h[b]), dd)
+
+
+def _all_pairs_where_marked(
+    links: pl.DataFrame,
+    n: int,
+    marks: tuple[np.ndarray, np.ndarray],
+    near_rows: np.ndarray,
+    near_all: Callable[[np.ndarray], pl.DataFrame],
+) -> pl.DataFrame:
+    """`links` with every near pair (not only the forest's) inside the groups that join a marked
+    pair: keeping marked pairs apart picks links strongest first among all of them
+    (`imgstats.not_duplicates`), so those groups need them all; other groups keep the forest."""
+    mx, my = marks
+    if len(mx) == 0:
+        return links
+    a = links["a"].to_numpy().astype(np.uint32)
+    b = links["b"].to_numpy().astype(np.uint32)
+    labels, _ = _imgstats._components(n, a, b)
+    clash = labels[mx] == labels[my]
+    if not clash.any():
+        return links
+    bad = np.isin(labels, labels[mx[clash]])
+    forest_in_bad = pl.Series(bad[a]) & (links["kind"] == NEAR)
+    return pl.concat([links.filter(~forest_in_bad), near_all(near_rows[bad[near_rows]])])
+
+
 def _flip_links(
     variants: list[np.ndarray],
     dvars: list[np.ndarray] | None,
@@ -299,6 +358,7 @@ def duplicates(
         ``dhash_distance`` (bits on that link; null when a hash is missing); with `label`,
         ``label_disagreement``.
     """
+    clock = _Phases()
     rule = near_rule(df, hash, threshold, dhash_threshold, wide_threshold)
     n = df.height
     if hash not in df.columns:
@@ -323,15 +383,18 @@ def duplicates(
     eligible = valid & ~low
     if rule.dhash is not None:
         eligible &= dvalid
+    simple = simple_pictures(df)
+    clock.lap("prepare")
 
     parts = [_exact_links(df)] if exact else []
     exact_flag = np.zeros(n, dtype=bool)
     for part in parts:
         exact_flag[part["a"].to_numpy()] = True
         exact_flag[part["b"].to_numpy()] = True
+    clock.lap("exact")
     rows = np.flatnonzero(eligible).astype(np.int64)
-    simple = simple_pictures(df)
-    parts.append(self_links(h, d, rows, rule, threads, simple))
+    parts.append(_near_forest(h, d, rows, rule, threads, simple))
+    clock.lap("near")
     variants = [h]
     if invariant:
         variants, dvars, has_variants = _variant_hashes(df, hash, h, valid)
@@ -341,8 +404,14 @@ def duplicates(
                 variants, dvars if d is not None else None, flip_rows, rule, threads, simple
             )
         )
-    links = _with_distances(pl.concat(parts), h, valid, d, dvalid)
+        clock.lap("flip_rotation")
+    links = pl.concat(parts)
     marks = marked_pairs(not_duplicates, paths) if not_duplicates is not None else None
+    if marks is not None:
+        links = _all_pairs_where_marked(
+            links, n, marks, rows, lambda r: self_links(h, d, r, rule, threads, simple)
+        )
+    links = _with_distances(links, h, valid, d, dvalid)
     links, labels, sizes = constrained_labels(
         n, links, *(marks if marks is not None else (np.zeros(0, np.int64),) * 2)
     )
@@ -358,6 +427,7 @@ def duplicates(
                 "check the group or lower the threshold",
                 stacklevel=2,
             )
+    clock.lap("groups")
     # Labels are numbered by first appearance, so the first row of each label is its smallest.
     _, rep = np.unique(labels, return_index=True)
     rep_row = rep[labels]
@@ -406,7 +476,27 @@ def duplicates(
         out = out.join(disagree, on="group_id", how="left", maintain_order="left")
     if hash != "phash":
         out = out.drop("dhash_distance")
-    return out.rename({"phash_distance": f"{hash}_distance"})
+    out = out.rename({"phash_distance": f"{hash}_distance"})
+    clock.lap("explain")
+    clock.publish()
+    return out
+
+
+class _Phases:
+    """Wall time per phase of one `duplicates` call, published to `LAST_PHASES`."""
+
+    def __init__(self) -> None:
+        self.times: dict[str, float] = {}
+        self.last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.times[name] = now - self.last
+        self.last = now
+
+    def publish(self) -> None:
+        LAST_PHASES.clear()
+        LAST_PHASES.update(self.times)
 
 
 def _with_distances(

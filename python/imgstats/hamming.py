@@ -52,6 +52,7 @@ __all__ = [
     "check_threshold",
     "low_information",
     "near_pairs",
+    "rule_forest",
 ]
 
 
@@ -126,6 +127,38 @@ def near_pairs(
         # The core answers (query, base): `a` is the query side so `i` indexes `a`.
         i, j, d = _imgstats._cross_pairs(as_uint64(b, "b"), ha, k, nearest_only, threads)
     return pl.DataFrame({"i": i, "j": j, "distance": d})
+
+
+def rule_forest(
+    primary: np.ndarray,
+    *,
+    alone: int | None,
+    wide: int,
+    confirms: Sequence[tuple[np.ndarray, int]] = (),
+    simple: np.ndarray | None = None,
+    threads: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Edges ``(x, y)`` of a spanning forest of a near-copy rule: enough links to connect every
+    group, without the pairs (quadratic in a cluster of copies) that `near_pairs` returns.
+
+    The rule: `primary` within `alone` bits (never for a row flagged in `simple`; ``None``: no
+    such tier), or `primary` within `wide` bits with every confirming code within its radius
+    (`confirms`: ``(codes, radius)`` pairs, one uint64 code per row). Every edge satisfies the
+    rule, and the connected components of the edges are exactly those of all pairs that do
+    (the Rust search drops each row from the index as soon as it is reached; tested against
+    brute force). Runs on one thread; `threads` bounds the index build.
+    """
+    confirms = list(confirms)
+    a, b = _imgstats._rule_forest(
+        as_uint64(primary, "primary"),
+        None if alone is None else check_threshold(alone),
+        check_threshold(wide),
+        [as_uint64(c, "confirming code") for c, _ in confirms],
+        [check_threshold(r) for _, r in confirms],
+        None if simple is None else np.ascontiguousarray(simple, dtype=bool),
+        threads,
+    )
+    return a, b
 
 
 def low_information(df: pl.DataFrame, hash_col: str, *, entropy: bool = True) -> np.ndarray:

@@ -7,6 +7,7 @@
 //! finds the remaining pairs, with brute force inside over-full buckets. Work runs on the current
 //! rayon pool; [`with_threads`] runs a call on the shared pool of a given size (`crate::pool`).
 
+mod components;
 mod join;
 mod plan;
 #[cfg(test)]
@@ -15,6 +16,9 @@ mod union_find;
 mod unique;
 
 pub use crate::pool::with_threads;
+pub use components::{
+    Confirm, RuleSpec, brute_rule_groups, rule_forest, rule_forest_forced, rule_groups,
+};
 pub use plan::Plan;
 
 use rayon::prelude::*;

@@ -119,10 +119,59 @@ fn _components<'py>(
     Ok((g.labels.into_pyarray(py), g.sizes.into_pyarray(py)))
 }
 
+/// `(x, y)` edges of a spanning forest of the near-copy rule over `primary`: each edge satisfies
+/// the rule, and the connected components of the edges are exactly those of all pairs that do.
+/// Rule: `primary` within `alone` bits (neither row `simple`), or within `wide` bits with every
+/// `confirms[c]` within `radii[c]` bits.
+#[pyfunction]
+#[pyo3(signature = (primary, alone, wide, confirms, radii, simple=None, threads=None))]
+#[allow(clippy::too_many_arguments)]
+fn _rule_forest<'py>(
+    py: Python<'py>,
+    primary: PyReadonlyArray1<'py, u64>,
+    alone: Option<u32>,
+    wide: u32,
+    confirms: Vec<PyReadonlyArray1<'py, u64>>,
+    radii: Vec<u32>,
+    simple: Option<PyReadonlyArray1<'py, bool>>,
+    threads: Option<usize>,
+) -> PyResult<(Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<u32>>)> {
+    if confirms.len() != radii.len() {
+        return Err(PyValueError::new_err(format!(
+            "{} confirming codes but {} radii",
+            confirms.len(),
+            radii.len()
+        )));
+    }
+    let p = hashes(&primary);
+    let codes: Vec<Vec<u64>> = confirms.iter().map(hashes).collect();
+    let simple: Vec<bool> = simple.map_or_else(Vec::new, |s| s.as_array().to_vec());
+    let edges = run_detached(py, || {
+        crate::pool::with_threads(threads, || {
+            let rule = neighbors::RuleSpec {
+                primary: &p,
+                alone,
+                wide,
+                confirms: codes
+                    .iter()
+                    .zip(&radii)
+                    .map(|(c, &radius)| neighbors::Confirm { codes: c, radius })
+                    .collect(),
+                simple: &simple,
+            };
+            neighbors::rule_forest(&rule)
+        })
+    })?
+    .map_err(PyValueError::new_err)?;
+    let (a, b): (Vec<u32>, Vec<u32>) = edges.into_iter().unzip();
+    Ok((a.into_pyarray(py), b.into_pyarray(py)))
+}
+
 pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_self_pairs, m)?)?;
     m.add_function(wrap_pyfunction!(_cross_pairs, m)?)?;
     m.add_function(wrap_pyfunction!(_groups, m)?)?;
     m.add_function(wrap_pyfunction!(_components, m)?)?;
+    m.add_function(wrap_pyfunction!(_rule_forest, m)?)?;
     Ok(())
 }
