@@ -115,19 +115,22 @@ def child(kind: str, n: int) -> None:
     import warnings
 
     import imgstats
-    from imgstats import duplicates as dup_mod
+    dup_mod = sys.modules["imgstats.duplicates"]
 
     df = make_frame(kind, n)
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     warnings.simplefilter("ignore")
+    cpu0 = time.process_time()
     t0 = time.perf_counter()
     out = imgstats.duplicates(df)
     total = time.perf_counter() - t0
+    cpu = time.process_time() - cpu0
     sizes = out["group_size"].to_numpy()
     print(
         json.dumps(
             {
                 "seconds": total,
+                "cpu_seconds": cpu,
                 "phases": dict(getattr(dup_mod, "LAST_PHASES", {})),
                 "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                 "rss_before_mb": rss_before / 1024,
@@ -179,7 +182,7 @@ def main() -> None:
         runs.append(run)
         phases = " ".join(f"{k}={v:.2f}" for k, v in run["phases"].items())
         print(
-            f"run {r + 1}: {run['seconds']:.2f} s, peak RSS {run['peak_rss_mb']:.0f} MB "
+            f"run {r + 1}: {run['seconds']:.2f} s (CPU {run['cpu_seconds']:.2f} s), peak RSS {run['peak_rss_mb']:.0f} MB "
             f"(frame built: {run['rss_before_mb']:.0f} MB); {phases}",
             flush=True,
         )
@@ -190,7 +193,9 @@ def main() -> None:
         f"\n{args.images:,} {args.kind} hashes, CPU {cpu}, {os.cpu_count()} CPUs: "
         f"duplicates(df) median {med:.2f} s of {len(runs)} "
         f"(runs {', '.join(f'{t:.2f}' for t in (r['seconds'] for r in runs))}), "
-        f"peak RSS median {statistics.median(r['peak_rss_mb'] for r in runs):.0f} MB"
+        f"CPU median {statistics.median(r['cpu_seconds'] for r in runs):.2f} s, "
+        f"peak RSS median {statistics.median(r['peak_rss_mb'] for r in runs):.0f} MB, "
+        f"load average {os.getloadavg()[0]:.1f}"
     )
     for name in names:
         vals = [r["phases"].get(name, 0.0) for r in runs]

@@ -16,8 +16,9 @@
 //! is either alive there (and found) or already reached — the usual argument that a graph search
 //! finds exact connected components. Tested against brute force in `tests.rs`.
 
-use super::join::{ChunkIndex, LANE, Lanes, Portable};
+use super::join::{self, ChunkIndex, LANE, Lanes, Portable, Sink};
 use super::plan::{self, KeyFn, Plan, masks_up_to};
+use super::union_find::AtomicUnionFind;
 use crate::cpu::{self, Level};
 
 /// A confirming code: one `u64` per image, compared by Hamming distance within `radius` bits.
@@ -62,7 +63,9 @@ impl RuleSpec<'_> {
             ));
         }
         let bad = |r: u32| r > 64;
-        if self.alone.is_some_and(bad) || bad(self.wide) || self.confirms.iter().any(|c| bad(c.radius))
+        if self.alone.is_some_and(bad)
+            || bad(self.wide)
+            || self.confirms.iter().any(|c| bad(c.radius))
         {
             return Err("radii must be between 0 and 64 bits".into());
         }
@@ -118,7 +121,11 @@ impl RuleSpec<'_> {
         if same_code && second.1 >= alone {
             return vec![second]; // the wide search already covers the first tier
         }
-        let first = (self.primary, alone, plan::choose(self.primary, self.primary, alone, true));
+        let first = (
+            self.primary,
+            alone,
+            plan::choose(self.primary, self.primary, alone, true),
+        );
         if same_code && alone >= second.1 {
             return vec![first];
         }
@@ -189,20 +196,63 @@ fn alive16(alive: &[u64], pos: usize) -> u32 {
 /// connected components are exactly those of all pairs satisfying it. Runs on one thread (the
 /// indexes are built on the rayon pool).
 pub fn rule_forest(rule: &RuleSpec<'_>) -> Result<Vec<(u32, u32)>, String> {
-    rule_forest_forced(rule, None)
+    rule_forest_forced(rule, None, None)
 }
 
-/// [`rule_forest`] with every tier's layout forced to `m` chunks of `width` bits (tests and
-/// benchmarks: small inputs would otherwise always be searched as one bucket).
+/// How [`rule_forest`] finds the forest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Search {
+    /// The parallel bucket join, every candidate pair checked and merged into a concurrent
+    /// union-find: fast while pairs are few (each bucket pair is loaded once for all its rows).
+    Join,
+    /// The graph search that drops reached rows from the index: one thread and one round of
+    /// bucket probes per row, but it never visits the pairs inside a cluster of copies.
+    Graph,
+}
+
+/// Rule pairs expected per hash above which the graph search pays for its per-row probes:
+/// estimated from random pairs (the pairs of a join grow with the square of a cluster).
+const GRAPH_PAIRS_PER_HASH: f64 = 64.0;
+
+/// `Graph` when random pairs suggest more than `GRAPH_PAIRS_PER_HASH` rule pairs per hash.
+fn choose_search(rule: &RuleSpec<'_>) -> Search {
+    let n = rule.primary.len();
+    let mut rng = plan::SplitMix(0xD0B1E);
+    let samples = 20_000;
+    let hits = (0..samples)
+        .filter(|_| {
+            let (x, y) = (rng.below(n), rng.below(n));
+            x != y && rule.links(x, y)
+        })
+        .count();
+    let pairs = hits as f64 / samples as f64 * n as f64 * (n as f64 - 1.0) / 2.0;
+    let search = if pairs > GRAPH_PAIRS_PER_HASH * n as f64 {
+        Search::Graph
+    } else {
+        Search::Join
+    };
+    if std::env::var_os("IMGSTATS_DEBUG_PLAN").is_some() {
+        eprintln!("rule_forest: ~{pairs:.0} rule pairs expected for {n} hashes: {search:?}");
+    }
+    search
+}
+
+/// [`rule_forest`] with every tier's layout forced to `m` chunks of `width` bits and/or the
+/// search forced (tests and benchmarks: small inputs would otherwise always be searched as one
+/// bucket, by the join).
 #[doc(hidden)]
 pub fn rule_forest_forced(
     rule: &RuleSpec<'_>,
     force: Option<(u32, u32)>,
+    search: Option<Search>,
 ) -> Result<Vec<(u32, u32)>, String> {
     rule.check()?;
     let n = rule.primary.len();
     if n < 2 {
         return Ok(Vec::new());
+    }
+    if search.unwrap_or_else(|| choose_search(rule)) == Search::Join {
+        return Ok(join_forest(rule, force));
     }
     let mut tiers: Vec<Tier<'_>> = rule
         .tiers(force)
@@ -249,6 +299,9 @@ fn search<L: Lanes>(rule: &RuleSpec<'_>, tiers: &mut [Tier<'_>]) -> Vec<(u32, u3
     let mut reached = vec![false; n];
     let mut edges: Vec<(u32, u32)> = Vec::new();
     let mut stack: Vec<u32> = Vec::new();
+    // Counters for IMGSTATS_DEBUG_PLAN: lanes compared, hits already reached, hits the rule
+    // rejected.
+    let (mut lanes, mut stale, mut rejected) = (0u64, 0u64, 0u64);
     for seed in 0..n {
         if reached[seed] {
             continue;
@@ -272,6 +325,7 @@ fn search<L: Lanes>(rule: &RuleSpec<'_>, tiers: &mut [Tier<'_>]) -> Vec<(u32, u3
                                 m &= (1u32 << (len - base)) - 1;
                             }
                             if m != 0 {
+                                lanes += 1;
                                 let lane: &[u64; LANE] =
                                     ch.idx.hashes[pos..pos + LANE].try_into().unwrap();
                                 m &= L::mask16(hx, lane, k);
@@ -283,12 +337,15 @@ fn search<L: Lanes>(rule: &RuleSpec<'_>, tiers: &mut [Tier<'_>]) -> Vec<(u32, u3
                                 let y = ch.idx.ids[slot] as usize;
                                 if reached[y] {
                                     // Reached from elsewhere: drop it from this chunk for good.
+                                    stale += 1;
                                     ch.alive[slot >> 6] &= !(1u64 << (slot & 63));
                                 } else if rule.links(x, y) {
                                     reached[y] = true;
                                     ch.alive[slot >> 6] &= !(1u64 << (slot & 63));
                                     edges.push((x as u32, y as u32));
                                     stack.push(y as u32);
+                                } else {
+                                    rejected += 1;
                                 }
                             }
                             base += LANE;
@@ -296,6 +353,47 @@ fn search<L: Lanes>(rule: &RuleSpec<'_>, tiers: &mut [Tier<'_>]) -> Vec<(u32, u3
                     }
                 }
             }
+        }
+    }
+    if std::env::var_os("IMGSTATS_DEBUG_PLAN").is_some() {
+        eprintln!(
+            "rule_forest: n={n} edges={} lanes={lanes} stale={stale} rejected={rejected}",
+            edges.len()
+        );
+    }
+    edges
+}
+
+/// Feeds the join's candidates through the whole rule into a shared union-find; keeps the pairs
+/// that joined two sets (the forest).
+struct ForestSink<'a> {
+    rule: &'a RuleSpec<'a>,
+    uf: &'a AtomicUnionFind,
+    edges: Vec<(u32, u32)>,
+}
+
+impl Sink for ForestSink<'_> {
+    #[inline(always)]
+    fn push(&mut self, a: u32, b: u32, _d: u32) {
+        if self.rule.links(a as usize, b as usize) && self.uf.merge(a, b) {
+            self.edges.push((a, b));
+        }
+    }
+}
+
+/// The forest by the parallel bucket join (`join::self_join`): every candidate pair of every
+/// tier is checked against the rule and merged into a concurrent union-find.
+fn join_forest(rule: &RuleSpec<'_>, force: Option<(u32, u32)>) -> Vec<(u32, u32)> {
+    let uf = AtomicUnionFind::new(rule.primary.len());
+    let mut edges = Vec::new();
+    for (codes, k, plan) in rule.tiers(force) {
+        let sinks = join::self_join(codes, k, &plan, || ForestSink {
+            rule,
+            uf: &uf,
+            edges: Vec::new(),
+        });
+        for s in sinks {
+            edges.extend(s.edges);
         }
     }
     edges

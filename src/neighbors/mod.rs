@@ -17,7 +17,7 @@ mod unique;
 
 pub use crate::pool::with_threads;
 pub use components::{
-    Confirm, RuleSpec, brute_rule_groups, rule_forest, rule_forest_forced, rule_groups,
+    Confirm, RuleSpec, Search, brute_rule_groups, rule_forest, rule_forest_forced, rule_groups,
 };
 pub use plan::Plan;
 

@@ -259,27 +259,43 @@ fn flip(mut h: u64, flips: usize, rng: &mut SplitMix) -> u64 {
 }
 
 /// Every layout the rule forest can be searched with on small inputs.
-const RULE_LAYOUTS: [Option<(u32, u32)>; 5] =
-    [None, Some((1, 10)), Some((2, 9)), Some((3, 8)), Some((5, 6))];
+const RULE_LAYOUTS: [Option<(u32, u32)>; 5] = [
+    None,
+    Some((1, 10)),
+    Some((2, 9)),
+    Some((3, 8)),
+    Some((5, 6)),
+];
 
-fn check_rule_forest(rule: &RuleSpec<'_>, what: &str) {
+/// Checks both searches under every layout; returns whether the rule formed any group (so the
+/// caller can insist the inputs are not all singletons).
+fn check_rule_forest(rule: &RuleSpec<'_>, what: &str) -> bool {
     let want = brute_rule_groups(rule);
-    for force in RULE_LAYOUTS {
-        let edges = rule_forest_forced(rule, force).unwrap();
+    let mut multi = false;
+    for (force, search) in RULE_LAYOUTS
+        .into_iter()
+        .flat_map(|f| [(f, Search::Join), (f, Search::Graph)])
+    {
+        let edges = rule_forest_forced(rule, force, Some(search)).unwrap();
         // A forest: every edge satisfies the rule and joins two parts not yet joined.
         for &(x, y) in &edges {
-            assert!(rule.links(x as usize, y as usize), "{what} {force:?}: ({x}, {y})");
+            assert!(
+                rule.links(x as usize, y as usize),
+                "{what} {force:?} {search:?}: ({x}, {y})"
+            );
         }
         assert_eq!(
             edges.len(),
             rule.primary.len() - want.sizes.len(),
-            "{what} {force:?}: not a spanning forest"
+            "{what} {force:?} {search:?}: not a spanning forest"
         );
         let a: Vec<u32> = edges.iter().map(|e| e.0).collect();
         let b: Vec<u32> = edges.iter().map(|e| e.1).collect();
         let got = components(rule.primary.len(), &a, &b).unwrap();
-        assert_eq!(got, want, "{what} {force:?}");
+        assert_eq!(got, want, "{what} {force:?} {search:?}");
+        multi |= want.sizes.iter().any(|&s| s > 1);
     }
+    multi
 }
 
 #[test]
@@ -293,19 +309,87 @@ fn check_rule_forests() {
         for (name, primary) in [("uniform", uniform(n, seed)), ("skewed", skewed(n, seed))] {
             // Confirming codes correlated with the primary (so the second tier matters) and one
             // independent code (so it rejects).
-            let second: Vec<u64> = primary.iter().map(|&h| flip(h.rotate_left(17), rng.below(5), &mut rng)).collect();
-            let colour: Vec<u64> = primary.iter().map(|&h| flip(h ^ 0x5555, rng.below(3), &mut rng)).collect();
+            let second: Vec<u64> = primary
+                .iter()
+                .map(|&h| flip(h.rotate_left(17), rng.below(5), &mut rng))
+                .collect();
+            let colour: Vec<u64> = primary
+                .iter()
+                .map(|&h| flip(h ^ 0x5555, rng.below(3), &mut rng))
+                .collect();
             let simple: Vec<bool> = (0..n).map(|_| rng.below(7) == 0).collect();
             let rules = [
-                RuleSpec { primary: &primary, alone: Some(4), wide: 9, confirms: vec![Confirm { codes: &second, radius: 5 }], simple: &simple },
-                RuleSpec { primary: &primary, alone: Some(8), wide: 14, confirms: vec![Confirm { codes: &second, radius: 10 }], simple: &[] },
-                RuleSpec { primary: &primary, alone: Some(3), wide: 8, confirms: vec![Confirm { codes: &second, radius: 7 }, Confirm { codes: &colour, radius: 2 }], simple: &simple },
-                RuleSpec { primary: &primary, alone: None, wide: 6, confirms: vec![Confirm { codes: &second, radius: 4 }], simple: &simple },
-                RuleSpec { primary: &primary, alone: None, wide: 5, confirms: vec![], simple: &[] },
-                RuleSpec { primary: &primary, alone: Some(6), wide: 2, confirms: vec![], simple: &simple },
+                RuleSpec {
+                    primary: &primary,
+                    alone: Some(4),
+                    wide: 9,
+                    confirms: vec![Confirm {
+                        codes: &second,
+                        radius: 5,
+                    }],
+                    simple: &simple,
+                },
+                RuleSpec {
+                    primary: &primary,
+                    alone: Some(8),
+                    wide: 14,
+                    confirms: vec![Confirm {
+                        codes: &second,
+                        radius: 10,
+                    }],
+                    simple: &[],
+                },
+                RuleSpec {
+                    primary: &primary,
+                    alone: Some(3),
+                    wide: 8,
+                    confirms: vec![
+                        Confirm {
+                            codes: &second,
+                            radius: 7,
+                        },
+                        Confirm {
+                            codes: &colour,
+                            radius: 2,
+                        },
+                    ],
+                    simple: &simple,
+                },
+                RuleSpec {
+                    primary: &primary,
+                    alone: None,
+                    wide: 6,
+                    confirms: vec![Confirm {
+                        codes: &second,
+                        radius: 4,
+                    }],
+                    simple: &simple,
+                },
+                RuleSpec {
+                    primary: &primary,
+                    alone: None,
+                    wide: 5,
+                    confirms: vec![],
+                    simple: &[],
+                },
+                RuleSpec {
+                    primary: &primary,
+                    alone: Some(6),
+                    wide: 2,
+                    confirms: vec![],
+                    simple: &simple,
+                },
             ];
+            let mut grouped = 0;
             for (r, rule) in rules.iter().enumerate() {
-                check_rule_forest(rule, &format!("{name} n={n} rule {r}"));
+                grouped += check_rule_forest(rule, &format!("{name} n={n} rule {r}")) as usize;
+            }
+            if name == "skewed" {
+                assert_eq!(
+                    grouped,
+                    rules.len(),
+                    "every rule should group some skewed hashes"
+                );
             }
         }
     }
@@ -316,15 +400,35 @@ fn rule_forest_connects_a_dense_cluster_with_few_checks_and_rejects_bad_input() 
     // 3,000 near copies of one hash: one group, 2,999 edges.
     let mut rng = SplitMix(5);
     let centre = phash_like(&mut rng);
-    let primary: Vec<u64> = (0..3000).map(|_| perturb(centre, rng.below(3), &mut rng)).collect();
-    let rule = RuleSpec { primary: &primary, alone: Some(8), wide: 8, confirms: vec![], simple: &[] };
+    let primary: Vec<u64> = (0..3000)
+        .map(|_| perturb(centre, rng.below(3), &mut rng))
+        .collect();
+    let rule = RuleSpec {
+        primary: &primary,
+        alone: Some(8),
+        wide: 8,
+        confirms: vec![],
+        simple: &[],
+    };
     let g = rule_groups(&rule).unwrap();
     assert_eq!(g.sizes, vec![3000]);
     let short = [1u64];
-    let bad = RuleSpec { confirms: vec![Confirm { codes: &short, radius: 3 }], ..rule.clone() };
+    let bad = RuleSpec {
+        confirms: vec![Confirm {
+            codes: &short,
+            radius: 3,
+        }],
+        ..rule.clone()
+    };
     assert!(rule_forest(&bad).unwrap_err().contains("confirming code 0"));
-    let wide = RuleSpec { wide: 65, ..rule.clone() };
+    let wide = RuleSpec {
+        wide: 65,
+        ..rule.clone()
+    };
     assert!(rule_forest(&wide).is_err());
-    let empty = RuleSpec { primary: &[], ..rule };
+    let empty = RuleSpec {
+        primary: &[],
+        ..rule
+    };
     assert_eq!(rule_forest(&empty).unwrap(), vec![]);
 }
