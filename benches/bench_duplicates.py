@@ -115,6 +115,7 @@ def child(kind: str, n: int) -> None:
     import warnings
 
     import imgstats
+
     dup_mod = sys.modules["imgstats.duplicates"]
 
     df = make_frame(kind, n)
@@ -182,7 +183,8 @@ def main() -> None:
         runs.append(run)
         phases = " ".join(f"{k}={v:.2f}" for k, v in run["phases"].items())
         print(
-            f"run {r + 1}: {run['seconds']:.2f} s (CPU {run['cpu_seconds']:.2f} s), peak RSS {run['peak_rss_mb']:.0f} MB "
+            f"run {r + 1}: {run['seconds']:.2f} s (CPU {run['cpu_seconds']:.2f} s), "
+            f"peak RSS {run['peak_rss_mb']:.0f} MB "
             f"(frame built: {run['rss_before_mb']:.0f} MB); {phases}",
             flush=True,
         )

@@ -352,7 +352,9 @@ def duplicates(
         row's hash and the representative's, the smallest over transforms with `invariant`;
         null when a hash is missing; may exceed the threshold through chains), ``exact`` (this
         row has a byte- or pixel-identical copy in the input), ``low_information``; and the
-        explanation of the row's strongest link inside its group (null for a group of one):
+        explanation of one real link that puts the row in its group, of the strongest kind the
+        row has (null for a group of one; near links come from a spanning forest of the rule,
+        so it is a link that connects the row, not necessarily its closest near copy):
         ``match`` (``same_bytes``, ``same_pixels``, ``near``, ``flip_rotation``),
         ``matched_path`` (the other end), ``{hash}_distance`` and, with ``hash='phash'``,
         ``dhash_distance`` (bits on that link; null when a hash is missing); with `label`,

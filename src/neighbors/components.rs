@@ -310,10 +310,10 @@ fn search<L: Lanes>(rule: &RuleSpec<'_>, tiers: &mut [Tier<'_>]) -> Vec<(u32, u3
         stack.push(seed as u32);
         while let Some(x) = stack.pop() {
             let x = x as usize;
-            for tier in tiers.iter_mut() {
+            for tier in &mut *tiers {
                 let hx = tier.codes[x];
                 let k = tier.k;
-                for ch in tier.chunks.iter_mut() {
+                for ch in &mut tier.chunks {
                     let key = ch.key.key(hx);
                     for &p in &tier.probes {
                         let (lo, len) = ch.idx.bucket(key ^ p);

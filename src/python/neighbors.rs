@@ -15,6 +15,9 @@ type Columns<'py> = (
     Bound<'py, PyArray1<u8>>,
 );
 
+/// `(x, y)` edge columns.
+type Edges<'py> = (Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<u32>>);
+
 /// `(labels, sizes)` of a grouping.
 type LabelsSizes<'py> = (Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<u32>>);
 
@@ -135,7 +138,7 @@ fn _rule_forest<'py>(
     radii: Vec<u32>,
     simple: Option<PyReadonlyArray1<'py, bool>>,
     threads: Option<usize>,
-) -> PyResult<(Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<u32>>)> {
+) -> PyResult<Edges<'py>> {
     if confirms.len() != radii.len() {
         return Err(PyValueError::new_err(format!(
             "{} confirming codes but {} radii",
