@@ -396,7 +396,7 @@ fn check_rule_forests() {
 }
 
 #[test]
-fn rule_forest_connects_a_dense_cluster_with_few_checks_and_rejects_bad_input() {
+fn rule_forest_joins_a_dense_cluster_and_rejects_bad_input() {
     // 3,000 near copies of one hash: one group, 2,999 edges.
     let mut rng = SplitMix(5);
     let centre = phash_like(&mut rng);
