@@ -424,9 +424,8 @@ def test_dups_explain_shows_the_colour_distance(
 def test_default_wide_radius_narrows_past_the_pair_budget(monkeypatch: pytest.MonkeyPatch) -> None:
     """The default wide tier keeps its radius while fair-coin pairs within it fit the budget,
     narrows bit by bit past it (binomial counts, independent of the code), and says so."""
-    from math import comb
-
     import importlib
+    from math import comb
 
     dup = importlib.import_module("imgstats.duplicates")  # the module, not the function
 
