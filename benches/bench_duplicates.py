@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import importlib
 import json
 import os
 import statistics
@@ -128,7 +129,7 @@ def child(kind: str, n: int) -> None:
 
     import imgstats
 
-    dup_mod = sys.modules["imgstats.duplicates"]
+    dup_mod = importlib.import_module("imgstats.duplicates")  # the module (imports are lazy)
 
     df = make_frame(kind, n)
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
