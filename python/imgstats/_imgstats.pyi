@@ -34,6 +34,7 @@ __all__ = [
     "_groups",
     "_components",
     "_owner_pairs",
+    "_rule_forest",
 ]
 
 __version__: str
@@ -113,3 +114,22 @@ def _owner_pairs(
     k: int,
     threads: int | None = None,
 ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32], npt.NDArray[np.uint8]]: ...
+def _rule_forest(
+    primary: npt.NDArray[np.uint64],
+    alone: int | None,
+    wide: int,
+    confirms: list[npt.NDArray[np.uint64]],
+    radii: list[int],
+    simple: npt.NDArray[np.bool_] | None = None,
+    threads: int | None = None,
+    *,
+    simple_both: bool = False,
+    color_codes: npt.NDArray[np.uint64] | None = None,
+    color_known: npt.NDArray[np.bool_] | None = None,
+    contrast: npt.NDArray[np.float64] | None = None,
+    color_radius: int = 0,
+    copy_radius: int = 0,
+    neutral: int = 0,
+    gray_ratio: float = 1.5,
+    alone_needs_color: bool = True,
+) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]: ...

@@ -11,21 +11,25 @@ link that put the row in its group. Pairs a person marked as distinct are kept a
 
 from __future__ import annotations
 
+import time
 import warnings
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Literal, Union
 
 import polars as pl
 
+from imgstats import _imgstats, match_rule
 from imgstats._lazy import LazyModule
 from imgstats.crop_match import CROP_COLUMNS, crop_links, with_crop_segments
 from imgstats.hamming import (
     COLLAPSED_HASHES,
     DEFAULT_THRESHOLD,
+    ForestColor,
     as_uint64,
     check_threshold,
     low_information,
     near_pairs,
+    rule_forest,
 )
 from imgstats.match_rule import (
     DEFAULT_COLOR_THRESHOLD,
@@ -98,6 +102,9 @@ def default_wide_threshold(rows: int, budget: float | None = None) -> int:
             return radius
     return NEAR_PHASH_THRESHOLD
 
+
+#: Seconds spent in each phase of the last `duplicates` call (``benches/bench_duplicates.py``).
+LAST_PHASES: dict[str, float] = {}
 
 KeepPolicy = Union[Literal["sharpest", "largest", "first"], Callable[[pl.DataFrame], int]]
 
@@ -241,6 +248,81 @@ def _exact_links(df: pl.DataFrame) -> pl.DataFrame:
     return pl.concat(parts) if parts else empty_links()
 
 
+def _near_forest(
+    h: np.ndarray,
+    d: np.ndarray | None,
+    rows: np.ndarray,
+    rule: NearRule,
+    threads: int | None,
+    simple: np.ndarray,
+    color: ColorCodes | None = None,
+) -> pl.DataFrame:
+    """Near links among `rows` that connect exactly the groups all near pairs would (a spanning
+    forest of `rule`, `imgstats.hamming.rule_forest`, evaluating the rule as
+    `imgstats.match_rule._rule_pairs` does: simple guard, colour check, grayscale copies): each
+    is a real pair within the rule, with its distances, but a row's other near pairs are not
+    listed (a cluster of 10,000 copies is 9,999 links instead of 50 million pairs)."""
+    if len(rows) < 2:
+        return empty_links()
+    if d is None or rule.dhash is None:
+        # As `_rule_pairs`: pHash alone decides, no simple guard, no colour check.
+        x, y = rule_forest(h[rows], alone=None, wide=rule.phash, threads=threads)
+        a, b = rows[x], rows[y]
+        return links_frame(a, b, NEAR, bit_distance(h[a], h[b]), None)
+    check = None
+    if color is not None and rule.color is not None:
+        check = ForestColor(
+            codes=color.codes[rows],
+            known=color.known[rows],
+            contrast=color.contrast[rows],
+            radius=rule.color,
+            copy_radius=rule.phash,
+            neutral=match_rule.NEUTRAL_SIGNATURE,
+            gray_ratio=match_rule.GRAY_COPY_CONTRAST_RATIO,
+            alone_too=match_rule.ALONE_NEEDS_COLOR,
+        )
+    x, y = rule_forest(
+        h[rows],
+        alone=None if rule.both else rule.phash,
+        wide=rule.phash if rule.both or rule.wide is None else rule.wide,
+        confirms=[(d[rows], rule.dhash)],
+        simple=simple[rows],
+        simple_both=match_rule.SIMPLE_PAIRS_NEED_BOTH,
+        color=check,
+        threads=threads,
+    )
+    a, b = rows[x], rows[y]
+    cd = None
+    if check is not None and color is not None:
+        known = color.known[a] & color.known[b]
+        cd = np.where(known, bit_distance(color.codes[a], color.codes[b]), 255).astype(np.uint8)
+    return links_frame(a, b, NEAR, bit_distance(h[a], h[b]), bit_distance(d[a], d[b]), cd)
+
+
+def _all_pairs_where_marked(
+    links: pl.DataFrame,
+    n: int,
+    marks: tuple[np.ndarray, np.ndarray],
+    near_rows: np.ndarray,
+    near_all: Callable[[np.ndarray], pl.DataFrame],
+) -> pl.DataFrame:
+    """`links` with every near pair (not only the forest's) inside the groups that join a marked
+    pair: keeping marked pairs apart picks links strongest first among all of them
+    (`imgstats.not_duplicates`), so those groups need them all; other groups keep the forest."""
+    mx, my = marks
+    if len(mx) == 0:
+        return links
+    a = links["a"].to_numpy().astype(np.uint32)
+    b = links["b"].to_numpy().astype(np.uint32)
+    labels, _ = _imgstats._components(n, a, b)
+    clash = labels[mx] == labels[my]
+    if not clash.any():
+        return links
+    bad = np.isin(labels, labels[mx[clash]])
+    forest_in_bad = pl.Series(bad[a]) & (links["kind"] == NEAR)
+    return pl.concat([links.filter(~forest_in_bad), near_all(near_rows[bad[near_rows]])])
+
+
 def _flip_links(
     variants: list[np.ndarray],
     dvars: list[np.ndarray] | None,
@@ -359,7 +441,9 @@ def duplicates(
         row's hash and the representative's, the smallest over transforms with `invariant`;
         null when a hash is missing; may exceed the threshold through chains), ``exact`` (this
         row has a byte- or pixel-identical copy in the input), ``low_information``; and the
-        explanation of the row's strongest link inside its group (null for a group of one):
+        explanation of one real link that puts the row in its group, of the strongest kind the
+        row has (null for a group of one; near links come from a spanning forest of the rule,
+        so it is a link that connects the row, not necessarily its closest near copy):
         ``match`` (``same_bytes``, ``same_pixels``, ``near``, ``flip_rotation``, ``crop``),
         ``matched_path`` (the other end), ``{hash}_distance`` and, with ``hash='phash'``,
         ``dhash_distance`` (bits on that link; null when a hash is missing); with `label`,
@@ -368,6 +452,7 @@ def duplicates(
         `imgstats.crop_match`): ``match`` is ``crop``, the distances are the closest agreeing
         region's, and ``crop_segments`` counts the regions that agree on the crop.
     """
+    clock = _Phases()
     rule = near_rule(df, hash, threshold, dhash_threshold, wide_threshold, color_threshold)
     n = df.height
     if hash not in df.columns:
@@ -392,16 +477,19 @@ def duplicates(
     eligible = valid & ~low
     if rule.dhash is not None:
         eligible &= dvalid
+    simple = simple_pictures(df)
+    clock.lap("prepare")
 
     parts = [_exact_links(df)] if exact else []
     exact_flag = np.zeros(n, dtype=bool)
     for part in parts:
         exact_flag[part["a"].to_numpy()] = True
         exact_flag[part["b"].to_numpy()] = True
+    clock.lap("exact")
     rows = np.flatnonzero(eligible).astype(np.int64)
-    simple = simple_pictures(df)
     color = color_codes(df) if rule.color is not None else None
-    parts.append(self_links(h, d, rows, rule, threads, simple, color))
+    parts.append(_near_forest(h, d, rows, rule, threads, simple, color))
+    clock.lap("near")
     variants = [h]
     if invariant:
         variants, dvars, has_variants = _variant_hashes(df, hash, h, valid)
@@ -411,12 +499,18 @@ def duplicates(
                 variants, dvars if d is not None else None, flip_rows, rule, threads, simple, color
             )
         )
+        clock.lap("flip_rotation")
     crops = None
     if all(c in df.columns for c in CROP_COLUMNS):
         crops = crop_links(df, rows=np.flatnonzero(eligible), threads=threads)
         parts.append(crops.drop("segments"))
-    links = _with_distances(pl.concat(parts), h, valid, d, dvalid, color)
+    links = pl.concat(parts)
     marks = marked_pairs(not_duplicates, paths) if not_duplicates is not None else None
+    if marks is not None:
+        links = _all_pairs_where_marked(
+            links, n, marks, rows, lambda r: self_links(h, d, r, rule, threads, simple, color)
+        )
+    links = _with_distances(links, h, valid, d, dvalid, color)
     links, labels, sizes = constrained_labels(
         n, links, *(marks if marks is not None else (np.zeros(0, np.int64),) * 2)
     )
@@ -432,6 +526,7 @@ def duplicates(
                 "check the group or lower the threshold",
                 stacklevel=2,
             )
+    clock.lap("groups")
     # Labels are numbered by first appearance, so the first row of each label is its smallest.
     _, rep = np.unique(labels, return_index=True)
     rep_row = rep[labels]
@@ -484,7 +579,27 @@ def duplicates(
         out = out.drop("dhash_distance")
     if color is None:
         out = out.drop("color_distance")
-    return out.rename({"phash_distance": f"{hash}_distance"})
+    out = out.rename({"phash_distance": f"{hash}_distance"})
+    clock.lap("explain")
+    clock.publish()
+    return out
+
+
+class _Phases:
+    """Wall time per phase of one `duplicates` call, published to `LAST_PHASES`."""
+
+    def __init__(self) -> None:
+        self.times: dict[str, float] = {}
+        self.last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.times[name] = now - self.last
+        self.last = now
+
+    def publish(self) -> None:
+        LAST_PHASES.clear()
+        LAST_PHASES.update(self.times)
 
 
 def _with_distances(

@@ -33,8 +33,8 @@ impl Sink for UnionSink<'_> {
 /// Hashes of one chunk sorted by key: bucket `b` is `hashes[offsets[b]..offsets[b + 1]]`.
 pub(crate) struct ChunkIndex {
     offsets: Vec<u32>,
-    hashes: Vec<u64>,
-    ids: Vec<u32>,
+    pub(crate) hashes: Vec<u64>,
+    pub(crate) ids: Vec<u32>,
     nonempty: Vec<u32>,
 }
 
@@ -73,14 +73,14 @@ impl ChunkIndex {
 
     /// Start and length of bucket `b` in `hashes` / `ids`.
     #[inline(always)]
-    fn bucket(&self, b: u32) -> (usize, usize) {
+    pub(crate) fn bucket(&self, b: u32) -> (usize, usize) {
         let lo = self.offsets[b as usize] as usize;
         let hi = self.offsets[b as usize + 1] as usize;
         (lo, hi - lo)
     }
 }
 
-const LANE: usize = 16;
+pub(crate) const LANE: usize = 16;
 
 /// How a lane of 16 distances is turned into a bit mask of hits (`bit t` = `lane[t]` within k).
 pub(crate) trait Lanes {

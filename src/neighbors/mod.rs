@@ -7,6 +7,7 @@
 //! finds the remaining pairs, with brute force inside over-full buckets. Work runs on the current
 //! rayon pool; [`with_threads`] runs a call on the shared pool of a given size (`crate::pool`).
 
+mod components;
 mod join;
 mod plan;
 mod segments;
@@ -16,6 +17,10 @@ mod union_find;
 mod unique;
 
 pub use crate::pool::with_threads;
+pub use components::{
+    ColorCheck, Confirm, RuleSpec, Search, brute_rule_groups, rule_forest, rule_forest_forced,
+    rule_groups,
+};
 pub use plan::Plan;
 pub use segments::{brute_owner_pairs, match_counts, owner_pairs};
 

@@ -249,3 +249,328 @@ fn planner_leaves_out_constant_bits_and_prefers_an_index_at_scale() {
     // The DC bit (bit 63) is set everywhere: it can never split buckets.
     assert!(plan.chunks.iter().all(|c| c >> 63 & 1 == 0), "{plan:?}");
 }
+
+/// Flip `flips` random bits of `h` (a correlated second code for the rule tests).
+fn flip(mut h: u64, flips: usize, rng: &mut SplitMix) -> u64 {
+    for _ in 0..flips {
+        h ^= 1 << rng.below(64);
+    }
+    h
+}
+
+/// Every layout the rule forest can be searched with on small inputs.
+const RULE_LAYOUTS: [Option<(u32, u32)>; 5] = [
+    None,
+    Some((1, 10)),
+    Some((2, 9)),
+    Some((3, 8)),
+    Some((5, 6)),
+];
+
+/// Checks both searches under every layout; returns whether the rule formed any group (so the
+/// caller can insist the inputs are not all singletons).
+fn check_rule_forest(rule: &RuleSpec<'_>, what: &str) -> bool {
+    let want = brute_rule_groups(rule);
+    let mut multi = false;
+    for (force, search) in RULE_LAYOUTS
+        .into_iter()
+        .flat_map(|f| [(f, Search::Join), (f, Search::Graph)])
+    {
+        let edges = rule_forest_forced(rule, force, Some(search)).unwrap();
+        // A forest: every edge satisfies the rule and joins two parts not yet joined.
+        for &(x, y) in &edges {
+            assert!(
+                rule.links(x as usize, y as usize),
+                "{what} {force:?} {search:?}: ({x}, {y})"
+            );
+        }
+        assert_eq!(
+            edges.len(),
+            rule.primary.len() - want.sizes.len(),
+            "{what} {force:?} {search:?}: not a spanning forest"
+        );
+        let a: Vec<u32> = edges.iter().map(|e| e.0).collect();
+        let b: Vec<u32> = edges.iter().map(|e| e.1).collect();
+        let got = components(rule.primary.len(), &a, &b).unwrap();
+        assert_eq!(got, want, "{what} {force:?} {search:?}");
+        multi |= want.sizes.iter().any(|&s| s > 1);
+    }
+    multi
+}
+
+#[test]
+fn rule_forest_matches_brute_force_components() {
+    on_every_level(check_rule_forests);
+}
+
+fn check_rule_forests() {
+    for (seed, n) in [(1u64, 600usize), (2, 1500), (3, 2500)] {
+        let mut rng = SplitMix(seed ^ 0xABC);
+        for (name, primary) in [("uniform", uniform(n, seed)), ("skewed", skewed(n, seed))] {
+            // Confirming codes correlated with the primary (so the second tier matters) and one
+            // independent code (so it rejects).
+            let second: Vec<u64> = primary
+                .iter()
+                .map(|&h| flip(h.rotate_left(17), rng.below(5), &mut rng))
+                .collect();
+            let colour: Vec<u64> = primary
+                .iter()
+                .map(|&h| flip(h ^ 0x5555, rng.below(3), &mut rng))
+                .collect();
+            let simple: Vec<bool> = (0..n).map(|_| rng.below(7) == 0).collect();
+            let rules = [
+                RuleSpec {
+                    primary: &primary,
+                    alone: Some(4),
+                    wide: 9,
+                    confirms: vec![Confirm {
+                        codes: &second,
+                        radius: 5,
+                    }],
+                    simple: &simple,
+                    simple_both: false,
+                    color: None,
+                },
+                RuleSpec {
+                    primary: &primary,
+                    alone: Some(8),
+                    wide: 14,
+                    confirms: vec![Confirm {
+                        codes: &second,
+                        radius: 10,
+                    }],
+                    simple: &[],
+                    simple_both: false,
+                    color: None,
+                },
+                RuleSpec {
+                    primary: &primary,
+                    alone: Some(3),
+                    wide: 8,
+                    confirms: vec![
+                        Confirm {
+                            codes: &second,
+                            radius: 7,
+                        },
+                        Confirm {
+                            codes: &colour,
+                            radius: 2,
+                        },
+                    ],
+                    simple: &simple,
+                    simple_both: false,
+                    color: None,
+                },
+                RuleSpec {
+                    primary: &primary,
+                    alone: None,
+                    wide: 6,
+                    confirms: vec![Confirm {
+                        codes: &second,
+                        radius: 4,
+                    }],
+                    simple: &simple,
+                    simple_both: false,
+                    color: None,
+                },
+                RuleSpec {
+                    primary: &primary,
+                    alone: None,
+                    wide: 5,
+                    confirms: vec![],
+                    simple: &[],
+                    simple_both: false,
+                    color: None,
+                },
+                RuleSpec {
+                    primary: &primary,
+                    alone: Some(6),
+                    wide: 2,
+                    confirms: vec![],
+                    simple: &simple,
+                    simple_both: false,
+                    color: None,
+                },
+            ];
+            let mut grouped = 0;
+            for (r, rule) in rules.iter().enumerate() {
+                grouped += check_rule_forest(rule, &format!("{name} n={n} rule {r}")) as usize;
+            }
+            if name == "skewed" {
+                assert_eq!(
+                    grouped,
+                    rules.len(),
+                    "every rule should group some skewed hashes"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn rule_forest_joins_a_dense_cluster_and_rejects_bad_input() {
+    // 3,000 near copies of one hash: one group, 2,999 edges.
+    let mut rng = SplitMix(5);
+    let centre = phash_like(&mut rng);
+    let primary: Vec<u64> = (0..3000)
+        .map(|_| perturb(centre, rng.below(3), &mut rng))
+        .collect();
+    let rule = RuleSpec {
+        primary: &primary,
+        alone: Some(8),
+        wide: 8,
+        confirms: vec![],
+        simple: &[],
+        simple_both: false,
+        color: None,
+    };
+    let g = rule_groups(&rule).unwrap();
+    assert_eq!(g.sizes, vec![3000]);
+    let short = [1u64];
+    let bad = RuleSpec {
+        confirms: vec![Confirm {
+            codes: &short,
+            radius: 3,
+        }],
+        ..rule.clone()
+    };
+    assert!(rule_forest(&bad).unwrap_err().contains("confirming code 0"));
+    let wide = RuleSpec {
+        wide: 65,
+        ..rule.clone()
+    };
+    assert!(rule_forest(&wide).is_err());
+    let empty = RuleSpec {
+        primary: &[],
+        ..rule
+    };
+    assert_eq!(rule_forest(&empty).unwrap(), vec![]);
+}
+
+/// Colour codes for `primary`'s rows: a code per hash neighbourhood with a few bits flipped,
+/// some rows neutral (`NEUTRAL`), some unknown; contrasts 10-40 with some NaN (unknown) and 0.
+fn colour_rows(primary: &[u64], rng: &mut SplitMix) -> (Vec<u64>, Vec<bool>, Vec<f64>) {
+    let codes = primary
+        .iter()
+        .map(|&h| match rng.below(10) {
+            0 => NEUTRAL,
+            _ => flip((h >> 40).wrapping_mul(0x9E37_79B9), rng.below(6), rng),
+        })
+        .collect();
+    let known = (0..primary.len()).map(|_| rng.below(10) != 0).collect();
+    let contrast = (0..primary.len())
+        .map(|_| match rng.below(12) {
+            0 => f64::NAN,
+            1 => 0.0,
+            _ => 10.0 + rng.below(31) as f64,
+        })
+        .collect();
+    (codes, known, contrast)
+}
+
+const NEUTRAL: u64 = 0x0F0F_0F0F_0F0F_0F0F;
+
+#[test]
+fn rule_forest_with_the_colour_check_matches_brute_force_components() {
+    on_every_level(|| {
+        for (seed, n) in [(7u64, 800usize), (8, 2000)] {
+            let mut rng = SplitMix(seed);
+            for (name, primary) in [("uniform", uniform(n, seed)), ("skewed", skewed(n, seed))] {
+                let second: Vec<u64> = primary
+                    .iter()
+                    .map(|&h| flip(h.rotate_left(9), rng.below(6), &mut rng))
+                    .collect();
+                let (codes, known, contrast) = colour_rows(&primary, &mut rng);
+                let simple: Vec<bool> = (0..n).map(|_| rng.below(4) == 0).collect();
+                let mut grouped = 0;
+                for (r, (alone, wide, kd, kc, both, alone_too)) in [
+                    (Some(6), 12, 8, 3, true, true),
+                    (Some(8), 16, 16, 6, false, true),
+                    (Some(6), 10, 7, 2, true, false),
+                    (None, 8, 6, 4, true, true),
+                ]
+                .into_iter()
+                .enumerate()
+                {
+                    let rule = RuleSpec {
+                        primary: &primary,
+                        alone,
+                        wide,
+                        confirms: vec![Confirm {
+                            codes: &second,
+                            radius: kd,
+                        }],
+                        simple: &simple,
+                        simple_both: both,
+                        color: Some(ColorCheck {
+                            codes: &codes,
+                            known: &known,
+                            contrast: &contrast,
+                            radius: kc,
+                            copy_radius: alone.unwrap_or(5),
+                            neutral: NEUTRAL,
+                            gray_ratio: 1.5,
+                            alone_too,
+                        }),
+                    };
+                    grouped +=
+                        check_rule_forest(&rule, &format!("{name} n={n} colour rule {r}")) as usize;
+                }
+                if name == "skewed" {
+                    assert_eq!(
+                        grouped, 4,
+                        "every colour rule should group some skewed hashes"
+                    );
+                }
+            }
+        }
+    });
+}
+
+#[test]
+fn colour_check_follows_the_grayscale_copy_exemption() {
+    // Rows: 0 coloured, 1 neutral (contrast 30), 2 neutral (contrast 45.1: > 1.5x row 0's 30),
+    // 3 coloured unknown, 4 neutral with unknown contrast, 5 neutral contrast 0, 6 contrast 0.
+    let primary = [0u64, 1, 1, 1, 1, 1, 1];
+    let confirm = [0u64; 7];
+    let codes = [0xFFu64, NEUTRAL, NEUTRAL, 0xFF, NEUTRAL, NEUTRAL, 0xFF];
+    let known = [true, true, true, false, true, true, true];
+    let contrast = [30.0, 30.0, 45.1, 30.0, f64::NAN, 0.0, 0.0];
+    let rule = RuleSpec {
+        primary: &primary,
+        alone: Some(1),
+        wide: 1,
+        confirms: vec![Confirm {
+            codes: &confirm,
+            radius: 0,
+        }],
+        simple: &[],
+        simple_both: true,
+        color: Some(ColorCheck {
+            codes: &codes,
+            known: &known,
+            contrast: &contrast,
+            radius: 0,
+            copy_radius: 1,
+            neutral: NEUTRAL,
+            gray_ratio: 1.5,
+            alone_too: true,
+        }),
+    };
+    assert!(rule.links(0, 1)); // a grayscale copy, same contrast
+    assert!(!rule.links(0, 2)); // contrasts 1.503x apart
+    assert!(!rule.links(0, 3)); // unknown signature never passes
+    assert!(rule.links(0, 4)); // unknown contrast passes
+    assert!(!rule.links(0, 5)); // 30 / 0 is inf
+    assert!(rule.links(5, 6)); // 0 / 0 is NaN: passes (as NumPy)
+    assert!(rule.links(0, 6)); // same signature: no contrast needed
+    // Outside the copy radius the exemption is closed.
+    let far = RuleSpec {
+        color: rule.color.map(|c| ColorCheck {
+            copy_radius: 0,
+            ..c
+        }),
+        ..rule.clone()
+    };
+    assert!(!far.links(0, 1) && far.links(0, 6));
+}

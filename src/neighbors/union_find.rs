@@ -46,12 +46,20 @@ impl AtomicUnionFind {
 
     #[inline]
     pub(crate) fn union(&self, a: u32, b: u32) {
+        self.merge(a, b);
+    }
+
+    /// Union that says whether it joined two sets (false: already one). Exactly one of several
+    /// concurrent calls that join the same two sets returns true, so the edges of the calls that
+    /// return true form a spanning forest.
+    #[inline]
+    pub(crate) fn merge(&self, a: u32, b: u32) -> bool {
         let (mut a, mut b) = (a, b);
         loop {
             a = self.find(a);
             b = self.find(b);
             if a == b {
-                return;
+                return false;
             }
             if a < b {
                 std::mem::swap(&mut a, &mut b);
@@ -61,7 +69,7 @@ impl AtomicUnionFind {
                 .compare_exchange(a, b, Ordering::AcqRel, Ordering::Acquire)
                 .is_ok()
             {
-                return;
+                return true;
             }
         }
     }

@@ -15,6 +15,9 @@ type Columns<'py> = (
     Bound<'py, PyArray1<u8>>,
 );
 
+/// `(x, y)` edge columns.
+type Edges<'py> = (Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<u32>>);
+
 /// `(labels, sizes)` of a grouping.
 type LabelsSizes<'py> = (Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<u32>>);
 
@@ -145,11 +148,99 @@ fn _owner_pairs<'py>(
     Ok(columns(py, pairs))
 }
 
+/// `(x, y)` edges of a spanning forest of the near-copy rule over `primary`: each edge satisfies
+/// the rule, and the connected components of the edges are exactly those of all pairs that do.
+/// Rule (`neighbors::RuleSpec`): `primary` within `alone` bits (not blocked by `simple`: both
+/// rows with `simple_both`, either without; with the colour check when `alone_needs_color`), or
+/// within `wide` bits with every `confirms[c]` within `radii[c]` bits and the colour check. The
+/// colour check (with `color_codes`): both `color_known`, signatures within `color_radius` bits,
+/// or one equal to `neutral` with the primary and confirming codes within `copy_radius` and the
+/// `contrast`s (NaN: unknown, passes) within `gray_ratio`.
+#[pyfunction]
+#[pyo3(signature = (
+    primary, alone, wide, confirms, radii, simple=None, threads=None, *, simple_both=false,
+    color_codes=None, color_known=None, contrast=None, color_radius=0, copy_radius=0,
+    neutral=0, gray_ratio=1.5, alone_needs_color=true
+))]
+#[allow(clippy::too_many_arguments)]
+fn _rule_forest<'py>(
+    py: Python<'py>,
+    primary: PyReadonlyArray1<'py, u64>,
+    alone: Option<u32>,
+    wide: u32,
+    confirms: Vec<PyReadonlyArray1<'py, u64>>,
+    radii: Vec<u32>,
+    simple: Option<PyReadonlyArray1<'py, bool>>,
+    threads: Option<usize>,
+    simple_both: bool,
+    color_codes: Option<PyReadonlyArray1<'py, u64>>,
+    color_known: Option<PyReadonlyArray1<'py, bool>>,
+    contrast: Option<PyReadonlyArray1<'py, f64>>,
+    color_radius: u32,
+    copy_radius: u32,
+    neutral: u64,
+    gray_ratio: f64,
+    alone_needs_color: bool,
+) -> PyResult<Edges<'py>> {
+    if confirms.len() != radii.len() {
+        return Err(PyValueError::new_err(format!(
+            "{} confirming codes but {} radii",
+            confirms.len(),
+            radii.len()
+        )));
+    }
+    let p = hashes(&primary);
+    let codes: Vec<Vec<u64>> = confirms.iter().map(hashes).collect();
+    let simple: Vec<bool> = simple.map_or_else(Vec::new, |s| s.as_array().to_vec());
+    let color = match (color_codes, color_known, contrast) {
+        (None, None, None) => None,
+        (Some(c), Some(k), Some(t)) => {
+            Some((hashes(&c), k.as_array().to_vec(), t.as_array().to_vec()))
+        }
+        _ => {
+            return Err(PyValueError::new_err(
+                "color_codes, color_known and contrast go together",
+            ));
+        }
+    };
+    let edges = run_detached(py, || {
+        crate::pool::with_threads(threads, || {
+            let rule = neighbors::RuleSpec {
+                primary: &p,
+                alone,
+                wide,
+                confirms: codes
+                    .iter()
+                    .zip(&radii)
+                    .map(|(c, &radius)| neighbors::Confirm { codes: c, radius })
+                    .collect(),
+                simple: &simple,
+                simple_both,
+                color: color.as_ref().map(|(c, k, t)| neighbors::ColorCheck {
+                    codes: c,
+                    known: k,
+                    contrast: t,
+                    radius: color_radius,
+                    copy_radius,
+                    neutral,
+                    gray_ratio,
+                    alone_too: alone_needs_color,
+                }),
+            };
+            neighbors::rule_forest(&rule)
+        })
+    })?
+    .map_err(PyValueError::new_err)?;
+    let (a, b): (Vec<u32>, Vec<u32>) = edges.into_iter().unzip();
+    Ok((a.into_pyarray(py), b.into_pyarray(py)))
+}
+
 pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_self_pairs, m)?)?;
     m.add_function(wrap_pyfunction!(_cross_pairs, m)?)?;
     m.add_function(wrap_pyfunction!(_groups, m)?)?;
     m.add_function(wrap_pyfunction!(_components, m)?)?;
     m.add_function(wrap_pyfunction!(_owner_pairs, m)?)?;
+    m.add_function(wrap_pyfunction!(_rule_forest, m)?)?;
     Ok(())
 }

@@ -1,0 +1,510 @@
+//! Groups under a near-copy *rule* without enumerating its pairs: a spanning forest of the rule
+//! graph, found by a graph search over the multi-index in which every image leaves the index the
+//! moment it is reached.
+//!
+//! Pair lists are quadratic in the size of a cluster of copies (10 M tiled Fashion-MNIST hashes
+//! hold billions of pairs within the rule), but groups only need enough edges to connect each
+//! component. Every hash is indexed in every chunk of the multi-index (one index per *tier* of
+//! the rule, see [`RuleSpec`]), each slot with an "alive" bit. Expanding an image scans its
+//! candidate buckets in every chunk of every tier, skipping dead slots sixteen at a time in the
+//! SIMD lane mask, checks the whole rule on each hit and, when it holds, records the edge, kills
+//! the other image everywhere and queues it. So each image is reached once, each edge found
+//! connects two images not yet connected, and the candidate checks between images already in one
+//! component — the pairs that made clusters quadratic — are never made. Exactness: every pair
+//! satisfying the rule is within its tier's radius on that tier's code, so (pigeonhole) it shares
+//! a candidate bucket in some chunk of that tier; when the first of the two is expanded, the other
+//! is either alive there (and found) or already reached — the usual argument that a graph search
+//! finds exact connected components. Tested against brute force in `tests.rs`.
+
+use super::join::{self, ChunkIndex, LANE, Lanes, Portable, Sink};
+use super::plan::{self, KeyFn, Plan, masks_up_to};
+use super::union_find::AtomicUnionFind;
+use crate::cpu::{self, Level};
+
+/// A confirming code: one `u64` per image, compared by Hamming distance within `radius` bits.
+#[derive(Clone, Copy, Debug)]
+pub struct Confirm<'a> {
+    pub codes: &'a [u64],
+    pub radius: u32,
+}
+
+/// The colour check of the near rule (`imgstats.match_rule._color_check`): both signatures known
+/// and within `radius` bits, or a grayscale copy: one signature `neutral`, the luma structure a
+/// copy's (the primary and every confirming code within `copy_radius` bits) and the luma
+/// contrasts within `gray_ratio` of each other (an unknown contrast, NaN, passes).
+#[derive(Clone, Copy, Debug)]
+pub struct ColorCheck<'a> {
+    pub codes: &'a [u64],
+    /// Whether each row's signature is known (an unknown one never passes).
+    pub known: &'a [bool],
+    /// Luma contrast (std) per row; NaN when unknown.
+    pub contrast: &'a [f64],
+    pub radius: u32,
+    pub copy_radius: u32,
+    /// The signature of a picture without colour.
+    pub neutral: u64,
+    pub gray_ratio: f64,
+    /// Whether the `alone` tier needs the colour check too (`ALONE_NEEDS_COLOR`).
+    pub alone_too: bool,
+}
+
+impl ColorCheck<'_> {
+    /// Whether rows `x` and `y` pass; `copy_luma`: their hashes are within `copy_radius`.
+    #[inline]
+    fn passes(&self, x: usize, y: usize, copy_luma: impl FnOnce() -> bool) -> bool {
+        if !(self.known[x] && self.known[y]) {
+            return false;
+        }
+        let (cx, cy) = (self.codes[x], self.codes[y]);
+        if (cx ^ cy).count_ones() <= self.radius {
+            return true;
+        }
+        if !(cx == self.neutral || cy == self.neutral) || !copy_luma() {
+            return false;
+        }
+        let (kx, ky) = (self.contrast[x], self.contrast[y]);
+        if kx.is_nan() || ky.is_nan() {
+            return true; // unknown contrast passes
+        }
+        let (hi, lo) = if kx >= ky { (kx, ky) } else { (ky, kx) };
+        // As NumPy: 0/0 is NaN (passes), k/0 is inf (fails).
+        let ratio = hi / lo;
+        ratio.is_nan() || ratio <= self.gray_ratio
+    }
+}
+
+/// When two images `x`, `y` are near copies (`imgstats.match_rule.NearRule`, evaluated as
+/// `_rule_pairs` does): *alone*: `primary` within `alone` bits, not blocked by `simple` (both
+/// rows simple with `simple_both`, either row without), and with `color` and its `alone_too`
+/// the colour check; **or** *confirmed*: `primary` within `wide` bits, every confirming code
+/// within its radius and, with `color`, the colour check. `alone: None` drops the first tier.
+#[derive(Clone, Debug)]
+pub struct RuleSpec<'a> {
+    pub primary: &'a [u64],
+    pub alone: Option<u32>,
+    pub wide: u32,
+    pub confirms: Vec<Confirm<'a>>,
+    /// Images that never match by the primary code alone (empty: none).
+    pub simple: &'a [bool],
+    /// The simple guard closes the alone tier only when both rows are simple.
+    pub simple_both: bool,
+    /// The colour check (None: none). Only filters: colour codes are never searched.
+    pub color: Option<ColorCheck<'a>>,
+}
+
+impl RuleSpec<'_> {
+    /// A clear message when the arrays do not all describe the same images.
+    pub fn check(&self) -> Result<(), String> {
+        let n = self.primary.len();
+        if n >= u32::MAX as usize {
+            return Err(format!("at most 2^32-2 hashes are supported, got {n}"));
+        }
+        for (c, conf) in self.confirms.iter().enumerate() {
+            if conf.codes.len() != n {
+                return Err(format!(
+                    "confirming code {c} has {} values for {n} hashes",
+                    conf.codes.len()
+                ));
+            }
+        }
+        if !self.simple.is_empty() && self.simple.len() != n {
+            return Err(format!(
+                "simple has {} values for {n} hashes",
+                self.simple.len()
+            ));
+        }
+        if let Some(c) = &self.color
+            && (c.codes.len() != n || c.known.len() != n || c.contrast.len() != n)
+        {
+            return Err(format!(
+                "colour check has {}/{}/{} codes/known/contrast values for {n} hashes",
+                c.codes.len(),
+                c.known.len(),
+                c.contrast.len()
+            ));
+        }
+        let bad = |r: u32| r > 64;
+        if self.alone.is_some_and(bad)
+            || bad(self.wide)
+            || self.confirms.iter().any(|c| bad(c.radius))
+            || self
+                .color
+                .is_some_and(|c| bad(c.radius) || bad(c.copy_radius))
+        {
+            return Err("radii must be between 0 and 64 bits".into());
+        }
+        Ok(())
+    }
+
+    /// Whether images `x` and `y` are near copies under the rule.
+    #[inline]
+    pub fn links(&self, x: usize, y: usize) -> bool {
+        let pd = (self.primary[x] ^ self.primary[y]).count_ones();
+        let alone = self.alone.is_some_and(|alone| pd <= alone) && !self.simple_blocks(x, y);
+        let confirmed = pd <= self.wide && self.confirms_within(x, y, |c| c.radius);
+        if !alone && !confirmed {
+            return false;
+        }
+        let Some(color) = &self.color else {
+            return true;
+        };
+        if alone && !color.alone_too {
+            return true;
+        }
+        let copy = color.copy_radius;
+        color.passes(x, y, || pd <= copy && self.confirms_within(x, y, |_| copy))
+    }
+
+    #[inline]
+    fn simple_blocks(&self, x: usize, y: usize) -> bool {
+        if self.simple.is_empty() {
+            return false;
+        }
+        if self.simple_both {
+            self.simple[x] && self.simple[y]
+        } else {
+            self.simple[x] || self.simple[y]
+        }
+    }
+
+    /// Every confirming code of `x` and `y` within `radius(code)` bits.
+    #[inline]
+    fn confirms_within(&self, x: usize, y: usize, radius: impl Fn(&Confirm<'_>) -> u32) -> bool {
+        self.confirms
+            .iter()
+            .all(|c| (c.codes[x] ^ c.codes[y]).count_ones() <= radius(c))
+    }
+
+    /// The searches that together yield every linked pair as a candidate: `(code, radius)`.
+    /// The first tier searches the primary code within `alone`; the second the code whose search
+    /// the planner prices lowest among the primary within `wide` and each confirming code within
+    /// its radius (any one is a necessary condition of the second tier).
+    fn tiers(&self, force: Option<(u32, u32)>) -> Vec<(&[u64], u32, Plan)> {
+        let mut tiers = self.chosen_tiers();
+        if let Some((m, width)) = force {
+            for t in &mut tiers {
+                t.2 = plan::forced(t.0, t.1, m, width);
+            }
+        }
+        tiers
+    }
+
+    fn chosen_tiers(&self) -> Vec<(&[u64], u32, Plan)> {
+        let mut second: Option<(&[u64], u32, Plan)> = None;
+        let options = std::iter::once((self.primary, self.wide))
+            .chain(self.confirms.iter().map(|c| (c.codes, c.radius)));
+        for (codes, k) in options {
+            let p = plan::choose(codes, codes, k, true);
+            if second.as_ref().is_none_or(|s| p.cost < s.2.cost) {
+                second = Some((codes, k, p));
+            }
+        }
+        let second = second.expect("the primary code is always an option");
+        let Some(alone) = self.alone else {
+            return vec![second];
+        };
+        let same_code = std::ptr::eq(second.0, self.primary);
+        if same_code && second.1 >= alone {
+            return vec![second]; // the wide search already covers the first tier
+        }
+        let first = (
+            self.primary,
+            alone,
+            plan::choose(self.primary, self.primary, alone, true),
+        );
+        if same_code && alone >= second.1 {
+            return vec![first];
+        }
+        vec![first, second]
+    }
+}
+
+/// One chunk of one tier: the bucketed hashes, the key function, and one alive bit per slot.
+struct LiveChunk {
+    key: KeyFn,
+    idx: ChunkIndex,
+    alive: Vec<u64>,
+}
+
+struct Tier<'a> {
+    codes: &'a [u64],
+    k: u32,
+    probes: Vec<u32>,
+    chunks: Vec<LiveChunk>,
+}
+
+impl<'a> Tier<'a> {
+    fn build(codes: &'a [u64], k: u32, plan: &Plan) -> Self {
+        let n = codes.len();
+        let chunks = plan
+            .chunks
+            .iter()
+            .map(|&mask| {
+                let mut alive = vec![u64::MAX; n.div_ceil(64) + 2];
+                // Slots past the end are dead (the last lane reads into the padding).
+                for (w, word) in alive.iter_mut().enumerate() {
+                    let lo = w * 64;
+                    if lo >= n {
+                        *word = 0;
+                    } else if lo + 64 > n {
+                        *word = (1u64 << (n - lo)) - 1;
+                    }
+                }
+                LiveChunk {
+                    key: KeyFn::new(mask),
+                    idx: ChunkIndex::build(codes, mask, plan.width),
+                    alive,
+                }
+            })
+            .collect();
+        Self {
+            codes,
+            k,
+            // Every neighbour key within the radius, the own key (offset 0) included.
+            probes: masks_up_to(plan.width, 0, plan.radius),
+            chunks,
+        }
+    }
+}
+
+/// Sixteen alive bits starting at slot `pos`.
+#[inline(always)]
+fn alive16(alive: &[u64], pos: usize) -> u32 {
+    let (w, sh) = (pos >> 6, pos & 63);
+    let mut v = alive[w] >> sh;
+    if sh > 48 {
+        v |= alive[w + 1] << (64 - sh);
+    }
+    (v & 0xFFFF) as u32
+}
+
+/// A spanning forest of the rule graph: `(x, y)` edges, each a pair satisfying the rule, whose
+/// connected components are exactly those of all pairs satisfying it. Runs on one thread (the
+/// indexes are built on the rayon pool).
+pub fn rule_forest(rule: &RuleSpec<'_>) -> Result<Vec<(u32, u32)>, String> {
+    rule_forest_forced(rule, None, None)
+}
+
+/// How [`rule_forest`] finds the forest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Search {
+    /// The parallel bucket join, every candidate pair checked and merged into a concurrent
+    /// union-find: fast while pairs are few (each bucket pair is loaded once for all its rows).
+    Join,
+    /// The graph search that drops reached rows from the index: one thread and one round of
+    /// bucket probes per row, but it never visits the pairs inside a cluster of copies.
+    Graph,
+}
+
+/// Rule pairs expected per hash above which the graph search pays for its per-row probes:
+/// estimated from random pairs (the pairs of a join grow with the square of a cluster).
+const GRAPH_PAIRS_PER_HASH: f64 = 64.0;
+
+/// `Graph` when random pairs suggest more than `GRAPH_PAIRS_PER_HASH` rule pairs per hash.
+fn choose_search(rule: &RuleSpec<'_>) -> Search {
+    let n = rule.primary.len();
+    let mut rng = plan::SplitMix(0xD0B1E);
+    let samples = 20_000;
+    let hits = (0..samples)
+        .filter(|_| {
+            let (x, y) = (rng.below(n), rng.below(n));
+            x != y && rule.links(x, y)
+        })
+        .count();
+    let pairs = hits as f64 / samples as f64 * n as f64 * (n as f64 - 1.0) / 2.0;
+    let search = if pairs > GRAPH_PAIRS_PER_HASH * n as f64 {
+        Search::Graph
+    } else {
+        Search::Join
+    };
+    if std::env::var_os("IMGSTATS_DEBUG_PLAN").is_some() {
+        eprintln!("rule_forest: ~{pairs:.0} rule pairs expected for {n} hashes: {search:?}");
+    }
+    search
+}
+
+/// [`rule_forest`] with every tier's layout forced to `m` chunks of `width` bits and/or the
+/// search forced (tests and benchmarks: small inputs would otherwise always be searched as one
+/// bucket, by the join).
+#[doc(hidden)]
+pub fn rule_forest_forced(
+    rule: &RuleSpec<'_>,
+    force: Option<(u32, u32)>,
+    search: Option<Search>,
+) -> Result<Vec<(u32, u32)>, String> {
+    rule.check()?;
+    let n = rule.primary.len();
+    if n < 2 {
+        return Ok(Vec::new());
+    }
+    if search.unwrap_or_else(|| choose_search(rule)) == Search::Join {
+        return Ok(join_forest(rule, force));
+    }
+    let mut tiers: Vec<Tier<'_>> = rule
+        .tiers(force)
+        .iter()
+        .map(|(codes, k, plan)| Tier::build(codes, *k, plan))
+        .collect();
+    Ok(dispatch(rule, &mut tiers))
+}
+
+fn dispatch(rule: &RuleSpec<'_>, tiers: &mut [Tier<'_>]) -> Vec<(u32, u32)> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use super::join::Avx512;
+        #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vpopcntdq,popcnt,avx2")]
+        fn v512(rule: &RuleSpec<'_>, tiers: &mut [Tier<'_>]) -> Vec<(u32, u32)> {
+            search::<Avx512>(rule, tiers)
+        }
+        #[target_feature(enable = "popcnt,avx2")]
+        fn v256(rule: &RuleSpec<'_>, tiers: &mut [Tier<'_>]) -> Vec<(u32, u32)> {
+            search::<Portable>(rule, tiers)
+        }
+        match cpu::level() {
+            Level::Avx512 => {
+                cpu::note(Level::Avx512);
+                // SAFETY: `cpu::level()` never exceeds what the CPU supports.
+                return unsafe { v512(rule, tiers) };
+            }
+            Level::Avx2 => {
+                cpu::note(Level::Avx2);
+                // SAFETY: as above.
+                return unsafe { v256(rule, tiers) };
+            }
+            Level::Scalar => {}
+        }
+    }
+    cpu::note(Level::Scalar);
+    search::<Portable>(rule, tiers)
+}
+
+/// The graph search (depth first: a stack is enough, any order gives a spanning forest).
+#[inline(always)]
+fn search<L: Lanes>(rule: &RuleSpec<'_>, tiers: &mut [Tier<'_>]) -> Vec<(u32, u32)> {
+    let n = rule.primary.len();
+    let mut reached = vec![false; n];
+    let mut edges: Vec<(u32, u32)> = Vec::new();
+    let mut stack: Vec<u32> = Vec::new();
+    // Counters for IMGSTATS_DEBUG_PLAN: lanes compared, hits already reached, hits the rule
+    // rejected.
+    let (mut lanes, mut stale, mut rejected) = (0u64, 0u64, 0u64);
+    for seed in 0..n {
+        if reached[seed] {
+            continue;
+        }
+        reached[seed] = true;
+        stack.push(seed as u32);
+        while let Some(x) = stack.pop() {
+            let x = x as usize;
+            for tier in &mut *tiers {
+                let hx = tier.codes[x];
+                let k = tier.k;
+                for ch in &mut tier.chunks {
+                    let key = ch.key.key(hx);
+                    for &p in &tier.probes {
+                        let (lo, len) = ch.idx.bucket(key ^ p);
+                        let mut base = 0;
+                        while base < len {
+                            let pos = lo + base;
+                            let mut m = alive16(&ch.alive, pos);
+                            if len - base < LANE {
+                                m &= (1u32 << (len - base)) - 1;
+                            }
+                            if m != 0 {
+                                lanes += 1;
+                                let lane: &[u64; LANE] =
+                                    ch.idx.hashes[pos..pos + LANE].try_into().unwrap();
+                                m &= L::mask16(hx, lane, k);
+                            }
+                            while m != 0 {
+                                let t = m.trailing_zeros() as usize;
+                                m &= m - 1;
+                                let slot = pos + t;
+                                let y = ch.idx.ids[slot] as usize;
+                                if reached[y] {
+                                    // Reached from elsewhere: drop it from this chunk for good.
+                                    stale += 1;
+                                    ch.alive[slot >> 6] &= !(1u64 << (slot & 63));
+                                } else if rule.links(x, y) {
+                                    reached[y] = true;
+                                    ch.alive[slot >> 6] &= !(1u64 << (slot & 63));
+                                    edges.push((x as u32, y as u32));
+                                    stack.push(y as u32);
+                                } else {
+                                    rejected += 1;
+                                }
+                            }
+                            base += LANE;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if std::env::var_os("IMGSTATS_DEBUG_PLAN").is_some() {
+        eprintln!(
+            "rule_forest: n={n} edges={} lanes={lanes} stale={stale} rejected={rejected}",
+            edges.len()
+        );
+    }
+    edges
+}
+
+/// Feeds the join's candidates through the whole rule into a shared union-find; keeps the pairs
+/// that joined two sets (the forest).
+struct ForestSink<'a> {
+    rule: &'a RuleSpec<'a>,
+    uf: &'a AtomicUnionFind,
+    edges: Vec<(u32, u32)>,
+}
+
+impl Sink for ForestSink<'_> {
+    #[inline(always)]
+    fn push(&mut self, a: u32, b: u32, _d: u32) {
+        if self.rule.links(a as usize, b as usize) && self.uf.merge(a, b) {
+            self.edges.push((a, b));
+        }
+    }
+}
+
+/// The forest by the parallel bucket join (`join::self_join`): every candidate pair of every
+/// tier is checked against the rule and merged into a concurrent union-find.
+fn join_forest(rule: &RuleSpec<'_>, force: Option<(u32, u32)>) -> Vec<(u32, u32)> {
+    let uf = AtomicUnionFind::new(rule.primary.len());
+    let mut edges = Vec::new();
+    for (codes, k, plan) in rule.tiers(force) {
+        let sinks = join::self_join(codes, k, &plan, || ForestSink {
+            rule,
+            uf: &uf,
+            edges: Vec::new(),
+        });
+        for s in sinks {
+            edges.extend(s.edges);
+        }
+    }
+    edges
+}
+
+/// Reference: union-find over every pair satisfying the rule (quadratic), labels numbered by
+/// first appearance.
+pub fn brute_rule_groups(rule: &RuleSpec<'_>) -> super::Groups {
+    let n = rule.primary.len();
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for x in 0..n {
+        for y in x + 1..n {
+            if rule.links(x, y) {
+                a.push(x as u32);
+                b.push(y as u32);
+            }
+        }
+    }
+    super::components(n, &a, &b).expect("pairs are in range")
+}
+
+/// Groups (numbered by first appearance) from the forest of [`rule_forest`].
+pub fn rule_groups(rule: &RuleSpec<'_>) -> Result<super::Groups, String> {
+    let edges = rule_forest(rule)?;
+    let a: Vec<u32> = edges.iter().map(|e| e.0).collect();
+    let b: Vec<u32> = edges.iter().map(|e| e.1).collect();
+    super::components(rule.primary.len(), &a, &b)
+}
