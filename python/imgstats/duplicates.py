@@ -227,8 +227,8 @@ def near_rule(
         if wide_threshold < WIDE_PHASH_THRESHOLD:
             warnings.warn(
                 f"{df.height:,} rows: the confirmed pHash tier is narrowed from "
-                f"{WIDE_PHASH_THRESHOLD} to {wide_threshold} bits to bound the search (its candidate "
-                f"pairs grow with the square of the rows; WIDE_PAIR_BUDGET); pass "
+                f"{WIDE_PHASH_THRESHOLD} to {wide_threshold} bits to bound the search (its "
+                f"candidate pairs grow with the square of the rows; WIDE_PAIR_BUDGET); pass "
                 f"wide_threshold={WIDE_PHASH_THRESHOLD} to force",
                 stacklevel=3,
             )
