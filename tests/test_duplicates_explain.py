@@ -283,3 +283,32 @@ def test_cli_not_duplicates_file(photo_dir: Path, tmp_path: Path) -> None:
     assert main(["dups", str(photo_dir), "-o", str(table)]) == 0
     t = {Path(r["path"]).name: r for r in pl.read_csv(table).iter_rows(named=True)}
     assert t["a_small.jpg"]["group_id"] == t["a.jpg"]["group_id"]
+
+
+def test_explain_names_a_grayscale_copy() -> None:
+    """A near link past the colour radius passed the colour check as a grayscale copy; the
+    explanation says so, and a link within the radius does not claim it."""
+    import io
+
+    from imgstats.commands.dups import explain
+
+    groups = pl.DataFrame(
+        {
+            "path": ["a.jpg", "a_gray.jpg", "a_small.jpg"],
+            "group_id": [0, 0, 0],
+            "group_size": [3, 3, 3],
+            "representative": ["a.jpg"] * 3,
+            "match": ["near", "near", "near"],
+            "matched_path": ["a_gray.jpg", "a.jpg", "a.jpg"],
+            "phash_distance": [0, 0, 2],
+            "dhash_distance": [2, 2, 3],
+            "color_distance": [13, 13, 1],
+        }
+    )
+    out = io.StringIO()
+    explain(groups, ["a_gray.jpg", "a_small.jpg"], out, color_threshold=6)
+    lines = out.getvalue().splitlines()
+    assert (
+        lines[1] == "  keep  a.jpg  near to a_gray.jpg (phash 0, dhash 2, color 13, grayscale copy)"
+    )
+    assert lines[3] == "  drop  a_small.jpg  near to a.jpg (phash 2, dhash 3, color 1)"

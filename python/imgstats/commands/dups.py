@@ -159,8 +159,15 @@ def run_dups(args: argparse.Namespace) -> int:
     return 0
 
 
-def explain(groups: pl.DataFrame, drop: list[str], out: TextIO) -> None:
-    """Each group of copies: its images, the reason each one matched and the distances."""
+def explain(
+    groups: pl.DataFrame,
+    drop: list[str],
+    out: TextIO,
+    color_threshold: int = DEFAULT_COLOR_THRESHOLD,
+) -> None:
+    """Each group of copies: its images, the reason each one matched and the distances. A near
+    link whose colour distance exceeds `color_threshold` passed the colour check as a grayscale
+    copy (`imgstats.match_rule`), and says so: otherwise the distance would look like a miss."""
     dist_cols = [c for c in groups.columns if c.endswith("_distance")]
     dropped = set(drop)
     multi = groups.filter(pl.col("group_size") > 1)
@@ -173,6 +180,10 @@ def explain(groups: pl.DataFrame, drop: list[str], out: TextIO) -> None:
             )
             if r.get("crop_segments") is not None:
                 dists += f", {r['crop_segments']} regions agree"
+            colour = r.get("color_distance")
+            if r["match"] in ("near", "flip_rotation") and colour is not None:
+                if colour > color_threshold:
+                    dists += ", grayscale copy"
             action = "drop" if r["path"] in dropped else "keep"
             out.write(
                 f"  {action}  {r['path']}  {r['match']} to {r['matched_path']}"
