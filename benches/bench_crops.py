@@ -45,12 +45,11 @@ import polars as pl
 from imgstats import _imgstats
 from imgstats.crop_match import CropRule, crop_links, segment_pairs, segment_table
 from imgstats.duplicates import duplicates
-from imgstats.hamming import LOW_CONTRAST
 from imgstats.hashes import hash_hex
 from PIL import Image, ImageEnhance
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_near_dups import LONG_SIDE, originals, recolour_family  # noqa: E402
+from bench_near_dups import LONG_SIDE, join_scan, originals, recolour_family  # noqa: E402
 
 EDITS = [
     "crop 10% centre",
@@ -185,14 +184,7 @@ def main() -> None:
     t_base = median_time(lambda: imgstats.scan(paths, base))
     t_crop = median_time(lambda: imgstats.scan(paths, METRICS))
     scanned = imgstats.scan(paths, METRICS)
-    df = meta.join(scanned, on="path", how="left")
-    bad = df.filter(pl.col("error").is_not_null())
-    if bad.height:
-        raise SystemExit(f"{bad.height} files failed to scan: {bad['error'][0]}")
-    flat = df.filter(pl.col("edit") == "original").select(
-        "picture", (pl.col("contrast") < LOW_CONTRAST).alias("uniform")
-    )
-    df = df.join(flat, on="picture")
+    df, _ = join_scan(meta, scanned)
     n = df.height
     print(
         f"{df['picture'].n_unique()} pictures, {n} files; scan {t_base:.2f} s without crop_hash, "

@@ -491,6 +491,20 @@ def choose(grid: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def join_scan(meta: pl.DataFrame, scanned: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The set's table joined with its scan (any failed file stops the bench), plus the
+    ``uniform`` flag per picture: a picture is uniform when its original is (contrast < 2
+    levels), exact-only by design. Returns (table, per-picture flags)."""
+    df = meta.join(scanned, on="path", how="left")
+    bad = df.filter(pl.col("error").is_not_null())
+    if bad.height:
+        raise SystemExit(f"{bad.height} files failed to scan: {bad['error'][0]}")
+    flat = df.filter(pl.col("edit") == "original").select(
+        "picture", (pl.col("contrast") < LOW_CONTRAST).alias("uniform")
+    )
+    return df.join(flat, on="picture"), flat
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--workdir", help="where to write the set (default: a temporary folder)")
@@ -514,15 +528,7 @@ def main() -> None:
     t1 = time.perf_counter()
     scanned = imgstats.scan(meta["path"].to_list(), METRICS)
     t2 = time.perf_counter()
-    df = meta.join(scanned, on="path", how="left")
-    bad = df.filter(pl.col("error").is_not_null())
-    if bad.height:
-        raise SystemExit(f"{bad.height} files failed to scan: {bad['error'][0]}")
-    # A picture is uniform when its original is (contrast < 2 levels): exact-only by design.
-    flat = df.filter(pl.col("edit") == "original").select(
-        "picture", (pl.col("contrast") < LOW_CONTRAST).alias("uniform")
-    )
-    df = df.join(flat, on="picture")
+    df, flat = join_scan(meta, scanned)
     n_pics = df["picture"].n_unique()
     print(
         f"{n_pics} pictures ({df['family'].n_unique()} designs), {df.height} files; "

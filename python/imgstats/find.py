@@ -23,6 +23,7 @@ from imgstats.match_rule import (
     DEFAULT_COLOR_THRESHOLD,
     MATCH_KINDS,
     NEAR,
+    RULE_METRICS,
     SAME_BYTES,
     SAME_PIXELS,
     color_codes,
@@ -37,16 +38,8 @@ if TYPE_CHECKING:
 else:
     np = LazyModule("numpy")
 
-#: What `find` scans new images for: the hashes, the exact keys and the low-information signals.
-FIND_METRICS = [
-    "phash",
-    "dhash",
-    "color_signature",
-    "content_hash",
-    "pixel_hash",
-    "entropy",
-    "contrast",
-]
+#: What `find` scans new images for: what the match rule reads.
+FIND_METRICS = list(RULE_METRICS)
 
 Images = Union[pl.DataFrame, str, "os.PathLike[str]", Sequence[Union[str, "os.PathLike[str]"]]]
 Reference = Union[pl.DataFrame, pl.LazyFrame, str, "os.PathLike[str]"]

@@ -28,6 +28,18 @@ if TYPE_CHECKING:
 else:
     np = LazyModule("numpy")
 
+#: The scan metrics the links read: the hashes and colour signature, the exact-copy keys and the
+#: low-information signals (`find` scans new images for these; `imgstats dups` adds sharpness).
+RULE_METRICS: tuple[str, ...] = (
+    "phash",
+    "dhash",
+    "color_signature",
+    "content_hash",
+    "pixel_hash",
+    "entropy",
+    "contrast",
+)
+
 #: Why two rows are linked, strongest first (the order a row's explanation prefers).
 MATCH_KINDS: tuple[str, ...] = ("same_bytes", "same_pixels", "near", "flip_rotation", "crop")
 SAME_BYTES, SAME_PIXELS, NEAR, FLIP_ROTATION = range(4)

@@ -25,21 +25,12 @@ from imgstats.duplicates import (
     duplicates,
     near_rule,
 )
+from imgstats.match_rule import RULE_METRICS
 from imgstats.scan import scan
 
-#: What `dups` scans: the hashes and colour signature, exact-copy keys, the low-information
-#: signals, and sharpness for ``--keep sharpest`` (width/height/file_size for ``largest`` are
-#: always in a scan).
-DUPS_METRICS = [
-    "phash",
-    "dhash",
-    "color_signature",
-    "content_hash",
-    "pixel_hash",
-    "entropy",
-    "contrast",
-    "sharpness",
-]
+#: What `dups` scans: what the match rule reads, and sharpness for ``--keep sharpest``
+#: (width/height/file_size for ``largest`` are always in a scan).
+DUPS_METRICS = [*RULE_METRICS, "sharpness"]
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

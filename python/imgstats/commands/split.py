@@ -40,16 +40,6 @@ def split_from_folders(paths: pl.Series, names: list[str]) -> pl.Series:
     return paths.cast(pl.Utf8).str.extract(pattern, 1).alias("split")
 
 
-def load_dataset(source: str, all_metrics: bool = False) -> tuple[pl.DataFrame, Any, str | None]:
-    """(scan table, Labels or None, data.yaml path or None) for DATASET (`commands.dataset`);
-    `all_metrics` scans every metric (a coverage axis such as lighting needs more than the
-    group columns)."""
-    from imgstats.commands import dataset
-
-    loaded = dataset.load_dataset(source, metrics=None if all_metrics else GROUP_METRICS)
-    return loaded.frame, loaded.labels, loaded.data_yaml
-
-
 def _summary(res: Any) -> None:
     from imgstats.split_report import given_up_subject
 
@@ -73,11 +63,14 @@ def _summary(res: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from imgstats.commands.dataset import load_dataset
     from imgstats.split import split
 
     try:
         ratios = parse_ratios(args.ratios)
-        df, lab, data_yaml = load_dataset(args.dataset, all_metrics=args.axis is not None)
+        # A coverage axis (--axis lighting) needs every metric, not only the group columns.
+        loaded = load_dataset(args.dataset, metrics=GROUP_METRICS if args.axis is None else None)
+        df, lab, data_yaml = loaded.frame, loaded.labels, loaded.data_yaml
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
