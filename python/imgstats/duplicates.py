@@ -127,9 +127,11 @@ __all__ = [
 def _first_row_edges(keys: pl.Series) -> tuple[np.ndarray, np.ndarray]:
     """Edges (row, first row with the same key) for every non-null key shared by >1 rows."""
     frame = pl.DataFrame({"key": keys}).with_row_index("row")
-    frame = frame.filter(pl.col("key").is_not_null()).with_columns(
-        pl.col("row").min().over("key").alias("first")
-    )
+    # Most keys are unique: drop them before the (costlier) window. Their 64-bit hashes are
+    # compared, not the keys (strings: 3x slower); a collision only keeps a unique key, which
+    # the window then pairs with itself and drops.
+    frame = frame.filter(pl.col("key").is_not_null() & pl.col("key").hash().is_duplicated())
+    frame = frame.with_columns(pl.col("row").min().over("key").alias("first"))
     frame = frame.filter(pl.col("row") != pl.col("first"))
     return frame["row"].to_numpy().astype(np.uint32), frame["first"].to_numpy().astype(np.uint32)
 
@@ -519,7 +521,7 @@ def duplicates(
     if len(sizes):
         # Chaining shows as many *distinct* hashes in one group (exact copies are fine).
         big = int(np.argmax(sizes))
-        distinct = len(np.unique(h[(labels == big) & valid]))
+        distinct = pl.Series(h[(labels == big) & valid]).n_unique()
         if distinct >= 100 and distinct > 0.05 * n:
             warnings.warn(
                 f"one duplicate group holds {int(sizes[big])} of {n} images ({distinct} distinct "
@@ -529,9 +531,12 @@ def duplicates(
                 stacklevel=2,
             )
     clock.lap("groups")
-    # Labels are numbered by first appearance, so the first row of each label is its smallest.
-    _, rep = np.unique(labels, return_index=True)
-    rep_row = rep[labels]
+    # Labels are numbered by first appearance, so a label's first row is the first row whose
+    # label exceeds every label before it, and label k's is the k-th such row.
+    seen = np.maximum.accumulate(labels)
+    first = np.ones(n, dtype=bool)
+    first[1:] = labels[1:] > seen[:-1]
+    rep_row = np.flatnonzero(first)[labels]
     dist = np.full(n, 64, dtype=np.int64)
     for v in variants:
         dist = np.minimum(dist, np.bitwise_count(v ^ h[rep_row]).astype(np.int64))

@@ -166,9 +166,9 @@ def rule_forest(
     ``alone_too``, the colour check too), or `primary` within `wide` bits with every confirming
     code within its radius (`confirms`: ``(codes, radius)`` pairs, one uint64 code per row) and
     the colour check. Every edge satisfies the rule, and the connected components of the edges
-    are exactly those of all pairs that do (the Rust search drops each row from the index as
-    soon as it is reached; tested against brute force). Runs on one thread; `threads` bounds the
-    index build.
+    are exactly those of all pairs that do (the Rust graph search drops each row from the
+    search as soon as it is reached; tested against brute force). `threads` bounds the worker
+    threads; the forest is the same on any number of them.
     """
     confirms = list(confirms)
     c = color

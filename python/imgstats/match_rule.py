@@ -40,7 +40,8 @@ RULE_METRICS: tuple[str, ...] = (
     "contrast",
 )
 
-#: Why two rows are linked, strongest first (the order a row's explanation prefers).
+#: Why two rows are linked, strongest first (the order a row's explanation prefers; at most 8:
+#: `strongest_link` packs a kind in 3 bits).
 MATCH_KINDS: tuple[str, ...] = ("same_bytes", "same_pixels", "near", "flip_rotation", "crop")
 SAME_BYTES, SAME_PIXELS, NEAR, FLIP_ROTATION = range(4)
 
@@ -412,23 +413,45 @@ def strongest_link(links: pl.DataFrame, names: pl.Series) -> pl.DataFrame:
     Returns ``row``, ``match`` (a `MATCH_KINDS` name), ``matched_path``, ``phash_distance``,
     ``dhash_distance``, ``color_distance`` for rows with at least one link.
     """
-    both = pl.concat(
-        [
-            links.select(
-                pl.col("a").alias("row"), pl.col("b").alias("other"), pl.exclude("a", "b")
-            ),
-            links.select(
-                pl.col("b").alias("row"), pl.col("a").alias("other"), pl.exclude("a", "b")
-            ),
-        ]
+
+    # One key per link end, compared as one integer: kind, then each distance (null: 127,
+    # after every distance), then the partner's row, in bit fields from the top; each row keeps
+    # its smallest (a 6-column sort of both ends took 1.6 s at 1M rows, this 0.03 s).
+    a = links["a"].to_numpy().astype(np.uint64)
+    b = links["b"].to_numpy().astype(np.uint64)
+
+    def field(col: str, shift: int) -> np.ndarray:
+        values = links[col].cast(pl.UInt64).fill_null(127).to_numpy()
+        return values << np.uint64(shift)
+
+    head = (
+        field("kind", 53)
+        | field("phash_distance", 46)
+        | field("dhash_distance", 39)
+        | field("color_distance", 32)
     )
-    best = (
-        both.sort(
-            ["row", "kind", "phash_distance", "dhash_distance", "color_distance", "other"],
-            nulls_last=True,
-        )
-        .group_by("row", maintain_order=True)
-        .first()
+    none = np.iinfo(np.uint64).max
+    smallest = np.full(len(names), none, dtype=np.uint64)
+    np.minimum.at(smallest, a, head | b)
+    np.minimum.at(smallest, b, head | a)
+    rows = np.flatnonzero(smallest != none)
+    key = smallest[rows]
+
+    def part(shift: int, bits: int) -> np.ndarray:
+        return (key >> np.uint64(shift)) & np.uint64((1 << bits) - 1)
+
+    def distance(shift: int) -> pl.Series:
+        return pl.Series(part(shift, 7), dtype=pl.UInt8).replace(127, None)
+
+    best = pl.DataFrame(
+        {
+            "row": pl.Series(rows, dtype=pl.UInt32),
+            "kind": pl.Series(part(53, 3), dtype=pl.UInt32),
+            "other": pl.Series(part(0, 32), dtype=pl.UInt32),
+            "phash_distance": distance(46),
+            "dhash_distance": distance(39),
+            "color_distance": distance(32),
+        }
     )
     kinds = pl.Series(MATCH_KINDS)
     return best.select(

@@ -267,15 +267,20 @@ const RULE_LAYOUTS: [Option<(u32, u32)>; 5] = [
     Some((5, 6)),
 ];
 
-/// Checks both searches under every layout; returns whether the rule formed any group (so the
+/// Checks every search under every layout; returns whether the rule formed any group (so the
 /// caller can insist the inputs are not all singletons).
 fn check_rule_forest(rule: &RuleSpec<'_>, what: &str) -> bool {
     let want = brute_rule_groups(rule);
     let mut multi = false;
-    for (force, search) in RULE_LAYOUTS
-        .into_iter()
-        .flat_map(|f| [(f, Search::Join), (f, Search::Graph)])
-    {
+    for (force, search) in RULE_LAYOUTS.into_iter().flat_map(|f| {
+        [
+            Search::Join,
+            Search::Graph,
+            Search::GraphIndex,
+            Search::GraphScan,
+        ]
+        .map(|s| (f, s))
+    }) {
         let edges = rule_forest_forced(rule, force, Some(search)).unwrap();
         // A forest: every edge satisfies the rule and joins two parts not yet joined.
         for &(x, y) in &edges {
@@ -445,6 +450,44 @@ fn rule_forest_joins_a_dense_cluster_and_rejects_bad_input() {
         ..rule
     };
     assert_eq!(rule_forest(&empty).unwrap(), vec![]);
+}
+
+#[test]
+fn rule_forest_is_the_same_on_any_number_of_threads() {
+    // Clusters that chain into large groups, plus far-away strays: the scan runs in parallel
+    // pieces over many images at once, and its forest must not depend on the thread count.
+    let mut rng = SplitMix(11);
+    let mut primary = Vec::new();
+    for _ in 0..40 {
+        let centre = phash_like(&mut rng);
+        for _ in 0..rng.below(300) + 1 {
+            primary.push(perturb(centre, rng.below(12), &mut rng));
+        }
+    }
+    let rule = RuleSpec {
+        primary: &primary,
+        alone: Some(8),
+        wide: 16,
+        confirms: vec![],
+        simple: &[],
+        simple_both: false,
+        color: None,
+    };
+    let on = |threads: usize, search: Search| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| rule_forest_forced(&rule, None, Some(search)).unwrap())
+    };
+    for search in [Search::Graph, Search::GraphScan] {
+        let one = on(1, search);
+        assert_eq!(
+            one.len(),
+            primary.len() - brute_rule_groups(&rule).sizes.len()
+        );
+        assert_eq!(on(3, search), one, "{search:?}");
+    }
 }
 
 /// Colour codes for `primary`'s rows: a code per hash neighbourhood with a few bits flipped,
