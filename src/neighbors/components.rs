@@ -363,16 +363,12 @@ pub fn rule_forest_forced(
         Search::GraphIndex => Expand::Index,
         Search::GraphScan => Expand::Scan,
     };
-    let mut tiers: Vec<Tier<'_>> = rule
-        .tiers(force)
-        .iter()
-        .map(|(codes, k, plan)| Tier::build(codes, *k, plan))
-        .collect();
+    let plans = rule.tiers(force);
     let t1 = std::time::Instant::now();
-    let edges = dispatch(rule, &mut tiers, mode);
+    let edges = dispatch(rule, &plans, mode);
     if debug {
         eprintln!(
-            "rule_forest: plan and index {:.3} s, search {:.3} s",
+            "rule_forest: plan {:.3} s, search {:.3} s",
             (t1 - t0).as_secs_f64(),
             t1.elapsed().as_secs_f64()
         );
@@ -425,7 +421,7 @@ macro_rules! dispatch_lanes {
     };
 }
 
-dispatch_lanes!(fn dispatch(rule: &RuleSpec<'_>, tiers: &mut [Tier<'_>], mode: Expand) -> Vec<(u32, u32)> => search);
+dispatch_lanes!(fn dispatch(rule: &RuleSpec<'_>, plans: &[TierPlan<'_>], mode: Expand) -> Vec<(u32, u32)> => search);
 dispatch_lanes!(fn scan_piece(rule: &RuleSpec<'_>, batch: &[u32], list: &Unreached, range: (usize, usize), reached: &[bool]) -> Vec<(u32, u32)> => scan_piece_body);
 
 /// The images not reached yet, packed for a linear scan: ids and primary codes, the codes padded
@@ -484,18 +480,56 @@ const SCAN_MAX_BATCH: usize = 512;
 const RECHECK_EVERY: u32 = 64;
 const RECHECK_RATIO: f64 = 8.0;
 
+/// A tier of the rule as searched: the code, its radius and the index layout.
+type TierPlan<'a> = (&'a [u64], u32, Plan);
+
+/// A guess at the cost of expanding one image through the index before any was measured: the
+/// share of all images in its candidate buckets (sampled pairs of images, as `plan::choose`
+/// scores layouts) read slot by slot, plus the bucket probes. A radius-16 tier reads a third of
+/// the images or more, so the scan wins from the start; a narrow one a few per cent.
+fn first_index_ns(plans: &[TierPlan<'_>], n: usize) -> f64 {
+    let mut rng = plan::SplitMix(0x5EED);
+    let samples = 2_000;
+    plans
+        .iter()
+        .map(|(codes, _, plan)| {
+            let probes = masks_up_to(plan.width, 0, plan.radius).len();
+            let shared: usize = (0..samples)
+                .map(|_| {
+                    let x = codes[rng.below(n)] ^ codes[rng.below(n)];
+                    plan.chunks
+                        .iter()
+                        .filter(|&&mask| (x & mask).count_ones() <= plan.radius)
+                        .count()
+                })
+                .sum();
+            let share = shared as f64 / samples as f64;
+            share * n as f64 * LANE_NS / LANE as f64
+                + (plan.chunks.len() * probes) as f64 * PROBE_NS
+        })
+        .sum()
+}
+
 /// The graph search (depth first: a stack is enough, any order gives a spanning forest).
 #[inline(always)]
-fn search<L: Lanes>(rule: &RuleSpec<'_>, tiers: &mut [Tier<'_>], mode: Expand) -> Vec<(u32, u32)> {
+fn search<L: Lanes>(rule: &RuleSpec<'_>, plans: &[TierPlan<'_>], mode: Expand) -> Vec<(u32, u32)> {
     let n = rule.primary.len();
+    // The index is built when the first expansion needs it (a dense rule may never).
+    let build = || -> Vec<Tier<'_>> {
+        plans
+            .iter()
+            .map(|(codes, k, plan)| Tier::build(codes, *k, plan))
+            .collect()
+    };
+    let mut tiers: Option<Vec<Tier<'_>>> = (mode == Expand::Index).then(build);
     let mut reached = vec![false; n];
     let mut unreached_count = n;
     let mut edges: Vec<(u32, u32)> = Vec::new();
     let mut stack: Vec<u32> = Vec::new();
     let mut list = (mode != Expand::Index).then(|| Unreached::new(rule.primary));
-    // Estimated nanoseconds of one index expansion: the running mean of the recent ones (none
-    // yet: the first expansion goes through the index).
-    let mut index_ns = 0.0;
+    // Estimated nanoseconds of one index expansion: the running mean of the recent ones, at
+    // first a guess from the layouts.
+    let mut index_ns = first_index_ns(plans, n);
     let mut measured = false;
     let mut since_index = 0u32;
     let piece = if mode == Expand::Scan {
@@ -522,8 +556,9 @@ fn search<L: Lanes>(rule: &RuleSpec<'_>, tiers: &mut [Tier<'_>], mode: Expand) -
                 (Some(l), _) => {
                     let scan_ns = l.len() as f64 * SCAN_NS;
                     since_index += 1;
-                    let recheck =
-                        since_index >= RECHECK_EVERY && scan_ns * RECHECK_RATIO > index_ns;
+                    let recheck = measured
+                        && since_index >= RECHECK_EVERY
+                        && scan_ns * RECHECK_RATIO > index_ns;
                     scan_ns < index_ns && !recheck
                 }
             };
@@ -562,7 +597,7 @@ fn search<L: Lanes>(rule: &RuleSpec<'_>, tiers: &mut [Tier<'_>], mode: Expand) -
             let x = stack.pop().expect("the stack is not empty") as usize;
             let lanes_before = lanes;
             let mut probes = 0usize;
-            for tier in &mut *tiers {
+            for tier in tiers.get_or_insert_with(build) {
                 let hx = tier.codes[x];
                 let k = tier.k;
                 probes += tier.chunks.len() * tier.probes.len();
