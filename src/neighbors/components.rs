@@ -430,15 +430,23 @@ dispatch_lanes!(fn scan_piece(rule: &RuleSpec<'_>, batch: &[u32], list: &Unreach
 struct Unreached {
     ids: Vec<u32>,
     codes: Vec<u64>,
+    /// The first confirming code (checked in the scan too: calling the rule on every image
+    /// within the wide primary radius cost as much as the scan itself).
+    confirm: Option<Vec<u64>>,
 }
 
 impl Unreached {
-    fn new(primary: &[u64]) -> Self {
-        let mut codes = primary.to_vec();
-        codes.resize(primary.len() + LANE, 0);
+    fn new(rule: &RuleSpec<'_>) -> Self {
+        let n = rule.primary.len();
+        let padded = |codes: &[u64]| {
+            let mut v = codes.to_vec();
+            v.resize(n + LANE, 0);
+            v
+        };
         Self {
-            ids: (0..primary.len() as u32).collect(),
-            codes,
+            ids: (0..n as u32).collect(),
+            codes: padded(rule.primary),
+            confirm: rule.confirms.first().map(|c| padded(c.codes)),
         }
     }
 
@@ -453,12 +461,17 @@ impl Unreached {
             if !reached[id as usize] {
                 self.ids[w] = id;
                 self.codes[w] = self.codes[r];
+                if let Some(c) = &mut self.confirm {
+                    c[w] = c[r];
+                }
                 w += 1;
             }
         }
         self.ids.truncate(w);
-        self.codes.truncate(w);
-        self.codes.resize(w + LANE, 0);
+        for codes in std::iter::once(&mut self.codes).chain(self.confirm.as_mut()) {
+            codes.truncate(w);
+            codes.resize(w + LANE, 0);
+        }
     }
 }
 
@@ -473,8 +486,8 @@ const PROBE_NS: f64 = 5.0;
 /// Unreached images per parallel piece of a scan (a group of images against a piece is a rayon
 /// task), and comparisons a scan gathers images for, up to `SCAN_MAX_BATCH` of them.
 const SCAN_PIECE: usize = 1 << 14;
-const SCAN_WORK: usize = 1 << 17;
-const SCAN_MAX_BATCH: usize = 512;
+const SCAN_WORK: usize = 1 << 20;
+const SCAN_MAX_BATCH: usize = 2048;
 /// While scanning, one expansion in this many goes through the index again to keep its cost
 /// estimate current, but only while the scan is within `RECHECK_RATIO` of that estimate.
 const RECHECK_EVERY: u32 = 64;
@@ -526,7 +539,7 @@ fn search<L: Lanes>(rule: &RuleSpec<'_>, plans: &[TierPlan<'_>], mode: Expand) -
     let mut unreached_count = n;
     let mut edges: Vec<(u32, u32)> = Vec::new();
     let mut stack: Vec<u32> = Vec::new();
-    let mut list = (mode != Expand::Index).then(|| Unreached::new(rule.primary));
+    let mut list = (mode != Expand::Index).then(|| Unreached::new(rule));
     // Estimated nanoseconds of one index expansion: the running mean of the recent ones, at
     // first a guess from the layouts.
     let mut index_ns = first_index_ns(plans, n);
@@ -704,6 +717,12 @@ fn scan_piece_body<L: Lanes>(
 ) -> Vec<(u32, u32)> {
     let k = rule.wide.max(rule.alone.unwrap_or(0));
     let xs: Vec<u64> = batch.iter().map(|&x| rule.primary[x as usize]).collect();
+    // Lanes with a hit within `k` are narrowed to the rule's two hash tiers before the rule
+    // itself is asked: the alone tier, or the wide tier with the first confirming code.
+    let confirm = list.confirm.as_ref().zip(rule.confirms.first());
+    let cs: Vec<u64> = confirm.map_or_else(Vec::new, |(_, c)| {
+        batch.iter().map(|&x| c.codes[x as usize]).collect()
+    });
     let mut hits = Vec::new();
     let (lo, hi) = range;
     let mut pos = lo;
@@ -712,8 +731,25 @@ fn scan_piece_body<L: Lanes>(
         let mut any = 0u32;
         let mut masks = [0u32; SCAN_BATCH];
         for (b, &hx) in xs.iter().enumerate() {
-            masks[b] = L::mask16(hx, lane, k);
-            any |= masks[b];
+            let mut m = L::mask16(hx, lane, k);
+            if m != 0
+                && let Some((codes, c)) = confirm
+            {
+                let clane: &[u64; LANE] = codes[pos..pos + LANE].try_into().unwrap();
+                let wide = if rule.wide < k {
+                    L::mask16(hx, lane, rule.wide)
+                } else {
+                    m
+                };
+                let alone = match rule.alone {
+                    Some(a) if a < k => L::mask16(hx, lane, a),
+                    Some(_) => m,
+                    None => 0,
+                };
+                m &= alone | (wide & L::mask16(cs[b], clane, c.radius));
+            }
+            masks[b] = m;
+            any |= m;
         }
         if hi - pos < LANE {
             any &= (1u32 << (hi - pos)) - 1;
