@@ -21,7 +21,7 @@ from imgstats.duplicates import (
     WIDE_PHASH_THRESHOLD,
     duplicates,
 )
-from imgstats.hamming import rule_forest
+from imgstats.hamming import rule_forest, rule_spec
 from imgstats.not_duplicates import constrained_labels
 
 
@@ -204,6 +204,30 @@ def test_rule_forest_with_two_confirming_codes(kind: str) -> None:
     want = union_find_labels(n, i, j)
     assert union_find_labels(n, a.astype(np.int64), b.astype(np.int64)) == want
     assert len(a) == n - len(set(want))  # a forest: no redundant edge
+
+
+def test_rule_links_checks_pairs_as_the_forest_does() -> None:
+    """`rule_spec(...).links(x, y)` (the pair check of `near_pairs`/`find`) is the same rule as
+    the forest's, against the NumPy reference above; bad rows are an error, not a wrong answer."""
+    n = 600
+    df = frame("clustered", n, 6)
+    rng = np.random.default_rng(6)
+    ph, dh = df["phash"].to_numpy(), df["dhash"].to_numpy()
+    colour = flip(dh ^ np.uint64(0xF0F0), rng, 3)
+    simple = df["entropy"].to_numpy() < 1
+    spec = rule_spec(ph, alone=5, wide=12, confirms=[(dh, 9), (colour, 4)], simple=simple)
+    pd, dd, cd = bits(ph), bits(dh), bits(colour)
+    ok = ((pd <= 5) & ~(simple[:, None] | simple[None, :])) | ((pd <= 12) & (dd <= 9) & (cd <= 4))
+    x, y = np.nonzero(np.ones((n, n), dtype=bool))
+    got = spec.links(x.astype(np.int64), y.astype(np.int64))
+    assert (got == ok[x, y]).all() and got.sum() > n  # some pairs beyond the diagonal link
+    assert len(spec) == n
+    with pytest.raises(ValueError, match="out of range"):
+        spec.links(np.array([0], np.int64), np.array([n], np.int64))
+    with pytest.raises(ValueError, match="2 first rows but 1 second"):
+        spec.links(np.array([0, 1], np.int64), np.array([0], np.int64))
+    with pytest.raises(ValueError, match="70"):
+        rule_spec(ph, alone=5, wide=70)
 
 
 def test_marked_pairs_still_cut_with_all_links() -> None:

@@ -34,7 +34,7 @@ __all__ = [
     "_groups",
     "_components",
     "_owner_pairs",
-    "_rule_forest",
+    "_Rule",
 ]
 
 __version__: str
@@ -114,22 +114,32 @@ def _owner_pairs(
     k: int,
     threads: int | None = None,
 ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32], npt.NDArray[np.uint8]]: ...
-def _rule_forest(
-    primary: npt.NDArray[np.uint64],
-    alone: int | None,
-    wide: int,
-    confirms: list[npt.NDArray[np.uint64]],
-    radii: list[int],
-    simple: npt.NDArray[np.bool_] | None = None,
-    threads: int | None = None,
-    *,
-    simple_both: bool = False,
-    color_codes: npt.NDArray[np.uint64] | None = None,
-    color_known: npt.NDArray[np.bool_] | None = None,
-    contrast: npt.NDArray[np.float64] | None = None,
-    color_radius: int = 0,
-    copy_radius: int = 0,
-    neutral: int = 0,
-    gray_ratio: float = 1.5,
-    alone_needs_color: bool = True,
-) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]: ...
+
+@final
+class _Rule:
+    def __new__(
+        cls,
+        primary: npt.NDArray[np.uint64],
+        alone: int | None,
+        wide: int,
+        confirms: list[npt.NDArray[np.uint64]],
+        radii: list[int],
+        simple: npt.NDArray[np.bool_] | None = None,
+        *,
+        simple_both: bool = False,
+        color_codes: npt.NDArray[np.uint64] | None = None,
+        color_known: npt.NDArray[np.bool_] | None = None,
+        contrast: npt.NDArray[np.float64] | None = None,
+        color_radius: int = 0,
+        copy_radius: int = 0,
+        neutral: int = 0,
+        gray_ratio: float = 1.5,
+        alone_needs_color: bool = True,
+    ) -> _Rule: ...
+    def forest(
+        self, threads: int | None = None
+    ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]: ...
+    def links(
+        self, x: npt.NDArray[np.int64], y: npt.NDArray[np.int64]
+    ) -> npt.NDArray[np.bool_]: ...
+    def __len__(self) -> int: ...

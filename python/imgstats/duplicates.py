@@ -24,12 +24,10 @@ from imgstats.crop_match import CROP_COLUMNS, crop_links, with_crop_segments
 from imgstats.hamming import (
     COLLAPSED_HASHES,
     DEFAULT_THRESHOLD,
-    ForestColor,
     as_uint64,
     check_threshold,
     low_information,
     near_pairs,
-    rule_forest,
 )
 from imgstats.match_rule import (
     DEFAULT_COLOR_THRESHOLD,
@@ -41,6 +39,7 @@ from imgstats.match_rule import (
     NearRule,
     bit_distance,
     color_codes,
+    color_distance,
     cross_links,
     empty_links,
     links_frame,
@@ -262,45 +261,24 @@ def _near_forest(
     color: ColorCodes | None = None,
 ) -> pl.DataFrame:
     """Near links among `rows` that connect exactly the groups all near pairs would (a spanning
-    forest of `rule`, `imgstats.hamming.rule_forest`, evaluating the rule as
-    `imgstats.match_rule._rule_pairs` does: simple guard, colour check, grayscale copies): each
+    forest of `rule`, `imgstats.match_rule.rule_spec`: the whole rule, simple guard, colour
+    check and grayscale copies, as every other caller evaluates it): each
     is a real pair within the rule, with its distances, but a row's other near pairs are not
     listed (a cluster of 10,000 copies is 9,999 links instead of 50 million pairs)."""
     if len(rows) < 2:
         return empty_links()
-    if d is None or rule.dhash is None:
-        # As `_rule_pairs`: pHash alone decides, no simple guard, no colour check.
-        x, y = rule_forest(h[rows], alone=None, wide=rule.phash, threads=threads)
-        a, b = rows[x], rows[y]
-        return links_frame(a, b, NEAR, bit_distance(h[a], h[b]), None)
-    check = None
-    if color is not None and rule.color is not None:
-        check = ForestColor(
-            codes=color.codes[rows],
-            known=color.known[rows],
-            contrast=color.contrast[rows],
-            radius=rule.color,
-            copy_radius=rule.phash,
-            neutral=match_rule.NEUTRAL_SIGNATURE,
-            gray_ratio=match_rule.GRAY_COPY_CONTRAST_RATIO,
-            alone_too=match_rule.ALONE_NEEDS_COLOR,
-        )
-    x, y = rule_forest(
-        h[rows],
-        alone=None if rule.both else rule.phash,
-        wide=rule.phash if rule.both or rule.wide is None else rule.wide,
-        confirms=[(d[rows], rule.dhash)],
-        simple=simple[rows],
-        simple_both=match_rule.SIMPLE_PAIRS_NEED_BOTH,
-        color=check,
-        threads=threads,
-    )
+    ds = d[rows] if d is not None else None
+    cs = color.take(rows) if color is not None else None
+    spec = match_rule.rule_spec(rule, h[rows], ds, simple[rows], cs)
+    x, y = spec.forest(threads)
     a, b = rows[x], rows[y]
+    pd = bit_distance(h[a], h[b])
+    if d is None or rule.dhash is None:
+        return links_frame(a, b, NEAR, pd, None)
     cd = None
-    if check is not None and color is not None:
-        known = color.known[a] & color.known[b]
-        cd = np.where(known, bit_distance(color.codes[a], color.codes[b]), 255).astype(np.uint8)
-    return links_frame(a, b, NEAR, bit_distance(h[a], h[b]), bit_distance(d[a], d[b]), cd)
+    if color is not None and rule.color is not None:
+        cd = color_distance(color, color, a, b)
+    return links_frame(a, b, NEAR, pd, bit_distance(d[a], d[b]), cd)
 
 
 def _all_pairs_where_marked(

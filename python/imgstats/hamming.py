@@ -54,6 +54,7 @@ __all__ = [
     "low_information",
     "near_pairs",
     "rule_forest",
+    "rule_spec",
 ]
 
 
@@ -132,10 +133,10 @@ def near_pairs(
 
 @dataclass(frozen=True)
 class ForestColor:
-    """The colour check of a `rule_forest` rule (`imgstats.match_rule._color_check`): both
-    signatures `known` and within `radius` bits, or a grayscale copy: one signature `neutral`,
-    the primary and confirming codes within `copy_radius` bits and the `contrast`s (NaN:
-    unknown, passes) within `gray_ratio` of each other. `alone_too`: the alone tier needs it."""
+    """The colour check of a rule (`rule_spec`): both signatures `known` and within `radius`
+    bits, or a grayscale copy: one signature `neutral`, the primary and confirming codes within
+    `copy_radius` bits and the `contrast`s (NaN: unknown, passes) within `gray_ratio` of each
+    other. `alone_too`: the alone tier needs it."""
 
     codes: np.ndarray
     known: np.ndarray
@@ -145,6 +146,43 @@ class ForestColor:
     neutral: int
     gray_ratio: float
     alone_too: bool
+
+
+def rule_spec(
+    primary: np.ndarray,
+    *,
+    alone: int | None,
+    wide: int,
+    confirms: Sequence[tuple[np.ndarray, int]] = (),
+    simple: np.ndarray | None = None,
+    simple_both: bool = False,
+    color: ForestColor | None = None,
+) -> _imgstats._Rule:
+    """A near-copy rule over one set of rows, evaluated in Rust: `primary` within `alone` bits
+    (``None``: no such tier; closed to a pair of rows flagged in `simple`: both rows with
+    `simple_both`, either row without; with `color` and its ``alone_too``, the colour check
+    too), or `primary` within `wide` bits with every confirming code within its radius
+    (`confirms`: ``(codes, radius)`` pairs, one uint64 code per row) and the colour check.
+    ``.forest(threads)`` gives a spanning forest of it, ``.links(x, y)`` checks row pairs."""
+    confirms = list(confirms)
+    c = color
+    return _imgstats._Rule(
+        as_uint64(primary, "primary"),
+        None if alone is None else check_threshold(alone),
+        check_threshold(wide),
+        [as_uint64(code, "confirming code") for code, _ in confirms],
+        [check_threshold(r) for _, r in confirms],
+        None if simple is None else np.ascontiguousarray(simple, dtype=bool),
+        simple_both=simple_both,
+        color_codes=None if c is None else as_uint64(c.codes, "colour codes"),
+        color_known=None if c is None else np.ascontiguousarray(c.known, dtype=bool),
+        contrast=None if c is None else np.ascontiguousarray(c.contrast, dtype=np.float64),
+        color_radius=0 if c is None else check_threshold(c.radius),
+        copy_radius=0 if c is None else check_threshold(c.copy_radius),
+        neutral=0 if c is None else int(c.neutral),
+        gray_ratio=1.5 if c is None else float(c.gray_ratio),
+        alone_needs_color=True if c is None else bool(c.alone_too),
+    )
 
 
 def rule_forest(
@@ -158,39 +196,23 @@ def rule_forest(
     color: ForestColor | None = None,
     threads: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Edges ``(x, y)`` of a spanning forest of a near-copy rule: enough links to connect every
-    group, without the pairs (quadratic in a cluster of copies) that `near_pairs` returns.
-
-    The rule: `primary` within `alone` bits (``None``: no such tier; closed to a pair of rows
-    flagged in `simple`: both rows with `simple_both`, either row without; with `color` and its
-    ``alone_too``, the colour check too), or `primary` within `wide` bits with every confirming
-    code within its radius (`confirms`: ``(codes, radius)`` pairs, one uint64 code per row) and
-    the colour check. Every edge satisfies the rule, and the connected components of the edges
-    are exactly those of all pairs that do (the Rust graph search drops each row from the
-    search as soon as it is reached; tested against brute force). `threads` bounds the worker
-    threads; the forest is the same on any number of them.
+    """Edges ``(x, y)`` of a spanning forest of a near-copy rule (`rule_spec`): enough links to
+    connect every group, without the pairs (quadratic in a cluster of copies) that `near_pairs`
+    returns. Every edge satisfies the rule, and the connected components of the edges are
+    exactly those of all pairs that do (the Rust graph search drops each row from the search as
+    soon as it is reached; tested against brute force). `threads` bounds the worker threads;
+    the forest is the same on any number of them.
     """
-    confirms = list(confirms)
-    c = color
-    a, b = _imgstats._rule_forest(
-        as_uint64(primary, "primary"),
-        None if alone is None else check_threshold(alone),
-        check_threshold(wide),
-        [as_uint64(code, "confirming code") for code, _ in confirms],
-        [check_threshold(r) for _, r in confirms],
-        None if simple is None else np.ascontiguousarray(simple, dtype=bool),
-        threads,
+    spec = rule_spec(
+        primary,
+        alone=alone,
+        wide=wide,
+        confirms=confirms,
+        simple=simple,
         simple_both=simple_both,
-        color_codes=None if c is None else as_uint64(c.codes, "colour codes"),
-        color_known=None if c is None else np.ascontiguousarray(c.known, dtype=bool),
-        contrast=None if c is None else np.ascontiguousarray(c.contrast, dtype=np.float64),
-        color_radius=0 if c is None else check_threshold(c.radius),
-        copy_radius=0 if c is None else check_threshold(c.copy_radius),
-        neutral=0 if c is None else int(c.neutral),
-        gray_ratio=1.5 if c is None else float(c.gray_ratio),
-        alone_needs_color=True if c is None else bool(c.alone_too),
+        color=color,
     )
-    return a, b
+    return spec.forest(threads)
 
 
 def low_information(df: pl.DataFrame, hash_col: str, *, entropy: bool = True) -> np.ndarray:

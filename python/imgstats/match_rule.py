@@ -8,7 +8,8 @@ within the wider ``wide`` radius, dHash must agree (within ``dhash`` bits) and, 
 ``color_signature`` column, the colour signature too (within ``color`` bits: the hashes see luma
 only, the signature tells one layout in two colour schemes apart). The candidates come
 from the exact Rust Hamming index (one search per tier, see `_rule_pairs`) and every candidate is
-checked against the whole rule, so the links are exactly those a brute-force check finds
+checked against the whole rule (evaluated in Rust, `rule_spec`: the same predicate the forest of
+`duplicates` uses), so the links are exactly those a brute-force check finds
 (``tests/test_duplicates_rule.py``).
 """
 
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from imgstats import _imgstats
+from imgstats import _imgstats, hamming
 from imgstats._lazy import LazyModule
 
 if TYPE_CHECKING:
@@ -248,30 +249,50 @@ def links_frame(
     )
 
 
-def _color_check(
-    color1: ColorCodes | None,
-    color2: ColorCodes | None,
-    i: np.ndarray,
-    j: np.ndarray,
-    radius: int,
-    copy_luma: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray] | tuple[None, None]:
-    """(colour distance with 255 where a signature is unknown, whether the pair passes the
-    colour check): within `radius` bits, or a grayscale copy: one signature neutral, the luma
-    structure a copy's (`copy_luma`: both hashes within the pHash-alone radius) and the luma
-    contrasts within `GRAY_COPY_CONTRAST_RATIO` (unknown contrast passes)."""
-    if color1 is None or color2 is None:
-        return None, None
+def rule_spec(
+    rule: NearRule,
+    h: np.ndarray,
+    d: np.ndarray | None,
+    simple: np.ndarray | None,
+    color: ColorCodes | None,
+) -> _imgstats._Rule:
+    """`rule` over rows with pHash `h`, dHash `d`, simple flags and colour codes, as the Rust
+    rule both the forest of `duplicates` and the pair check of `near_pairs`/`find` evaluate (one
+    definition: `neighbors::RuleSpec::links`). Without a confirming dHash the first hash decides
+    alone, with no simple guard and no colour check."""
+    if d is None or rule.dhash is None:
+        return hamming.rule_spec(h, alone=None, wide=rule.phash)
+    check = None
+    if color is not None and rule.color is not None:
+        check = hamming.ForestColor(
+            codes=color.codes,
+            known=color.known,
+            contrast=color.contrast,
+            radius=rule.color,
+            # A grayscale copy: both hashes within the pHash-alone radius.
+            copy_radius=rule.phash,
+            neutral=NEUTRAL_SIGNATURE,
+            gray_ratio=GRAY_COPY_CONTRAST_RATIO,
+            alone_too=ALONE_NEEDS_COLOR,
+        )
+    return hamming.rule_spec(
+        h,
+        alone=None if rule.both else rule.phash,
+        wide=rule.phash if rule.both or rule.wide is None else rule.wide,
+        confirms=[(d, rule.dhash)],
+        simple=simple,
+        simple_both=SIMPLE_PAIRS_NEED_BOTH,
+        color=check,
+    )
+
+
+def color_distance(
+    color1: ColorCodes, color2: ColorCodes, i: np.ndarray, j: np.ndarray
+) -> np.ndarray:
+    """Bits between the colour signatures of pairs ``(i in set 1, j in set 2)``; 255 where a
+    signature is unknown."""
     known = color1.known[i] & color2.known[j]
-    c1, c2 = color1.codes[i], color2.codes[j]
-    cd = np.where(known, bit_distance(c1, c2), 255).astype(np.uint8)
-    neutral = (c1 == np.uint64(NEUTRAL_SIGNATURE)) | (c2 == np.uint64(NEUTRAL_SIGNATURE))
-    k1, k2 = color1.contrast[i], color2.contrast[j]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.maximum(k1, k2) / np.minimum(k1, k2)
-    same_luma = ~(ratio > GRAY_COPY_CONTRAST_RATIO)  # NaN (unknown) passes
-    ok = known & ((cd <= radius) | (neutral & same_luma & copy_luma))
-    return cd, ok
+    return np.where(known, bit_distance(color1.codes[i], color2.codes[j]), 255).astype(np.uint8)
 
 
 def _rule_pairs(
@@ -296,11 +317,13 @@ def _rule_pairs(
     pHash search costs ~30-60 s at 1M hashes, radius 10 about 1-3 s); when that is pHash within
     ``rule.wide`` it holds the first tier's candidates too, and is the only search. The colour
     signature is never searched (neutral pictures share one value, which would fill one bucket):
-    it only filters. Every candidate is then checked against the whole rule, so the result is
-    exactly the brute-force set.
+    it only filters. Every candidate is then checked against the whole rule (`rule_spec`), so
+    the result is exactly the brute-force set.
     """
-    if rule.color is None:
+    if rule.color is None or color1 is None or color2 is None:
         color1 = color2 = None
+    if simple1 is None or simple2 is None:
+        simple1 = simple2 = None
     wide = rule.wide if rule.wide is not None else rule.phash
     confirmed_by_phash = (
         d1 is not None and rule.dhash is not None and not rule.both and rule.dhash >= wide
@@ -309,15 +332,7 @@ def _rule_pairs(
     i, j = search(h1, h2, max(wide, rule.phash) if confirmed_by_phash else rule.phash)
     if d1 is None or d2 is None or rule.dhash is None:
         return i, j, bit_distance(h1[i], h2[j]), None, None
-    if rule.both:
-        pd, dd = bit_distance(h1[i], h2[j]), bit_distance(d1[i], d2[j])
-        copy_luma = (pd <= rule.phash) & (dd <= rule.phash)
-        cd, color_ok = _color_check(color1, color2, i, j, rule.color or 0, copy_luma)
-        ok = dd <= rule.dhash
-        if color_ok is not None:
-            ok &= color_ok
-        return i[ok], j[ok], pd[ok], dd[ok], cd[ok] if cd is not None else None
-    if rule.dhash < wide:
+    if not rule.both and rule.dhash < wide:
         i2, j2 = search(d1, d2, rule.dhash)
         # One int64 key per pair: a 1-D unique is far cheaper than a 2-D one.
         n2 = np.int64(len(h2))
@@ -325,22 +340,32 @@ def _rule_pairs(
             np.concatenate([i, i2]).astype(np.int64) * n2 + np.concatenate([j, j2]).astype(np.int64)
         )
         i, j = key // n2, key % n2
-    pd, dd = bit_distance(h1[i], h2[j]), bit_distance(d1[i], d2[j])
-    copy_luma = (pd <= rule.phash) & (dd <= rule.phash)
-    cd, color_ok = _color_check(color1, color2, i, j, rule.color or 0, copy_luma)
-    alone = pd <= rule.phash
-    if simple1 is not None and simple2 is not None:
-        if SIMPLE_PAIRS_NEED_BOTH:
-            alone &= ~(simple1[i] & simple2[j])
-        else:
-            alone &= ~(simple1[i] | simple2[j])
-    confirmed = (pd <= wide) & (dd <= rule.dhash)
-    if color_ok is not None:
-        confirmed &= color_ok
-        if ALONE_NEEDS_COLOR:
-            alone &= color_ok
-    ok = alone | confirmed
-    return i[ok], j[ok], pd[ok], dd[ok], cd[ok] if cd is not None else None
+    # The rule over the candidates' rows only (set 1's, then set 2's): building it copies its
+    # arrays, and a query against a million references touches a handful of them.
+    u1, x = np.unique(i, return_inverse=True)
+    u2, y = np.unique(j, return_inverse=True)
+
+    def joined(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return np.concatenate([a[u1], b[u2]])
+
+    color = None
+    if color1 is not None and color2 is not None:
+        color = ColorCodes(
+            joined(color1.codes, color2.codes),
+            joined(color1.known, color2.known),
+            joined(color1.contrast, color2.contrast),
+        )
+    spec = rule_spec(
+        rule,
+        joined(h1, h2),
+        joined(d1, d2),
+        None if simple1 is None or simple2 is None else joined(simple1, simple2),
+        color,
+    )
+    ok = spec.links(x.astype(np.int64), (y + len(u1)).astype(np.int64))
+    i, j = i[ok], j[ok]
+    cd = color_distance(color1, color2, i, j) if color1 is not None and color2 is not None else None
+    return i, j, bit_distance(h1[i], h2[j]), bit_distance(d1[i], d2[j]), cd
 
 
 def self_links(

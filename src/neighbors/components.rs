@@ -40,7 +40,7 @@ pub struct Confirm<'a> {
     pub radius: u32,
 }
 
-/// The colour check of the near rule (`imgstats.match_rule._color_check`): both signatures known
+/// The colour check of the near rule (`imgstats.match_rule.NearRule`): both signatures known
 /// and within `radius` bits, or a grayscale copy: one signature `neutral`, the luma structure a
 /// copy's (the primary and every confirming code within `copy_radius` bits) and the luma
 /// contrasts within `gray_ratio` of each other (an unknown contrast, NaN, passes).
@@ -85,10 +85,10 @@ impl ColorCheck<'_> {
     }
 }
 
-/// When two images `x`, `y` are near copies (`imgstats.match_rule.NearRule`, evaluated as
-/// `_rule_pairs` does): *alone*: `primary` within `alone` bits, not blocked by `simple` (both
-/// rows simple with `simple_both`, either row without), and with `color` and its `alone_too`
-/// the colour check; **or** *confirmed*: `primary` within `wide` bits, every confirming code
+/// When two images `x`, `y` are near copies (`imgstats.match_rule.NearRule`, as
+/// `imgstats.match_rule.rule_spec` maps it; the only place Python's near rule is evaluated):
+/// *alone*: `primary` within `alone` bits, not blocked by `simple` (both rows simple with
+/// `simple_both`, either row without), and with `color` and its `alone_too` the colour check; **or** *confirmed*: `primary` within `wide` bits, every confirming code
 /// within its radius and, with `color`, the colour check. `alone: None` drops the first tier.
 #[derive(Clone, Debug)]
 pub struct RuleSpec<'a> {

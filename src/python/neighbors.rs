@@ -148,91 +148,167 @@ fn _owner_pairs<'py>(
     Ok(columns(py, pairs))
 }
 
-/// `(x, y)` edges of a spanning forest of the near-copy rule over `primary`: each edge satisfies
-/// the rule, and the connected components of the edges are exactly those of all pairs that do.
-/// Rule (`neighbors::RuleSpec`): `primary` within `alone` bits (not blocked by `simple`: both
-/// rows with `simple_both`, either without; with the colour check when `alone_needs_color`), or
-/// within `wide` bits with every `confirms[c]` within `radii[c]` bits and the colour check. The
-/// colour check (with `color_codes`): both `color_known`, signatures within `color_radius` bits,
-/// or one equal to `neutral` with the primary and confirming codes within `copy_radius` and the
-/// `contrast`s (NaN: unknown, passes) within `gray_ratio`.
-#[pyfunction]
-#[pyo3(signature = (
-    primary, alone, wide, confirms, radii, simple=None, threads=None, *, simple_both=false,
-    color_codes=None, color_known=None, contrast=None, color_radius=0, copy_radius=0,
-    neutral=0, gray_ratio=1.5, alone_needs_color=true
-))]
-#[allow(clippy::too_many_arguments)]
-fn _rule_forest<'py>(
-    py: Python<'py>,
-    primary: PyReadonlyArray1<'py, u64>,
+/// A near-copy rule over one set of images (`neighbors::RuleSpec`), holding copies of its arrays:
+/// `primary` within `alone` bits (not blocked by `simple`: both rows with `simple_both`, either
+/// without; with the colour check when `alone_needs_color`), or within `wide` bits with every
+/// `confirms[c]` within `radii[c]` bits and the colour check. The colour check (with
+/// `color_codes`): both `color_known`, signatures within `color_radius` bits, or one equal to
+/// `neutral` with the primary and confirming codes within `copy_radius` and the `contrast`s (NaN:
+/// unknown, passes) within `gray_ratio`. The one place Python's rules are evaluated: `forest`
+/// for groups, `links` for candidate pairs found by a search.
+#[pyclass(module = "imgstats._imgstats", name = "_Rule", frozen)]
+pub(crate) struct Rule {
+    primary: Vec<u64>,
     alone: Option<u32>,
     wide: u32,
-    confirms: Vec<PyReadonlyArray1<'py, u64>>,
+    codes: Vec<Vec<u64>>,
     radii: Vec<u32>,
-    simple: Option<PyReadonlyArray1<'py, bool>>,
-    threads: Option<usize>,
+    simple: Vec<bool>,
     simple_both: bool,
-    color_codes: Option<PyReadonlyArray1<'py, u64>>,
-    color_known: Option<PyReadonlyArray1<'py, bool>>,
-    contrast: Option<PyReadonlyArray1<'py, f64>>,
+    color: Option<(Vec<u64>, Vec<bool>, Vec<f64>)>,
     color_radius: u32,
     copy_radius: u32,
     neutral: u64,
     gray_ratio: f64,
     alone_needs_color: bool,
-) -> PyResult<Edges<'py>> {
-    if confirms.len() != radii.len() {
-        return Err(PyValueError::new_err(format!(
-            "{} confirming codes but {} radii",
-            confirms.len(),
-            radii.len()
-        )));
+}
+
+impl Rule {
+    fn spec(&self) -> neighbors::RuleSpec<'_> {
+        neighbors::RuleSpec {
+            primary: &self.primary,
+            alone: self.alone,
+            wide: self.wide,
+            confirms: self
+                .codes
+                .iter()
+                .zip(&self.radii)
+                .map(|(c, &radius)| neighbors::Confirm { codes: c, radius })
+                .collect(),
+            simple: &self.simple,
+            simple_both: self.simple_both,
+            color: self.color.as_ref().map(|(c, k, t)| neighbors::ColorCheck {
+                codes: c,
+                known: k,
+                contrast: t,
+                radius: self.color_radius,
+                copy_radius: self.copy_radius,
+                neutral: self.neutral,
+                gray_ratio: self.gray_ratio,
+                alone_too: self.alone_needs_color,
+            }),
+        }
     }
-    let p = hashes(&primary);
-    let codes: Vec<Vec<u64>> = confirms.iter().map(hashes).collect();
-    let simple: Vec<bool> = simple.map_or_else(Vec::new, |s| s.as_array().to_vec());
-    let color = match (color_codes, color_known, contrast) {
-        (None, None, None) => None,
-        (Some(c), Some(k), Some(t)) => {
-            Some((hashes(&c), k.as_array().to_vec(), t.as_array().to_vec()))
+}
+
+#[pymethods]
+impl Rule {
+    #[new]
+    #[pyo3(signature = (
+        primary, alone, wide, confirms, radii, simple=None, *, simple_both=false,
+        color_codes=None, color_known=None, contrast=None, color_radius=0, copy_radius=0,
+        neutral=0, gray_ratio=1.5, alone_needs_color=true
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        primary: PyReadonlyArray1<'_, u64>,
+        alone: Option<u32>,
+        wide: u32,
+        confirms: Vec<PyReadonlyArray1<'_, u64>>,
+        radii: Vec<u32>,
+        simple: Option<PyReadonlyArray1<'_, bool>>,
+        simple_both: bool,
+        color_codes: Option<PyReadonlyArray1<'_, u64>>,
+        color_known: Option<PyReadonlyArray1<'_, bool>>,
+        contrast: Option<PyReadonlyArray1<'_, f64>>,
+        color_radius: u32,
+        copy_radius: u32,
+        neutral: u64,
+        gray_ratio: f64,
+        alone_needs_color: bool,
+    ) -> PyResult<Self> {
+        if confirms.len() != radii.len() {
+            return Err(PyValueError::new_err(format!(
+                "{} confirming codes but {} radii",
+                confirms.len(),
+                radii.len()
+            )));
         }
-        _ => {
-            return Err(PyValueError::new_err(
-                "color_codes, color_known and contrast go together",
-            ));
+        let color = match (color_codes, color_known, contrast) {
+            (None, None, None) => None,
+            (Some(c), Some(k), Some(t)) => {
+                Some((hashes(&c), k.as_array().to_vec(), t.as_array().to_vec()))
+            }
+            _ => {
+                return Err(PyValueError::new_err(
+                    "color_codes, color_known and contrast go together",
+                ));
+            }
+        };
+        let rule = Self {
+            primary: hashes(&primary),
+            alone,
+            wide,
+            codes: confirms.iter().map(hashes).collect(),
+            radii,
+            simple: simple.map_or_else(Vec::new, |s| s.as_array().to_vec()),
+            simple_both,
+            color,
+            color_radius,
+            copy_radius,
+            neutral,
+            gray_ratio,
+            alone_needs_color,
+        };
+        rule.spec().check().map_err(PyValueError::new_err)?;
+        Ok(rule)
+    }
+
+    /// `(x, y)` edges of a spanning forest of the rule: each edge satisfies it, and the
+    /// connected components of the edges are exactly those of all pairs that do.
+    #[pyo3(signature = (threads=None))]
+    fn forest<'py>(&self, py: Python<'py>, threads: Option<usize>) -> PyResult<Edges<'py>> {
+        let edges = run_detached(py, || {
+            crate::pool::with_threads(threads, || neighbors::rule_forest(&self.spec()))
+        })?
+        .map_err(PyValueError::new_err)?;
+        let (a, b): (Vec<u32>, Vec<u32>) = edges.into_iter().unzip();
+        Ok((a.into_pyarray(py), b.into_pyarray(py)))
+    }
+
+    /// Whether each pair `(x[i], y[i])` of rows satisfies the rule.
+    fn links<'py>(
+        &self,
+        py: Python<'py>,
+        x: PyReadonlyArray1<'py, i64>,
+        y: PyReadonlyArray1<'py, i64>,
+    ) -> PyResult<Bound<'py, PyArray1<bool>>> {
+        let (x, y) = (x.as_array(), y.as_array());
+        if x.len() != y.len() {
+            return Err(PyValueError::new_err(format!(
+                "{} first rows but {} second rows",
+                x.len(),
+                y.len()
+            )));
         }
-    };
-    let edges = run_detached(py, || {
-        crate::pool::with_threads(threads, || {
-            let rule = neighbors::RuleSpec {
-                primary: &p,
-                alone,
-                wide,
-                confirms: codes
-                    .iter()
-                    .zip(&radii)
-                    .map(|(c, &radius)| neighbors::Confirm { codes: c, radius })
-                    .collect(),
-                simple: &simple,
-                simple_both,
-                color: color.as_ref().map(|(c, k, t)| neighbors::ColorCheck {
-                    codes: c,
-                    known: k,
-                    contrast: t,
-                    radius: color_radius,
-                    copy_radius,
-                    neutral,
-                    gray_ratio,
-                    alone_too: alone_needs_color,
-                }),
-            };
-            neighbors::rule_forest(&rule)
-        })
-    })?
-    .map_err(PyValueError::new_err)?;
-    let (a, b): (Vec<u32>, Vec<u32>) = edges.into_iter().unzip();
-    Ok((a.into_pyarray(py), b.into_pyarray(py)))
+        let n = self.primary.len() as i64;
+        if let Some(bad) = x.iter().chain(y.iter()).find(|&&r| !(0..n).contains(&r)) {
+            return Err(PyValueError::new_err(format!(
+                "row {bad} is out of range for {n} rows"
+            )));
+        }
+        let spec = self.spec();
+        let out: Vec<bool> = x
+            .iter()
+            .zip(y.iter())
+            .map(|(&a, &b)| spec.links(a as usize, b as usize))
+            .collect();
+        Ok(out.into_pyarray(py))
+    }
+
+    fn __len__(&self) -> usize {
+        self.primary.len()
+    }
 }
 
 pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -241,6 +317,6 @@ pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_groups, m)?)?;
     m.add_function(wrap_pyfunction!(_components, m)?)?;
     m.add_function(wrap_pyfunction!(_owner_pairs, m)?)?;
-    m.add_function(wrap_pyfunction!(_rule_forest, m)?)?;
+    m.add_class::<Rule>()?;
     Ok(())
 }
