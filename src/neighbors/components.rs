@@ -29,6 +29,7 @@
 
 use super::join::{self, ChunkIndex, LANE, Lanes, Portable, Sink};
 use super::plan::{self, KeyFn, Plan, masks_up_to};
+use super::seal::Sealer;
 use super::union_find::AtomicUnionFind;
 use crate::cpu::{self, Level};
 use rayon::prelude::*;
@@ -427,16 +428,16 @@ dispatch_lanes!(fn scan_piece(rule: &RuleSpec<'_>, batch: &[u32], list: &Unreach
 /// The images not reached yet, packed for a linear scan: ids and primary codes, the codes padded
 /// by one lane (the last lane reads past the end and masks the padding off). Reached images are
 /// skipped while scanning and dropped when they make up a ninth of the list.
-struct Unreached {
-    ids: Vec<u32>,
-    codes: Vec<u64>,
+pub(super) struct Unreached {
+    pub(super) ids: Vec<u32>,
+    pub(super) codes: Vec<u64>,
     /// The first confirming code (checked in the scan too: calling the rule on every image
     /// within the wide primary radius cost as much as the scan itself).
-    confirm: Option<Vec<u64>>,
+    pub(super) confirm: Option<Vec<u64>>,
 }
 
 impl Unreached {
-    fn new(rule: &RuleSpec<'_>) -> Self {
+    pub(super) fn new(rule: &RuleSpec<'_>) -> Self {
         let n = rule.primary.len();
         let padded = |codes: &[u64]| {
             let mut v = codes.to_vec();
@@ -450,11 +451,11 @@ impl Unreached {
         }
     }
 
-    fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         self.ids.len()
     }
 
-    fn compact(&mut self, reached: &[bool]) {
+    pub(super) fn compact(&mut self, reached: &[bool]) {
         let mut w = 0;
         for r in 0..self.ids.len() {
             let id = self.ids[r];
@@ -555,6 +556,7 @@ fn search<L: Lanes>(rule: &RuleSpec<'_>, plans: &[TierPlan<'_>], mode: Expand) -
     let (mut lanes, mut stale, mut rejected) = (0u64, 0u64, 0u64);
     let (mut by_index, mut by_scan, mut scanned) = (0u64, 0u64, 0u64);
     let mut batch: Vec<u32> = Vec::with_capacity(SCAN_BATCH);
+    let mut sealer = Sealer::new(mode == Expand::Scan);
     for seed in 0..n {
         if reached[seed] {
             continue;
@@ -581,6 +583,14 @@ fn search<L: Lanes>(rule: &RuleSpec<'_>, plans: &[TierPlan<'_>], mode: Expand) -
                 if l.len() > unreached_count + unreached_count / 8 + LANE {
                     l.compact(&reached);
                 }
+                if sealer.due(l.len(), stack.len()) {
+                    l.compact(&reached);
+                    let closed = sealer.round::<L>(rule, l, &stack, &mut reached, &mut edges);
+                    if closed > 0 {
+                        unreached_count -= closed;
+                        l.compact(&reached);
+                    }
+                }
                 // Enough images for `SCAN_WORK` comparisons, so a short list still gives both
                 // threads work (every image on the stack is expanded anyway; a larger batch only
                 // drops reached images from the list a little later).
@@ -594,6 +604,7 @@ fn search<L: Lanes>(rule: &RuleSpec<'_>, plans: &[TierPlan<'_>], mode: Expand) -
                 }
                 by_scan += batch.len() as u64;
                 scanned += (l.len() * batch.len()) as u64;
+                sealer.spend(l.len() * batch.len());
                 for (x, y) in scan_unreached(rule, &batch, l, &reached, piece) {
                     // Two images of the batch may both reach `y`: the first one links it.
                     if !reached[y as usize] {
@@ -667,8 +678,11 @@ fn search<L: Lanes>(rule: &RuleSpec<'_>, plans: &[TierPlan<'_>], mode: Expand) -
     if std::env::var_os("IMGSTATS_DEBUG_PLAN").is_some() {
         eprintln!(
             "rule_forest: n={n} edges={} lanes={lanes} stale={stale} rejected={rejected} \
-             expanded by index {by_index}, by scan {by_scan} ({scanned} comparisons)",
-            edges.len()
+             expanded by index {by_index}, by scan {by_scan} ({scanned} comparisons), \
+             {} seal rounds closed {} images",
+            edges.len(),
+            sealer.rounds,
+            sealer.closed
         );
     }
     edges

@@ -10,6 +10,7 @@
 mod components;
 mod join;
 mod plan;
+mod seal;
 mod segments;
 #[cfg(test)]
 mod tests;

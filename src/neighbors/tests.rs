@@ -490,6 +490,58 @@ fn rule_forest_is_the_same_on_any_number_of_threads() {
     }
 }
 
+#[test]
+fn rule_forest_closes_off_isolated_clusters_exactly() {
+    // A chain of clusters the search walks through, plus isolated clusters of copies that no
+    // image of the chain links to (far away) and clusters just within reach of the chain: the
+    // seal rounds must close the isolated ones and keep the others, and the groups stay exact.
+    let mut rng = SplitMix(21);
+    let mut primary = Vec::new();
+    let mut confirm = Vec::new();
+    let start = phash_like(&mut rng);
+    let mut centre = start;
+    for _ in 0..30 {
+        for _ in 0..60 {
+            primary.push(perturb(centre, rng.below(3), &mut rng));
+            confirm.push(perturb(!centre, rng.below(3), &mut rng));
+        }
+        centre = perturb(centre, 6, &mut rng);
+    }
+    for c in 0..12 {
+        // Even clusters far from everything, odd ones 10 bits from a chain cluster.
+        let centre = if c % 2 == 0 {
+            phash_like(&mut rng)
+        } else {
+            perturb(primary[rng.below(1800)], 10, &mut rng)
+        };
+        let dcentre = if c % 2 == 0 {
+            phash_like(&mut rng)
+        } else {
+            !centre
+        };
+        for _ in 0..8 {
+            primary.push(perturb(centre, rng.below(2), &mut rng));
+            confirm.push(perturb(dcentre, rng.below(2), &mut rng));
+        }
+    }
+    let rule = RuleSpec {
+        primary: &primary,
+        alone: Some(8),
+        wide: 16,
+        confirms: vec![Confirm {
+            codes: &confirm,
+            radius: 16,
+        }],
+        simple: &[],
+        simple_both: false,
+        color: None,
+    };
+    let before = super::seal::CLOSED.with(|c| c.get());
+    assert!(check_rule_forest(&rule, "chain and isolated clusters"));
+    let closed = super::seal::CLOSED.with(|c| c.get()) - before;
+    assert!(closed > 0, "no cluster was closed off");
+}
+
 /// Colour codes for `primary`'s rows: a code per hash neighbourhood with a few bits flipped,
 /// some rows neutral (`NEUTRAL`), some unknown; contrasts 10-40 with some NaN (unknown) and 0.
 fn colour_rows(primary: &[u64], rng: &mut SplitMix) -> (Vec<u64>, Vec<bool>, Vec<f64>) {
