@@ -3,14 +3,13 @@
 //!
 //! The join emits pairs in bucket order, so they must be reordered. A comparison sort of all
 //! pairs took a quarter of a 20,000-hash self join with 223,082 pairs (more than the join's own
-//! compares took on two threads), so the pairs are placed by a counting sort on `i` instead (the
-//! row of every pair is known, and rows are items, so the counts fit an array of `n`), and only
-//! each row — a few dozen `j`s — is sorted. `j` and the distance travel packed in one `u64`
-//! (`j << 8 | d`; `d <= 64`), so a row sorts as plain integers and `d` follows `j`.
+//! compares on two threads), so the pairs are bucketed by spans of rows instead (the row of every
+//! pair is known and rows are items), and only each span is sorted (see [`columns`]).
 
 use super::Pair;
 use super::unique::Unique;
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 
 /// Pairs as columns sorted by `(i, j)`: what the Python binding turns into NumPy arrays.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -60,18 +59,53 @@ pub(crate) trait Emit {
     fn emit(&mut self, row: u32, col: u32, d: u8);
 }
 
-/// Something that can list its item pairs twice in the same order.
+/// Something that can list its item pairs twice in the same order, in `parts()` disjoint parts
+/// (so counting and placing run in parallel).
 pub(crate) trait PairSource: Sync {
     /// Number of rows (items on the `i` side).
     fn rows(&self) -> usize;
-    fn each<E: Emit>(&self, e: &mut E);
+    fn parts(&self) -> usize;
+    fn each<E: Emit>(&self, part: usize, e: &mut E);
+}
+
+/// The sinks of part `part` of `parts` (contiguous groups of sinks).
+fn sinks_of(sinks: &[Vec<Pair>], part: usize, parts: usize) -> &[Vec<Pair>] {
+    &sinks[part * sinks.len() / parts..(part + 1) * sinks.len() / parts]
+}
+
+/// Parts of the join's sinks: a few per thread, so uneven sinks still share the work.
+fn sink_parts(sinks: &[Vec<Pair>]) -> usize {
+    sinks.len().clamp(1, 4 * rayon::current_num_threads())
 }
 
 /// Item pairs of a self join: every pair of members of two near distinct hashes, plus every pair
 /// inside the members of one hash (distance 0); `i < j`.
 pub(crate) struct SelfPairs<'a> {
-    pub u: &'a Unique,
-    pub sinks: &'a [Vec<Pair>],
+    u: &'a Unique,
+    sinks: &'a [Vec<Pair>],
+    /// The item of each distinct hash held by one item only, else `MANY`: one load per end of
+    /// a pair instead of three (`starts[u]`, `starts[u + 1]`, `members[..]`) in the common case.
+    single: Vec<u32>,
+}
+
+/// Marks a distinct hash with several items (never an item index: `Unique` caps n below it).
+const MANY: u32 = u32::MAX;
+
+impl<'a> SelfPairs<'a> {
+    pub(crate) fn new(u: &'a Unique, sinks: &'a [Vec<Pair>]) -> Self {
+        let single = u
+            .starts
+            .par_windows(2)
+            .map(|w| {
+                if w[1] - w[0] == 1 {
+                    u.members[w[0] as usize]
+                } else {
+                    MANY
+                }
+            })
+            .collect();
+        Self { u, sinks, single }
+    }
 }
 
 impl PairSource for SelfPairs<'_> {
@@ -79,29 +113,37 @@ impl PairSource for SelfPairs<'_> {
         self.u.members.len()
     }
 
+    /// The sink parts, then one part for the pairs inside runs of equal hashes.
+    fn parts(&self) -> usize {
+        sink_parts(self.sinks) + 1
+    }
+
     #[inline(always)]
-    fn each<E: Emit>(&self, e: &mut E) {
+    fn each<E: Emit>(&self, part: usize, e: &mut E) {
         let u = self.u;
-        for sink in self.sinks {
-            for &(a, b, d) in sink {
-                let (ma, mb) = (u.members_of(a), u.members_of(b));
-                if let ([x], [y]) = (ma, mb) {
-                    // Most hashes occur once: no nested loop.
-                    e.emit((*x).min(*y), (*x).max(*y), d);
-                    continue;
-                }
-                for &x in ma {
-                    for &y in mb {
-                        e.emit(x.min(y), x.max(y), d);
+        let parts = sink_parts(self.sinks);
+        if part == parts {
+            for g in 0..u.hashes.len() as u32 {
+                let m = u.members_of(g);
+                for (t, &x) in m.iter().enumerate() {
+                    for &y in &m[t + 1..] {
+                        e.emit(x, y, 0);
                     }
                 }
             }
+            return;
         }
-        for g in 0..u.hashes.len() as u32 {
-            let m = u.members_of(g);
-            for (t, &x) in m.iter().enumerate() {
-                for &y in &m[t + 1..] {
-                    e.emit(x, y, 0);
+        for sink in sinks_of(self.sinks, part, parts) {
+            for &(a, b, d) in sink {
+                let (x, y) = (self.single[a as usize], self.single[b as usize]);
+                if x != MANY && y != MANY {
+                    e.emit(x.min(y), x.max(y), d);
+                    continue;
+                }
+                for &x in u.members_of(a) {
+                    for &y in u.members_of(b) {
+                        e.emit(x.min(y), x.max(y), d);
+                    }
                 }
             }
         }
@@ -120,9 +162,13 @@ impl PairSource for CrossPairs<'_> {
         self.query.members.len()
     }
 
+    fn parts(&self) -> usize {
+        sink_parts(self.sinks)
+    }
+
     #[inline(always)]
-    fn each<E: Emit>(&self, e: &mut E) {
-        for sink in self.sinks {
+    fn each<E: Emit>(&self, part: usize, e: &mut E) {
+        for sink in sinks_of(self.sinks, part, self.parts()) {
             for &(q, b, d) in sink {
                 let mb = self.base.members_of(b);
                 for &x in self.query.members_of(q) {
@@ -135,88 +181,165 @@ impl PairSource for CrossPairs<'_> {
     }
 }
 
-struct Count<'a>(&'a mut [usize]);
+/// Counts pairs per span of rows.
+struct Count<'a> {
+    spans: &'a mut [usize],
+    shift: u32,
+}
 
 impl Emit for Count<'_> {
     #[inline(always)]
     fn emit(&mut self, row: u32, _col: u32, _d: u8) {
-        self.0[row as usize] += 1;
+        self.spans[(row >> self.shift) as usize] += 1;
     }
 }
 
+/// Appends each pair to its part's run within its span, packed so that integer order is
+/// `(row, col)` order within the span: `(row % span) << 40 | col << 8 | d`. Parts place in
+/// parallel into one buffer; each writes only inside its own runs (checked per write).
 struct Place<'a> {
     cursor: &'a mut [usize],
-    packed: &'a mut [u64],
+    end: &'a [usize],
+    packed: SharedOut,
+    shift: u32,
 }
+
+/// The output buffer shared by the placing threads.
+#[derive(Clone, Copy)]
+struct SharedOut(*mut MaybeUninit<u64>);
+// SAFETY: threads write disjoint positions (each `Place` stays inside its own runs).
+unsafe impl Send for SharedOut {}
+unsafe impl Sync for SharedOut {}
 
 impl Emit for Place<'_> {
     #[inline(always)]
     fn emit(&mut self, row: u32, col: u32, d: u8) {
-        let c = &mut self.cursor[row as usize];
-        self.packed[*c] = (col as u64) << 8 | d as u64;
-        *c += 1;
+        let s = (row >> self.shift) as usize;
+        let c = self.cursor[s];
+        assert!(
+            c < self.end[s],
+            "pair source listed more pairs than it counted"
+        );
+        let low = (row & ((1 << self.shift) - 1)) as u64;
+        // SAFETY: c lies in this part's run of span s, which no other part writes, inside the
+        // buffer's capacity (the runs tile 0..total).
+        unsafe { (*self.packed.0.add(c)).write(low << 40 | (col as u64) << 8 | d as u64) };
+        self.cursor[s] = c + 1;
     }
 }
 
-/// Pairs per parallel block of rows in the final pass.
+/// At most this many spans: their write cursors and open cache lines stay in L1/L2.
+const MAX_SPANS_LOG2: u32 = 11;
+/// Pairs per parallel block in the final pass.
 const BLOCK_PAIRS: usize = 1 << 14;
 
 /// All item pairs of `src` as columns sorted by `(i, j)`.
+///
+/// Rows are cut into at most 2,048 spans of `2^shift` consecutive rows. One pass counts the
+/// pairs of each span, a second appends every pair to its span's run (a few thousand sequential
+/// write streams rather than one cache miss per pair, which a counting sort straight on rows
+/// costs once the output outgrows the cache), then each span — a few hundred to a few thousand
+/// pairs — is sorted as integers on its own, in cache, in parallel, and unpacked into columns.
 pub(crate) fn columns<S: PairSource>(src: &S) -> PairColumns {
     let n = src.rows();
-    // offsets[r]..offsets[r + 1] will hold row r.
-    let mut offsets = vec![0usize; n + 1];
-    src.each(&mut Count(&mut offsets[1..]));
-    for r in 0..n {
-        offsets[r + 1] += offsets[r];
+    let bits = usize::BITS - n.max(1).leading_zeros();
+    let shift = bits.saturating_sub(MAX_SPANS_LOG2);
+    let n_spans = (n >> shift) + 1;
+    let parts = src.parts();
+    // counts[p][s]: pairs of part p in span s (a few KB per part).
+    let mut counts = vec![0usize; parts * n_spans];
+    counts
+        .par_chunks_mut(n_spans)
+        .enumerate()
+        .for_each(|(p, spans)| src.each(p, &mut Count { spans, shift }));
+    // Span s holds offsets[s]..offsets[s + 1]: the runs of parts 0, 1, ... in turn.
+    let mut starts = vec![0usize; parts * n_spans];
+    let mut offsets = vec![0usize; n_spans + 1];
+    let mut total = 0;
+    for s in 0..n_spans {
+        offsets[s] = total;
+        for p in 0..parts {
+            starts[p * n_spans + s] = total;
+            total += counts[p * n_spans + s];
+        }
     }
-    let total = offsets[n];
-    let mut packed = vec![0u64; total];
-    let mut cursor = offsets[..n].to_vec();
-    src.each(&mut Place {
-        cursor: &mut cursor,
-        packed: &mut packed,
-    });
-    drop(cursor);
+    offsets[n_spans] = total;
+    for (c, st) in counts.iter_mut().zip(&starts) {
+        *c += st; // now the end of each run
+    }
+    let ends = counts;
+    // Written once each below, so never zeroed: zeroing and first-touch page faults of the
+    // ~17 bytes per pair were a third of this function's time.
+    let mut packed: Vec<u64> = Vec::with_capacity(total);
+    let out_ptr = SharedOut(packed.spare_capacity_mut().as_mut_ptr());
+    starts
+        .par_chunks_mut(n_spans)
+        .zip(ends.par_chunks(n_spans))
+        .enumerate()
+        .for_each(|(p, (cursor, end))| {
+            let mut place = Place {
+                cursor,
+                end,
+                packed: out_ptr,
+                shift,
+            };
+            src.each(p, &mut place);
+        });
+    // Every run was filled to its end, so the runs tile 0..total.
+    assert!(
+        starts == ends,
+        "pair source listed fewer pairs than it counted"
+    );
+    drop((starts, ends));
+    // SAFETY: the runs partition 0..total and each was written in full (checked above).
+    unsafe { packed.set_len(total) };
     let mut out = PairColumns {
-        i: vec![0; total],
-        j: vec![0; total],
-        distance: vec![0; total],
+        i: Vec::with_capacity(total),
+        j: Vec::with_capacity(total),
+        distance: Vec::with_capacity(total),
     };
-    // Blocks of whole rows with about BLOCK_PAIRS pairs each: sort every row, unpack the columns.
+    // Blocks of whole spans with about BLOCK_PAIRS pairs each.
     let mut blocks = Vec::new();
     let (mut packed_rest, mut i_rest, mut j_rest, mut d_rest) = (
         &mut packed[..],
-        &mut out.i[..],
-        &mut out.j[..],
-        &mut out.distance[..],
+        &mut out.i.spare_capacity_mut()[..total],
+        &mut out.j.spare_capacity_mut()[..total],
+        &mut out.distance.spare_capacity_mut()[..total],
     );
-    let mut r0 = 0;
-    while r0 < n {
-        let mut r1 = r0 + 1;
-        while r1 < n && offsets[r1] - offsets[r0] < BLOCK_PAIRS {
-            r1 += 1;
+    let mut s0 = 0;
+    while s0 < n_spans {
+        let mut s1 = s0 + 1;
+        while s1 < n_spans && offsets[s1] - offsets[s0] < BLOCK_PAIRS {
+            s1 += 1;
         }
-        let len = offsets[r1] - offsets[r0];
+        let len = offsets[s1] - offsets[s0];
         let (p, pr) = packed_rest.split_at_mut(len);
         let (i, ir) = i_rest.split_at_mut(len);
         let (j, jr) = j_rest.split_at_mut(len);
         let (d, dr) = d_rest.split_at_mut(len);
-        blocks.push((r0, r1, p, i, j, d));
+        blocks.push((s0, s1, p, i, j, d));
         (packed_rest, i_rest, j_rest, d_rest) = (pr, ir, jr, dr);
-        r0 = r1;
+        s0 = s1;
     }
-    blocks.into_par_iter().for_each(|(r0, r1, p, i, j, d)| {
-        let base = offsets[r0];
-        for r in r0..r1 {
-            let (lo, hi) = (offsets[r] - base, offsets[r + 1] - base);
+    blocks.into_par_iter().for_each(|(s0, s1, p, i, j, d)| {
+        let base = offsets[s0];
+        for s in s0..s1 {
+            let (lo, hi) = (offsets[s] - base, offsets[s + 1] - base);
             p[lo..hi].sort_unstable();
-            i[lo..hi].fill(r as u32);
-        }
-        for ((x, jj), dd) in p.iter().zip(j.iter_mut()).zip(d.iter_mut()) {
-            *jj = (x >> 8) as u32;
-            *dd = *x as u8;
+            let row0 = (s << shift) as u32;
+            for t in lo..hi {
+                let x = p[t];
+                i[t].write(row0 + (x >> 40) as u32);
+                j[t].write((x >> 8) as u32);
+                d[t].write(x as u8);
+            }
         }
     });
+    // SAFETY: the blocks tile 0..total, and every position of each block was written above.
+    unsafe {
+        out.i.set_len(total);
+        out.j.set_len(total);
+        out.distance.set_len(total);
+    }
     out
 }

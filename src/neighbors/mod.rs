@@ -74,19 +74,70 @@ pub fn self_pairs(hashes: &[u64], k: u32) -> Vec<Pair> {
 /// [`self_pairs`] as columns (what the Python binding returns, without a transposition).
 pub fn self_pair_columns(hashes: &[u64], k: u32) -> PairColumns {
     let k = k.min(64);
+    let mut clock = PhaseClock::new();
     let u = Unique::sorted(hashes);
+    clock.mark("unique");
     let plan = plan::choose(&u.hashes, &u.hashes, k, true);
-    self_columns_planned(&u, k, &plan)
+    clock.mark("plan");
+    let sinks = self_join_pairs(&u, k, &plan);
+    clock.mark("join");
+    let out = expand::columns(&expand::SelfPairs::new(&u, &sinks));
+    clock.mark("output");
+    drop(sinks);
+    clock.report(out.len());
+    out
 }
 
-fn self_columns_planned(u: &Unique, k: u32, plan: &Plan) -> PairColumns {
-    let sinks: Vec<Vec<Pair>> = if u.hashes.len() > 1 && k > 0 {
+/// Pairs of distinct hashes (unique ids) within `k`, in the join's sinks.
+fn self_join_pairs(u: &Unique, k: u32, plan: &Plan) -> Vec<Vec<Pair>> {
+    if u.hashes.len() > 1 && k > 0 {
         join::self_join(&u.hashes, k, plan, Vec::new)
     } else {
         Vec::new()
-    };
+    }
+}
+
+#[cfg(test)]
+fn self_columns_planned(u: &Unique, k: u32, plan: &Plan) -> PairColumns {
+    let sinks = self_join_pairs(u, k, plan);
     // Members of near distinct hashes, and the pairs inside each run of equal hashes.
-    expand::columns(&expand::SelfPairs { u, sinks: &sinks })
+    expand::columns(&expand::SelfPairs::new(u, &sinks))
+}
+
+/// Wall time per phase of a pair search, printed to stderr when `IMGSTATS_DEBUG_PLAN` is set
+/// (how the README's per-phase table was measured).
+struct PhaseClock {
+    last: Option<std::time::Instant>,
+    marks: Vec<(&'static str, f64)>,
+}
+
+impl PhaseClock {
+    fn new() -> Self {
+        let on = std::env::var_os("IMGSTATS_DEBUG_PLAN").is_some();
+        Self {
+            last: on.then(std::time::Instant::now),
+            marks: Vec::new(),
+        }
+    }
+
+    fn mark(&mut self, phase: &'static str) {
+        if let Some(last) = self.last {
+            let now = std::time::Instant::now();
+            self.marks.push((phase, (now - last).as_secs_f64() * 1e3));
+            self.last = Some(now);
+        }
+    }
+
+    fn report(&self, pairs: usize) {
+        if self.last.is_some() {
+            let parts: Vec<String> = self
+                .marks
+                .iter()
+                .map(|(p, ms)| format!("{p} {ms:.3} ms"))
+                .collect();
+            eprintln!("self_pairs phases ({pairs} pairs): {}", parts.join(", "));
+        }
+    }
 }
 
 #[cfg(test)]

@@ -141,8 +141,10 @@ fn varying_bits_by_balance(sets: &[&[u64]]) -> Vec<u32> {
             all_and &= h;
             all_or |= h;
         }
-        // Bit frequencies from a sample: exact counts over 10M hashes are not worth the time.
-        let step = hashes.len().div_ceil(50_000).max(1);
+        // Bit frequencies from a sample: exact counts over 10M hashes are not worth the time,
+        // and at 20,000 hashes the bit-by-bit count was a tenth of the whole search. 8,192
+        // samples put each frequency within about ±1.1 % (two standard errors): enough to rank.
+        let step = hashes.len().div_ceil(8_192).max(1);
         let mut i = if hashes.is_empty() {
             0
         } else {

@@ -590,7 +590,9 @@ fn pair_columns_of_equal_runs_and_long_rows_match_brute_force() {
             _ => perturb(centre, 2 + rng.below(3), &mut rng),
         })
         .collect();
+    // Enough items for rows to be cut into spans of several rows (n > 2,048).
     hashes.extend(uniform(100, 42));
+    hashes.extend(skewed(4000, 44));
     for k in [0, 2, 5, 8] {
         let expected = brute_self_pairs(&hashes, k);
         let got = self_pair_columns(&hashes, k);
