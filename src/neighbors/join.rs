@@ -275,18 +275,6 @@ fn self_rows<S: Sink, L: Lanes>(job: &ChunkJob<'_>, b: u32, lo: usize, hi: usize
         if blen == 0 {
             continue;
         }
-        // The same pairs either way round; lanes cost `rows * ceil(blen / 16)` one way and
-        // `blen * ceil(rows / 16)` the other, so the longer side goes in lanes (skewed data
-        // pairs small buckets with large ones; 15 % fewer lanes on real pHashes).
-        let rows = hi - lo;
-        if blen * rows.div_ceil(LANE) < rows * blen.div_ceil(LANE) {
-            for j in b0..b0 + blen {
-                scan::<L>(job, hs[j], a0 + lo, rows, |i, d| {
-                    sink.push(ids[a0 + lo + i], ids[j], d);
-                });
-            }
-            continue;
-        }
         for i in a0 + lo..a0 + hi {
             scan::<L>(job, hs[i], b0, blen, |j, d| {
                 sink.push(ids[i], ids[b0 + j], d);
