@@ -209,6 +209,7 @@ struct Place<'a> {
 struct SharedOut(*mut MaybeUninit<u64>);
 // SAFETY: threads write disjoint positions (each `Place` stays inside its own runs).
 unsafe impl Send for SharedOut {}
+// SAFETY: as above.
 unsafe impl Sync for SharedOut {}
 
 impl Emit for Place<'_> {
