@@ -20,10 +20,12 @@ pub struct PairColumns {
 }
 
 impl PairColumns {
+    /// Number of pairs.
     pub fn len(&self) -> usize {
         self.i.len()
     }
 
+    /// No pairs.
     pub fn is_empty(&self) -> bool {
         self.i.is_empty()
     }
