@@ -85,6 +85,23 @@ pub(crate) const LANE: usize = 16;
 /// How a lane of 16 distances is turned into a bit mask of hits (`bit t` = `lane[t]` within k).
 pub(crate) trait Lanes {
     fn mask16(x: u64, lane: &[u64; LANE], k: u32) -> u32;
+
+    /// The bits of `hits` whose pair was *not* a candidate in any `earlier` chunk (more than
+    /// `radius` differing bits under every earlier mask): those are reported in this chunk.
+    #[inline(always)]
+    fn fresh16(x: u64, lane: &[u64; LANE], hits: u32, earlier: &[u64], radius: u32) -> u32 {
+        let mut out = 0;
+        let mut m = hits;
+        while m != 0 {
+            let t = m.trailing_zeros();
+            let z = x ^ lane[t as usize];
+            if earlier.iter().all(|&e| (z & e).count_ones() > radius) {
+                out |= 1 << t;
+            }
+            m &= m - 1;
+        }
+        out
+    }
 }
 
 /// Plain Rust; LLVM vectorises the popcounts but not the mask (it reduces with shuffles).
@@ -123,27 +140,55 @@ impl Lanes for Avx512 {
             ma as u32 | (mb as u32) << 8
         }
     }
+
+    /// All 16 at once: a pair within `k` is a candidate in most chunks (close copies agree
+    /// everywhere), so per-hit scalar checks cost as much as the compares themselves.
+    #[inline(always)]
+    fn fresh16(x: u64, lane: &[u64; LANE], hits: u32, earlier: &[u64], radius: u32) -> u32 {
+        use std::arch::x86_64::*;
+        // SAFETY: as in `mask16`.
+        unsafe {
+            let xv = _mm512_set1_epi64(x as i64);
+            let rv = _mm512_set1_epi64(radius as i64);
+            let a = _mm512_xor_si512(_mm512_loadu_si512(lane.as_ptr().cast()), xv);
+            let b = _mm512_xor_si512(_mm512_loadu_si512(lane.as_ptr().add(8).cast()), xv);
+            let (mut ma, mut mb) = (hits as u8, (hits >> 8) as u8);
+            for &e in earlier {
+                let ev = _mm512_set1_epi64(e as i64);
+                let pa = _mm512_popcnt_epi64(_mm512_and_si512(a, ev));
+                let pb = _mm512_popcnt_epi64(_mm512_and_si512(b, ev));
+                ma = _mm512_mask_cmpgt_epu64_mask(ma, pa, rv);
+                mb = _mm512_mask_cmpgt_epu64_mask(mb, pb, rv);
+            }
+            ma as u32 | (mb as u32) << 8
+        }
+    }
 }
 
-/// Call `hit(j, d)` for every `data[start + j]`, `j < len`, within `k` of `x`. Whole lanes of 16
+/// Call `hit(j, d)` for every `job.idx.hashes[start + j]`, `j < len`, within `k` of `x` whose
+/// pair is seen for the first time in this chunk (see `ChunkJob::earlier`). Whole lanes of 16
 /// are reduced to a bit mask so misses cost no branch; the last lane reads up to 15 slots past
 /// the run (the array is padded) and masks them off, because a scalar tail costs more than the
-/// whole vector part in buckets of ~10-100 hashes.
+/// whole vector part in buckets of ~10-100 hashes. The earlier-chunk filter runs on the lane's
+/// hits only, a lane at a time.
 #[inline(always)]
 fn scan<L: Lanes>(
+    job: &ChunkJob<'_>,
     x: u64,
-    data: &[u64],
     start: usize,
     len: usize,
-    k: u32,
     mut hit: impl FnMut(usize, u32),
 ) {
+    let data = &job.idx.hashes;
     let mut base = 0;
     while base < len {
         let lane: &[u64; LANE] = data[start + base..start + base + LANE].try_into().unwrap();
-        let mut m = L::mask16(x, lane, k);
+        let mut m = L::mask16(x, lane, job.k);
         if len - base < LANE {
             m &= (1u32 << (len - base)) - 1;
+        }
+        if m != 0 && !job.earlier.is_empty() {
+            m = L::fresh16(x, lane, m, job.earlier, job.radius);
         }
         while m != 0 {
             let t = m.trailing_zeros() as usize;
@@ -164,15 +209,6 @@ pub(crate) struct ChunkJob<'a> {
     pub earlier: &'a [u64],
     pub radius: u32,
     pub k: u32,
-}
-
-impl ChunkJob<'_> {
-    #[inline(always)]
-    fn first_time(&self, x: u64) -> bool {
-        self.earlier
-            .iter()
-            .all(|&m| (x & m).count_ones() > self.radius)
-    }
 }
 
 /// A unit of parallel work in a self join.
@@ -225,11 +261,8 @@ fn self_rows<S: Sink, L: Lanes>(job: &ChunkJob<'_>, b: u32, lo: usize, hi: usize
     let (a0, alen) = job.idx.bucket(b);
     for i in a0 + lo..a0 + hi {
         let x = hs[i];
-        scan::<L>(x, hs, i + 1, a0 + alen - i - 1, job.k, |j, d| {
-            let j = i + 1 + j;
-            if job.first_time(x ^ hs[j]) {
-                sink.push(ids[i], ids[j], d);
-            }
+        scan::<L>(job, x, i + 1, a0 + alen - i - 1, |j, d| {
+            sink.push(ids[i], ids[i + 1 + j], d);
         });
     }
     for &p in job.probes {
@@ -243,11 +276,8 @@ fn self_rows<S: Sink, L: Lanes>(job: &ChunkJob<'_>, b: u32, lo: usize, hi: usize
             continue;
         }
         for i in a0 + lo..a0 + hi {
-            let x = hs[i];
-            scan::<L>(x, hs, b0, blen, job.k, |j, d| {
-                if job.first_time(x ^ hs[b0 + j]) {
-                    sink.push(ids[i], ids[b0 + j], d);
-                }
+            scan::<L>(job, hs[i], b0, blen, |j, d| {
+                sink.push(ids[i], ids[b0 + j], d);
             });
         }
     }
@@ -282,7 +312,7 @@ fn cross_rows<S: Sink, L: Lanes>(
     sink: &mut S,
 ) {
     let (qs, qids) = (&qidx.hashes, &qidx.ids);
-    let (hs, ids) = (&job.idx.hashes, &job.idx.ids);
+    let ids = &job.idx.ids;
     let (a0, _) = qidx.bucket(bq);
     for &p in job.probes {
         let (b0, blen) = job.idx.bucket(bq ^ p);
@@ -290,11 +320,8 @@ fn cross_rows<S: Sink, L: Lanes>(
             continue;
         }
         for i in a0 + lo..a0 + hi {
-            let x = qs[i];
-            scan::<L>(x, hs, b0, blen, job.k, |j, d| {
-                if job.first_time(x ^ hs[b0 + j]) {
-                    sink.push(qids[i], ids[b0 + j], d);
-                }
+            scan::<L>(job, qs[i], b0, blen, |j, d| {
+                sink.push(qids[i], ids[b0 + j], d);
             });
         }
     }

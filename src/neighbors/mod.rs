@@ -8,6 +8,7 @@
 //! rayon pool; [`with_threads`] runs a call on the shared pool of a given size (`crate::pool`).
 
 mod components;
+mod expand;
 mod join;
 mod plan;
 mod seal;
@@ -22,6 +23,7 @@ pub use components::{
     ColorCheck, Confirm, RuleSpec, Search, brute_rule_groups, rule_forest, rule_forest_forced,
     rule_groups,
 };
+pub use expand::PairColumns;
 pub use plan::Plan;
 pub use segments::{brute_owner_pairs, match_counts, owner_pairs};
 
@@ -62,76 +64,116 @@ pub fn groups_with_plan(hashes: &[u64], k: u32, plan: &Plan) -> Groups {
     groups_planned(&u, hashes.len(), k.min(64), plan)
 }
 
-/// Pairs between distinct hashes (unique ids) under `plan`.
-fn unique_pairs(u: &Unique, k: u32, plan: &Plan) -> Vec<Pair> {
-    let sinks: Vec<Vec<Pair>> = join::self_join(&u.hashes, k, plan, Vec::new);
-    sinks.into_iter().flatten().collect()
-}
-
 /// All `i < j` with `popcount(hashes[i] ^ hashes[j]) <= k`, sorted by `(i, j)`.
 ///
 /// The output is inherently quadratic in the size of a group of near copies (1,000 copies of one
 /// photo are 499,500 pairs): use [`groups`] when only membership matters.
 pub fn self_pairs(hashes: &[u64], k: u32) -> Vec<Pair> {
-    let k = k.min(64);
-    let u = Unique::sorted(hashes);
-    let plan = plan::choose(&u.hashes, &u.hashes, k, true);
-    self_pairs_planned(&u, k, &plan)
+    self_pair_columns(hashes, k).into_pairs()
 }
 
-fn self_pairs_planned(u: &Unique, k: u32, plan: &Plan) -> Vec<Pair> {
-    let pairs = if u.hashes.len() > 1 && k > 0 {
-        unique_pairs(u, k, plan)
+/// [`self_pairs`] as columns (what the Python binding returns, without a transposition).
+pub fn self_pair_columns(hashes: &[u64], k: u32) -> PairColumns {
+    let k = k.min(64);
+    let mut clock = PhaseClock::new();
+    let u = Unique::sorted(hashes);
+    clock.mark("unique");
+    let plan = plan::choose(&u.hashes, &u.hashes, k, true);
+    clock.mark("plan");
+    let sinks = self_join_pairs(&u, k, &plan);
+    clock.mark("join");
+    let out = expand::columns(&expand::SelfPairs::new(&u, &sinks));
+    clock.mark("output");
+    drop(sinks);
+    clock.report(out.len());
+    out
+}
+
+/// Pairs of distinct hashes (unique ids) within `k`, in the join's sinks.
+fn self_join_pairs(u: &Unique, k: u32, plan: &Plan) -> Vec<Vec<Pair>> {
+    if u.hashes.len() > 1 && k > 0 {
+        join::self_join(&u.hashes, k, plan, Vec::new)
     } else {
         Vec::new()
-    };
-    // Expand distinct-hash pairs to item pairs, then add the pairs inside each run of equal hashes.
-    let mut out: Vec<Pair> = pairs
-        .par_iter()
-        .flat_map_iter(|&(a, b, d)| {
-            let mb = u.members_of(b);
-            u.members_of(a)
+    }
+}
+
+#[cfg(test)]
+fn self_columns_planned(u: &Unique, k: u32, plan: &Plan) -> PairColumns {
+    let sinks = self_join_pairs(u, k, plan);
+    // Members of near distinct hashes, and the pairs inside each run of equal hashes.
+    expand::columns(&expand::SelfPairs::new(u, &sinks))
+}
+
+/// Wall time per phase of a pair search, printed to stderr when `IMGSTATS_DEBUG_PLAN` is set
+/// (how the README's per-phase table was measured).
+struct PhaseClock {
+    last: Option<std::time::Instant>,
+    marks: Vec<(&'static str, f64)>,
+}
+
+impl PhaseClock {
+    fn new() -> Self {
+        let on = std::env::var_os("IMGSTATS_DEBUG_PLAN").is_some();
+        Self {
+            last: on.then(std::time::Instant::now),
+            marks: Vec::new(),
+        }
+    }
+
+    fn mark(&mut self, phase: &'static str) {
+        if let Some(last) = self.last {
+            let now = std::time::Instant::now();
+            self.marks.push((phase, (now - last).as_secs_f64() * 1e3));
+            self.last = Some(now);
+        }
+    }
+
+    fn report(&self, pairs: usize) {
+        if self.last.is_some() {
+            let parts: Vec<String> = self
+                .marks
                 .iter()
-                .flat_map(move |&x| mb.iter().map(move |&y| (x.min(y), x.max(y), d)))
-        })
-        .collect();
-    let equal: Vec<Pair> = (0..u.hashes.len() as u32)
-        .into_par_iter()
-        .flat_map_iter(|g| {
-            let m = u.members_of(g);
-            (0..m.len()).flat_map(move |a| (a + 1..m.len()).map(move |b| (m[a], m[b], 0u8)))
-        })
-        .collect();
-    out.extend(equal);
-    out.par_sort_unstable();
-    out
+                .map(|(p, ms)| format!("{p} {ms:.3} ms"))
+                .collect();
+            eprintln!("self_pairs phases ({pairs} pairs): {}", parts.join(", "));
+        }
+    }
+}
+
+#[cfg(test)]
+fn self_pairs_planned(u: &Unique, k: u32, plan: &Plan) -> Vec<Pair> {
+    self_columns_planned(u, k, plan).into_pairs()
 }
 
 /// All `(q, b, d)` with `popcount(query[q] ^ base[b]) = d <= k`, sorted by `(q, b)`.
 pub fn cross_pairs(base: &[u64], query: &[u64], k: u32) -> Vec<Pair> {
+    cross_pair_columns(base, query, k).into_pairs()
+}
+
+/// [`cross_pairs`] as columns `(q, b, distance)`.
+pub fn cross_pair_columns(base: &[u64], query: &[u64], k: u32) -> PairColumns {
     let k = k.min(64);
     if base.is_empty() || query.is_empty() {
-        return Vec::new();
+        return PairColumns::default();
     }
     let (ub, uq) = (Unique::sorted(base), Unique::sorted(query));
     let plan = plan::choose(&ub.hashes, &uq.hashes, k, false);
-    cross_pairs_planned(&ub, &uq, k, &plan)
+    cross_columns_planned(&ub, &uq, k, &plan)
 }
 
-fn cross_pairs_planned(ub: &Unique, uq: &Unique, k: u32, plan: &Plan) -> Vec<Pair> {
+fn cross_columns_planned(ub: &Unique, uq: &Unique, k: u32, plan: &Plan) -> PairColumns {
     let sinks: Vec<Vec<Pair>> = join::cross_join(&ub.hashes, &uq.hashes, k, plan, Vec::new);
-    let pairs: Vec<Pair> = sinks.into_iter().flatten().collect();
-    let mut out: Vec<Pair> = pairs
-        .par_iter()
-        .flat_map_iter(|&(q, b, d)| {
-            let mb = ub.members_of(b);
-            uq.members_of(q)
-                .iter()
-                .flat_map(move |&x| mb.iter().map(move |&y| (x, y, d)))
-        })
-        .collect();
-    out.par_sort_unstable();
-    out
+    expand::columns(&expand::CrossPairs {
+        base: ub,
+        query: uq,
+        sinks: &sinks,
+    })
+}
+
+#[cfg(test)]
+fn cross_pairs_planned(ub: &Unique, uq: &Unique, k: u32, plan: &Plan) -> Vec<Pair> {
+    cross_columns_planned(ub, uq, k, plan).into_pairs()
 }
 
 /// For each query with some base hash within `k`: `(q, b, d)` with the smallest `d` (ties: the

@@ -669,3 +669,79 @@ fn colour_check_follows_the_grayscale_copy_exemption() {
     };
     assert!(!far.links(0, 1) && far.links(0, 6));
 }
+
+/// The counting-sort output path (`expand.rs`): rows far longer than one parallel block, runs of
+/// equal hashes whose members interleave with their near neighbours' (so `min`/`max` swaps and
+/// the distance-0 run pairs matter), and near pairs across runs, checked against brute force.
+#[test]
+fn pair_columns_of_equal_runs_and_long_rows_match_brute_force() {
+    let mut rng = SplitMix(41);
+    let centre = phash_like(&mut rng);
+    let near = perturb(centre, 1, &mut rng);
+    let mut hashes: Vec<u64> = (0..900)
+        .map(|i| match i % 3 {
+            0 => centre,
+            1 => near,
+            _ => perturb(centre, 2 + rng.below(3), &mut rng),
+        })
+        .collect();
+    // Enough items for rows to be cut into spans of several rows (n > 2,048).
+    hashes.extend(uniform(100, 42));
+    hashes.extend(skewed(4000, 44));
+    for k in [0, 2, 5, 8] {
+        let expected = brute_self_pairs(&hashes, k);
+        let got = self_pair_columns(&hashes, k);
+        assert_eq!(got.len(), expected.len(), "k={k}");
+        assert_eq!(got.clone().into_pairs(), expected, "k={k}");
+        assert_eq!(PairColumns::from_pairs(expected), got, "k={k}");
+    }
+    // 300 equal hashes alone give 44,850 pairs at distance 0: several blocks of rows.
+    assert!(brute_self_pairs(&hashes, 0).len() > 2 * (1 << 14));
+    let query: Vec<u64> = hashes.iter().step_by(7).map(|&h| h ^ 1).collect();
+    for k in [1, 4, 8] {
+        let want = brute_cross_pairs(&hashes, &query, k);
+        assert_eq!(cross_pair_columns(&hashes, &query, k).into_pairs(), want);
+    }
+}
+
+/// `Lanes::fresh16` keeps exactly the hits whose pair had more than `radius` differing bits
+/// under every earlier chunk mask, on every kernel (the join's only guard against reporting a
+/// pair twice).
+#[test]
+fn fresh_filter_keeps_hits_not_seen_in_earlier_chunks() {
+    use super::join::{LANE, Lanes, Portable};
+    let mut rng = SplitMix(43);
+    for round in 0..2000 {
+        let x = rng.next_u64();
+        let lane: [u64; LANE] = std::array::from_fn(|_| {
+            // Mostly near x, so every outcome of the filter occurs.
+            let mut y = x;
+            for _ in 0..rng.below(10) {
+                y ^= 1 << rng.below(64);
+            }
+            y
+        });
+        let earlier: Vec<u64> = (0..round % 5).map(|_| rng.next_u64()).collect();
+        let radius = rng.below(4) as u32;
+        let hits = rng.next_u64() as u32 & 0xffff;
+        let mut want = 0u32;
+        for (t, &y) in lane.iter().enumerate() {
+            let fresh = earlier.iter().all(|&e| ((x ^ y) & e).count_ones() > radius);
+            if hits >> t & 1 == 1 && fresh {
+                want |= 1 << t;
+            }
+        }
+        assert_eq!(Portable::fresh16(x, &lane, hits, &earlier, radius), want);
+        #[cfg(target_arch = "x86_64")]
+        if crate::cpu::detected() == crate::cpu::Level::Avx512 {
+            use super::join::Avx512;
+            #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vpopcntdq,popcnt,avx2")]
+            fn v512(x: u64, lane: &[u64; LANE], hits: u32, earlier: &[u64], radius: u32) -> u32 {
+                Avx512::fresh16(x, lane, hits, earlier, radius)
+            }
+            // SAFETY: the CPU has every feature v512 is compiled for.
+            let got = unsafe { v512(x, &lane, hits, &earlier, radius) };
+            assert_eq!(got, want, "round {round}");
+        }
+    }
+}

@@ -36,15 +36,16 @@ fn check_k(k: u32) -> PyResult<u32> {
 }
 
 fn columns(py: Python<'_>, pairs: Vec<Pair>) -> Columns<'_> {
-    let mut a = Vec::with_capacity(pairs.len());
-    let mut b = Vec::with_capacity(pairs.len());
-    let mut d = Vec::with_capacity(pairs.len());
-    for (x, y, z) in pairs {
-        a.push(x);
-        b.push(y);
-        d.push(z);
-    }
-    (a.into_pyarray(py), b.into_pyarray(py), d.into_pyarray(py))
+    pair_columns(py, neighbors::PairColumns::from_pairs(pairs))
+}
+
+/// Pair columns move into NumPy without a copy.
+fn pair_columns(py: Python<'_>, c: neighbors::PairColumns) -> Columns<'_> {
+    (
+        c.i.into_pyarray(py),
+        c.j.into_pyarray(py),
+        c.distance.into_pyarray(py),
+    )
 }
 
 /// All `i < j` with Hamming distance `<= k`: `(i, j, distance)` arrays sorted by `(i, j)`.
@@ -58,10 +59,10 @@ fn _self_pairs<'py>(
 ) -> PyResult<Columns<'py>> {
     let k = check_k(k)?;
     let h = self::hashes(&hashes);
-    let pairs = run_detached(py, || {
-        crate::pool::with_threads(threads, || neighbors::self_pairs(&h, k))
+    let c = run_detached(py, || {
+        crate::pool::with_threads(threads, || neighbors::self_pair_columns(&h, k))
     })?;
-    Ok(columns(py, pairs))
+    Ok(pair_columns(py, c))
 }
 
 /// `(query index, base index, distance)` for every pair within `k`, sorted; with
@@ -81,13 +82,13 @@ fn _cross_pairs<'py>(
     let pairs = run_detached(py, || {
         crate::pool::with_threads(threads, || {
             if nearest_only {
-                neighbors::nearest(&b, &q, k)
+                neighbors::PairColumns::from_pairs(neighbors::nearest(&b, &q, k))
             } else {
-                neighbors::cross_pairs(&b, &q, k)
+                neighbors::cross_pair_columns(&b, &q, k)
             }
         })
     })?;
-    Ok(columns(py, pairs))
+    Ok(pair_columns(py, pairs))
 }
 
 /// `(labels, sizes)`: group of every hash (single linkage within `k`, numbered by first
