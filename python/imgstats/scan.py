@@ -232,7 +232,7 @@ def scan(
     if not frames:
         return _empty_frame(metrics)
     if len(frames) == 1:
-        return frames[0]
+        return frames[0].rechunk()  # one chunk per column, whatever the native batches were
     import polars as pl
 
     return pl.concat(frames, rechunk=True)
