@@ -8,7 +8,6 @@ error row in the scan, not an exception here.
 
 from __future__ import annotations
 
-import glob
 import os
 import sys
 from collections.abc import Container, Iterable, Iterator, Sequence
@@ -62,6 +61,8 @@ def resolve_sources(
         if os.path.isdir(name):
             return walk_sorted(name, exts), []
         return [os.fsencode(p) for p in _expand(name, exts)], []
+    import glob  # here: a folder scan does not need it (nor `re`, which it imports)
+
     items = list(source)
     if items and all(isinstance(x, (bytes, bytearray, memoryview)) for x in items):
         return [], [bytes(x) for x in items]
@@ -96,6 +97,8 @@ def resolve_sources(
 
 
 def _expand(source: str, exts: set[str] | None) -> list[str]:
+    import glob
+
     if os.path.isdir(source):
         return [os.fsdecode(p) for p in walk_sorted(source, exts)]
     if os.path.lexists(source):
@@ -108,6 +111,8 @@ def _expand(source: str, exts: set[str] | None) -> list[str]:
 def _glob_no_follow(pattern: str) -> Iterator[str]:
     """`glob.glob(pattern, recursive=True)` minus matches reached through a symlinked directory
     (Python's `**` follows them, so a link back to an ancestor would repeat every file)."""
+    import glob
+
     for p in glob.glob(pattern, recursive=True):
         if os.path.isdir(p):
             continue
@@ -118,6 +123,8 @@ def _glob_no_follow(pattern: str) -> Iterator[str]:
 
 
 def _glob_root(pattern: str) -> str:
+    import glob
+
     parts = pattern.split(os.sep)
     fixed = []
     for part in parts:

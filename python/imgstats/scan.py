@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import os
-import shutil
 import sys
-import tempfile
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, cast, overload
 
 from imgstats import _imgstats
@@ -16,6 +13,8 @@ from imgstats.paths import IMAGE_EXTENSIONS, PathLike, Source, resolve_sources
 from imgstats.progress import ProgressArg, Reporter, progress_reporter
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import polars as pl
 
     from imgstats.sources import Batch
@@ -148,7 +147,6 @@ def scan(
         raise ValueError("threads must be at least 1")
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
-    _import_polars_meanwhile()
     images = getattr(source, "images", None)
     if images is not None:
         import polars as pl
@@ -181,7 +179,7 @@ def scan(
             empty,
         )
         if output is not None:
-            return _stream_to_parquet(stored_iter, Path(output))
+            return _stream_to_parquet(stored_iter, _path(output))
         stored_frames = list(stored_iter)
         return pl.concat(stored_frames) if stored_frames else empty
     if column is not None:
@@ -195,7 +193,7 @@ def scan(
 
         return write_scan(
             paths,
-            Path(output),
+            _path(output),
             empty=_empty_frame(metrics),
             analysis_size=analysis_size,
             max_pixels=max_pixels,
@@ -224,7 +222,7 @@ def scan(
     )
     try:
         if output is not None:
-            return _stream_to_parquet(batches, Path(output))
+            return _stream_to_parquet(batches, _path(output))
         frames = list(batches)
     finally:
         if report is not None:
@@ -261,9 +259,11 @@ def _stored(source: object, column: str | None, batch_size: int) -> Iterator[Bat
 def _import_polars_meanwhile() -> None:
     """Start importing polars on a helper thread unless it is loaded. Its import costs about
     0.15 s of CPU, as much as scanning 10,000 small images: a scan of paths needs polars only for
-    the frame, so the import runs while the Rust walk and scan (GIL released) run, instead of
-    before them. The thread is not a daemon: the interpreter never exits half-way through an
-    import; the frame's own `import polars` waits for it (or raises its error)."""
+    the frame, so the import runs while the first batch is scanned (the GIL released), instead of
+    before. It starts after the directory walk, not alongside it: the walk's Python objects and
+    the import would take turns on the GIL while the workers wait for the file list. The thread
+    is not a daemon: the interpreter never exits half-way through an import; the frame's own
+    `import polars` waits for it (or raises its error)."""
     if "polars" in sys.modules:
         return
     threading.Thread(target=_import_polars_quietly, name="imgstats-import-polars").start()
@@ -274,6 +274,14 @@ def _import_polars_quietly() -> None:
         import polars  # noqa: F401
     except BaseException:  # the import where polars is used raises it again, on that thread
         pass
+
+
+def _path(output: PathLike) -> Path:
+    # pathlib, tempfile and shutil are imported only for output= (a scan without it, in a fresh
+    # process, does not pay for them).
+    from pathlib import Path
+
+    return Path(output)
 
 
 def _default_threads() -> int:
@@ -294,6 +302,7 @@ def _run_batches(
     batch_size: int,
     report: Reporter | None,
 ) -> Iterator[pl.DataFrame]:
+    _import_polars_meanwhile()
     done = 0
     for kind, items in (("paths", paths), ("blobs", blobs)):
         for start in range(0, len(items), batch_size):
@@ -329,6 +338,10 @@ def _run_batches(
 def _stream_to_parquet(batches: Iterator[pl.DataFrame], output: Path) -> pl.LazyFrame:
     """Write each batch as a Parquet part, then merge the parts with polars' streaming engine
     into one file: peak memory is one batch, whatever the number of images."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
     import polars as pl
 
     output.parent.mkdir(parents=True, exist_ok=True)
