@@ -29,6 +29,7 @@ mod scan;
 pub mod stats;
 #[cfg(test)]
 mod test_support;
+pub mod walk;
 
 #[cfg(feature = "python")]
 mod python;

@@ -8,13 +8,15 @@ error row in the scan, not an exception here.
 
 from __future__ import annotations
 
-import glob
 import os
 import sys
 from collections.abc import Container, Iterable, Iterator, Sequence
-from typing import Union
+from typing import TYPE_CHECKING, Union
 
-import polars as pl
+from imgstats import _imgstats
+
+if TYPE_CHECKING:
+    import polars as pl
 
 #: File endings picked up when scanning a directory or a glob (case-insensitive). Files named
 #: explicitly are always scanned, whatever their ending: the format comes from the bytes.
@@ -27,7 +29,14 @@ _IMAGE_ENDINGS = tuple(IMAGE_EXTENSIONS)
 PathLike = Union[str, "os.PathLike[str]"]
 Source = Union[PathLike, Sequence[PathLike], Sequence[bytes], "pl.Series"]
 
-__all__ = ["IMAGE_EXTENSIONS", "PathLike", "Source", "resolve_sources", "walk_images"]
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "PathLike",
+    "Source",
+    "resolve_sources",
+    "walk_images",
+    "walk_sorted",
+]
 
 
 def resolve_sources(
@@ -38,12 +47,22 @@ def resolve_sources(
     `extensions` filters what directories and globs yield (``None``: every file).
     """
     exts = None if extensions is None else {e.lower() for e in extensions}
-    if isinstance(source, pl.Series):
-        source = source.to_list()
+    # polars is imported only when something needs it (a scan of a folder imports it on another
+    # thread while the files are being measured), so it is not imported to test for a Series.
+    if type(source).__module__.startswith("polars"):
+        import polars as pl
+
+        if isinstance(source, pl.Series):
+            source = source.to_list()
     if isinstance(source, (bytes, bytearray, memoryview)):
         return [], [bytes(source)]
     if isinstance(source, (str, os.PathLike)):
-        return [os.fsencode(p) for p in _expand(os.fspath(source), exts)], []
+        name = os.fspath(source)
+        if os.path.isdir(name):
+            return walk_sorted(name, exts), []
+        return [os.fsencode(p) for p in _expand(name, exts)], []
+    import glob  # here: a folder scan does not need it (nor `re`, which it imports)
+
     items = list(source)
     if items and all(isinstance(x, (bytes, bytearray, memoryview)) for x in items):
         return [], [bytes(x) for x in items]
@@ -68,7 +87,9 @@ def resolve_sources(
         # directory so named still becomes an error row, never a hang.
         if _wanted(p, IMAGE_EXTENSIONS) and not glob.has_magic(p):
             paths.append(os.fsencode(p))
-        elif os.path.isdir(p) or (glob.has_magic(p) and not os.path.lexists(p)):
+        elif os.path.isdir(p):
+            paths.extend(walk_sorted(p, exts))
+        elif glob.has_magic(p) and not os.path.lexists(p):
             paths.extend(os.fsencode(q) for q in _expand(p, exts))
         else:
             paths.append(os.fsencode(p))  # a file named explicitly; missing → an error row
@@ -76,8 +97,10 @@ def resolve_sources(
 
 
 def _expand(source: str, exts: set[str] | None) -> list[str]:
+    import glob
+
     if os.path.isdir(source):
-        return sorted(walk_images(source, exts))
+        return [os.fsdecode(p) for p in walk_sorted(source, exts)]
     if os.path.lexists(source):
         return [source]  # a file named explicitly is scanned whatever its ending
     if glob.has_magic(source):
@@ -88,6 +111,8 @@ def _expand(source: str, exts: set[str] | None) -> list[str]:
 def _glob_no_follow(pattern: str) -> Iterator[str]:
     """`glob.glob(pattern, recursive=True)` minus matches reached through a symlinked directory
     (Python's `**` follows them, so a link back to an ancestor would repeat every file)."""
+    import glob
+
     for p in glob.glob(pattern, recursive=True):
         if os.path.isdir(p):
             continue
@@ -98,6 +123,8 @@ def _glob_no_follow(pattern: str) -> Iterator[str]:
 
 
 def _glob_root(pattern: str) -> str:
+    import glob
+
     parts = pattern.split(os.sep)
     fixed = []
     for part in parts:
@@ -115,24 +142,18 @@ def _ancestors(path: str, stop: str) -> Iterator[str]:
         path = os.path.dirname(path)
 
 
+def walk_sorted(root: str, exts: Iterable[str] | None) -> list[bytes]:
+    """Every file under `root` whose lower-cased ending (``os.path.splitext``) is in `exts`
+    (lower case; ``None``: every file), as ``os.fsencode`` bytes, sorted as the decoded paths
+    sort. Symlinked directories are not descended into (a link loop cannot hang the walk);
+    symlinked files are listed and measured (a dangling one becomes an error row). The walk runs
+    in Rust, as ``os.walk(root, followlinks=False)`` would list the files."""
+    return _imgstats._walk_files(os.fsencode(root), None if exts is None else sorted(exts))
+
+
 def walk_images(root: str, exts: set[str] | None) -> Iterator[str]:
-    # followlinks=False: a symlinked directory (possibly a loop) is not descended into;
-    # symlinked files are listed and measured (a dangling one becomes an error row).
-    # For endings like ".png", `endswith` decides as `_wanted` does except for names starting
-    # with a dot (splitext keeps a leading dot in the stem), which take the exact test; this
-    # halves the walk of a folder of 70,000 files.
-    simple = exts is not None and all(e.startswith(".") and e.count(".") == 1 for e in exts)
-    ends = tuple(exts) if simple and exts is not None else ()
-    for dirpath, _dirs, files in os.walk(root, followlinks=False):
-        prefix = os.path.join(dirpath, "")
-        if simple:
-            for name in files:
-                if name.lower().endswith(ends) and (name[0] != "." or _wanted(name, exts)):
-                    yield prefix + name
-        else:
-            for name in files:
-                if _wanted(name, exts):
-                    yield prefix + name
+    """The files of `walk_sorted` as ``str`` paths (``os.fsdecode``), in sorted order."""
+    return (os.fsdecode(p) for p in walk_sorted(root, exts))
 
 
 def _wanted(name: str, exts: Container[str] | None) -> bool:

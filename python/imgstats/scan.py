@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
+import sys
+import threading
 from collections.abc import Iterable, Iterator, Sequence
-from pathlib import Path
-from typing import overload
-
-import polars as pl
+from typing import TYPE_CHECKING, cast, overload
 
 from imgstats import _imgstats
 from imgstats.paths import IMAGE_EXTENSIONS, PathLike, Source, resolve_sources
 from imgstats.progress import ProgressArg, Reporter, progress_reporter
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    import polars as pl
+
+    from imgstats.sources import Batch
 
 #: Every metric `scan` can compute; header columns (format, size, ...) are always present.
 METRICS: tuple[str, ...] = tuple(_imgstats.METRIC_NAMES)
@@ -132,9 +136,6 @@ def scan(
         A polars DataFrame (see the README for every column's definition, unit and resolution),
         or a LazyFrame over `output` when it is given.
     """
-    images = getattr(source, "images", None)
-    if isinstance(images, pl.DataFrame) and "path" in images.columns:
-        source = images.get_column("path").unique(maintain_order=True)
     if metrics is not None:
         metrics = list(metrics)
         unknown = sorted(set(metrics) - set(METRICS))
@@ -146,13 +147,21 @@ def scan(
         raise ValueError("threads must be at least 1")
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
-    # --- hook: imgstats.sources (Parquet / Arrow image columns, WebDataset shards) ---
-    from imgstats.sources import scan_stored, stored_batches
+    images = getattr(source, "images", None)
+    if images is not None:
+        import polars as pl
 
-    stored = stored_batches(source, column, batch_size)
+        if isinstance(images, pl.DataFrame) and "path" in images.columns:
+            source = images.get_column("path").unique(maintain_order=True)
+    # --- hook: imgstats.sources (Parquet / Arrow image columns, WebDataset shards) ---
+    stored = None if _plain_path(source) else _stored(source, column, batch_size)
     if stored is not None:
         if incremental:
             raise ValueError("incremental=True needs files; a stored dataset is scanned whole")
+        import polars as pl
+
+        from imgstats.sources import scan_stored
+
         empty = _empty_frame(metrics)
         stored_iter = scan_stored(
             stored,
@@ -170,20 +179,21 @@ def scan(
             empty,
         )
         if output is not None:
-            return _stream_to_parquet(stored_iter, Path(output))
+            return _stream_to_parquet(stored_iter, _path(output))
         stored_frames = list(stored_iter)
         return pl.concat(stored_frames) if stored_frames else empty
-    if column is not None or isinstance(source, (pl.DataFrame, pl.LazyFrame)):
+    if column is not None:
         raise ValueError("column= is for tables and Parquet files of encoded images")
     # --- end hook ---
-    paths, blobs = resolve_sources(source, extensions)
+    # Polars frames were read by the hook above (stored_batches takes every frame).
+    paths, blobs = resolve_sources(cast("Source", source), extensions)
     # --- hook: imgstats.incremental (resumable, incremental Parquet output) ---
     if output is not None and not blobs:
         from imgstats.incremental import write_scan
 
         return write_scan(
             paths,
-            Path(output),
+            _path(output),
             empty=_empty_frame(metrics),
             analysis_size=analysis_size,
             max_pixels=max_pixels,
@@ -212,14 +222,66 @@ def scan(
     )
     try:
         if output is not None:
-            return _stream_to_parquet(batches, Path(output))
+            return _stream_to_parquet(batches, _path(output))
         frames = list(batches)
     finally:
         if report is not None:
             report(total, total, final=True)
     if not frames:
         return _empty_frame(metrics)
-    return pl.concat(frames, rechunk=True) if len(frames) > 1 else frames[0]
+    if len(frames) == 1:
+        return frames[0].rechunk()  # one chunk per column, whatever the native batches were
+    import polars as pl
+
+    return pl.concat(frames, rechunk=True)
+
+
+# Endings `imgstats.sources` reads as stored datasets (is_parquet_name, is_tar_name; a test
+# keeps the two in step): any other path names files, a folder or a glob.
+_STORED_ENDINGS = (".parquet", ".parq", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz")
+
+
+def _plain_path(source: object) -> bool:
+    """`source` is one path that `imgstats.sources` would not read as a stored dataset, so the
+    scan can start without loading polars (which `imgstats.sources` imports)."""
+    if not isinstance(source, (str, os.PathLike)):
+        return False
+    name = os.fspath(source)
+    return isinstance(name, str) and not name.lower().endswith(_STORED_ENDINGS)
+
+
+def _stored(source: object, column: str | None, batch_size: int) -> Iterator[Batch] | None:
+    from imgstats.sources import stored_batches
+
+    return stored_batches(source, column, batch_size)
+
+
+def _import_polars_meanwhile() -> None:
+    """Start importing polars on a helper thread unless it is loaded. Its import costs about
+    0.15 s of CPU, as much as scanning 10,000 small images: a scan of paths needs polars only for
+    the frame, so the import runs while the first batch is scanned (the GIL released), instead of
+    before. It starts after the directory walk, not alongside it: the walk's Python objects and
+    the import would take turns on the GIL while the workers wait for the file list. The thread
+    is not a daemon: the interpreter never exits half-way through an import; the frame's own
+    `import polars` waits for it (or raises its error)."""
+    if "polars" in sys.modules:
+        return
+    threading.Thread(target=_import_polars_quietly, name="imgstats-import-polars").start()
+
+
+def _import_polars_quietly() -> None:
+    try:
+        import polars  # noqa: F401
+    except BaseException:  # the import where polars is used raises it again, on that thread
+        pass
+
+
+def _path(output: PathLike) -> Path:
+    # pathlib, tempfile and shutil are imported only for output= (a scan without it, in a fresh
+    # process, does not pay for them).
+    from pathlib import Path
+
+    return Path(output)
 
 
 def _default_threads() -> int:
@@ -240,6 +302,7 @@ def _run_batches(
     batch_size: int,
     report: Reporter | None,
 ) -> Iterator[pl.DataFrame]:
+    _import_polars_meanwhile()
     done = 0
     for kind, items in (("paths", paths), ("blobs", blobs)):
         for start in range(0, len(items), batch_size):
@@ -260,6 +323,8 @@ def _run_batches(
                 analysis_size=analysis_size,
                 progress=on_progress if report is not None else None,
             )
+            import polars as pl  # here, after the first batch: see `_import_polars_meanwhile`
+
             frame = pl.DataFrame(batch)
             if kind == "blobs" and start:
                 # Blob names count from the start of each batch; make them global.
@@ -273,6 +338,12 @@ def _run_batches(
 def _stream_to_parquet(batches: Iterator[pl.DataFrame], output: Path) -> pl.LazyFrame:
     """Write each batch as a Parquet part, then merge the parts with polars' streaming engine
     into one file: peak memory is one batch, whatever the number of images."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    import polars as pl
+
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".imgstats-", dir=output.parent))
     try:
@@ -291,5 +362,7 @@ def _stream_to_parquet(batches: Iterator[pl.DataFrame], output: Path) -> pl.Lazy
 
 
 def _empty_frame(metrics: list[str] | None) -> pl.DataFrame:
+    import polars as pl
+
     batch = _imgstats._scan_batch([], [], metrics=metrics)
     return pl.DataFrame(batch)

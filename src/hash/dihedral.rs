@@ -11,9 +11,7 @@
 //! a fixed order, so a transposed image can differ by a grey level here and there). Near-ties with
 //! the median take the exact path on the transformed plane, as [`super::phash`] does.
 
-use super::{
-    HASH_SIDE, PHASH_SIDE, dct_low_8x8_direct, dhash_from_9x8, median64, pack, phash_from_32x32,
-};
+use super::{HASH_SIDE, PHASH_SIDE, dct_low_8x8_direct, median64, pack, phash_from_32x32};
 use crate::resize::resize_lanczos_l8;
 
 /// The transforms, in the order of [`phash_dihedral`]'s result, named as Pillow's `Transpose`
@@ -54,6 +52,11 @@ fn phash_dihedral_from_32x32(px: &[u8]) -> [u64; 8] {
     let c = dct_low_8x8_direct(px);
     let scale = c.iter().fold(1.0f64, |m, v| m.max(v.abs()));
     let mut out = [0u64; 8];
+    // Read in the coefficients' own indices, variant (transposed, su, sv) negates C[a][b] when
+    // (su and b odd) xor (sv and a odd) if transposed, (su and a odd) xor (sv and b odd) if not:
+    // so hflip/rot90, vflip/rot270, rot180/transverse and identity/transpose see the same 64
+    // values in another order, hence the same median — 4 medians serve the 8 variants.
+    let mut medians: [Option<f64>; 4] = [None; 4];
     for (t, &(transposed, su, sv)) in RULES.iter().enumerate() {
         let mut low = [0.0f64; 64];
         for u in 0..HASH_SIDE {
@@ -67,7 +70,9 @@ fn phash_dihedral_from_32x32(px: &[u8]) -> [u64; 8] {
                 low[u * HASH_SIDE + v] = if negate { -src } else { src };
             }
         }
-        let med = median64(&low);
+        let (a_odd, b_odd) = if transposed { (sv, su) } else { (su, sv) };
+        let med = *medians[usize::from(a_odd) * 2 + usize::from(b_odd)]
+            .get_or_insert_with(|| median64(&low));
         // Same guard as `phash_from_32x32`: only bits clear of the median by far more than the
         // rounding of the direct DCT are decided here; near-ties go to the exact path.
         out[t] = if low.iter().all(|&v| (v - med).abs() > 1e-9 * scale) {
@@ -87,17 +92,44 @@ fn phash_dihedral_from_32x32(px: &[u8]) -> [u64; 8] {
 pub fn dhash_dihedral(luma: &[u8], w: usize, h: usize) -> [u64; 8] {
     let wide = resize_lanczos_l8(luma, w, h, HASH_SIDE + 1, HASH_SIDE);
     let tall = resize_lanczos_l8(luma, w, h, HASH_SIDE, HASH_SIDE + 1);
+    let tables = dhash_gathers();
     let mut out = [0u64; 8];
     for (t, o) in out.iter_mut().enumerate() {
-        let (plane, pw, ph) = if RULES[t].0 {
-            transform(&tall, HASH_SIDE, HASH_SIDE + 1, t)
-        } else {
-            transform(&wide, HASH_SIDE + 1, HASH_SIDE, t)
-        };
-        debug_assert_eq!((pw, ph), (HASH_SIDE + 1, HASH_SIDE));
-        *o = dhash_from_9x8(&plane);
+        let plane = if RULES[t].0 { &tall } else { &wide };
+        // The transformed 9×8 plane read in place: the same comparisons `dhash_from_9x8` makes
+        // on the plane `transform` would build.
+        let at = &tables[t];
+        *o = pack((0..HASH_SIDE).flat_map(|r| {
+            (0..HASH_SIDE).map(move |c| {
+                let k = r * (HASH_SIDE + 1) + c;
+                plane[usize::from(at[k + 1])] > plane[usize::from(at[k])]
+            })
+        }));
     }
     out
+}
+
+/// For each transform `t`, where pixel `k` of the transformed 9-wide × 8-high plane comes from
+/// in the plane `dhash_dihedral` resizes for it (9×8, or 8×9 for the transposing transforms).
+fn dhash_gathers() -> &'static [[u8; (HASH_SIDE + 1) * HASH_SIDE]; 8] {
+    use std::sync::OnceLock;
+    static TABLES: OnceLock<[[u8; (HASH_SIDE + 1) * HASH_SIDE]; 8]> = OnceLock::new();
+    TABLES.get_or_init(|| {
+        let mut tables = [[0u8; (HASH_SIDE + 1) * HASH_SIDE]; 8];
+        for (t, table) in tables.iter_mut().enumerate() {
+            let (w, h) = if RULES[t].0 {
+                (HASH_SIDE, HASH_SIDE + 1)
+            } else {
+                (HASH_SIDE + 1, HASH_SIDE)
+            };
+            // Transform a plane of indices: each output pixel is then its source's index.
+            let index: Vec<u8> = (0..w * h).map(|i| i as u8).collect();
+            let (moved, mw, mh) = transform(&index, w, h, t);
+            debug_assert_eq!((mw, mh), (HASH_SIDE + 1, HASH_SIDE));
+            table.copy_from_slice(&moved);
+        }
+        tables
+    })
 }
 
 /// The 32×32 plane under transform `t` (as Pillow's `Image.transpose`).
@@ -129,6 +161,7 @@ fn transform(px: &[u8], w: usize, h: usize, t: usize) -> (Vec<u8>, usize, usize)
 
 #[cfg(test)]
 mod tests {
+    use super::super::dhash_from_9x8;
     use super::*;
 
     fn lcg_plane(seed: u64) -> Vec<u8> {
@@ -186,6 +219,26 @@ mod tests {
                 let (moved, mw, mh) = transform(&img, w, h, t);
                 let d = (got[t] ^ super::super::dhash(&moved, mw, mh)).count_ones();
                 assert!(d <= 6, "{} {d}", DIHEDRAL[t]);
+            }
+        }
+    }
+
+    #[test]
+    fn dhash_variants_read_the_transformed_planes_in_place() {
+        // The gathers compare exactly the pixels of the plane `transform` builds.
+        for seed in 0..100 {
+            let (w, h) = (29 + seed as usize % 7, 23 + seed as usize % 11);
+            let img: Vec<u8> = lcg_plane(seed).into_iter().cycle().take(w * h).collect();
+            let wide = resize_lanczos_l8(&img, w, h, HASH_SIDE + 1, HASH_SIDE);
+            let tall = resize_lanczos_l8(&img, w, h, HASH_SIDE, HASH_SIDE + 1);
+            let got = dhash_dihedral(&img, w, h);
+            for (t, &g) in got.iter().enumerate() {
+                let moved = if RULES[t].0 {
+                    transform(&tall, HASH_SIDE, HASH_SIDE + 1, t).0
+                } else {
+                    transform(&wide, HASH_SIDE + 1, HASH_SIDE, t).0
+                };
+                assert_eq!(g, dhash_from_9x8(&moved), "{}", DIHEDRAL[t]);
             }
         }
     }

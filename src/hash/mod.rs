@@ -179,10 +179,17 @@ pub use pixel::pixel_hash;
 
 /// numpy's median of an even count: the mean of the two middle order statistics.
 fn median64(v: &[f64; 64]) -> f64 {
-    let mut s = *v;
-    let (_, lower, upper) = s.select_nth_unstable_by(31, f64::total_cmp);
-    let next = upper.iter().copied().fold(f64::INFINITY, f64::min);
-    (*lower + next) / 2.0
+    // Selected on integer keys in `f64::total_cmp` order (the key `total_cmp` itself compares):
+    // the same order statistics, with plain integer comparisons in the selection.
+    let key = |x: f64| {
+        let b = x.to_bits() as i64;
+        b ^ (((b >> 63) as u64) >> 1) as i64
+    };
+    let value = |k: i64| f64::from_bits((k ^ (((k >> 63) as u64) >> 1) as i64) as u64);
+    let mut s = v.map(key);
+    let (_, lower, upper) = s.select_nth_unstable(31);
+    let next = upper.iter().copied().min().map_or(f64::INFINITY, value);
+    (value(*lower) + next) / 2.0
 }
 
 /// `[phash, dhash, ahash]` of one luma image (three resizes of the full image; no shared work is
@@ -332,6 +339,34 @@ mod tests {
         assert_eq!(median64(&v), 31.5);
         let p = pack(v.iter().map(|&x| x > median64(&v)));
         assert_eq!(p.count_ones(), 32);
+    }
+
+    #[test]
+    fn median_on_integer_keys_equals_the_float_selection() {
+        let float_median = |v: &[f64; 64]| {
+            let mut s = *v;
+            let (_, lower, upper) = s.select_nth_unstable_by(31, f64::total_cmp);
+            let next = upper.iter().copied().fold(f64::INFINITY, f64::min);
+            (*lower + next) / 2.0
+        };
+        let mut state = 7u64;
+        for round in 0..2000 {
+            let mut v = [0.0f64; 64];
+            for x in &mut v {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let r = (state >> 33) as i64 % 2001 - 1000;
+                // Few distinct values in some rounds (ties), signed zeros, wide magnitudes.
+                *x = match round % 4 {
+                    0 => (r % 5) as f64,
+                    1 => r as f64 * 1e-3,
+                    2 => (r as f64).powi(3) * 1e9,
+                    _ => -0.0 * r.signum() as f64 + r as f64 / 7.0,
+                };
+            }
+            assert_eq!(median64(&v), float_median(&v), "{v:?}");
+        }
     }
 
     #[test]

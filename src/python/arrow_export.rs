@@ -6,15 +6,20 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyCapsule;
 
-/// A record batch exported once through `__arrow_c_stream__` (`pl.DataFrame(obj)`).
+/// Record batches of one schema (the rows of one scan call, in order), exported once through
+/// `__arrow_c_stream__` (`pl.DataFrame(obj)`: one chunk per batch).
 #[pyclass(module = "imgstats._imgstats")]
 pub struct ArrowBatch {
-    batch: Option<RecordBatch>,
+    batches: Option<Vec<RecordBatch>>,
 }
 
 impl ArrowBatch {
-    pub fn new(batch: RecordBatch) -> Self {
-        ArrowBatch { batch: Some(batch) }
+    /// `batches` must not be empty (the stream's schema is the first batch's).
+    pub fn new(batches: Vec<RecordBatch>) -> Self {
+        assert!(!batches.is_empty(), "an Arrow stream needs a schema");
+        ArrowBatch {
+            batches: Some(batches),
+        }
     }
 }
 
@@ -27,17 +32,19 @@ impl ArrowBatch {
         requested_schema: Option<Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyCapsule>> {
         let _ = requested_schema; // we export our own schema; consumers cast if they must
-        let batch = self
-            .batch
+        let batches = self
+            .batches
             .take()
             .ok_or_else(|| PyValueError::new_err("this Arrow batch was already consumed"))?;
-        let schema = batch.schema();
-        let reader = RecordBatchIterator::new(vec![Ok(batch)], schema);
+        let schema = batches[0].schema();
+        let reader = RecordBatchIterator::new(batches.into_iter().map(Ok), schema);
         let stream = FFI_ArrowArrayStream::new(Box::new(reader));
         PyCapsule::new_with_value(py, stream, c"arrow_array_stream")
     }
 
     fn __len__(&self) -> usize {
-        self.batch.as_ref().map_or(0, |b| b.num_rows())
+        self.batches
+            .as_ref()
+            .map_or(0, |b| b.iter().map(RecordBatch::num_rows).sum())
     }
 }

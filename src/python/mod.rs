@@ -9,6 +9,7 @@ mod errors;
 mod hash;
 mod neighbors;
 mod scan;
+mod walk;
 
 pub(crate) use errors::run_detached;
 
@@ -19,5 +20,6 @@ fn _imgstats(m: &Bound<'_, PyModule>) -> PyResult<()> {
     scan::register(m)?;
     hash::register(m)?;
     neighbors::register(m)?;
+    walk::register(m)?;
     Ok(())
 }

@@ -141,9 +141,33 @@ fn _scan_batch(
             ..scan::Record::default()
         };
     }
-    let batch = record_batch(&names, &records, &opts.metrics)
+    // The columns are built on the (now idle) pool, one Arrow batch per slice of rows, with the
+    // GIL released: on a scan of small files this serial step was 4 % of the wall time.
+    let batches = py
+        .detach(|| pool.install(|| record_batches(&names, &records, &opts.metrics)))
         .map_err(|e| InternalError::new_err(format!("building Arrow columns: {e}")))?;
-    Ok(ArrowBatch::new(batch))
+    Ok(ArrowBatch::new(batches))
+}
+
+/// Rows per Arrow batch when the columns are built in parallel: small enough to spread a batch
+/// of small files over the workers, large enough that polars' chunks stay few.
+const ROWS_PER_ARROW_BATCH: usize = 8192;
+
+/// [`record_batch`] over slices of the rows, in parallel on the current pool, in row order.
+fn record_batches(
+    names: &[String],
+    records: &[scan::Record],
+    metrics: &Metrics,
+) -> Result<Vec<arrow_array::RecordBatch>, arrow_schema::ArrowError> {
+    use rayon::prelude::*;
+    if records.len() <= ROWS_PER_ARROW_BATCH {
+        return Ok(vec![record_batch(names, records, metrics)?]);
+    }
+    names
+        .par_chunks(ROWS_PER_ARROW_BATCH)
+        .zip(records.par_chunks(ROWS_PER_ARROW_BATCH))
+        .map(|(n, r)| record_batch(n, r, metrics))
+        .collect()
 }
 
 /// The in-memory images of one call: Python `bytes` objects, or an Arrow column read in place.

@@ -65,7 +65,7 @@ pub fn scan_many(
     cancel: &AtomicBool,
     done: &AtomicUsize,
 ) -> Vec<Record> {
-    sources
+    let records = sources
         .par_iter()
         .with_max_len(1)
         .map(|src| {
@@ -79,7 +79,9 @@ pub fn scan_many(
             done.fetch_add(1, Ordering::Relaxed);
             r
         })
-        .collect()
+        .collect();
+    rayon::broadcast(|_| read::forget_directory()); // no directory stays open after a scan
+    records
 }
 
 /// Scan one input; every failure, including a panic in a decoder, becomes `Record::error`.
