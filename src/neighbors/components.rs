@@ -27,11 +27,10 @@
 //! the exactness argument is unchanged; the decisions use counts, not clocks, so the forest is
 //! the same on every run and thread count.
 
-use super::join::{self, ChunkIndex, LANE, Lanes, Portable, Sink};
+use super::join::{self, ChunkIndex, LANE, Lanes, Sink, multiversion};
 use super::plan::{self, KeyFn, Plan, masks_up_to};
 use super::seal::Sealer;
 use super::union_find::AtomicUnionFind;
-use crate::cpu::{self, Level};
 use rayon::prelude::*;
 
 /// A confirming code: one `u64` per image, compared by Hamming distance within `radius` bits.
@@ -386,44 +385,14 @@ enum Expand {
     Scan,
 }
 
-/// Run-time CPU dispatch of a generic body (as `join`'s `multiversion!`): AVX-512 VPOPCNTDQ,
-/// AVX2+POPCNT, or baseline.
-macro_rules! dispatch_lanes {
-    (fn $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty => $body:ident) => {
-        fn $name($($arg: $ty),*) -> $ret {
-            #[cfg(target_arch = "x86_64")]
-            {
-                use super::join::Avx512;
-                #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vpopcntdq,popcnt,avx2")]
-                fn v512($($arg: $ty),*) -> $ret {
-                    $body::<Avx512>($($arg),*)
-                }
-                #[target_feature(enable = "popcnt,avx2")]
-                fn v256($($arg: $ty),*) -> $ret {
-                    $body::<Portable>($($arg),*)
-                }
-                match cpu::level() {
-                    Level::Avx512 => {
-                        cpu::note(Level::Avx512);
-                        // SAFETY: `cpu::level()` never exceeds what the CPU supports.
-                        return unsafe { v512($($arg),*) };
-                    }
-                    Level::Avx2 => {
-                        cpu::note(Level::Avx2);
-                        // SAFETY: as above.
-                        return unsafe { v256($($arg),*) };
-                    }
-                    Level::Scalar => {}
-                }
-            }
-            cpu::note(Level::Scalar);
-            $body::<Portable>($($arg),*)
-        }
-    };
-}
-
-dispatch_lanes!(fn dispatch(rule: &RuleSpec<'_>, plans: &[TierPlan<'_>], mode: Expand) -> Vec<(u32, u32)> => search);
-dispatch_lanes!(fn scan_piece(rule: &RuleSpec<'_>, batch: &[u32], list: &Unreached, range: (usize, usize), reached: &[bool]) -> Vec<(u32, u32)> => scan_piece_body);
+multiversion!(
+    /// The graph search, compiled for each CPU level.
+    fn dispatch<>(rule: &RuleSpec<'_>, plans: &[TierPlan<'_>], mode: Expand) -> Vec<(u32, u32)> => search
+);
+multiversion!(
+    /// One piece of a scan, compiled for each CPU level.
+    fn scan_piece<>(rule: &RuleSpec<'_>, batch: &[u32], list: &Unreached, range: (usize, usize), reached: &[bool]) -> Vec<(u32, u32)> => scan_piece_body
+);
 
 /// The images not reached yet, packed for a linear scan: ids and primary codes, the codes padded
 /// by one lane (the last lane reads past the end and masks the padding off). Reached images are

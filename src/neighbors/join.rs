@@ -4,7 +4,6 @@
 //! which it is a candidate, so each pair comes out exactly once without a global set.
 
 use super::plan::{KeyFn, Plan, masks_up_to};
-use crate::cpu::{self, Level};
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -350,20 +349,21 @@ fn cross_task_body<S: Sink, L: Lanes>(
 
 /// Run-time CPU dispatch (`crate::cpu::level()`): the same generic body compiled for AVX-512
 /// VPOPCNTDQ, for AVX2+POPCNT, and for baseline x86-64 / other targets (where `count_ones` is a
-/// bit-twiddling sequence).
+/// bit-twiddling sequence). `$body` takes the `Lanes` implementation as its last type parameter.
 macro_rules! multiversion {
-    ($(#[$doc:meta])* fn $name:ident<$($g:ident: $bound:path),*>($($arg:ident: $ty:ty),*) => $body:ident) => {
+    ($(#[$doc:meta])* $vis:vis fn $name:ident<$($g:ident: $bound:path),*>($($arg:ident: $ty:ty),*) -> $ret:ty => $body:ident) => {
         $(#[$doc])*
-        pub(crate) fn $name<$($g: $bound),*>($($arg: $ty),*) {
+        $vis fn $name<$($g: $bound),*>($($arg: $ty),*) -> $ret {
+            use $crate::cpu::{self, Level};
             #[cfg(target_arch = "x86_64")]
             {
                 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vpopcntdq,popcnt,avx2")]
-                fn v512<$($g: $bound),*>($($arg: $ty),*) {
-                    $body::<$($g,)* Avx512>($($arg),*)
+                fn v512<$($g: $bound),*>($($arg: $ty),*) -> $ret {
+                    $body::<$($g,)* $crate::neighbors::join::Avx512>($($arg),*)
                 }
                 #[target_feature(enable = "popcnt,avx2")]
-                fn v256<$($g: $bound),*>($($arg: $ty),*) {
-                    $body::<$($g,)* Portable>($($arg),*)
+                fn v256<$($g: $bound),*>($($arg: $ty),*) -> $ret {
+                    $body::<$($g,)* $crate::neighbors::join::Portable>($($arg),*)
                 }
                 match cpu::level() {
                     Level::Avx512 => {
@@ -380,18 +380,20 @@ macro_rules! multiversion {
                 }
             }
             cpu::note(Level::Scalar);
-            $body::<$($g,)* Portable>($($arg),*)
+            $body::<$($g,)* $crate::neighbors::join::Portable>($($arg),*)
         }
     };
 }
 
+pub(crate) use multiversion;
+
 multiversion!(
     /// One self-join task of one chunk.
-    fn self_task<S: Sink>(job: &ChunkJob<'_>, task: Task, sink: &mut S) => self_task_body
+    pub(crate) fn self_task<S: Sink>(job: &ChunkJob<'_>, task: Task, sink: &mut S) -> () => self_task_body
 );
 multiversion!(
     /// One cross-join task of one chunk.
-    fn cross_task<S: Sink>(job: &ChunkJob<'_>, qidx: &ChunkIndex, task: Task, sink: &mut S) => cross_task_body
+    pub(crate) fn cross_task<S: Sink>(job: &ChunkJob<'_>, qidx: &ChunkIndex, task: Task, sink: &mut S) -> () => cross_task_body
 );
 
 /// Run the self join of `hashes` under `plan`, feeding pairs (a, b, d) with a != b to sinks made
