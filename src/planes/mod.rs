@@ -11,7 +11,7 @@ mod luma;
 mod orient;
 mod ycbcr;
 
-pub use composite::{luma_alpha_composite, rgba_composite};
+pub use composite::{luma_alpha_composite, rgba_composite, rgba_composite_slice};
 pub use luma::{luma_from_rgb, scale16};
 pub use orient::{orient_l8, source_pixel};
 pub use ycbcr::YCbCr;
