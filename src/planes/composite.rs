@@ -1,8 +1,6 @@
 //! Transparent pixels composited over a grey background, so statistics see the picture a viewer
 //! sees (and not black where the file stores "transparent black").
 
-use super::luma::pillow_luma;
-
 /// Composite straight alpha over a grey level `bg` (0 = black, 255 = white).
 #[inline]
 pub fn over(v: u8, a: u8, bg: u8) -> u8 {
@@ -102,6 +100,7 @@ pub fn luma_alpha_composite(px: impl Iterator<Item = (u8, u8)>) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::planes::luma::pillow_luma;
     use crate::planes::scale16;
 
     #[test]
@@ -124,7 +123,13 @@ mod tests {
         let px = || rgba.chunks_exact(4);
         let bg = contrasting_background(px().map(|p| (pillow_luma(p[0], p[1], p[2]), p[3])));
         let rgb: Vec<u8> = px()
-            .flat_map(|p| [over(p[0], p[3], bg), over(p[1], p[3], bg), over(p[2], p[3], bg)])
+            .flat_map(|p| {
+                [
+                    over(p[0], p[3], bg),
+                    over(p[1], p[3], bg),
+                    over(p[2], p[3], bg),
+                ]
+            })
             .collect();
         let luma = rgb
             .chunks_exact(3)

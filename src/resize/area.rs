@@ -143,6 +143,71 @@ impl AreaRgbStream {
     }
 }
 
+crate::cpu::dispatch! {
+/// One output row of [`resize_area_l8`]: the vertical taps `taps` of rows of `src` (width `w`)
+/// into `acc`, then the horizontal pass into `out` — the batch resize's operations, in its order.
+pub fn area_l8_row(src: &[u8], w: usize, taps: &[(usize, f32)], xs: &[Vec<(usize, f32)>], acc: &mut [f32], out: &mut [u8]) {
+    acc.iter_mut().for_each(|v| *v = 0.0);
+    for &(iy, wt) in taps {
+        accumulate_row(acc, &src[iy * w..(iy + 1) * w], wt);
+    }
+    emit_row::<1>(acc, xs, out);
+}
+}
+
+/// [`resize_area_l8`] made one output row at a time as the caller walks down the source plane
+/// (`advance`), so the rows it reads are the ones the caller's other passes just read (still in
+/// cache). Same weights, same operations in the same order: the same bytes.
+pub struct AreaL8Rows {
+    w: usize,
+    dw: usize,
+    xs: Vec<Vec<(usize, f32)>>,
+    ys: Vec<Vec<(usize, f32)>>,
+    acc: Vec<f32>,
+    next_out: usize,
+    out: Vec<u8>,
+}
+
+impl AreaL8Rows {
+    pub fn new(w: usize, h: usize, dw: usize, dh: usize) -> Self {
+        AreaL8Rows {
+            w,
+            dw,
+            xs: area_weights(w, dw),
+            ys: area_weights(h, dh),
+            acc: vec![0f32; w],
+            next_out: 0,
+            out: vec![0u8; dw * dh],
+        }
+    }
+
+    /// Make every output row whose source rows all lie above row `rows` of `src` (the whole
+    /// source plane; rows below `rows` are not read).
+    pub fn advance(&mut self, src: &[u8], rows: usize) {
+        while let Some(taps) = self.ys.get(self.next_out) {
+            if taps.last().is_some_and(|t| t.0 >= rows) {
+                break;
+            }
+            let o = self.next_out * self.dw;
+            area_l8_row(
+                src,
+                self.w,
+                taps,
+                &self.xs,
+                &mut self.acc,
+                &mut self.out[o..o + self.dw],
+            );
+            self.next_out += 1;
+        }
+    }
+
+    /// The resized plane once `advance` reached the last source row.
+    pub fn finish(self) -> Vec<u8> {
+        assert_eq!(self.next_out, self.ys.len(), "rows missing");
+        self.out
+    }
+}
+
 /// For each output index, the input indices it covers and the share of each (summing to 1).
 fn area_weights(n: usize, dn: usize) -> Vec<Vec<(usize, f32)>> {
     let scale = n as f64 / dn as f64;
@@ -192,6 +257,32 @@ mod tests {
         let m_in: f64 = src.iter().map(|&v| v as f64).sum::<f64>() / 64.0;
         let m_out: f64 = out.iter().map(|&v| v as f64).sum::<f64>() / 16.0;
         assert!((m_in - m_out).abs() < 0.6);
+    }
+
+    #[test]
+    fn l8_rows_made_band_by_band_give_the_batch_resize_bytes() {
+        for (w, h, dw, dh) in [
+            (613, 217, 320, 113),
+            (640, 480, 640, 480),
+            (37, 1000, 5, 133),
+        ] {
+            let src: Vec<u8> = (0..w * h)
+                .map(|i| ((i * 2654435761usize) >> 11) as u8)
+                .collect();
+            let want = resize_area_l8(&src, w, h, dw, dh);
+            for band in [1, 8, 64, h] {
+                let got = same_on_every_level("area_l8_row", || {
+                    let mut rows = AreaL8Rows::new(w, h, dw, dh);
+                    let mut y = 0;
+                    while y < h {
+                        y = (y + band).min(h);
+                        rows.advance(&src, y);
+                    }
+                    rows.finish()
+                });
+                assert_eq!(got, want, "{w}x{h} -> {dw}x{dh}, bands of {band}");
+            }
+        }
     }
 
     #[test]
