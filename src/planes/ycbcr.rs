@@ -22,6 +22,8 @@
 //! upsample this way (4:1:1, 4:4:1, chroma at most 2 samples wide) are not planned here: the
 //! decoder falls back to RGB for them ([`YCbCr::supported`]).
 
+use crate::stats::{ColorSums, GRAY_SPREAD};
+
 /// Y, Cb, Cr planes of one decoded JPEG.
 #[derive(Debug, Clone, Default)]
 pub struct YCbCr {
@@ -104,6 +106,23 @@ impl YCbCr {
             ycbcr_rgb_luma_row(self, y, &mut rows, &mut rgb, &mut luma);
             f(&rgb);
             out.extend_from_slice(&luma);
+        }
+        out
+    }
+
+    /// [`YCbCr::luma_and_rgb_rows`] that also adds every RGB row to `sums` inside the conversion
+    /// kernel (the same integer sums `ColorSums::add` takes of the rows).
+    pub fn luma_color_and_rgb_rows(
+        &self,
+        sums: &mut ColorSums,
+        mut f: impl FnMut(&[u8]),
+    ) -> Vec<u8> {
+        let mut out = vec![0u8; self.width * self.height];
+        let mut rows = RowScratch::new(self);
+        let mut rgb = vec![0u8; 3 * self.width];
+        for (y, luma) in out.chunks_exact_mut(self.width.max(1)).enumerate() {
+            ycbcr_rgb_luma_color_row(self, y, &mut rows, &mut rgb, luma, sums);
+            f(&rgb);
         }
         out
     }
@@ -265,6 +284,38 @@ pub fn ycbcr_rgb_luma_row(p: &YCbCr, y: usize, rows: &mut RowScratch, rgb: &mut 
 }
 }
 
+crate::cpu::dispatch_avx512! {
+/// [`ycbcr_rgb_luma_row`] that also adds the row's colour sums (`ColorSums::add` of the RGB it
+/// writes) while R, G and B are still in separate registers: no second pass re-reading and
+/// de-interleaving the row. Blocks of 4096 pixels keep the i32 sums of squares below 2^31.
+pub fn ycbcr_rgb_luma_color_row(p: &YCbCr, y: usize, rows: &mut RowScratch, rgb: &mut [u8], luma: &mut [u8], sums: &mut ColorSums) {
+    let (cb, cr) = rows.upsample(p, y);
+    let yr = p.y_row(y);
+    let mut start = 0;
+    while start < p.width {
+        let end = (start + 4096).min(p.width);
+        let (mut a1, mut a2, mut b1, mut b2, mut c) = (0i32, 0i32, 0i32, 0i32, 0u32);
+        let px = rgb[3 * start..3 * end].chunks_exact_mut(3).zip(&mut luma[start..end]);
+        for (((px, l), &yy), (&b, &r)) in px.zip(&yr[start..end]).zip(cb[start..end].iter().zip(&cr[start..end])) {
+            let [r, g, b] = ycc_to_rgb(yy, b, r);
+            px[0] = r as u8;
+            px[1] = g as u8;
+            px[2] = b as u8;
+            *l = ((r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16) as u8;
+            let (rg, yb) = (r - g, r + g - 2 * b);
+            a1 += rg;
+            a2 += rg * rg;
+            b1 += yb;
+            b2 += yb * yb;
+            let spread = r.max(g).max(b) - r.min(g).min(b);
+            c += (spread > GRAY_SPREAD as i32) as u32;
+        }
+        sums.add_parts((a1 as i64, a2 as i64), (b1 as i64, b2 as i64), c as u64, (end - start) as u64);
+        start = end;
+    }
+}
+}
+
 /// Pillow's luma of one libjpeg RGB pixel (the reference the fused kernel is tested against).
 #[cfg(test)]
 fn reference_luma(y: u8, cb: u8, cr: u8) -> u8 {
@@ -325,6 +376,31 @@ mod tests {
                 .map(|c| pillow_luma(c[0], c[1], c[2]))
                 .collect();
             assert_eq!(luma, want, "{w}x{h} {hs}x{vs}");
+        }
+    }
+
+    #[test]
+    fn fused_colour_sums_equal_the_sums_of_the_rows_on_every_level() {
+        for (w, h, hs, vs) in [
+            (37, 11, 2, 2),
+            (4100, 3, 1, 1),
+            (40, 9, 2, 1),
+            (33, 15, 1, 2),
+        ] {
+            let p = planes(w, h, hs, vs);
+            let (luma, rgb, sums) = same_on_every_level("ycbcr_rgb_luma_color_row", || {
+                let mut sums = ColorSums::default();
+                let mut rows = Vec::new();
+                let l = p.luma_color_and_rgb_rows(&mut sums, |r| rows.extend_from_slice(r));
+                (l, rows, sums)
+            });
+            assert_eq!(luma, p.luma(), "{w}x{h}");
+            assert_eq!(rgb, p.to_rgb(), "{w}x{h}");
+            let mut want = ColorSums::default();
+            for row in rgb.chunks(3 * w) {
+                want.add(row);
+            }
+            assert_eq!(sums, want, "{w}x{h}");
         }
     }
 
