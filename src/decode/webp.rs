@@ -63,7 +63,7 @@ pub(super) fn decode(
     need_rgb: bool,
 ) -> Result<Decoded> {
     let ch = if has_alpha { 4 } else { 3 };
-    let mut buf = vec![0u8; w * h * ch];
+    let mut buf = crate::planes::buffers::zeroed(w * h * ch);
     let stride = (w * ch) as i32;
     // SAFETY: `buf` holds exactly h rows of `stride` bytes, the size libwebp is told.
     let out = unsafe {

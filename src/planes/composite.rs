@@ -42,8 +42,8 @@ pub fn rgba_composite_slice(rgba: &[u8]) -> (Vec<u8>, Option<Vec<u8>>) {
     } else {
         255
     };
-    let mut rgb = vec![0u8; 3 * n];
-    let mut luma = vec![0u8; n];
+    let mut rgb = super::buffers::zeroed(3 * n);
+    let mut luma = super::buffers::zeroed(n);
     rgba_over(rgba, bg, &mut rgb, &mut luma);
     (luma, Some(rgb))
 }

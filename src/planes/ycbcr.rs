@@ -80,6 +80,11 @@ impl YCbCr {
         }
     }
 
+    /// The planar buffer (to reuse it: `planes::buffers`).
+    pub fn into_data(self) -> Vec<u8> {
+        self.data
+    }
+
     fn y_row(&self, y: usize) -> &[u8] {
         &self.data[y * self.y_stride..][..self.width]
     }
@@ -98,7 +103,7 @@ impl YCbCr {
     /// Pillow's luma ([`YCbCr::luma`]) and, in the same walk, every row of libjpeg-turbo's
     /// interleaved RGB handed to `f` (one conversion for both).
     pub fn luma_and_rgb_rows(&self, mut f: impl FnMut(&[u8])) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.width * self.height);
+        let mut out = super::buffers::empty(self.width * self.height);
         let mut rows = RowScratch::new(self);
         let mut rgb = vec![0u8; 3 * self.width];
         let mut luma = vec![0u8; self.width];
@@ -117,12 +122,15 @@ impl YCbCr {
         sums: &mut ColorSums,
         mut f: impl FnMut(&[u8]),
     ) -> Vec<u8> {
-        let mut out = vec![0u8; self.width * self.height];
+        // Each luma row is made in a small buffer and appended: the plane is never zeroed first.
+        let mut out = super::buffers::empty(self.width * self.height);
         let mut rows = RowScratch::new(self);
         let mut rgb = vec![0u8; 3 * self.width];
-        for (y, luma) in out.chunks_exact_mut(self.width.max(1)).enumerate() {
-            ycbcr_rgb_luma_color_row(self, y, &mut rows, &mut rgb, luma, sums);
+        let mut luma = vec![0u8; self.width];
+        for y in 0..self.height {
+            ycbcr_rgb_luma_color_row(self, y, &mut rows, &mut rgb, &mut luma, sums);
             f(&rgb);
+            out.extend_from_slice(&luma);
         }
         out
     }
@@ -242,7 +250,7 @@ fn ycc_to_rgb(y: u8, cb: u8, cr: u8) -> [i32; 3] {
 crate::cpu::dispatch_avx512! {
 /// [`YCbCr::luma`]: per row, upsample the chroma and take Pillow's luma of the RGB it makes.
 pub fn ycbcr_luma(p: &YCbCr) -> Vec<u8> {
-    let mut out = Vec::with_capacity(p.width * p.height);
+    let mut out = super::buffers::empty(p.width * p.height);
     let mut rows = RowScratch::new(p);
     let mut luma = vec![0u8; p.width];
     for y in 0..p.height {

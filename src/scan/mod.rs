@@ -65,7 +65,7 @@ pub fn scan_many(
     cancel: &AtomicBool,
     done: &AtomicUsize,
 ) -> Vec<Record> {
-    sources
+    let records = sources
         .par_iter()
         .with_max_len(1)
         .map(|src| {
@@ -79,7 +79,11 @@ pub fn scan_many(
             done.fetch_add(1, Ordering::Relaxed);
             r
         })
-        .collect()
+        .collect();
+    // The image buffers the workers kept for the next image (planes::buffers) are let go: an
+    // idle process holds none of them.
+    rayon::broadcast(|_| crate::planes::buffers::release());
+    records
 }
 
 /// Scan one input; every failure, including a panic in a decoder, becomes `Record::error`.
@@ -131,6 +135,7 @@ fn measure(data: &[u8], opts: &Options, rec: &mut Record) -> Result<()> {
     };
     let d = decoded?;
     rec.measure_pixels(m, &Image::new(&d, &header, opts));
+    crate::planes::buffers::give_back_pixels(d.pixels);
     Ok(())
 }
 
