@@ -14,8 +14,8 @@ use std::cell::RefCell;
 /// Buffers smaller than this are not worth keeping (the allocator reuses them anyway).
 const MIN_KEEP: usize = 1 << 20;
 /// At most this many buffers, and this many bytes, per thread.
-const MAX_BUFFERS: usize = 4;
-const MAX_BYTES: usize = 512 << 20;
+const MAX_BUFFERS: usize = 2;
+const MAX_BYTES: usize = 96 << 20;
 
 thread_local! {
     static FREE: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
