@@ -152,7 +152,7 @@ mod tests {
         let noise = crate::test_support::noise_bytes(4 * 1003, 9);
         let light: Vec<u8> = noise.iter().map(|&v| v | 0xC0).collect();
         let dark: Vec<u8> = noise.iter().map(|&v| v & 0x3F).collect();
-        let transparent = vec![0u8; 4 * 37];
+        let transparent = [0u8; 4 * 37];
         for (name, rgba) in [
             ("every", &every[..]),
             ("light", &light[..]),
