@@ -4,9 +4,10 @@
 //! Why: a buffer of megabytes is a fresh `mmap` from the allocator every time, so the kernel
 //! faults in and zeroes every page again and unmaps it after the image (measured ≈5 % of a full
 //! scan's CPU in page faults on the wallpaper corpus). A buffer a previous image gave back is
-//! already mapped. Buffers are handed out either zeroed ([`zeroed`], for decoders that write
-//! through `&mut [u8]`) or empty with the capacity ([`empty`], for planes filled by `extend`), so
-//! no stale byte of a previous image can be read. [`release`] drops what a thread keeps (the scan
+//! already mapped. Buffers are handed out zeroed ([`zeroed`], for decoders that write through
+//! `&mut [u8]`), empty with the capacity ([`empty`], for planes filled by `extend`), or with a
+//! previous image's bytes ([`overwritten`]) only to kernels that write every byte, so no stale
+//! byte of a previous image can be read. [`release`] drops what a thread keeps (the scan
 //! calls it on every worker when a call ends, so an idle process holds none of it).
 
 use std::cell::RefCell;
@@ -43,6 +44,22 @@ pub fn zeroed(n: usize) -> Vec<u8> {
         Some(mut v) => {
             v.clear();
             v.resize(n, 0);
+            v
+        }
+        None => vec![0u8; n],
+    }
+}
+
+/// `n` bytes of unspecified content (a previous image's, or zeros): only for callers that
+/// overwrite every byte before anything reads it.
+pub fn overwritten(n: usize) -> Vec<u8> {
+    match take(n) {
+        Some(mut v) => {
+            if v.len() >= n {
+                v.truncate(n);
+            } else {
+                v.resize(n, 0);
+            }
             v
         }
         None => vec![0u8; n],
@@ -118,6 +135,9 @@ mod tests {
         let c = empty(1 << 21);
         assert!(c.is_empty() && c.capacity() >= 1 << 21);
         give_back(c);
+        let d = overwritten(5 << 20);
+        assert_eq!(d.len(), 5 << 20);
+        give_back(d);
         for _ in 0..10 {
             give_back(vec![1u8; 2 << 20]);
         }

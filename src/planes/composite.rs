@@ -42,8 +42,9 @@ pub fn rgba_composite_slice(rgba: &[u8]) -> (Vec<u8>, Option<Vec<u8>>) {
     } else {
         255
     };
-    let mut rgb = super::buffers::zeroed(3 * n);
-    let mut luma = super::buffers::zeroed(n);
+    // `rgba_over` writes every byte of both.
+    let mut rgb = super::buffers::overwritten(3 * n);
+    let mut luma = super::buffers::overwritten(n);
     rgba_over(rgba, bg, &mut rgb, &mut luma);
     (luma, Some(rgb))
 }

@@ -122,15 +122,13 @@ impl YCbCr {
         sums: &mut ColorSums,
         mut f: impl FnMut(&[u8]),
     ) -> Vec<u8> {
-        // Each luma row is made in a small buffer and appended: the plane is never zeroed first.
-        let mut out = super::buffers::empty(self.width * self.height);
+        // Every byte of the plane is written row by row: a reused buffer needs no zeroing.
+        let mut out = super::buffers::overwritten(self.width * self.height);
         let mut rows = RowScratch::new(self);
         let mut rgb = vec![0u8; 3 * self.width];
-        let mut luma = vec![0u8; self.width];
-        for y in 0..self.height {
-            ycbcr_rgb_luma_color_row(self, y, &mut rows, &mut rgb, &mut luma, sums);
+        for (y, luma) in out.chunks_exact_mut(self.width.max(1)).enumerate() {
+            ycbcr_rgb_luma_color_row(self, y, &mut rows, &mut rgb, luma, sums);
             f(&rgb);
-            out.extend_from_slice(&luma);
         }
         out
     }
@@ -175,7 +173,12 @@ impl RowScratch {
 
     /// Cb and Cr of output row `y` at full resolution, as libjpeg-turbo upsamples them.
     #[inline(always)]
-    fn upsample(&mut self, p: &YCbCr, y: usize) -> (&[u8], &[u8]) {
+    fn upsample<'a>(&'a mut self, p: &'a YCbCr, y: usize) -> (&'a [u8], &'a [u8]) {
+        if (p.h_sub, p.v_sub) == (1, 1) {
+            // 4:4:4: the chroma rows are the output rows (no copy).
+            let row = |plane: &'a [u8]| &plane[y * p.c_width..][..p.width];
+            return (row(p.chroma_plane(0)), row(p.chroma_plane(1)));
+        }
         upsample_row(p, p.chroma_plane(0), y, &mut self.padded, &mut self.cb);
         upsample_row(p, p.chroma_plane(1), y, &mut self.padded, &mut self.cr);
         (&self.cb[..p.width], &self.cr[..p.width])
