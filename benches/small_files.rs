@@ -241,6 +241,18 @@ fn large_images(files: &[Vec<u8>], reps: usize) {
         );
     };
     let n = files.len();
+    // PHASES=a,b: only the phases whose name contains one of these (the decodes are slow).
+    let only: Option<Vec<String>> = std::env::var("PHASES")
+        .ok()
+        .map(|v| v.split(',').map(str::to_owned).collect());
+    let phase = |name: &str, f: &mut dyn FnMut()| {
+        if only
+            .as_ref()
+            .is_none_or(|o| o.iter().any(|p| name.contains(p.as_str())))
+        {
+            report(name, per_image_us(reps, n, f));
+        }
+    };
     let to = |format: PixelFormat| {
         move |d: &[u8]| {
             let mut dec = Decompressor::new().unwrap();
@@ -257,147 +269,116 @@ fn large_images(files: &[Vec<u8>], reps: usize) {
             buf[buf.len() / 2] as u64
         }
     };
-    report(
-        "scan_one, every metric",
-        per_image_us(reps, n, || {
-            for d in files {
-                sink ^= scan_one(Source::Bytes(d), &opts).file_size.unwrap_or(0);
-            }
-        }),
-    );
-    report(
-        "libjpeg -> Y/Cb/Cr planes",
-        per_image_us(reps, n, || {
-            for d in files {
-                let mut dec = Decompressor::new().unwrap();
-                let h = dec.read_header(d).unwrap();
-                let len = turbojpeg::yuv_pixels_len(h.width, 1, h.height, h.subsamp).unwrap();
-                let mut buf = vec![0u8; len];
-                let image = YuvImage {
-                    pixels: buf.as_mut_slice(),
-                    width: h.width,
-                    align: 1,
-                    height: h.height,
-                    subsamp: h.subsamp,
-                };
-                sink ^= dec
-                    .decompress_to_yuv(d, image)
-                    .map_or(1, |_| buf[len / 2] as u64);
-            }
-        }),
-    );
+    phase("scan_one, every metric", &mut || {
+        for d in files {
+            sink ^= scan_one(Source::Bytes(d), &opts).file_size.unwrap_or(0);
+        }
+    });
+    phase("libjpeg -> Y/Cb/Cr planes", &mut || {
+        for d in files {
+            let mut dec = Decompressor::new().unwrap();
+            let h = dec.read_header(d).unwrap();
+            let len = turbojpeg::yuv_pixels_len(h.width, 1, h.height, h.subsamp).unwrap();
+            let mut buf = vec![0u8; len];
+            let image = YuvImage {
+                pixels: buf.as_mut_slice(),
+                width: h.width,
+                align: 1,
+                height: h.height,
+                subsamp: h.subsamp,
+            };
+            sink ^= dec
+                .decompress_to_yuv(d, image)
+                .map_or(1, |_| buf[len / 2] as u64);
+        }
+    });
     let to_rgb = to(PixelFormat::RGB);
-    report(
-        "libjpeg -> RGB",
-        per_image_us(reps, n, || {
-            for d in files {
-                sink ^= to_rgb(d);
-            }
-        }),
-    );
+    phase("libjpeg -> RGB", &mut || {
+        for d in files {
+            sink ^= to_rgb(d);
+        }
+    });
     let to_gray = to(PixelFormat::GRAY);
-    report(
-        "libjpeg -> Y only",
-        per_image_us(reps, n, || {
-            for d in files {
-                sink ^= to_gray(d);
-            }
-        }),
-    );
-    report(
-        "decode as the scan does (planes + luma)",
-        per_image_us(reps, n, || {
-            for d in files {
-                sink ^= decode(d).pixels.luma[0] as u64;
-            }
-        }),
-    );
+    phase("libjpeg -> Y only", &mut || {
+        for d in files {
+            sink ^= to_gray(d);
+        }
+    });
+    phase("decode as the scan does (planes + luma)", &mut || {
+        for d in files {
+            sink ^= decode(d).pixels.luma[0] as u64;
+        }
+    });
     let planar: Vec<_> = decoded
         .iter()
         .filter_map(|d| d.pixels.ycbcr.as_ref())
         .collect();
-    report(
-        "  planes -> exact luma",
-        per_image_us(reps, n, || {
-            for p in &planar {
-                sink ^= p.luma()[0] as u64;
-            }
-        }),
-    );
-    report(
-        "  planes -> exact RGB rows",
-        per_image_us(reps, n, || {
-            for p in &planar {
-                p.for_each_rgb_row(|row| sink ^= row[0] as u64);
-            }
-        }),
-    );
-    report(
-        "luma_from_rgb (the RGB path)",
-        per_image_us(reps, n, || {
-            for r in &rgb {
-                sink ^= luma_from_rgb(r)[0] as u64;
-            }
-        }),
-    );
-    report(
-        "histogram stats",
-        per_image_us(reps, n, || {
-            for d in &decoded {
-                sink ^= stats::luma_stats(&stats::histogram(&d.pixels.luma)).mean as u64;
-            }
-        }),
-    );
-    report(
-        "laplace+noise (native)",
-        per_image_us(reps, n, || {
-            for d in &decoded {
-                let p = &d.pixels;
-                sink ^= stats::second_derivatives(&p.luma, p.width, p.height, true).0 as u64;
-            }
-        }),
-    );
-    report(
-        "sharpness (area 640 + laplace)",
-        per_image_us(reps, n, || {
-            for d in &decoded {
-                let p = &d.pixels;
-                let (w, h) = fit_long_side(p.width, p.height, imgstats::SHARPNESS_LONG_SIDE);
-                let small = imgstats::resize_area_l8(&p.luma, p.width, p.height, w, h);
-                sink ^= stats::second_derivatives(&small, w, h, false).0 as u64;
-            }
-        }),
-    );
-    report(
-        "hashes (box reduce + p/d/a hash)",
-        per_image_us(reps, n, || {
-            for d in &decoded {
-                let p = &d.pixels;
-                let f = (p.width.min(p.height) / imgstats::HASH_MIN_SIDE).clamp(1, 8);
-                let f = 1 << f.ilog2();
-                let (plane, w, h) = reduce_box_l8(&p.luma, p.width, p.height, f);
-                sink ^= hashes(&plane, w, h)[0];
-            }
-        }),
-    );
-    report(
-        "colour stats (RGB buffer)",
-        per_image_us(reps, n, || {
-            for r in &rgb {
-                sink ^= stats::color_stats(r).is_grayscale as u64;
-            }
-        }),
-    );
-    report(
-        "512-px RGB plane (area, RGB buffer)",
-        per_image_us(reps, n, || {
-            for (d, r) in decoded.iter().zip(&rgb) {
-                let p = &d.pixels;
-                let (w, h) = fit_long_side(p.width, p.height, 512);
-                sink ^= resize_area_rgb8(r, p.width, p.height, w, h)[0] as u64;
-            }
-        }),
-    );
+    phase("  planes -> exact luma", &mut || {
+        for p in &planar {
+            sink ^= p.luma()[0] as u64;
+        }
+    });
+    phase("  planes -> exact RGB rows", &mut || {
+        for p in &planar {
+            p.for_each_rgb_row(|row| sink ^= row[0] as u64);
+        }
+    });
+    phase("luma_from_rgb (the RGB path)", &mut || {
+        for r in &rgb {
+            sink ^= luma_from_rgb(r)[0] as u64;
+        }
+    });
+    phase("histogram stats", &mut || {
+        for d in &decoded {
+            sink ^= stats::luma_stats(&stats::histogram(&d.pixels.luma)).mean as u64;
+        }
+    });
+    phase("laplace alone (native)", &mut || {
+        for d in &decoded {
+            let p = &d.pixels;
+            sink ^= stats::second_derivatives(&p.luma, p.width, p.height, false).0 as u64;
+        }
+    });
+    phase("luma plane read (sum)", &mut || {
+        for d in &decoded {
+            sink ^= d.pixels.luma.iter().map(|&v| v as u64).sum::<u64>();
+        }
+    });
+    phase("laplace+noise (native)", &mut || {
+        for d in &decoded {
+            let p = &d.pixels;
+            sink ^= stats::second_derivatives(&p.luma, p.width, p.height, true).0 as u64;
+        }
+    });
+    phase("sharpness (area 640 + laplace)", &mut || {
+        for d in &decoded {
+            let p = &d.pixels;
+            let (w, h) = fit_long_side(p.width, p.height, imgstats::SHARPNESS_LONG_SIDE);
+            let small = imgstats::resize_area_l8(&p.luma, p.width, p.height, w, h);
+            sink ^= stats::second_derivatives(&small, w, h, false).0 as u64;
+        }
+    });
+    phase("hashes (box reduce + p/d/a hash)", &mut || {
+        for d in &decoded {
+            let p = &d.pixels;
+            let f = (p.width.min(p.height) / imgstats::HASH_MIN_SIDE).clamp(1, 8);
+            let f = 1 << f.ilog2();
+            let (plane, w, h) = reduce_box_l8(&p.luma, p.width, p.height, f);
+            sink ^= hashes(&plane, w, h)[0];
+        }
+    });
+    phase("colour stats (RGB buffer)", &mut || {
+        for r in &rgb {
+            sink ^= stats::color_stats(r).is_grayscale as u64;
+        }
+    });
+    phase("512-px RGB plane (area, RGB buffer)", &mut || {
+        for (d, r) in decoded.iter().zip(&rgb) {
+            let p = &d.pixels;
+            let (w, h) = fit_long_side(p.width, p.height, 512);
+            sink ^= resize_area_rgb8(r, p.width, p.height, w, h)[0] as u64;
+        }
+    });
     let small: Vec<(Vec<u8>, usize, usize)> = decoded
         .iter()
         .zip(&rgb)
@@ -407,24 +388,18 @@ fn large_images(files: &[Vec<u8>], reps: usize) {
             (resize_area_rgb8(r, p.width, p.height, w, h), w, h)
         })
         .collect();
-    report(
-        "weather stats on the 512 plane",
-        per_image_us(reps, n, || {
-            for (plane, w, h) in &small {
-                sink ^= stats::atmosphere::atmosphere(plane, *w, *h).haze as u64;
-                sink ^= stats::illuminant::illuminant(plane).warmth as u64;
-                let luma = luma_from_rgb(plane);
-                sink ^= stats::motion::motion(&luma, *w, *h).motion_blur as u64;
-            }
-        }),
-    );
-    report(
-        "pixel_hash (xxh3 of RGB)",
-        per_image_us(reps, n, || {
-            for r in &rgb {
-                sink ^= xxhash_rust::xxh3::xxh3_64(r);
-            }
-        }),
-    );
+    phase("weather stats on the 512 plane", &mut || {
+        for (plane, w, h) in &small {
+            sink ^= stats::atmosphere::atmosphere(plane, *w, *h).haze as u64;
+            sink ^= stats::illuminant::illuminant(plane).warmth as u64;
+            let luma = luma_from_rgb(plane);
+            sink ^= stats::motion::motion(&luma, *w, *h).motion_blur as u64;
+        }
+    });
+    phase("pixel_hash (xxh3 of RGB)", &mut || {
+        for r in &rgb {
+            sink ^= xxhash_rust::xxh3::xxh3_64(r);
+        }
+    });
     println!("({n} images, {mp:.1} MP, checksum {sink})");
 }

@@ -154,7 +154,7 @@ fn decode_planar(
     (hs, vs): (usize, usize),
     want: RowWants,
 ) -> Result<(Pixels, RowMeasures)> {
-    let mut buf = vec![0u8; YCbCr::planar_len(w, h, hs, vs)];
+    let mut buf = crate::planes::buffers::zeroed(YCbCr::planar_len(w, h, hs, vs));
     let image = turbojpeg::YuvImage {
         pixels: buf.as_mut_slice(),
         width: w,

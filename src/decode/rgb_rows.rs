@@ -106,7 +106,15 @@ pub fn luma_and_measures(p: &YCbCr, want: RowWants) -> (Vec<u8>, RowMeasures) {
         return (p.luma(), RowMeasures::default());
     }
     let mut m = Measuring::new(want, p.width, p.height);
-    let luma = p.luma_and_rgb_rows(|row| m.push(row));
+    // The colour sums are taken inside the conversion kernel, not from the rows after it.
+    let luma = match m.sums.take() {
+        Some(mut sums) => {
+            let luma = p.luma_color_and_rgb_rows(&mut sums, |row| m.push(row));
+            m.sums = Some(sums);
+            luma
+        }
+        None => p.luma_and_rgb_rows(|row| m.push(row)),
+    };
     let measures = m.finish(&luma);
     (luma, measures)
 }

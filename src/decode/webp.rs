@@ -4,7 +4,7 @@
 use super::metadata::parse_exif;
 use super::{Decoded, Header, Kind, check_size, corrupt, full_size};
 use crate::error::Result;
-use crate::planes::{luma_from_rgb, rgba_composite};
+use crate::planes::{luma_from_rgb, rgba_composite_slice};
 
 /// Still WebP through libwebp; `None` for animated files (left to the `image` crate).
 pub(super) fn probe(data: &[u8], max_pixels: u64) -> Result<Option<Header>> {
@@ -63,7 +63,7 @@ pub(super) fn decode(
     need_rgb: bool,
 ) -> Result<Decoded> {
     let ch = if has_alpha { 4 } else { 3 };
-    let mut buf = vec![0u8; w * h * ch];
+    let mut buf = crate::planes::buffers::zeroed(w * h * ch);
     let stride = (w * ch) as i32;
     // SAFETY: `buf` holds exactly h rows of `stride` bytes, the size libwebp is told.
     let out = unsafe {
@@ -89,7 +89,7 @@ pub(super) fn decode(
         return Err(corrupt("webp", "libwebp could not decode the image data"));
     }
     let (luma, rgb) = if has_alpha {
-        rgba_composite(buf.chunks_exact(4).map(|p| [p[0], p[1], p[2], p[3]]))
+        rgba_composite_slice(&buf)
     } else {
         (luma_from_rgb(&buf), Some(buf))
     };

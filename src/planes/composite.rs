@@ -1,8 +1,6 @@
 //! Transparent pixels composited over a grey background, so statistics see the picture a viewer
 //! sees (and not black where the file stores "transparent black").
 
-use super::luma::pillow_luma;
-
 /// Composite straight alpha over a grey level `bg` (0 = black, 255 = white).
 #[inline]
 pub fn over(v: u8, a: u8, bg: u8) -> u8 {
@@ -30,15 +28,67 @@ pub fn contrasting_background(luma_alpha: impl Iterator<Item = (u8, u8)>) -> u8 
 /// Composite RGBA over the contrasting background: `(luma, Some(rgb))`.
 pub fn rgba_composite(px: impl Iterator<Item = [u8; 4]>) -> (Vec<u8>, Option<Vec<u8>>) {
     let px: Vec<[u8; 4]> = px.collect();
-    let bg = contrasting_background(px.iter().map(|p| (pillow_luma(p[0], p[1], p[2]), p[3])));
-    let mut rgb = Vec::with_capacity(px.len() * 3);
-    let mut luma = Vec::with_capacity(px.len());
-    for [r, g, b, a] in px {
-        let (r, g, b) = (over(r, a, bg), over(g, a, bg), over(b, a, bg));
-        rgb.extend_from_slice(&[r, g, b]);
-        luma.push(pillow_luma(r, g, b));
-    }
+    rgba_composite_slice(px.as_flattened())
+}
+
+/// [`rgba_composite`] of interleaved RGBA bytes (a decoder's own buffer, no per-pixel iterator).
+pub fn rgba_composite_slice(rgba: &[u8]) -> (Vec<u8>, Option<Vec<u8>>) {
+    let n = rgba.len() / 4;
+    let rgba = &rgba[..4 * n];
+    let (sum, weight) = rgba_luma_alpha_sums(rgba);
+    // `contrasting_background`'s rule on the sums it would take.
+    let bg = if weight > 0 && sum > 128 * weight {
+        0
+    } else {
+        255
+    };
+    // `rgba_over` writes every byte of both.
+    let mut rgb = super::buffers::overwritten(3 * n);
+    let mut luma = super::buffers::overwritten(n);
+    rgba_over(rgba, bg, &mut rgb, &mut luma);
     (luma, Some(rgb))
+}
+
+crate::cpu::dispatch! {
+/// Σ luma·alpha and Σ alpha over RGBA pixels (the sums [`contrasting_background`] takes), in u32
+/// lanes over blocks small enough that they cannot overflow.
+pub fn rgba_luma_alpha_sums(rgba: &[u8]) -> (u64, u64) {
+    // 255 · 255 · 65,536 < 2^32.
+    const BLOCK: usize = 4 * 65_536;
+    let (mut sum, mut weight) = (0u64, 0u64);
+    for block in rgba.chunks(BLOCK) {
+        let (mut s, mut w) = (0u32, 0u32);
+        for p in block.chunks_exact(4) {
+            let l = (p[0] as u32 * 19595 + p[1] as u32 * 38470 + p[2] as u32 * 7471 + 0x8000) >> 16;
+            s += l * p[3] as u32;
+            w += p[3] as u32;
+        }
+        sum += s as u64;
+        weight += w as u64;
+    }
+    (sum, weight)
+}
+}
+
+crate::cpu::dispatch! {
+/// Every RGBA pixel over the grey level `bg`: [`over`] per channel (in u16 lanes: the numerator
+/// is at most 255·255 + 127 and the division by 255 a multiply-high), and Pillow's luma of it.
+pub fn rgba_over(rgba: &[u8], bg: u8, rgb: &mut [u8], luma: &mut [u8]) {
+    let n = luma.len();
+    let (rgba, rgb) = (&rgba[..4 * n], &mut rgb[..3 * n]);
+    let bg = bg as u16;
+    for i in 0..n {
+        let a = rgba[4 * i + 3] as u16;
+        let back = bg * (255 - a) + 127;
+        let r = (rgba[4 * i] as u16 * a + back) / 255;
+        let g = (rgba[4 * i + 1] as u16 * a + back) / 255;
+        let b = (rgba[4 * i + 2] as u16 * a + back) / 255;
+        rgb[3 * i] = r as u8;
+        rgb[3 * i + 1] = g as u8;
+        rgb[3 * i + 2] = b as u8;
+        luma[i] = ((r as u32 * 19595 + g as u32 * 38470 + b as u32 * 7471 + 0x8000) >> 16) as u8;
+    }
+}
 }
 
 /// Composite (luma, alpha) pairs over the contrasting background.
@@ -51,6 +101,7 @@ pub fn luma_alpha_composite(px: impl Iterator<Item = (u8, u8)>) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::planes::luma::pillow_luma;
     use crate::planes::scale16;
 
     #[test]
@@ -66,5 +117,56 @@ mod tests {
         assert_eq!(scale16(65535), 255);
         assert_eq!(scale16(0), 0);
         assert_eq!(scale16(257 * 100), 100);
+    }
+
+    /// The per-pixel reference: `contrasting_background`, then `over` and `pillow_luma`.
+    fn reference(rgba: &[u8]) -> (Vec<u8>, Vec<u8>) {
+        let px = || rgba.chunks_exact(4);
+        let bg = contrasting_background(px().map(|p| (pillow_luma(p[0], p[1], p[2]), p[3])));
+        let rgb: Vec<u8> = px()
+            .flat_map(|p| {
+                [
+                    over(p[0], p[3], bg),
+                    over(p[1], p[3], bg),
+                    over(p[2], p[3], bg),
+                ]
+            })
+            .collect();
+        let luma = rgb
+            .chunks_exact(3)
+            .map(|c| pillow_luma(c[0], c[1], c[2]))
+            .collect();
+        (luma, rgb)
+    }
+
+    #[test]
+    fn rgba_kernel_equals_the_per_pixel_definition_on_every_level() {
+        use crate::cpu::testing::same_on_every_level;
+        // Every (value, alpha) pair on both backgrounds, then noise that is light (black
+        // background) and dark (white background), at lengths around the vector widths.
+        let mut every: Vec<u8> = Vec::new();
+        for v in 0..=255u8 {
+            for a in 0..=255u8 {
+                every.extend_from_slice(&[v, 255 - v, v / 3, a]);
+            }
+        }
+        let noise = crate::test_support::noise_bytes(4 * 1003, 9);
+        let light: Vec<u8> = noise.iter().map(|&v| v | 0xC0).collect();
+        let dark: Vec<u8> = noise.iter().map(|&v| v & 0x3F).collect();
+        let transparent = [0u8; 4 * 37];
+        for (name, rgba) in [
+            ("every", &every[..]),
+            ("light", &light[..]),
+            ("dark", &dark[..]),
+            ("transparent", &transparent[..]),
+            ("short", &light[..4 * 5]),
+            ("empty", &[][..]),
+        ] {
+            let got = same_on_every_level("rgba_over", || rgba_composite_slice(rgba));
+            let (luma, rgb) = reference(rgba);
+            assert_eq!(got, (luma, Some(rgb)), "{name}");
+            let via_iter = rgba_composite(rgba.chunks_exact(4).map(|p| [p[0], p[1], p[2], p[3]]));
+            assert_eq!(via_iter, got, "{name}");
+        }
     }
 }

@@ -4,14 +4,16 @@
 //! - [`luma`]: Pillow's `convert("L")` and 16-bit scaling,
 //! - [`composite`]: transparent pixels over a background that keeps the picture visible,
 //! - [`orient`]: EXIF orientation (the planes are stored as decoded, not as displayed),
-//! - [`ycbcr`]: a JPEG's Y/Cb/Cr planes and libjpeg-turbo's exact RGB and luma made from them.
+//! - [`ycbcr`]: a JPEG's Y/Cb/Cr planes and libjpeg-turbo's exact RGB and luma made from them,
+//! - [`buffers`]: large per-image buffers reused from image to image on a worker thread.
 
+pub mod buffers;
 mod composite;
 mod luma;
 mod orient;
 mod ycbcr;
 
-pub use composite::{luma_alpha_composite, rgba_composite};
+pub use composite::{luma_alpha_composite, rgba_composite, rgba_composite_slice};
 pub use luma::{luma_from_rgb, scale16};
 pub use orient::{orient_l8, source_pixel};
 pub use ycbcr::YCbCr;

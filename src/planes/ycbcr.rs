@@ -22,6 +22,8 @@
 //! upsample this way (4:1:1, 4:4:1, chroma at most 2 samples wide) are not planned here: the
 //! decoder falls back to RGB for them ([`YCbCr::supported`]).
 
+use crate::stats::{ColorSums, GRAY_SPREAD};
+
 /// Y, Cb, Cr planes of one decoded JPEG.
 #[derive(Debug, Clone, Default)]
 pub struct YCbCr {
@@ -78,6 +80,11 @@ impl YCbCr {
         }
     }
 
+    /// The planar buffer (to reuse it: `planes::buffers`).
+    pub fn into_data(self) -> Vec<u8> {
+        self.data
+    }
+
     fn y_row(&self, y: usize) -> &[u8] {
         &self.data[y * self.y_stride..][..self.width]
     }
@@ -96,7 +103,7 @@ impl YCbCr {
     /// Pillow's luma ([`YCbCr::luma`]) and, in the same walk, every row of libjpeg-turbo's
     /// interleaved RGB handed to `f` (one conversion for both).
     pub fn luma_and_rgb_rows(&self, mut f: impl FnMut(&[u8])) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.width * self.height);
+        let mut out = super::buffers::empty(self.width * self.height);
         let mut rows = RowScratch::new(self);
         let mut rgb = vec![0u8; 3 * self.width];
         let mut luma = vec![0u8; self.width];
@@ -104,6 +111,24 @@ impl YCbCr {
             ycbcr_rgb_luma_row(self, y, &mut rows, &mut rgb, &mut luma);
             f(&rgb);
             out.extend_from_slice(&luma);
+        }
+        out
+    }
+
+    /// [`YCbCr::luma_and_rgb_rows`] that also adds every RGB row to `sums` inside the conversion
+    /// kernel (the same integer sums `ColorSums::add` takes of the rows).
+    pub fn luma_color_and_rgb_rows(
+        &self,
+        sums: &mut ColorSums,
+        mut f: impl FnMut(&[u8]),
+    ) -> Vec<u8> {
+        // Every byte of the plane is written row by row: a reused buffer needs no zeroing.
+        let mut out = super::buffers::overwritten(self.width * self.height);
+        let mut rows = RowScratch::new(self);
+        let mut rgb = vec![0u8; 3 * self.width];
+        for (y, luma) in out.chunks_exact_mut(self.width.max(1)).enumerate() {
+            ycbcr_rgb_luma_color_row(self, y, &mut rows, &mut rgb, luma, sums);
+            f(&rgb);
         }
         out
     }
@@ -148,7 +173,12 @@ impl RowScratch {
 
     /// Cb and Cr of output row `y` at full resolution, as libjpeg-turbo upsamples them.
     #[inline(always)]
-    fn upsample(&mut self, p: &YCbCr, y: usize) -> (&[u8], &[u8]) {
+    fn upsample<'a>(&'a mut self, p: &'a YCbCr, y: usize) -> (&'a [u8], &'a [u8]) {
+        if (p.h_sub, p.v_sub) == (1, 1) {
+            // 4:4:4: the chroma rows are the output rows (no copy).
+            let row = |plane: &'a [u8]| &plane[y * p.c_width..][..p.width];
+            return (row(p.chroma_plane(0)), row(p.chroma_plane(1)));
+        }
         upsample_row(p, p.chroma_plane(0), y, &mut self.padded, &mut self.cb);
         upsample_row(p, p.chroma_plane(1), y, &mut self.padded, &mut self.cr);
         (&self.cb[..p.width], &self.cr[..p.width])
@@ -223,7 +253,7 @@ fn ycc_to_rgb(y: u8, cb: u8, cr: u8) -> [i32; 3] {
 crate::cpu::dispatch_avx512! {
 /// [`YCbCr::luma`]: per row, upsample the chroma and take Pillow's luma of the RGB it makes.
 pub fn ycbcr_luma(p: &YCbCr) -> Vec<u8> {
-    let mut out = Vec::with_capacity(p.width * p.height);
+    let mut out = super::buffers::empty(p.width * p.height);
     let mut rows = RowScratch::new(p);
     let mut luma = vec![0u8; p.width];
     for y in 0..p.height {
@@ -261,6 +291,38 @@ pub fn ycbcr_rgb_luma_row(p: &YCbCr, y: usize, rows: &mut RowScratch, rgb: &mut 
         px[1] = g as u8;
         px[2] = b as u8;
         *l = ((r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16) as u8;
+    }
+}
+}
+
+crate::cpu::dispatch_avx512! {
+/// [`ycbcr_rgb_luma_row`] that also adds the row's colour sums (`ColorSums::add` of the RGB it
+/// writes) while R, G and B are still in separate registers: no second pass re-reading and
+/// de-interleaving the row. Blocks of 4096 pixels keep the i32 sums of squares below 2^31.
+pub fn ycbcr_rgb_luma_color_row(p: &YCbCr, y: usize, rows: &mut RowScratch, rgb: &mut [u8], luma: &mut [u8], sums: &mut ColorSums) {
+    let (cb, cr) = rows.upsample(p, y);
+    let yr = p.y_row(y);
+    let mut start = 0;
+    while start < p.width {
+        let end = (start + 4096).min(p.width);
+        let (mut a1, mut a2, mut b1, mut b2, mut c) = (0i32, 0i32, 0i32, 0i32, 0u32);
+        let px = rgb[3 * start..3 * end].chunks_exact_mut(3).zip(&mut luma[start..end]);
+        for (((px, l), &yy), (&b, &r)) in px.zip(&yr[start..end]).zip(cb[start..end].iter().zip(&cr[start..end])) {
+            let [r, g, b] = ycc_to_rgb(yy, b, r);
+            px[0] = r as u8;
+            px[1] = g as u8;
+            px[2] = b as u8;
+            *l = ((r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16) as u8;
+            let (rg, yb) = (r - g, r + g - 2 * b);
+            a1 += rg;
+            a2 += rg * rg;
+            b1 += yb;
+            b2 += yb * yb;
+            let spread = r.max(g).max(b) - r.min(g).min(b);
+            c += (spread > GRAY_SPREAD as i32) as u32;
+        }
+        sums.add_parts((a1 as i64, a2 as i64), (b1 as i64, b2 as i64), c as u64, (end - start) as u64);
+        start = end;
     }
 }
 }
@@ -325,6 +387,31 @@ mod tests {
                 .map(|c| pillow_luma(c[0], c[1], c[2]))
                 .collect();
             assert_eq!(luma, want, "{w}x{h} {hs}x{vs}");
+        }
+    }
+
+    #[test]
+    fn fused_colour_sums_equal_the_sums_of_the_rows_on_every_level() {
+        for (w, h, hs, vs) in [
+            (37, 11, 2, 2),
+            (4100, 3, 1, 1),
+            (40, 9, 2, 1),
+            (33, 15, 1, 2),
+        ] {
+            let p = planes(w, h, hs, vs);
+            let (luma, rgb, sums) = same_on_every_level("ycbcr_rgb_luma_color_row", || {
+                let mut sums = ColorSums::default();
+                let mut rows = Vec::new();
+                let l = p.luma_color_and_rgb_rows(&mut sums, |r| rows.extend_from_slice(r));
+                (l, rows, sums)
+            });
+            assert_eq!(luma, p.luma(), "{w}x{h}");
+            assert_eq!(rgb, p.to_rgb(), "{w}x{h}");
+            let mut want = ColorSums::default();
+            for row in rgb.chunks(3 * w) {
+                want.add(row);
+            }
+            assert_eq!(sums, want, "{w}x{h}");
         }
     }
 

@@ -35,7 +35,7 @@ mod kernels;
 mod reduce;
 mod taps;
 
-pub use area::{AreaRgbStream, fit_long_side, resize_area_l8, resize_area_rgb8};
+pub use area::{AreaL8Rows, AreaRgbStream, fit_long_side, resize_area_l8, resize_area_rgb8};
 pub use reduce::reduce_box_l8;
 
 use crate::cpu::{self, Level};

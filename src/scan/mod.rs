@@ -80,7 +80,12 @@ pub fn scan_many(
             r
         })
         .collect();
-    rayon::broadcast(|_| read::forget_directory()); // no directory stays open after a scan
+    // What the workers kept for the next image is let go, so an idle process holds none of it:
+    // the open directories of `read` and the image buffers of `planes::buffers`.
+    rayon::broadcast(|_| {
+        read::forget_directory();
+        crate::planes::buffers::release();
+    });
     records
 }
 
@@ -133,6 +138,7 @@ fn measure(data: &[u8], opts: &Options, rec: &mut Record) -> Result<()> {
     };
     let d = decoded?;
     rec.measure_pixels(m, &Image::new(&d, &header, opts));
+    crate::planes::buffers::give_back_pixels(d.pixels);
     Ok(())
 }
 

@@ -33,6 +33,18 @@ impl ColorSums {
         color_sums_add(self, rgb);
     }
 
+    /// Add sums a caller took itself over `n` pixels (a decoder's fused row kernel): Σ(R−G),
+    /// Σ(R−G)², Σ(R+G−2B), Σ(R+G−2B)² and the count of pixels whose channel spread exceeds
+    /// [`GRAY_SPREAD`].
+    pub fn add_parts(&mut self, rg: (i64, i64), yb2: (i64, i64), colored: u64, n: u64) {
+        self.rg1 += rg.0;
+        self.rg2 += rg.1;
+        self.yb1 += yb2.0;
+        self.yb2 += yb2.1;
+        self.colored += colored;
+        self.n += n;
+    }
+
     /// Colourfulness and the grayscale test of every pixel added.
     pub fn finish(&self) -> ColorStats {
         if self.n == 0 {

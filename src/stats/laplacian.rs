@@ -67,20 +67,43 @@ pub fn immerkaer_sigma(luma: &[u8], w: usize, h: usize) -> f64 {
     (std::f64::consts::FRAC_PI_2).sqrt() * total as f64 / (6.0 * n)
 }
 
-crate::cpu::dispatch! {
-/// Laplacian variance and (optionally) Immerkær σ in one pass over the rows, with inner loops
-/// the compiler vectorises. Equal to `laplacian_variance` and `immerkaer_sigma` (tested).
-/// Immerkær's kernel is separable, [1,−2,1]ᵀ ⊗ [1,−2,1]: each row's horizontal second difference is
-/// computed once and combined across three rows.
-pub fn second_derivatives(luma: &[u8], w: usize, h: usize, want_noise: bool) -> (f64, f64) {
-    if w < 3 || h < 3 {
+/// Integer sums the second-derivative statistics are made of: Σv and Σv² of the Laplacian over
+/// every pixel, Σ|Immerkær response| over interior pixels. Parts of a plane (its border, bands of
+/// interior rows) can be summed separately and added in any order: the totals are exact.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DerivativeSums {
+    s1: i64,
+    s2: i64,
+    abs_total: u64,
+}
+
+impl DerivativeSums {
+    pub fn add(&mut self, other: DerivativeSums) {
+        self.s1 += other.s1;
+        self.s2 += other.s2;
+        self.abs_total += other.abs_total;
+    }
+
+    /// `(Laplacian variance, Immerkær σ)` of a `w`×`h` plane (w, h ≥ 3) whose border
+    /// ([`border_sums`]) and every interior row ([`interior_sums`]) were added; σ is NaN unless
+    /// `want_noise` (and the interior sums were taken with it).
+    pub fn finish(&self, w: usize, h: usize, want_noise: bool) -> (f64, f64) {
+        let n = (w * h) as f64;
+        let mean = self.s1 as f64 / n;
+        let lap = (self.s2 as f64 / n - mean * mean).max(0.0);
         let noise = if want_noise {
-            immerkaer_sigma(luma, w, h)
+            (std::f64::consts::FRAC_PI_2).sqrt() * self.abs_total as f64
+                / (6.0 * ((w - 2) * (h - 2)) as f64)
         } else {
             f64::NAN
         };
-        return (laplacian_variance(luma, w, h), noise);
+        (lap, noise)
     }
+}
+
+/// Laplacian sums of the perimeter pixels of a `w`×`h` plane (w, h ≥ 3), reflect-101 at the edges.
+pub fn border_sums(luma: &[u8], w: usize, h: usize) -> DerivativeSums {
+    assert!(w >= 3 && h >= 3 && luma.len() >= w * h);
     // Perimeter: reflect-101 with w, h ≥ 3 maps index −1 to 1 and n to n − 2.
     let (mut s1, mut s2) = (0i64, 0i64);
     let refl = |i: usize, d: isize, n: usize| -> usize {
@@ -92,7 +115,9 @@ pub fn second_derivatives(luma: &[u8], w: usize, h: usize, want_noise: bool) -> 
     };
     let mut border = |x: usize, y: usize| {
         let at = |xx: usize, yy: usize| luma[yy * w + xx] as i64;
-        let v = at(refl(x, -1, w), y) + at(refl(x, 1, w), y) + at(x, refl(y, -1, h))
+        let v = at(refl(x, -1, w), y)
+            + at(refl(x, 1, w), y)
+            + at(x, refl(y, -1, h))
             + at(x, refl(y, 1, h))
             - 4 * at(x, y);
         s1 += v;
@@ -106,17 +131,52 @@ pub fn second_derivatives(luma: &[u8], w: usize, h: usize, want_noise: bool) -> 
         border(0, y);
         border(w - 1, y);
     }
+    DerivativeSums {
+        s1,
+        s2,
+        abs_total: 0,
+    }
+}
+
+/// Laplacian variance and (optionally) Immerkær σ in one pass over the rows, with inner loops
+/// the compiler vectorises. Equal to `laplacian_variance` and `immerkaer_sigma` (tested).
+pub fn second_derivatives(luma: &[u8], w: usize, h: usize, want_noise: bool) -> (f64, f64) {
+    if w < 3 || h < 3 {
+        let noise = if want_noise {
+            immerkaer_sigma(luma, w, h)
+        } else {
+            f64::NAN
+        };
+        return (laplacian_variance(luma, w, h), noise);
+    }
+    let mut sums = border_sums(luma, w, h);
+    sums.add(interior_sums(luma, w, h, 1, h - 1, want_noise));
+    sums.finish(w, h, want_noise)
+}
+
+crate::cpu::dispatch! {
+/// [`DerivativeSums`] of the interior pixels of rows `y0..y1` (1 ≤ y0 ≤ y1 ≤ h − 1) of a `w`×`h`
+/// plane (w, h ≥ 3): a band of rows can be summed while it is in cache, next to other passes.
+/// Immerkær's kernel is separable, [1,−2,1]ᵀ ⊗ [1,−2,1]: each row's horizontal second difference
+/// is computed once and combined across three rows.
+pub fn interior_sums(luma: &[u8], w: usize, h: usize, y0: usize, y1: usize, want_noise: bool) -> DerivativeSums {
+    assert!(w >= 3 && h >= 3 && luma.len() >= w * h && 1 <= y0 && y0 <= y1 && y1 < h);
+    let (mut s1, mut s2) = (0i64, 0i64);
     let n_in = w - 2;
     let row = |y: usize| &luma[y * w..(y + 1) * w];
     // Horizontal second differences of three consecutive rows (Immerkær only).
-    let mut hd: [Vec<i16>; 3] = [vec![0; n_in], vec![0; n_in], vec![0; n_in]];
+    let mut hd: [Vec<i16>; 3] = if want_noise {
+        [vec![0; n_in], vec![0; n_in], vec![0; n_in]]
+    } else {
+        Default::default()
+    };
     if want_noise {
-        hdiff(row(0), &mut hd[0]);
-        hdiff(row(1), &mut hd[1]);
+        hdiff(row(y0 - 1), &mut hd[(y0 - 1) % 3]);
+        hdiff(row(y0), &mut hd[y0 % 3]);
     }
     let mut abs_total = 0u64;
     const CHUNK: usize = 2048; // keeps i32 sums of squares from overflowing
-    for y in 1..h - 1 {
+    for y in y0..y1 {
         let (up, mid, dn) = (row(y - 1), row(y), row(y + 1));
         let mut start = 0;
         while start < n_in {
@@ -160,15 +220,7 @@ pub fn second_derivatives(luma: &[u8], w: usize, h: usize, want_noise: bool) -> 
             }
         }
     }
-    let n = (w * h) as f64;
-    let mean = s1 as f64 / n;
-    let lap = (s2 as f64 / n - mean * mean).max(0.0);
-    let noise = if want_noise {
-        (std::f64::consts::FRAC_PI_2).sqrt() * abs_total as f64 / (6.0 * (n_in * (h - 2)) as f64)
-    } else {
-        f64::NAN
-    };
-    (lap, noise)
+    DerivativeSums { s1, s2, abs_total }
 }
 }
 
@@ -251,6 +303,32 @@ mod tests {
                 noise == n_ref || (noise.is_nan() && n_ref.is_nan()),
                 "{w}x{h}: {noise} {n_ref}"
             );
+        }
+    }
+
+    #[test]
+    fn bands_of_rows_sum_to_the_whole_plane() {
+        let mut seed = 3;
+        for &(w, h) in &[(3, 3), (5, 17), (64, 33), (301, 40)] {
+            let img: Vec<u8> = (0..w * h).map(|_| lcg(&mut seed) as u8).collect();
+            for want_noise in [false, true] {
+                let whole = second_derivatives(&img, w, h, want_noise);
+                for band in [1, 2, 7, 64] {
+                    let mut sums = border_sums(&img, w, h);
+                    let mut y = 1;
+                    while y < h - 1 {
+                        let end = (y + band).min(h - 1);
+                        sums.add(interior_sums(&img, w, h, y, end, want_noise));
+                        y = end;
+                    }
+                    let banded = sums.finish(w, h, want_noise);
+                    assert_eq!(
+                        (banded.0.to_bits(), banded.1.to_bits()),
+                        (whole.0.to_bits(), whole.1.to_bits()),
+                        "{w}x{h} band {band} noise {want_noise}"
+                    );
+                }
+            }
         }
     }
 

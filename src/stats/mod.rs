@@ -22,4 +22,7 @@ pub mod motion;
 
 pub use color::{ColorStats, ColorSums, GRAY_MAX_COLORED_SHARE, GRAY_SPREAD, color_stats};
 pub use histogram::{BRIGHT_LEVEL, DARK_LEVEL, LumaStats, histogram, luma_stats};
-pub use laplacian::{immerkaer_sigma, laplacian_variance, second_derivatives};
+pub use laplacian::{
+    DerivativeSums, border_sums, immerkaer_sigma, interior_sums, laplacian_variance,
+    second_derivatives,
+};
