@@ -29,6 +29,9 @@ thread_local! {
 /// Members of a cluster are within this many bits of its leader in each searched code.
 const LEADER_RADIUS: u32 = 4;
 
+/// Clusters larger than this stay in the list: closing one off searches its pairs directly.
+const MAX_CLOSED_CLUSTER: usize = 2048;
+
 /// A round gives up when the unreached images form more clusters than this share of them
 /// (they are not copies of a few pictures, so no cluster would be worth closing).
 const MAX_CLUSTER_SHARE: usize = 4;
@@ -85,7 +88,9 @@ impl Sealer {
 
     /// Run a round over `list` (compacted: every entry unreached) and `stack`; closed clusters
     /// are searched by themselves, their edges appended to `edges` and their members marked in
-    /// `reached`. Returns how many images were closed off.
+    /// `reached`. Returns how many images were closed off. Inlined into the search, so its
+    /// SIMD kernels get the search's CPU features.
+    #[inline(always)]
     pub(super) fn round<L: Lanes>(
         &mut self,
         rule: &RuleSpec<'_>,
@@ -95,8 +100,11 @@ impl Sealer {
         edges: &mut Vec<(u32, u32)>,
     ) -> usize {
         self.rounds += 1;
+        // A round may cost what the scans since the last one did (comparisons), no more: the
+        // clustering and the checks stop there (clusters left unchecked stay in the list).
+        let budget = if self.eager { u64::MAX } else { self.spent };
         self.spent = 0;
-        let clusters = clusters::<L>(list);
+        let clusters = clusters::<L>(list, budget);
         let Some(clusters) = clusters else {
             self.patience = self.patience.saturating_mul(2);
             self.last_clusters = list.len() / MAX_CLUSTER_SHARE;
@@ -105,7 +113,15 @@ impl Sealer {
         self.last_clusters = clusters.len();
         let others = Codes::gather(rule, stack);
         let mut closed = 0;
+        let mut work = 0u64;
         for cluster in &clusters {
+            if cluster.members.len() > MAX_CLOSED_CLUSTER {
+                continue; // searched by itself pair by pair, it could cost more than it saves
+            }
+            work += (stack.len() + list.len()) as u64;
+            if work > budget {
+                break;
+            }
             if cluster.reaches::<L>(rule, &others, list) {
                 continue;
             }
@@ -154,16 +170,20 @@ struct Cluster {
 }
 
 /// Leader clustering of the list: each unassigned entry in turn leads the unassigned entries
-/// within `LEADER_RADIUS` of it. None when the entries form too many clusters.
-fn clusters<L: Lanes>(list: &Unreached) -> Option<Vec<Cluster>> {
+/// within `LEADER_RADIUS` of it. None when the entries form too many clusters, or clustering
+/// them would compare more than `budget` pairs.
+#[inline(always)]
+fn clusters<L: Lanes>(list: &Unreached, budget: u64) -> Option<Vec<Cluster>> {
     let n = list.len();
+    let mut work = 0u64;
     let mut assigned = vec![false; n + LANE];
     let mut out = Vec::new();
     for leader in 0..n {
         if assigned[leader] {
             continue;
         }
-        if out.len() * MAX_CLUSTER_SHARE > n {
+        work += (n - leader) as u64;
+        if out.len() * MAX_CLUSTER_SHARE > n || work > budget {
             return None;
         }
         let (c, cc) = (list.codes[leader], list.confirm.as_ref().map(|v| v[leader]));
@@ -211,31 +231,22 @@ impl Cluster {
     /// leader, or within the wide radius plus it with the confirming code within its radius
     /// plus the cluster's (the triangle inequality on each code; colour and guards only
     /// remove links, so they are not needed for a "no").
+    #[inline(always)]
     fn reaches<L: Lanes>(&self, rule: &RuleSpec<'_>, others: &Codes, list: &Unreached) -> bool {
-        let (c, cc) = (
-            list.codes[self.leader],
-            list.confirm.as_ref().map(|v| v[self.leader]),
-        );
         let grow = |r: u32| (r + self.radius).min(64);
-        let alone = rule.alone.map(grow);
-        let wide = grow(rule.wide);
-        let confirm = rule
-            .confirms
-            .first()
-            .map(|cf| (cf.radius + self.confirm_radius).min(64));
-        let near = |primary: &[u64], confirm_codes: Option<&Vec<u64>>, pos: usize| -> u32 {
-            let lane: &[u64; LANE] = primary[pos..pos + LANE].try_into().unwrap();
-            let mut w = L::mask16(c, lane, wide);
-            if let (Some(cc), Some(codes), Some(r)) = (cc, confirm_codes, confirm) {
-                let clane: &[u64; LANE] = codes[pos..pos + LANE].try_into().unwrap();
-                w &= L::mask16(cc, clane, r);
-            }
-            let a = alone.map_or(0, |a| L::mask16(c, lane, a));
-            a | w
+        let probe = Probe {
+            c: list.codes[self.leader],
+            cc: list.confirm.as_ref().map(|v| v[self.leader]),
+            alone: rule.alone.map(grow),
+            wide: grow(rule.wide),
+            confirm: rule
+                .confirms
+                .first()
+                .map(|cf| (cf.radius + self.confirm_radius).min(64)),
         };
         let mut pos = 0;
         while pos < others.len {
-            let mut m = near(&others.primary, others.confirm.as_ref(), pos);
+            let mut m = probe.mask::<L>(&others.primary, others.confirm.as_ref(), pos);
             if others.len - pos < LANE {
                 m &= (1u32 << (others.len - pos)) - 1;
             }
@@ -248,7 +259,7 @@ impl Cluster {
         let n = list.len();
         let mut pos = 0;
         while pos < n {
-            let mut m = near(&list.codes, list.confirm.as_ref(), pos);
+            let mut m = probe.mask::<L>(&list.codes, list.confirm.as_ref(), pos);
             if n - pos < LANE {
                 m &= (1u32 << (n - pos)) - 1;
             }
@@ -264,6 +275,33 @@ impl Cluster {
             pos += LANE;
         }
         false
+    }
+}
+
+/// What a cluster's leader may link to, with the radii grown by the cluster's own.
+struct Probe {
+    c: u64,
+    cc: Option<u64>,
+    alone: Option<u32>,
+    wide: u32,
+    confirm: Option<u32>,
+}
+
+impl Probe {
+    /// The lane of 16 images at `pos` that might link: alone radius, or wide radius with the
+    /// confirming code (a method, not a closure: closures do not get the caller's CPU features).
+    #[inline(always)]
+    fn mask<L: Lanes>(&self, primary: &[u64], confirm_codes: Option<&Vec<u64>>, pos: usize) -> u32 {
+        let lane: &[u64; LANE] = primary[pos..pos + LANE].try_into().unwrap();
+        let mut w = L::mask16(self.c, lane, self.wide);
+        if let (Some(cc), Some(codes), Some(r)) = (self.cc, confirm_codes, self.confirm) {
+            let clane: &[u64; LANE] = codes[pos..pos + LANE].try_into().unwrap();
+            w &= L::mask16(cc, clane, r);
+        }
+        match self.alone {
+            Some(a) => w | L::mask16(self.c, lane, a),
+            None => w,
+        }
     }
 }
 
