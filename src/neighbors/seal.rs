@@ -341,9 +341,9 @@ fn search_alone(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::neighbors::components::Confirm;
     use crate::neighbors::join::Portable;
     use crate::neighbors::plan::SplitMix;
+    use crate::neighbors::tests::default_like_rule;
 
     fn flip(h: u64, bits: usize, rng: &mut SplitMix) -> u64 {
         let mut out = h;
@@ -381,18 +381,7 @@ mod tests {
             primary.push(p); // rows 24 (u), 25 (s), 26-27 (D), 28 (z, on the stack)
             confirm.push(d);
         }
-        let rule = RuleSpec {
-            primary: &primary,
-            alone: Some(8),
-            wide: 16,
-            confirms: vec![Confirm {
-                codes: &confirm,
-                radius: 16,
-            }],
-            simple: &[],
-            simple_both: false,
-            color: None,
-        };
+        let rule = default_like_rule(&primary, &confirm);
         let mut list = Unreached::new(&rule);
         let mut reached = vec![false; primary.len()];
         reached[25] = true;

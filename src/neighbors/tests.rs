@@ -490,6 +490,23 @@ fn rule_forest_is_the_same_on_any_number_of_threads() {
     }
 }
 
+/// The default rule's shape without its guards: primary within 8 bits, or within 16 with the
+/// confirming code within 16.
+pub(super) fn default_like_rule<'a>(primary: &'a [u64], confirm: &'a [u64]) -> RuleSpec<'a> {
+    RuleSpec {
+        primary,
+        alone: Some(8),
+        wide: 16,
+        confirms: vec![Confirm {
+            codes: confirm,
+            radius: 16,
+        }],
+        simple: &[],
+        simple_both: false,
+        color: None,
+    }
+}
+
 #[test]
 fn rule_forest_closes_off_isolated_clusters_exactly() {
     // A chain of clusters the search walks through, plus isolated clusters of copies that no
@@ -524,18 +541,7 @@ fn rule_forest_closes_off_isolated_clusters_exactly() {
             confirm.push(perturb(dcentre, rng.below(2), &mut rng));
         }
     }
-    let rule = RuleSpec {
-        primary: &primary,
-        alone: Some(8),
-        wide: 16,
-        confirms: vec![Confirm {
-            codes: &confirm,
-            radius: 16,
-        }],
-        simple: &[],
-        simple_both: false,
-        color: None,
-    };
+    let rule = default_like_rule(&primary, &confirm);
     let before = super::seal::CLOSED.with(|c| c.get());
     assert!(check_rule_forest(&rule, "chain and isolated clusters"));
     let closed = super::seal::CLOSED.with(|c| c.get()) - before;
