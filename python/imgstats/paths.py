@@ -14,9 +14,14 @@ from collections.abc import Container, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Union
 
 from imgstats import _imgstats
+from imgstats._lazy import LazyModule
 
 if TYPE_CHECKING:
+    import glob
+
     import polars as pl
+else:
+    glob = LazyModule("glob")  # a folder scan needs neither it nor `re`, which it imports
 
 #: File endings picked up when scanning a directory or a glob (case-insensitive). Files named
 #: explicitly are always scanned, whatever their ending: the format comes from the bytes.
@@ -57,12 +62,7 @@ def resolve_sources(
     if isinstance(source, (bytes, bytearray, memoryview)):
         return [], [bytes(source)]
     if isinstance(source, (str, os.PathLike)):
-        name = os.fspath(source)
-        if os.path.isdir(name):
-            return walk_sorted(name, exts), []
-        return [os.fsencode(p) for p in _expand(name, exts)], []
-    import glob  # here: a folder scan does not need it (nor `re`, which it imports)
-
+        return _expand(os.fspath(source), exts), []
     items = list(source)
     if items and all(isinstance(x, (bytes, bytearray, memoryview)) for x in items):
         return [], [bytes(x) for x in items]
@@ -87,32 +87,27 @@ def resolve_sources(
         # directory so named still becomes an error row, never a hang.
         if _wanted(p, IMAGE_EXTENSIONS) and not glob.has_magic(p):
             paths.append(os.fsencode(p))
-        elif os.path.isdir(p):
-            paths.extend(walk_sorted(p, exts))
-        elif glob.has_magic(p) and not os.path.lexists(p):
-            paths.extend(os.fsencode(q) for q in _expand(p, exts))
+        elif os.path.isdir(p) or (glob.has_magic(p) and not os.path.lexists(p)):
+            paths.extend(_expand(p, exts))
         else:
             paths.append(os.fsencode(p))  # a file named explicitly; missing → an error row
     return paths, []
 
 
-def _expand(source: str, exts: set[str] | None) -> list[str]:
-    import glob
-
+def _expand(source: str, exts: set[str] | None) -> list[bytes]:
+    """A folder, a file or a glob → paths as ``os.fsencode`` bytes."""
     if os.path.isdir(source):
-        return [os.fsdecode(p) for p in walk_sorted(source, exts)]
+        return walk_sorted(source, exts)
     if os.path.lexists(source):
-        return [source]  # a file named explicitly is scanned whatever its ending
+        return [os.fsencode(source)]  # a file named explicitly is scanned whatever its ending
     if glob.has_magic(source):
-        return sorted(p for p in _glob_no_follow(source) if _wanted(p, exts))
+        return [os.fsencode(p) for p in sorted(_glob_no_follow(source)) if _wanted(p, exts)]
     raise FileNotFoundError(f"no such file, directory or glob match: {source!r}")
 
 
 def _glob_no_follow(pattern: str) -> Iterator[str]:
     """`glob.glob(pattern, recursive=True)` minus matches reached through a symlinked directory
     (Python's `**` follows them, so a link back to an ancestor would repeat every file)."""
-    import glob
-
     for p in glob.glob(pattern, recursive=True):
         if os.path.isdir(p):
             continue
@@ -123,8 +118,6 @@ def _glob_no_follow(pattern: str) -> Iterator[str]:
 
 
 def _glob_root(pattern: str) -> str:
-    import glob
-
     parts = pattern.split(os.sep)
     fixed = []
     for part in parts:

@@ -394,6 +394,60 @@ multiversion!(
     fn scan_piece<>(rule: &RuleSpec<'_>, batch: &[u32], list: &Unreached, range: (usize, usize), reached: &[bool]) -> Vec<(u32, u32)> => scan_piece_body
 );
 
+/// A rule's two hash tiers as radii: `primary` within `alone`, or within `wide` with the first
+/// confirming code within `confirm`. Holding for a pair is necessary for a link, so the scan
+/// (and, with radii grown by a cluster's, the seal rounds) narrow candidates with it in SIMD
+/// before asking the whole rule.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct TierRadii {
+    alone: Option<u32>,
+    wide: u32,
+    confirm: Option<u32>,
+}
+
+impl TierRadii {
+    pub(super) fn of(rule: &RuleSpec<'_>) -> Self {
+        Self {
+            alone: rule.alone,
+            wide: rule.wide,
+            confirm: rule.confirms.first().map(|c| c.radius),
+        }
+    }
+
+    /// Every radius `primary` (the confirming one `confirm`) bits wider, at most 64.
+    pub(super) fn grown(self, primary: u32, confirm: u32) -> Self {
+        Self {
+            alone: self.alone.map(|a| (a + primary).min(64)),
+            wide: (self.wide + primary).min(64),
+            confirm: self.confirm.map(|r| (r + confirm).min(64)),
+        }
+    }
+
+    /// The lane of 16 images at `pos` of `primary` (and `confirm_codes`) that pass for an image
+    /// with codes `x` (and `cx`). A method, not a closure: closures do not get the caller's CPU
+    /// features, and the intrinsics would become calls.
+    #[inline(always)]
+    pub(super) fn mask<L: Lanes>(
+        &self,
+        x: u64,
+        cx: Option<u64>,
+        primary: &[u64],
+        confirm_codes: Option<&[u64]>,
+        pos: usize,
+    ) -> u32 {
+        let lane: &[u64; LANE] = primary[pos..pos + LANE].try_into().unwrap();
+        let mut w = L::mask16(x, lane, self.wide);
+        if let (Some(cx), Some(codes), Some(r)) = (cx, confirm_codes, self.confirm) {
+            let clane: &[u64; LANE] = codes[pos..pos + LANE].try_into().unwrap();
+            w &= L::mask16(cx, clane, r);
+        }
+        match self.alone {
+            Some(a) => w | L::mask16(x, lane, a),
+            None => w,
+        }
+    }
+}
+
 /// The images not reached yet, packed for a linear scan: ids and primary codes, the codes padded
 /// by one lane (the last lane reads past the end and masks the padding off). Reached images are
 /// skipped while scanning and dropped when they make up a ninth of the list.
@@ -701,9 +755,9 @@ fn scan_piece_body<L: Lanes>(
     let k = rule.wide.max(rule.alone.unwrap_or(0));
     let xs: Vec<u64> = batch.iter().map(|&x| rule.primary[x as usize]).collect();
     // Lanes with a hit within `k` are narrowed to the rule's two hash tiers before the rule
-    // itself is asked: the alone tier, or the wide tier with the first confirming code.
-    let confirm = list.confirm.as_ref().zip(rule.confirms.first());
-    let cs: Vec<u64> = confirm.map_or_else(Vec::new, |(_, c)| {
+    // itself is asked.
+    let tiers = TierRadii::of(rule);
+    let cs: Vec<u64> = rule.confirms.first().map_or_else(Vec::new, |c| {
         batch.iter().map(|&x| c.codes[x as usize]).collect()
     });
     let mut hits = Vec::new();
@@ -715,21 +769,9 @@ fn scan_piece_body<L: Lanes>(
         let mut masks = [0u32; SCAN_BATCH];
         for (b, &hx) in xs.iter().enumerate() {
             let mut m = L::mask16(hx, lane, k);
-            if m != 0
-                && let Some((codes, c)) = confirm
-            {
-                let clane: &[u64; LANE] = codes[pos..pos + LANE].try_into().unwrap();
-                let wide = if rule.wide < k {
-                    L::mask16(hx, lane, rule.wide)
-                } else {
-                    m
-                };
-                let alone = match rule.alone {
-                    Some(a) if a < k => L::mask16(hx, lane, a),
-                    Some(_) => m,
-                    None => 0,
-                };
-                m &= alone | (wide & L::mask16(cs[b], clane, c.radius));
+            if m != 0 {
+                let cx = cs.get(b).copied();
+                m &= tiers.mask::<L>(hx, cx, &list.codes, list.confirm.as_deref(), pos);
             }
             masks[b] = m;
             any |= m;

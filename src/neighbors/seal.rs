@@ -17,7 +17,7 @@
 //! over the stack and the list per cluster, so rounds are only run when the comparisons they
 //! would save have been spent already (see `Sealer::due`).
 
-use super::components::{RuleSpec, Unreached};
+use super::components::{RuleSpec, TierRadii, Unreached};
 use super::join::{LANE, Lanes};
 
 #[cfg(test)]
@@ -233,20 +233,12 @@ impl Cluster {
     /// remove links, so they are not needed for a "no").
     #[inline(always)]
     fn reaches<L: Lanes>(&self, rule: &RuleSpec<'_>, others: &Codes, list: &Unreached) -> bool {
-        let grow = |r: u32| (r + self.radius).min(64);
-        let probe = Probe {
-            c: list.codes[self.leader],
-            cc: list.confirm.as_ref().map(|v| v[self.leader]),
-            alone: rule.alone.map(grow),
-            wide: grow(rule.wide),
-            confirm: rule
-                .confirms
-                .first()
-                .map(|cf| (cf.radius + self.confirm_radius).min(64)),
-        };
+        let tiers = TierRadii::of(rule).grown(self.radius, self.confirm_radius);
+        let c = list.codes[self.leader];
+        let cc = list.confirm.as_ref().map(|v| v[self.leader]);
         let mut pos = 0;
         while pos < others.len {
-            let mut m = probe.mask::<L>(&others.primary, others.confirm.as_ref(), pos);
+            let mut m = tiers.mask::<L>(c, cc, &others.primary, others.confirm.as_deref(), pos);
             if others.len - pos < LANE {
                 m &= (1u32 << (others.len - pos)) - 1;
             }
@@ -259,7 +251,7 @@ impl Cluster {
         let n = list.len();
         let mut pos = 0;
         while pos < n {
-            let mut m = probe.mask::<L>(&list.codes, list.confirm.as_ref(), pos);
+            let mut m = tiers.mask::<L>(c, cc, &list.codes, list.confirm.as_deref(), pos);
             if n - pos < LANE {
                 m &= (1u32 << (n - pos)) - 1;
             }
@@ -275,33 +267,6 @@ impl Cluster {
             pos += LANE;
         }
         false
-    }
-}
-
-/// What a cluster's leader may link to, with the radii grown by the cluster's own.
-struct Probe {
-    c: u64,
-    cc: Option<u64>,
-    alone: Option<u32>,
-    wide: u32,
-    confirm: Option<u32>,
-}
-
-impl Probe {
-    /// The lane of 16 images at `pos` that might link: alone radius, or wide radius with the
-    /// confirming code (a method, not a closure: closures do not get the caller's CPU features).
-    #[inline(always)]
-    fn mask<L: Lanes>(&self, primary: &[u64], confirm_codes: Option<&Vec<u64>>, pos: usize) -> u32 {
-        let lane: &[u64; LANE] = primary[pos..pos + LANE].try_into().unwrap();
-        let mut w = L::mask16(self.c, lane, self.wide);
-        if let (Some(cc), Some(codes), Some(r)) = (self.cc, confirm_codes, self.confirm) {
-            let clane: &[u64; LANE] = codes[pos..pos + LANE].try_into().unwrap();
-            w &= L::mask16(cc, clane, r);
-        }
-        match self.alone {
-            Some(a) => w | L::mask16(self.c, lane, a),
-            None => w,
-        }
     }
 }
 
