@@ -23,13 +23,15 @@
 //! thousand expansions. So the search keeps a packed list of the unreached images too and
 //! expands a batch of images by one linear SIMD scan of that list (in parallel when long)
 //! whenever the scan is cheaper than the index probes it replaces, judged from the probes' cost
-//! so far. Either way each image is expanded against every unreached image it could link to, so
-//! the exactness argument is unchanged; the decisions use counts, not clocks, so the forest is
-//! the same on every run and thread count.
+//! so far. A scan compares each unreached image once per *cluster* of near-identical images
+//! from the stack, with radii grown by the cluster's, and checks the members only for images
+//! that pass ([`super::batch`]). Either way each image is expanded against every unreached
+//! image it could link to, so the exactness argument is unchanged; the decisions use counts,
+//! not clocks, so the forest is the same on every run and thread count.
 
+use super::batch::{Batch, Preclusters};
 use super::join::{self, ChunkIndex, LANE, Lanes, Sink, multiversion};
 use super::plan::{self, KeyFn, Plan, masks_up_to};
-use super::seal::Sealer;
 use super::union_find::AtomicUnionFind;
 use rayon::prelude::*;
 
@@ -391,13 +393,13 @@ multiversion!(
 );
 multiversion!(
     /// One piece of a scan, compiled for each CPU level.
-    fn scan_piece<>(rule: &RuleSpec<'_>, batch: &[u32], list: &Unreached, range: (usize, usize), reached: &[bool]) -> Vec<(u32, u32)> => scan_piece_body
+    fn scan_piece<>(rule: &RuleSpec<'_>, batch: &Batch, group: (usize, usize), list: &Unreached, range: (usize, usize), reached: &[bool]) -> Vec<(u32, u32)> => scan_piece_body
 );
 
 /// A rule's two hash tiers as radii: `primary` within `alone`, or within `wide` with the first
 /// confirming code within `confirm`. Holding for a pair is necessary for a link, so the scan
-/// (and, with radii grown by a cluster's, the seal rounds) narrow candidates with it in SIMD
-/// before asking the whole rule.
+/// narrows candidates with it in SIMD before asking the whole rule: with the radii grown by a
+/// batch cluster's own for its leader, as is for each member.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct TierRadii {
     alone: Option<u32>,
@@ -412,6 +414,15 @@ impl TierRadii {
             wide: rule.wide,
             confirm: rule.confirms.first().map(|c| c.radius),
         }
+    }
+
+    /// Whether a pair with codes `x`, `y` (first confirming codes `cx`, `cy`, 0 without one)
+    /// passes: the scalar [`TierRadii::mask`].
+    #[inline(always)]
+    pub(super) fn pass(&self, x: u64, y: u64, cx: u64, cy: u64) -> bool {
+        let d = (x ^ y).count_ones();
+        let confirmed = self.confirm.is_none_or(|r| (cx ^ cy).count_ones() <= r);
+        (d <= self.wide && confirmed) || self.alone.is_some_and(|a| d <= a)
     }
 
     /// Every radius `primary` (the confirming one `confirm`) bits wider, at most 64.
@@ -450,13 +461,20 @@ impl TierRadii {
 
 /// The images not reached yet, packed for a linear scan: ids and primary codes, the codes padded
 /// by one lane (the last lane reads past the end and masks the padding off). Reached images are
-/// skipped while scanning and dropped when they make up a ninth of the list.
+/// marked dead in their lane's mask, skipped while scanning, and dropped when they make up a
+/// ninth of the list.
 pub(super) struct Unreached {
     pub(super) ids: Vec<u32>,
     pub(super) codes: Vec<u64>,
     /// The first confirming code (checked in the scan too: calling the rule on every image
     /// within the wide primary radius cost as much as the scan itself).
     pub(super) confirm: Option<Vec<u64>>,
+    /// One bit per entry, a lane's sixteen per `u16`: reached since the last compaction. The
+    /// scan reads it with the codes; asking `reached` instead, for each hit, was a cache miss
+    /// per hit, and most hits near the images just expanded were reached by them.
+    pub(super) dead: Vec<u16>,
+    /// Each image's entry (`u32::MAX` once dropped).
+    at: Vec<u32>,
 }
 
 impl Unreached {
@@ -471,6 +489,17 @@ impl Unreached {
             ids: (0..n as u32).collect(),
             codes: padded(rule.primary),
             confirm: rule.confirms.first().map(|c| padded(c.codes)),
+            dead: vec![0; n / LANE + 2],
+            at: (0..n as u32).collect(),
+        }
+    }
+
+    /// Mark image `id` reached.
+    #[inline]
+    pub(super) fn kill(&mut self, id: u32) {
+        let p = self.at[id as usize];
+        if p != u32::MAX {
+            self.dead[p as usize / LANE] |= 1 << (p as usize % LANE);
         }
     }
 
@@ -482,7 +511,10 @@ impl Unreached {
         let mut w = 0;
         for r in 0..self.ids.len() {
             let id = self.ids[r];
-            if !reached[id as usize] {
+            if reached[id as usize] {
+                self.at[id as usize] = u32::MAX;
+            } else {
+                self.at[id as usize] = w as u32;
                 self.ids[w] = id;
                 self.codes[w] = self.codes[r];
                 if let Some(c) = &mut self.confirm {
@@ -492,6 +524,8 @@ impl Unreached {
             }
         }
         self.ids.truncate(w);
+        self.dead.clear();
+        self.dead.resize(w / LANE + 2, 0);
         for codes in std::iter::once(&mut self.codes).chain(self.confirm.as_mut()) {
             codes.truncate(w);
             codes.resize(w + LANE, 0);
@@ -578,13 +612,18 @@ fn search<L: Lanes>(rule: &RuleSpec<'_>, plans: &[TierPlan<'_>], mode: Expand) -
     // rejected; expansions by index and by scan, and unreached images scanned.
     let (mut lanes, mut stale, mut rejected) = (0u64, 0u64, 0u64);
     let (mut by_index, mut by_scan, mut scanned) = (0u64, 0u64, 0u64);
-    let mut batch: Vec<u32> = Vec::with_capacity(SCAN_BATCH);
-    let mut sealer = Sealer::new(mode == Expand::Scan);
+    let mut batch = Batch::default();
+    // The images a scan reached.
+    let mut fresh: Vec<u32> = Vec::new();
+    let mut preclusters: Option<Preclusters> = None;
     for seed in 0..n {
         if reached[seed] {
             continue;
         }
         reached[seed] = true;
+        if let Some(l) = &mut list {
+            l.kill(seed as u32);
+        }
         unreached_count -= 1;
         stack.push(seed as u32);
         while !stack.is_empty() {
@@ -606,37 +645,28 @@ fn search<L: Lanes>(rule: &RuleSpec<'_>, plans: &[TierPlan<'_>], mode: Expand) -
                 if l.len() > unreached_count + unreached_count / 8 + LANE {
                     l.compact(&reached);
                 }
-                if sealer.due(l.len(), stack.len()) {
-                    l.compact(&reached);
-                    let closed = sealer.round::<L>(rule, l, &stack, &mut reached, &mut edges);
-                    if closed > 0 {
-                        unreached_count -= closed;
-                        l.compact(&reached);
-                    }
-                }
                 // Enough images for `SCAN_WORK` comparisons, so a short list still gives both
                 // threads work (every image on the stack is expanded anyway; a larger batch only
                 // drops reached images from the list a little later).
                 let want = (SCAN_WORK / l.len().max(1)).clamp(SCAN_BATCH, SCAN_MAX_BATCH);
-                batch.clear();
-                while batch.len() < want {
-                    match stack.pop() {
-                        Some(x) => batch.push(x),
-                        None => break,
-                    }
-                }
-                by_scan += batch.len() as u64;
-                scanned += (l.len() * batch.len()) as u64;
-                sealer.spend(l.len() * batch.len());
+                let pre = preclusters.get_or_insert_with(|| Preclusters::new(rule));
+                batch.fill(pre, rule, &mut stack, want);
+                by_scan += batch.images() as u64;
+                scanned += (l.len() * batch.clusters()) as u64;
+                fresh.clear();
                 for (x, y) in scan_unreached(rule, &batch, l, &reached, piece) {
                     // Two images of the batch may both reach `y`: the first one links it.
                     if !reached[y as usize] {
                         reached[y as usize] = true;
                         unreached_count -= 1;
                         edges.push((x, y));
-                        stack.push(y);
+                        fresh.push(y);
+                        l.kill(y);
                     }
                 }
+                // Pushed precluster by precluster, so later batches pop copies together.
+                fresh.sort_unstable_by_key(|&y| (pre.of[y as usize], y));
+                stack.extend(fresh.iter().rev());
                 continue;
             }
             since_index = 0;
@@ -676,6 +706,9 @@ fn search<L: Lanes>(rule: &RuleSpec<'_>, plans: &[TierPlan<'_>], mode: Expand) -
                                     ch.alive[slot >> 6] &= !(1u64 << (slot & 63));
                                 } else if rule.links(x, y) {
                                     reached[y] = true;
+                                    if let Some(l) = &mut list {
+                                        l.kill(y as u32);
+                                    }
                                     unreached_count -= 1;
                                     ch.alive[slot >> 6] &= !(1u64 << (slot & 63));
                                     edges.push((x as u32, y as u32));
@@ -701,77 +734,91 @@ fn search<L: Lanes>(rule: &RuleSpec<'_>, plans: &[TierPlan<'_>], mode: Expand) -
     if std::env::var_os("IMGSTATS_DEBUG_PLAN").is_some() {
         eprintln!(
             "rule_forest: n={n} edges={} lanes={lanes} stale={stale} rejected={rejected} \
-             expanded by index {by_index}, by scan {by_scan} ({scanned} comparisons), \
-             {} seal rounds closed {} images",
+             expanded by index {by_index}, by scan {by_scan} ({scanned} comparisons)",
             edges.len(),
-            sealer.rounds,
-            sealer.closed
         );
     }
     edges
 }
 
 /// The links `(x, y)` from the images of `batch` to unreached images `y` of `list`, in groups of
-/// `SCAN_BATCH` images against pieces of the list (in parallel when there are several): for
-/// each group in turn, each `y` once with the group's first image it links to, in list order.
-/// So the result does not depend on the number of threads.
+/// `SCAN_BATCH` clusters against pieces of the list (in parallel when there are several): for
+/// each group in turn, each `y` once with the first member (of the group's first cluster) it
+/// links to, in list order. So the result does not depend on the number of threads.
 fn scan_unreached(
     rule: &RuleSpec<'_>,
-    batch: &[u32],
+    batch: &Batch,
     list: &Unreached,
     reached: &[bool],
     piece: usize,
 ) -> Vec<(u32, u32)> {
     let len = list.len();
-    let tasks: Vec<(&[u32], (usize, usize))> = batch
-        .chunks(SCAN_BATCH)
-        .flat_map(|group| {
+    let g = batch.clusters();
+    let tasks: Vec<((usize, usize), (usize, usize))> = (0..g)
+        .step_by(SCAN_BATCH)
+        .flat_map(|lo| {
+            let group = (lo, (lo + SCAN_BATCH).min(g));
             (0..len)
                 .step_by(piece)
-                .map(move |lo| (group, (lo, (lo + piece).min(len))))
+                .map(move |at| (group, (at, (at + piece).min(len))))
         })
         .collect();
     if tasks.len() == 1 {
         let (group, range) = tasks[0];
-        return scan_piece(rule, group, list, range, reached);
+        return scan_piece(rule, batch, group, list, range, reached);
     }
     tasks
         .par_iter()
-        .map(|&(group, range)| scan_piece(rule, group, list, range, reached))
+        .map(|&(group, range)| scan_piece(rule, batch, group, list, range, reached))
         .collect::<Vec<_>>()
         .concat()
 }
 
-/// [`scan_unreached`] over `list[range]`: the primary code within the rule's widest primary
-/// radius, then the whole rule.
+/// [`scan_unreached`] for clusters `group` of `batch` over `list[range]`: each leader's codes
+/// within the rule's radii grown by its cluster's (a necessary condition for a link to any
+/// member, by the triangle inequality), then the whole rule against the members.
 #[inline(always)]
 fn scan_piece_body<L: Lanes>(
     rule: &RuleSpec<'_>,
-    batch: &[u32],
+    batch: &Batch,
+    group: (usize, usize),
     list: &Unreached,
     range: (usize, usize),
     reached: &[bool],
 ) -> Vec<(u32, u32)> {
-    let k = rule.wide.max(rule.alone.unwrap_or(0));
-    let xs: Vec<u64> = batch.iter().map(|&x| rule.primary[x as usize]).collect();
-    // Lanes with a hit within `k` are narrowed to the rule's two hash tiers before the rule
-    // itself is asked.
-    let tiers = TierRadii::of(rule);
-    let cs: Vec<u64> = rule.confirms.first().map_or_else(Vec::new, |c| {
-        batch.iter().map(|&x| c.codes[x as usize]).collect()
-    });
+    let clusters = group.0..group.1;
+    let widest = rule.wide.max(rule.alone.unwrap_or(0));
+    let base = TierRadii::of(rule);
+    // Per cluster: the prefilter radius (the widest primary radius, grown) and the two hash
+    // tiers grown by the cluster's radii; lanes with a prefilter hit are narrowed to the tiers
+    // before any member is asked.
+    let ks: Vec<u32> = clusters
+        .clone()
+        .map(|c| (widest + batch.radii[c].0).min(64))
+        .collect();
+    let tiers: Vec<TierRadii> = clusters
+        .clone()
+        .map(|c| base.grown(batch.radii[c].0, batch.radii[c].1))
+        .collect();
+    let has_confirm = !rule.confirms.is_empty();
     let mut hits = Vec::new();
     let (lo, hi) = range;
     let mut pos = lo;
     while pos < hi {
+        let live = !list.dead[pos / LANE] as u32;
+        if live & 0xFFFF == 0 {
+            pos += LANE;
+            continue;
+        }
         let lane: &[u64; LANE] = list.codes[pos..pos + LANE].try_into().unwrap();
         let mut any = 0u32;
         let mut masks = [0u32; SCAN_BATCH];
-        for (b, &hx) in xs.iter().enumerate() {
-            let mut m = L::mask16(hx, lane, k);
+        for (b, c) in clusters.clone().enumerate() {
+            let hx = batch.primary[c];
+            let mut m = L::mask16(hx, lane, ks[b]) & live;
             if m != 0 {
-                let cx = cs.get(b).copied();
-                m &= tiers.mask::<L>(hx, cx, &list.codes, list.confirm.as_deref(), pos);
+                let cx = has_confirm.then(|| batch.confirm[c]);
+                m &= tiers[b].mask::<L>(hx, cx, &list.codes, list.confirm.as_deref(), pos);
             }
             masks[b] = m;
             any |= m;
@@ -780,16 +827,30 @@ fn scan_piece_body<L: Lanes>(
             any &= (1u32 << (hi - pos)) - 1;
         }
         while any != 0 {
-            let t = any.trailing_zeros();
+            let t = any.trailing_zeros() as usize;
             any &= any - 1;
-            let y = list.ids[pos + t as usize];
-            if reached[y as usize] {
-                continue;
-            }
-            let linked = (0..xs.len())
-                .find(|&b| masks[b] >> t & 1 == 1 && rule.links(batch[b] as usize, y as usize));
-            if let Some(b) = linked {
-                hits.push((batch[b], y));
+            // The members' packed codes first, the image's id and the rule only for a member
+            // that passes: most images through the grown radii link to no member, and the id,
+            // `reached` and the rule's arrays are each a cache miss.
+            let (py, cy) = (
+                list.codes[pos + t],
+                list.confirm.as_ref().map_or(0, |v| v[pos + t]),
+            );
+            let linked = clusters.clone().enumerate().find_map(|(b, c)| {
+                if masks[b] >> t & 1 == 0 {
+                    return None;
+                }
+                batch.span(c).find_map(|i| {
+                    if !base.pass(batch.member_primary[i], py, batch.member_confirm[i], cy) {
+                        return None;
+                    }
+                    let (m, y) = (batch.members[i], list.ids[pos + t]);
+                    // Dead entries are masked off; `reached` is the safety net.
+                    (!reached[y as usize] && rule.links(m as usize, y as usize)).then_some((m, y))
+                })
+            });
+            if let Some(hit) = linked {
+                hits.push(hit);
             }
         }
         pos += LANE;

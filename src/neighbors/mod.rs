@@ -7,11 +7,11 @@
 //! finds the remaining pairs, with brute force inside over-full buckets. Work runs on the current
 //! rayon pool; [`with_threads`] runs a call on the shared pool of a given size (`crate::pool`).
 
+mod batch;
 mod components;
 mod expand;
 mod join;
 mod plan;
-mod seal;
 mod segments;
 #[cfg(test)]
 mod tests;
