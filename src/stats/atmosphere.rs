@@ -33,17 +33,79 @@ pub struct Atmosphere {
 pub fn atmosphere(rgb: &[u8], w: usize, h: usize) -> Atmosphere {
     let n = w * h;
     assert_eq!(rgb.len(), 3 * n, "RGB plane size");
+    with_buffers(|dark, scratch| {
+        dark.clear();
+        dark.resize(n, 0);
+        min_over_channels(rgb, dark);
+        from_dark_channel(dark, w, h, scratch, |i| {
+            rgb[3 * i] as u64 + rgb[3 * i + 1] as u64 + rgb[3 * i + 2] as u64
+        })
+    })
+}
+
+/// [`atmosphere`] of a gray picture given as its one plane (`w`×`h`): the same numbers as
+/// `atmosphere` on the RGB plane repeating it (R = G = B), without building that plane — its
+/// min over the channels is the plane itself and each pixel's R + G + B is 3 × its value.
+pub fn atmosphere_gray(gray: &[u8], w: usize, h: usize) -> Atmosphere {
+    assert_eq!(gray.len(), w * h, "plane size");
+    with_buffers(|_, scratch| from_dark_channel(gray, w, h, scratch, |i| 3 * gray[i] as u64))
+}
+
+/// This thread's buffers for the per-pixel dark channel and the filter, reused across images.
+struct Buffers {
+    dark: Vec<u8>,
+    scratch: Filtering,
+}
+
+/// The min filter's scratch and its output.
+struct Filtering {
+    filter: Scratch,
+    filtered: Vec<u8>,
+}
+
+fn with_buffers<R>(f: impl FnOnce(&mut Vec<u8>, &mut Filtering) -> R) -> R {
+    std::thread_local! {
+        static BUFFERS: std::cell::RefCell<Buffers> = std::cell::RefCell::new(Buffers {
+            dark: Vec::new(),
+            scratch: Filtering { filter: Scratch::default(), filtered: Vec::new() },
+        });
+    }
+    BUFFERS.with(|b| {
+        let b = &mut *b.borrow_mut();
+        let out = f(&mut b.dark, &mut b.scratch);
+        // A large plane's buffers are let go rather than kept for the rest of the thread's life.
+        if b.dark.capacity() > 1 << 20 {
+            *b = Buffers {
+                dark: Vec::new(),
+                scratch: Filtering {
+                    filter: Scratch::default(),
+                    filtered: Vec::new(),
+                },
+            };
+        }
+        out
+    })
+}
+
+/// Haze and airlight from the per-pixel dark channel `dark` (`w`×`h`) and each pixel's R + G + B.
+fn from_dark_channel(
+    dark: &[u8],
+    w: usize,
+    h: usize,
+    buffers: &mut Filtering,
+    rgb_sum: impl Fn(usize) -> u64,
+) -> Atmosphere {
+    let n = w * h;
     if n == 0 {
         return Atmosphere {
             haze: f64::NAN,
             airlight: f64::NAN,
         };
     }
-    let mut dark = vec![0u8; n];
-    min_over_channels(rgb, &mut dark);
-    let mut filtered = Vec::new();
+    let filtered = &mut buffers.filtered;
     let r = DARK_CHANNEL_PATCH / 2;
-    min_filter_square_with(&dark, w, h, r, &mut filtered, &mut Scratch::default());
+    min_filter_square_with(dark, w, h, r, filtered, &mut buffers.filter);
+    let filtered = &filtered[..n];
 
     let mut hist = [0u64; 256];
     let mut total = 0u64;
@@ -54,7 +116,7 @@ pub fn atmosphere(rgb: &[u8], w: usize, h: usize) -> Atmosphere {
         }
         total += s as u64;
     }
-    for &v in &filtered {
+    for &v in filtered {
         hist[v as usize] += 1;
     }
     let haze = total as f64 / (255.0 * n as f64);
@@ -78,7 +140,7 @@ pub fn atmosphere(rgb: &[u8], w: usize, h: usize) -> Atmosphere {
             false
         };
         if take {
-            sum += rgb[3 * i] as u64 + rgb[3 * i + 1] as u64 + rgb[3 * i + 2] as u64;
+            sum += rgb_sum(i);
         }
     }
     Atmosphere {
@@ -189,5 +251,35 @@ pub(crate) mod tests {
     #[test]
     fn empty_is_nan() {
         assert!(atmosphere(&[], 0, 0).haze.is_nan());
+        assert!(atmosphere_gray(&[], 0, 0).airlight.is_nan());
+    }
+
+    #[test]
+    fn gray_plane_gives_the_numbers_of_its_rgb_plane() {
+        // Odd and tiny sizes, sizes around the patch, and one large enough that k > 1 pixels
+        // (ties included: a quantised plane) make up the airlight; buffers are reused between
+        // calls of different sizes, large after small and small after large.
+        for (i, &(w, h)) in [
+            (28, 28),
+            (1, 1),
+            (2, 9),
+            (9, 2),
+            (15, 15),
+            (16, 17),
+            (300, 41),
+            (5, 3),
+        ]
+        .iter()
+        .enumerate()
+        {
+            let gray: Vec<u8> = crate::test_support::noise_bytes(w * h, i as u64)
+                .iter()
+                .map(|&v| if i % 2 == 0 { v } else { v & 0xf0 })
+                .collect();
+            let rgb: Vec<u8> = gray.iter().flat_map(|&v| [v, v, v]).collect();
+            let (a, b) = (atmosphere_gray(&gray, w, h), atmosphere(&rgb, w, h));
+            assert_eq!(a.haze.to_bits(), b.haze.to_bits(), "{w}x{h}");
+            assert_eq!(a.airlight.to_bits(), b.airlight.to_bits(), "{w}x{h}");
+        }
     }
 }
