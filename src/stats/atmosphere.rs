@@ -107,7 +107,6 @@ fn from_dark_channel(
     min_filter_square_with(dark, w, h, r, filtered, &mut buffers.filter);
     let filtered = &filtered[..n];
 
-    let mut hist = [0u64; 256];
     let mut total = 0u64;
     for row in filtered.chunks(w) {
         let mut s = 0u32; // ≤ 255 · row width: fits while w < 16.8 M
@@ -116,9 +115,7 @@ fn from_dark_channel(
         }
         total += s as u64;
     }
-    for &v in filtered {
-        hist[v as usize] += 1;
-    }
+    let hist = histogram(filtered);
     let haze = total as f64 / (255.0 * n as f64);
 
     // Threshold level t: all pixels above t are in, and the first `need` pixels at t (raster order).
@@ -147,6 +144,23 @@ fn from_dark_channel(
         haze,
         airlight: sum as f64 / (3.0 * 255.0 * k as f64),
     }
+}
+
+/// Counts of each level. Four interleaved sub-histograms: a dark channel is mostly one level
+/// (often 0 everywhere but in bright areas), and increments of one counter back to back wait on
+/// each other's store (~5 cycles a pixel; 1.3 µs of a 28×28 thumbnail's 2 µs of haze).
+fn histogram(v: &[u8]) -> [u64; 256] {
+    let mut h = [[0u64; 256]; 4];
+    let mut quads = v.chunks_exact(4);
+    for q in &mut quads {
+        for (hi, &x) in h.iter_mut().zip(q) {
+            hi[x as usize] += 1;
+        }
+    }
+    for &x in quads.remainder() {
+        h[0][x as usize] += 1;
+    }
+    std::array::from_fn(|i| h[0][i] + h[1][i] + h[2][i] + h[3][i])
 }
 
 crate::cpu::dispatch! {

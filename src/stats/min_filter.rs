@@ -4,19 +4,17 @@
 //! `⌊log2 k⌋ + 1` byte minima per axis (4 for the 15-px patch) with no per-block or per-call
 //! setup — the van Herk / Gil–Werman filter this replaces (3 minima a pixel, but two block scans
 //! per line and fresh buffers per call) cost ~4 µs on a 28×28 thumbnail. Every step is a min of
-//! two slices, which the compiler vectorises: whole rows in the vertical pass, the row in the
-//! horizontal one.
+//! two slices as long as the whole (padded) plane, which the compiler vectorises.
 //!
 //! Border rule: the window is clipped to the image, i.e. pixels outside count as +∞ (255). For a
 //! minimum this equals replicating the edge (`scipy.ndimage.minimum_filter(mode="nearest")`), since
 //! the replicated values are already inside the clipped window.
 
-/// Reusable buffers for [`min_filter_square_with`]: two padded planes and two padded rows (the
-/// doubling steps alternate between them).
+/// Reusable buffers for [`min_filter_square_with`]: two padded planes (the doubling steps
+/// alternate between them).
 #[derive(Default)]
 pub struct Scratch {
     planes: [Vec<u8>; 2],
-    rows: [Vec<u8>; 2],
 }
 
 /// Minimum over the `(2r+1)×(2r+1)` window clipped to the image, for a row-major `w`×`h` plane.
@@ -32,25 +30,31 @@ fn min_of(out: &mut [u8], a: &[u8], b: &[u8]) {
     }
 }
 
-/// Sliding minimum of width `k` along a sequence of `len` elements of `lanes` bytes each
-/// (element `i` is `bufs[0][i * lanes..][..lanes]`, the lanes filtered independently), written to
-/// `out` for the first `len − k + 1` elements. `bufs[0]` holds the input and is overwritten;
-/// `bufs[1]` is scratch of the same length.
-fn sliding_min(bufs: &mut [Vec<u8>; 2], len: usize, lanes: usize, k: usize, out: &mut [u8]) {
-    let [cur, next] = bufs;
-    let mut s = 1; // every element of `cur` is the minimum of the s elements starting there
+/// Doubling steps of a sliding minimum over `len` elements of `lanes` bytes each (element `i`
+/// is `bufs[0][i * lanes..][..lanes]`, the lanes filtered independently): afterwards element `i`
+/// of `bufs[0]` is the minimum of elements `i .. i + s` of the input, for the largest power of two
+/// `s ≤ k`, wherever that window lies inside the input; `s` is returned. A window of `k` at `i`
+/// is then `min(element i, element i + k − s)`. `bufs[1]` is scratch of the same length.
+fn doubling(bufs: &mut [Vec<u8>; 2], len: usize, lanes: usize, k: usize) -> usize {
+    let mut s = 1;
     while 2 * s <= k {
+        let [cur, next] = &mut *bufs;
         let n = (len + 1 - 2 * s) * lanes; // elements whose 2s-window fits
         min_of(&mut next[..n], &cur[..n], &cur[s * lanes..s * lanes + n]);
-        std::mem::swap(cur, next);
+        bufs.swap(0, 1);
         s *= 2;
     }
-    let n = (len + 1 - k) * lanes;
-    let d = (k - s) * lanes; // windows [i, i+s) and [i+k−s, i+k) cover [i, i+k)
-    min_of(&mut out[..n], &cur[..n], &cur[d..d + n]);
+    s
 }
 
 /// [`min_filter_square`] with caller-owned scratch buffers (no allocation once they have grown).
+///
+/// The plane is copied once into a frame of `r` pixels of 255 on every side (`pw = w + 2r`
+/// wide). The vertical pass treats each padded row as one element of `pw` lanes. The
+/// horizontal pass then treats the `h` filtered rows, frames included, as one sequence of single
+/// bytes: a window of `k` starting at column `x < w` of a row ends at `x + 2r < pw`, inside the
+/// same row, so every window an output reads lies in its own row (steps also compute windows that
+/// run into the next row; no output reads them). Both passes are a few whole-buffer minima.
 pub fn min_filter_square_with(
     src: &[u8],
     w: usize,
@@ -66,27 +70,32 @@ pub fn min_filter_square_with(
         return;
     }
     let k = 2 * r + 1;
-    // Vertical pass over all columns at once: the plane with r rows of 255 above and below.
-    let ph = h + 2 * r;
+    let (pw, ph) = (w + 2 * r, h + 2 * r);
     let [first, second] = &mut scratch.planes;
-    second.resize(ph * w, 0); // written before it is read
-    first.resize(ph * w, 0);
-    first[..r * w].fill(u8::MAX);
-    first[r * w..(r + h) * w].copy_from_slice(src);
-    first[(r + h) * w..ph * w].fill(u8::MAX);
-    sliding_min(&mut scratch.planes, ph, w, k, out);
-    // Horizontal pass, one row at a time in a padded row (stays in L1).
-    let pw = w + 2 * r;
-    for b in &mut scratch.rows {
-        b.resize(pw, 0);
+    second.resize(ph * pw, 0); // written before it is read
+    first.resize(ph * pw, 0);
+    first[..r * pw].fill(u8::MAX);
+    for (y, row) in src.chunks_exact(w).enumerate() {
+        let padded = &mut first[(r + y) * pw..(r + y + 1) * pw];
+        padded[..r].fill(u8::MAX);
+        padded[r..r + w].copy_from_slice(row);
+        padded[r + w..].fill(u8::MAX);
     }
-    for y in 0..h {
-        let row = &mut out[y * w..(y + 1) * w];
-        let buf = &mut scratch.rows[0];
-        buf[..r].fill(u8::MAX);
-        buf[r..r + w].copy_from_slice(row);
-        buf[r + w..pw].fill(u8::MAX);
-        sliding_min(&mut scratch.rows, pw, 1, k, row);
+    first[(r + h) * pw..ph * pw].fill(u8::MAX);
+    // Vertical: output row y is the window of padded rows [y, y + k). Written back into the
+    // first h rows of the other buffer, frame columns included (still 255).
+    let s = doubling(&mut scratch.planes, ph, pw, k);
+    let [cur, next] = &mut scratch.planes;
+    let (n, d) = (h * pw, (k - s) * pw);
+    min_of(&mut next[..n], &cur[..n], &cur[d..d + n]);
+    scratch.planes.swap(0, 1);
+    // Horizontal: the h padded rows as one sequence of h·pw bytes.
+    let s = doubling(&mut scratch.planes, h * pw, 1, k);
+    let cur = &scratch.planes[0];
+    let d = k - s;
+    for (y, o) in out.chunks_exact_mut(w).enumerate() {
+        let at = y * pw;
+        min_of(o, &cur[at..at + w], &cur[at + d..at + d + w]);
     }
 }
 
