@@ -115,11 +115,21 @@ fn from_dark_channel(
         }
         total += s as u64;
     }
-    let hist = histogram(filtered);
     let haze = total as f64 / (255.0 * n as f64);
+    let k = ((AIRLIGHT_TOP_SHARE * n as f64).round() as u64).max(1);
+    if k == 1 {
+        // Under 1,500 pixels the top 0.1 % is one pixel: the first at the maximum (what the
+        // threshold walk below selects), found without a histogram.
+        let top = filtered.iter().copied().max().unwrap_or(0);
+        let i = filtered.iter().position(|&v| v == top).unwrap_or(0);
+        return Atmosphere {
+            haze,
+            airlight: rgb_sum(i) as f64 / (3.0 * 255.0),
+        };
+    }
+    let hist = histogram(filtered);
 
     // Threshold level t: all pixels above t are in, and the first `need` pixels at t (raster order).
-    let k = ((AIRLIGHT_TOP_SHARE * n as f64).round() as u64).max(1);
     let (mut above, mut t) = (0u64, 255usize);
     while above + hist[t] < k {
         above += hist[t];
@@ -221,6 +231,57 @@ pub(crate) mod tests {
             .collect();
         let want = (5.0 * 305.0 + (77.0 + 78.0 + 79.0 + 80.0 + 81.0)) / (5.0 * 765.0);
         assert!(close(atmosphere(&rgb, w, h).airlight, want));
+    }
+
+    /// He et al.'s statistics written out plainly: brute-force clipped min filter, pixels
+    /// sorted by dark channel (descending, ties in raster order), the first k taken.
+    fn plain(rgb: &[u8], w: usize, h: usize) -> (f64, f64) {
+        let dark: Vec<u8> = rgb
+            .chunks_exact(3)
+            .map(|p| p[0].min(p[1]).min(p[2]))
+            .collect();
+        let r = DARK_CHANNEL_PATCH as isize / 2;
+        let mut filtered = vec![0u8; w * h];
+        for y in 0..h as isize {
+            for x in 0..w as isize {
+                let mut m = 255u8;
+                for yy in (y - r).max(0)..(y + r + 1).min(h as isize) {
+                    for xx in (x - r).max(0)..(x + r + 1).min(w as isize) {
+                        m = m.min(dark[yy as usize * w + xx as usize]);
+                    }
+                }
+                filtered[y as usize * w + x as usize] = m;
+            }
+        }
+        let n = w * h;
+        let haze = filtered.iter().map(|&v| v as f64).sum::<f64>() / (255.0 * n as f64);
+        let k = ((AIRLIGHT_TOP_SHARE * n as f64).round() as usize).max(1);
+        let mut order: Vec<usize> = (0..n).collect();
+        order.sort_by_key(|&i| (std::cmp::Reverse(filtered[i]), i));
+        let sum: u64 = order[..k]
+            .iter()
+            .map(|&i| rgb[3 * i..3 * i + 3].iter().map(|&v| v as u64).sum::<u64>())
+            .sum();
+        (haze, sum as f64 / (3.0 * 255.0 * k as f64))
+    }
+
+    #[test]
+    fn equals_the_plain_definition_with_one_and_several_airlight_pixels() {
+        // k = 1 (under 1,500 pixels: the first pixel at the maximum) and k > 1 (the threshold
+        // walk), on noise quantised to a few levels so the dark channel ties a lot.
+        for (i, &(w, h)) in [(28, 28), (1, 1), (3, 40), (38, 39), (60, 40), (101, 37)]
+            .iter()
+            .enumerate()
+        {
+            let rgb: Vec<u8> = crate::test_support::noise_bytes(3 * w * h, i as u64)
+                .iter()
+                .map(|&v| (v | 0x9f) & 0xe7)
+                .collect();
+            let a = atmosphere(&rgb, w, h);
+            let (haze, airlight) = plain(&rgb, w, h);
+            assert!(close(a.haze, haze), "{w}x{h}: {a:?} vs {haze}");
+            assert_eq!(a.airlight.to_bits(), airlight.to_bits(), "{w}x{h}: {a:?}");
+        }
     }
 
     #[test]
