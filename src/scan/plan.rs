@@ -162,6 +162,8 @@ pub(crate) struct Image<'a> {
     hashes: OnceCell<[u64; 3]>,
     phash_dihedral: OnceCell<[u64; 8]>,
     dhash_dihedral: OnceCell<[u64; 8]>,
+    /// The aHash, when [`Image::dhash_dihedral`] computed it along (a shared resize pass).
+    shared_ahash: OnceCell<u64>,
     hash_plane: OnceCell<(Vec<u8>, usize, usize)>,
     crop_hashes: OnceCell<CropHashes>,
     rgb_fit: RefCell<Vec<(usize, Rc<Plane>)>>,
@@ -189,6 +191,7 @@ impl<'a> Image<'a> {
             hashes: OnceCell::new(),
             phash_dihedral: OnceCell::new(),
             dhash_dihedral: OnceCell::new(),
+            shared_ahash: OnceCell::new(),
             hash_plane: OnceCell::new(),
             crop_hashes: OnceCell::new(),
             rgb_fit: RefCell::new(Vec::new()),
@@ -398,7 +401,10 @@ impl<'a> Image<'a> {
                 } else {
                     hash::dhash(plane, *pw, *ph)
                 },
-                hash::ahash(plane, *pw, *ph),
+                match self.shared_ahash.get() {
+                    Some(&a) => a, // computed with the dihedral dHashes (same bits)
+                    None => hash::ahash(plane, *pw, *ph),
+                },
             ]
         })
     }
@@ -416,7 +422,12 @@ impl<'a> Image<'a> {
     pub(crate) fn dhash_dihedral(&self) -> [u64; 8] {
         *self.dhash_dihedral.get_or_init(|| {
             let (plane, pw, ph) = self.hash_plane();
-            hash::dhash_dihedral(plane, *pw, *ph)
+            if !self.opts.metrics.ahash {
+                return hash::dhash_dihedral(plane, *pw, *ph);
+            }
+            let (dihedral, ahash) = hash::dhash_dihedral_and_ahash(plane, *pw, *ph);
+            let _ = self.shared_ahash.set(ahash);
+            dihedral
         })
     }
 
