@@ -11,8 +11,10 @@
 //! a fixed order, so a transposed image can differ by a grey level here and there). Near-ties with
 //! the median take the exact path on the transformed plane, as [`super::phash`] does.
 
-use super::{HASH_SIDE, PHASH_SIDE, dct_low_8x8_direct, median64, pack, phash_from_32x32};
-use crate::resize::resize_lanczos_l8;
+use super::{
+    HASH_SIDE, PHASH_SIDE, ahash_from_8x8, dct_low_8x8_direct, median64, pack, phash_from_32x32,
+};
+use crate::resize::{resize_lanczos_l8, resize_lanczos_l8_two_heights};
 
 /// The transforms, in the order of [`phash_dihedral`]'s result, named as Pillow's `Transpose`
 /// members (lower case); `rot90` is Pillow's `ROTATE_90` (counter-clockwise). The scan's columns
@@ -92,10 +94,25 @@ fn phash_dihedral_from_32x32(px: &[u8]) -> [u64; 8] {
 pub fn dhash_dihedral(luma: &[u8], w: usize, h: usize) -> [u64; 8] {
     let wide = resize_lanczos_l8(luma, w, h, HASH_SIDE + 1, HASH_SIDE);
     let tall = resize_lanczos_l8(luma, w, h, HASH_SIDE, HASH_SIDE + 1);
+    dhash_dihedral_from(&wide, &tall)
+}
+
+/// [`dhash_dihedral`] and [`super::ahash`] of one luma image together: the aHash's 8×8 plane
+/// and the 8-wide × 9-high plane share their horizontal LANCZOS pass (the same bytes as two
+/// separate resizes, see `resize_lanczos_l8_two_heights`).
+pub fn dhash_dihedral_and_ahash(luma: &[u8], w: usize, h: usize) -> ([u64; 8], u64) {
+    let wide = resize_lanczos_l8(luma, w, h, HASH_SIDE + 1, HASH_SIDE);
+    let (square, tall) =
+        resize_lanczos_l8_two_heights(luma, w, h, HASH_SIDE, (HASH_SIDE, HASH_SIDE + 1));
+    (dhash_dihedral_from(&wide, &tall), ahash_from_8x8(&square))
+}
+
+/// The eight dHashes from the 9×8 plane and the 8×9 plane.
+fn dhash_dihedral_from(wide: &[u8], tall: &[u8]) -> [u64; 8] {
     let tables = dhash_gathers();
     let mut out = [0u64; 8];
     for (t, o) in out.iter_mut().enumerate() {
-        let plane = if RULES[t].0 { &tall } else { &wide };
+        let plane = if RULES[t].0 { tall } else { wide };
         // The transformed 9×8 plane read in place: the same comparisons `dhash_from_9x8` makes
         // on the plane `transform` would build.
         let at = &tables[t];

@@ -174,7 +174,7 @@ mod pixel;
 mod pocketfft;
 
 pub use crop_resistant::{CropSegment, crop_resistant_hash, crop_resistant_segments};
-pub use dihedral::{dhash_dihedral, phash_dihedral};
+pub use dihedral::{dhash_dihedral, dhash_dihedral_and_ahash, phash_dihedral};
 pub use pixel::pixel_hash;
 
 /// numpy's median of an even count: the mean of the two middle order statistics.

@@ -101,18 +101,41 @@ fn cached_taps(in_size: usize, out_size: usize) -> Rc<Taps> {
     thread_local! {
         static CACHE: RefCell<HashMap<(usize, usize), Rc<Taps>>> = RefCell::new(HashMap::new());
     }
-    CACHE.with(|c| {
+    // The scan of one image asks for the same handful of tables (8 lookups for the hashes of a
+    // thumbnail): a linear look at the last few found saves hashing the key each time.
+    type Recent = [Option<((usize, usize), Rc<Taps>)>; 8];
+    thread_local! {
+        static RECENT: RefCell<(Recent, usize)> = RefCell::new((Default::default(), 0));
+    }
+    let key = (in_size, out_size);
+    let hit = RECENT.with(|r| {
+        let r = r.borrow();
+        r.0.iter()
+            .flatten()
+            .find(|(k, _)| *k == key)
+            .map(|(_, t)| t.clone())
+    });
+    if let Some(t) = hit {
+        return t;
+    }
+    let t = CACHE.with(|c| {
         let mut c = c.borrow_mut();
-        if let Some(t) = c.get(&(in_size, out_size)) {
+        if let Some(t) = c.get(&key) {
             return t.clone();
         }
         if c.len() >= 256 {
             c.clear(); // many distinct sizes: keep memory bounded
         }
         let t = Rc::new(Taps::new(in_size, out_size));
-        c.insert((in_size, out_size), t.clone());
+        c.insert(key, t.clone());
         t
-    })
+    });
+    RECENT.with(|r| {
+        let (slots, next) = &mut *r.borrow_mut();
+        slots[*next] = Some((key, t.clone()));
+        *next = (*next + 1) % slots.len();
+    });
+    t
 }
 
 /// Resize a row-major `sw`×`sh` 8-bit luma image to `dw`×`dh` exactly like Pillow 13's
@@ -153,6 +176,42 @@ pub fn resize_lanczos_l8(src: &[u8], sw: usize, sh: usize, dw: usize, dh: usize)
             }
         }
     }
+}
+
+/// Two LANCZOS resizes of one image to the same width and two heights (`dw`×`dh_a` and
+/// `dw`×`dh_b`), each exactly [`resize_lanczos_l8`]'s result. When Pillow runs the horizontal
+/// pass first for both, that pass (independent per row) is computed once over the rows either
+/// vertical pass reads: the aHash's 8×8 and the transposed dHash's 8×9 planes share it.
+pub fn resize_lanczos_l8_two_heights(
+    src: &[u8],
+    sw: usize,
+    sh: usize,
+    dw: usize,
+    (dh_a, dh_b): (usize, usize),
+) -> (Vec<u8>, Vec<u8>) {
+    let shared = sw > 0
+        && sh > 0
+        && dw > 0
+        && dw != sw
+        && [dh_a, dh_b]
+            .iter()
+            .all(|&dh| dh > 0 && dh != sh && !vertical_first(sw, sh, dw, dh));
+    if !shared {
+        return (
+            resize_lanczos_l8(src, sw, sh, dw, dh_a),
+            resize_lanczos_l8(src, sw, sh, dw, dh_b),
+        );
+    }
+    assert_eq!(src.len(), sw * sh, "source buffer is not {sw}x{sh}");
+    let (ta, tb) = (cached_taps(sh, dh_a), cached_taps(sh, dh_b));
+    let th = cached_taps(sw, dw);
+    let ((a0, a1), (b0, b1)) = (ta.span(), tb.span());
+    let (r0, r1) = (a0.min(b0), a1.max(b1));
+    let tmp = horizontal(&src[r0 * sw..], sw, r1 - r0, &th, 0);
+    (
+        vertical(&tmp, dw, 0, dw, &ta, r0),
+        vertical(&tmp, dw, 0, dw, &tb, r0),
+    )
 }
 
 #[cfg(test)]
@@ -297,6 +356,37 @@ mod tests {
             same_on_every_level(&format!("{sw}x{sh} -> {dw}x{dh}"), || {
                 resize_lanczos_l8(&src, sw, sh, dw, dh)
             });
+        }
+    }
+
+    #[test]
+    fn two_heights_equal_two_resizes() {
+        // Shared horizontal pass (thumbnails, photos' hash planes), and the fallbacks: one or
+        // both vertical-first, an unchanged width or height, degenerate sizes.
+        for (i, &(sw, sh)) in [
+            (28, 28),
+            (1, 1),
+            (2, 9),
+            (9, 2),
+            (64, 85),
+            (85, 64),
+            (8, 40),
+            (30, 200),
+            (300, 9),
+            (0, 0),
+        ]
+        .iter()
+        .enumerate()
+        {
+            let src = noise(sw * sh, i as u64);
+            for (dw, dhs) in [(8, (8, 9)), (9, (8, 9)), (8, (9, 9)), (32, (32, 8))] {
+                let got = resize_lanczos_l8_two_heights(&src, sw, sh, dw, dhs);
+                let want = (
+                    resize_lanczos_l8(&src, sw, sh, dw, dhs.0),
+                    resize_lanczos_l8(&src, sw, sh, dw, dhs.1),
+                );
+                assert_eq!(got, want, "{sw}x{sh} -> {dw} x {dhs:?}");
+            }
         }
     }
 

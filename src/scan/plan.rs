@@ -162,9 +162,12 @@ pub(crate) struct Image<'a> {
     hashes: OnceCell<[u64; 3]>,
     phash_dihedral: OnceCell<[u64; 8]>,
     dhash_dihedral: OnceCell<[u64; 8]>,
+    /// The aHash, when [`Image::dhash_dihedral`] computed it along (a shared resize pass).
+    shared_ahash: OnceCell<u64>,
     hash_plane: OnceCell<(Vec<u8>, usize, usize)>,
     crop_hashes: OnceCell<CropHashes>,
     rgb_fit: RefCell<Vec<(usize, Rc<Plane>)>>,
+    gray_fit: RefCell<Vec<(usize, Rc<Plane>)>>,
     rgb_rows: OnceCell<RowMeasures>,
     atmosphere: OnceCell<stats::atmosphere::Atmosphere>,
     illuminant: OnceCell<stats::illuminant::Illuminant>,
@@ -188,9 +191,11 @@ impl<'a> Image<'a> {
             hashes: OnceCell::new(),
             phash_dihedral: OnceCell::new(),
             dhash_dihedral: OnceCell::new(),
+            shared_ahash: OnceCell::new(),
             hash_plane: OnceCell::new(),
             crop_hashes: OnceCell::new(),
             rgb_fit: RefCell::new(Vec::new()),
+            gray_fit: RefCell::new(Vec::new()),
             rgb_rows: d.rgb_rows.clone().map(OnceCell::from).unwrap_or_default(),
             atmosphere: OnceCell::new(),
             illuminant: OnceCell::new(),
@@ -396,7 +401,10 @@ impl<'a> Image<'a> {
                 } else {
                     hash::dhash(plane, *pw, *ph)
                 },
-                hash::ahash(plane, *pw, *ph),
+                match self.shared_ahash.get() {
+                    Some(&a) => a, // computed with the dihedral dHashes (same bits)
+                    None => hash::ahash(plane, *pw, *ph),
+                },
             ]
         })
     }
@@ -414,7 +422,12 @@ impl<'a> Image<'a> {
     pub(crate) fn dhash_dihedral(&self) -> [u64; 8] {
         *self.dhash_dihedral.get_or_init(|| {
             let (plane, pw, ph) = self.hash_plane();
-            hash::dhash_dihedral(plane, *pw, *ph)
+            if !self.opts.metrics.ahash {
+                return hash::dhash_dihedral(plane, *pw, *ph);
+            }
+            let (dihedral, ahash) = hash::dhash_dihedral_and_ahash(plane, *pw, *ph);
+            let _ = self.shared_ahash.set(ahash);
+            dihedral
         })
     }
 
@@ -456,6 +469,9 @@ impl<'a> Image<'a> {
     /// Haze and airlight of the shared [`COLOR_LONG_SIDE`] RGB plane (orientation-invariant).
     pub(crate) fn atmosphere(&self) -> stats::atmosphere::Atmosphere {
         *self.atmosphere.get_or_init(|| {
+            if let Some(g) = self.gray_fit(COLOR_LONG_SIDE) {
+                return stats::atmosphere::atmosphere_gray(&g.data, g.width, g.height);
+            }
             let p = self.rgb_fit(COLOR_LONG_SIDE);
             stats::atmosphere::atmosphere(&p.data, p.width, p.height)
         })
@@ -465,6 +481,9 @@ impl<'a> Image<'a> {
     /// so orientation-invariant).
     pub(crate) fn illuminant(&self) -> stats::illuminant::Illuminant {
         *self.illuminant.get_or_init(|| {
+            if let Some(g) = self.gray_fit(COLOR_LONG_SIDE) {
+                return stats::illuminant::illuminant_gray(&g.data);
+            }
             let p = self.rgb_fit(COLOR_LONG_SIDE);
             stats::illuminant::illuminant(&p.data)
         })
@@ -474,9 +493,16 @@ impl<'a> Image<'a> {
     /// upright first: the angle is a direction on the displayed picture.
     pub(crate) fn motion(&self) -> stats::motion::Motion {
         *self.motion.get_or_init(|| {
-            let p = self.rgb_fit(COLOR_LONG_SIDE);
-            let luma = luma_from_rgb(&p.data);
-            let (luma, w, h) = orient_l8(&luma, p.width, p.height, self.orientation());
+            let (w, h) = fit_long_side(self.pixels.width, self.pixels.height, COLOR_LONG_SIDE);
+            if !stats::motion::measurable(w, h) {
+                return stats::motion::UNDEFINED; // a thumbnail: no plane needed
+            }
+            let luma = match self.gray_fit(COLOR_LONG_SIDE) {
+                // The luma of R = G = B = v is v (Pillow's weights sum to 1 exactly).
+                Some(g) => g.data.clone(),
+                None => luma_from_rgb(&self.rgb_fit(COLOR_LONG_SIDE).data),
+            };
+            let (luma, w, h) = orient_l8(&luma, w, h, self.orientation());
             stats::motion::motion(&luma, w, h)
         })
     }
@@ -485,9 +511,38 @@ impl<'a> Image<'a> {
     /// its 2×2 cells taken on the displayed picture.
     pub(crate) fn color_signature(&self) -> u64 {
         *self.color_signature.get_or_init(|| {
+            if self.gray_fit_available() {
+                return stats::color_signature::color_signature_gray();
+            }
             let p = self.rgb_fit(COLOR_LONG_SIDE);
             stats::color_signature::color_signature(&p.data, p.width, p.height, self.orientation())
         })
+    }
+
+    /// The decode has one gray plane and no colour ([`Image::rgb_fit`] would repeat it as R = G = B).
+    fn gray_fit_available(&self) -> bool {
+        self.pixels.rgb.is_none() && self.pixels.ycbcr.is_none()
+    }
+
+    /// For a decode without colour: the gray plane [`Image::rgb_fit`] repeats as R = G = B, not
+    /// repeated (the colour metrics have gray versions giving the same bits, tested in
+    /// `stats`). Computed once per image and size, like `rgb_fit`.
+    fn gray_fit(&self, long_side: usize) -> Option<Rc<Plane>> {
+        if !self.gray_fit_available() {
+            return None;
+        }
+        if let Some((_, p)) = self.gray_fit.borrow().iter().find(|(s, _)| *s == long_side) {
+            return Some(p.clone());
+        }
+        let p = self.pixels;
+        let (dw, dh) = fit_long_side(p.width, p.height, long_side);
+        let plane = Rc::new(Plane {
+            data: resize_area_l8(&p.luma, p.width, p.height, dw, dh),
+            width: dw,
+            height: dh,
+        });
+        self.gray_fit.borrow_mut().push((long_side, plane.clone()));
+        Some(plane)
     }
 
     /// The RGB plane area-resized so its long side is at most `long_side` (stored orientation;

@@ -114,6 +114,13 @@ pub fn color_signature(rgb: &[u8], w: usize, h: usize, orientation: u8) -> u64 {
     code
 }
 
+/// [`color_signature`] of a gray picture (R = G = B, any size and orientation): every cell's
+/// chroma is exactly 0 (ΣR = ΣG = ΣB) or the cell is empty, so the code is always
+/// [`NEUTRAL_SIGNATURE`] and the RGB plane need not be built.
+pub fn color_signature_gray() -> u64 {
+    NEUTRAL_SIGNATURE
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -196,5 +203,23 @@ mod tests {
             }
         }
         (out, nw, nh)
+    }
+
+    #[test]
+    fn gray_pictures_are_neutral_as_computed() {
+        for (i, (w, h)) in [(1, 1), (2, 1), (1, 2), (3, 3), (28, 28), (27, 31)]
+            .into_iter()
+            .enumerate()
+        {
+            let gray = crate::test_support::noise_bytes(w * h, i as u64);
+            let rgb: Vec<u8> = gray.iter().flat_map(|&v| [v, v, v]).collect();
+            for orientation in 1..=8 {
+                assert_eq!(
+                    color_signature(&rgb, w, h, orientation),
+                    color_signature_gray(),
+                    "{w}x{h} orientation {orientation}"
+                );
+            }
+        }
     }
 }

@@ -117,6 +117,50 @@ pub fn illuminant(rgb: &[u8]) -> Illuminant {
     illuminant_kernel(rgb, true)
 }
 
+/// [`illuminant`] of a gray picture given as its one plane: the same bits as `illuminant` on the
+/// RGB plane repeating it (R = G = B) — the same table values summed in the same order (LANES
+/// f32 lanes per 1024-pixel block, then pixel by pixel in f64) — without building that plane.
+pub fn illuminant_gray(gray: &[u8]) -> Illuminant {
+    const LANES: usize = 8;
+    let n = gray.len();
+    if n == 0 {
+        return Illuminant {
+            saturation: f64::NAN,
+            warmth: f64::NAN,
+            tint: f64::NAN,
+        };
+    }
+    let table = gray_values();
+    let (mut s_sum, mut a_sum, mut b_sum) = (0f64, 0f64, 0f64);
+    let mut blocks = gray.chunks_exact(1024);
+    for block in &mut blocks {
+        let (mut s, mut a, mut b) = ([0f32; LANES], [0f32; LANES], [0f32; LANES]);
+        for group in block.chunks_exact(LANES) {
+            for l in 0..LANES {
+                let [ps, pa, pb] = table[group[l] as usize];
+                s[l] += ps;
+                a[l] += pa;
+                b[l] += pb;
+            }
+        }
+        s_sum += s.iter().map(|&v| v as f64).sum::<f64>();
+        a_sum += a.iter().map(|&v| v as f64).sum::<f64>();
+        b_sum += b.iter().map(|&v| v as f64).sum::<f64>();
+    }
+    for &v in blocks.remainder() {
+        let [ps, pa, pb] = table[v as usize];
+        s_sum += ps as f64;
+        a_sum += pa as f64;
+        b_sum += pb as f64;
+    }
+    let nf = n as f64;
+    Illuminant {
+        saturation: s_sum / nf,
+        warmth: b_sum / nf,
+        tint: a_sum / nf,
+    }
+}
+
 crate::cpu::dispatch! {
 /// [`illuminant`]; `gray_table`: look gray blocks up in [`gray_values`] (false only in tests, to
 /// compare with the computed values).
@@ -335,6 +379,26 @@ mod tests {
                 assert_eq!(bits(true), bits(false), "{n} pixels, colour {colour}");
             }
         }
+    }
+
+    #[test]
+    fn gray_plane_gives_the_bits_of_its_rgb_plane() {
+        // Under one block, exactly one, several with a tail; every level of the kernel.
+        for n in [1usize, 7, 784, 1024, 1031, 5000] {
+            let gray = crate::test_support::noise_bytes(n, n as u64);
+            let rgb: Vec<u8> = gray.iter().flat_map(|&v| [v, v, v]).collect();
+            let want = same_on_every_level("illuminant", || {
+                let c = illuminant(&rgb);
+                [c.saturation, c.warmth, c.tint].map(f64::to_bits)
+            });
+            let c = illuminant_gray(&gray);
+            assert_eq!(
+                [c.saturation, c.warmth, c.tint].map(f64::to_bits),
+                want,
+                "{n}"
+            );
+        }
+        assert!(illuminant_gray(&[]).warmth.is_nan());
     }
 
     #[test]

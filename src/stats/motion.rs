@@ -122,9 +122,25 @@ pub fn coarse_tensor(luma: &[u8], w: usize, h: usize) -> [i64; 3] {
 /// `motion_blur` and `blur_angle` of luma (`w`×`h`, row-major) at the analysis size.
 pub fn motion(luma: &[u8], w: usize, h: usize) -> Motion {
     assert_eq!(luma.len(), w * h, "plane size");
+    if !measurable(w, h) {
+        return UNDEFINED;
+    }
     let f = fine_tensor(luma, w, h);
     let c = coarse_tensor(luma, w, h);
     from_tensors(f.map(|v| v as f64), c.map(|v| v as f64))
+}
+
+/// The motion of an image too small for the coarse scale.
+pub const UNDEFINED: Motion = Motion {
+    motion_blur: f64::NAN,
+    blur_angle: f64::NAN,
+};
+
+/// A `w`×`h` plane has the 5 coarse blocks a side the coarse tensor needs. Below that the coarse
+/// tensor is zero, hence singular, and [`from_tensors`] returns NaN whatever the fine tensor is:
+/// callers skip the whole computation (and the luma plane it reads) for such thumbnails.
+pub fn measurable(w: usize, h: usize) -> bool {
+    w / COARSE_BLOCK >= 5 && h / COARSE_BLOCK >= 5
 }
 
 /// Generalised eigen-analysis of fine J_f v = λ coarse J_c v, tensors as [Σgx², Σgy², Σgx·gy] in
@@ -195,6 +211,31 @@ mod tests {
             }
         }
         out
+    }
+
+    #[test]
+    fn planes_too_small_for_the_coarse_scale_are_undefined_as_computed() {
+        // The shortcut must give what the tensors give: NaN for both values.
+        for (w, h) in [(1, 1), (5, 5), (28, 28), (39, 200), (200, 39), (2, 60)] {
+            assert!(!measurable(w, h));
+            let luma = fixture_luma(w, h);
+            let full = from_tensors(
+                fine_tensor(&luma, w, h).map(|v| v as f64),
+                coarse_tensor(&luma, w, h).map(|v| v as f64),
+            );
+            let got = motion(&luma, w, h);
+            assert!(
+                full.motion_blur.is_nan() && full.blur_angle.is_nan(),
+                "{w}x{h}"
+            );
+            assert!(
+                got.motion_blur.is_nan() && got.blur_angle.is_nan(),
+                "{w}x{h}"
+            );
+        }
+        // From 40 px a side the tensors are computed (and defined on a textured plane).
+        assert!(measurable(40, 40) && measurable(64, 48));
+        assert!(!motion(&fixture_luma(64, 48), 64, 48).motion_blur.is_nan());
     }
 
     fn brute_fine(l: &[i64], w: usize, h: usize) -> [i64; 3] {
