@@ -19,6 +19,10 @@ and each unordered pair kept once, against ``imgstats.near_pairs`` in the same p
 each, every repeat of both interleaved. Both timings include building the index and producing
 the pair arrays; the pair sets are asserted equal before a ratio is printed. Wall time and the
 process's CPU time (all threads) are both recorded: on a shared machine the CPU ratio is steadier.
+So is the time the process's threads spent runnable but waiting for a core (Linux schedstat), which
+shows when a wall time was set by the scheduler rather than by the work. ``--fifo`` runs every
+child under ``chrt -f 10`` (SCHED_FIFO; needs root or CAP_SYS_NICE): both libraries then get a core
+whenever a thread is runnable, as on an idle machine, while other jobs share the cores.
 """
 
 from __future__ import annotations
@@ -86,6 +90,27 @@ def leak_query(train: np.ndarray, kind: str) -> np.ndarray:
 FAISS_LAYOUTS = [(3, 19), (3, 20), (3, 21), (4, 16)]
 
 
+def sched_ms() -> tuple[float, float]:
+    """(run, run-queue wait) in ms summed over this process's threads (Linux schedstat).
+
+    Threads that ended in between are missed; the pools of both libraries live for the whole run.
+    """
+    run = wait = 0.0
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:
+        return 0.0, 0.0
+    for tid in tasks:
+        try:
+            with open(f"/proc/self/task/{tid}/schedstat") as f:
+                r, w, _ = f.read().split()
+        except (OSError, ValueError):
+            continue
+        run += int(r) / 1e6
+        wait += int(w) / 1e6
+    return run, wait
+
+
 def run_faiss(kind: str, n: int, k: int, reps: int) -> dict:
     """imgstats.near_pairs vs faiss.IndexBinaryMultiHash, interleaved in one process."""
     try:
@@ -124,27 +149,35 @@ def run_faiss(kind: str, n: int, k: int, reps: int) -> dict:
     # machine is shared, so the CPU-time ratio is the steadier one.
     t_ours: list[float] = []
     c_ours: list[float] = []
+    w_ours: list[float] = []
     t_theirs: dict[tuple[int, int], list[float]] = {lay: [] for lay in FAISS_LAYOUTS}
     c_theirs: dict[tuple[int, int], list[float]] = {lay: [] for lay in FAISS_LAYOUTS}
+    w_theirs: dict[tuple[int, int], list[float]] = {lay: [] for lay in FAISS_LAYOUTS}
     for _ in range(reps):
+        w0 = sched_ms()[1]
         t, c = time.perf_counter(), time.process_time()
         ours()
         t_ours.append(time.perf_counter() - t)
         c_ours.append(time.process_time() - c)
+        w_ours.append(sched_ms()[1] - w0)
         for lay in FAISS_LAYOUTS:
+            w0 = sched_ms()[1]
             t, c = time.perf_counter(), time.process_time()
             theirs(*lay)
             t_theirs[lay].append(time.perf_counter() - t)
             c_theirs[lay].append(time.process_time() - c)
+            w_theirs[lay].append(sched_ms()[1] - w0)
     med = {lay: statistics.median(v) for lay, v in t_theirs.items()}
     best = min(med, key=med.__getitem__)
     return {
         "imgstats_s": statistics.median(t_ours),
         "imgstats_range": [min(t_ours), max(t_ours)],
         "imgstats_cpu_s": statistics.median(c_ours),
+        "imgstats_wait_ms": statistics.median(w_ours),
         "faiss_s": med[best],
         "faiss_range": [min(t_theirs[best]), max(t_theirs[best])],
         "faiss_cpu_s": statistics.median(c_theirs[best]),
+        "faiss_wait_ms": statistics.median(w_theirs[best]),
         "best": list(best),
         "layouts": {f"{a},{b}": round(m, 4) for (a, b), m in med.items()},
         "pairs": len(want),
@@ -237,6 +270,11 @@ def main() -> None:
     ap.add_argument("--case", nargs=5)
     ap.add_argument("--big", action="store_true", help="also 10M cases and 1M brute force")
     ap.add_argument("--only", help="run only cases whose method contains this")
+    ap.add_argument(
+        "--fifo",
+        action="store_true",
+        help="run every child under `chrt -f 10` (SCHED_FIFO) so other jobs cannot delay it",
+    )
     args = ap.parse_args()
     if args.dump:
         dump_real(args.dump)
@@ -255,7 +293,7 @@ def main() -> None:
         print("| method | hashes | N | k | median s | min s | result | peak RSS MB |")
         print("|---|---|---|---|---|---|---|---|")
     for case in cases:
-        proc, res, rss = child(case)
+        proc, res, rss = child(case, args.fifo)
         if res is None:
             continue
         m, kind, n, k, _ = case
@@ -270,16 +308,16 @@ def main() -> None:
         print(
             "| hashes | N | k | pairs | imgstats.near_pairs median s (min–max) "
             "| FAISS best median s (min–max) | FAISS layout (nhash, b) | FAISS / imgstats "
-            "| CPU s imgstats / FAISS | CPU ratio |"
+            "| CPU s imgstats / FAISS | CPU ratio | run-queue wait ms imgstats / FAISS |"
         )
-        print("|---|---|---|---|---|---|---|---|---|---|")
+        print("|---|---|---|---|---|---|---|---|---|---|---|")
     for case in faiss_cases:
         _, kind, n, k, _ = case
-        proc, res, _ = child(case)
+        proc, res, _ = child(case, args.fifo)
         if res is None:
             continue
         if res.get("missing"):
-            print(f"| {kind} | {n:,} | {k} | faiss not installed | | | | | | |", flush=True)
+            print(f"| {kind} | {n:,} | {k} | faiss not installed | | | | | | | |", flush=True)
             continue
         lo, hi = res["imgstats_range"]
         flo, fhi = res["faiss_range"]
@@ -288,14 +326,18 @@ def main() -> None:
             f"({lo:.4f}–{hi:.4f}) | {res['faiss_s']:.3f} ({flo:.3f}–{fhi:.3f}) "
             f"| {tuple(res['best'])} | **{res['faiss_s'] / res['imgstats_s']:.1f}×** "
             f"| {res['imgstats_cpu_s']:.4f} / {res['faiss_cpu_s']:.3f} "
-            f"| {res['faiss_cpu_s'] / res['imgstats_cpu_s']:.1f}× |",
+            f"| {res['faiss_cpu_s'] / res['imgstats_cpu_s']:.1f}× "
+            f"| {res['imgstats_wait_ms']:.1f} / {res['faiss_wait_ms']:.1f} |",
             flush=True,
         )
         print(f"<!-- faiss {res['faiss_version']}, medians by layout: {res['layouts']} -->")
 
 
-def child(case: tuple) -> tuple[subprocess.CompletedProcess, dict | None, float]:
-    cmd = ["/usr/bin/time", "-f", "RSS %M", sys.executable, __file__, "--case"]
+def child(
+    case: tuple, fifo: bool = False
+) -> tuple[subprocess.CompletedProcess, dict | None, float]:
+    cmd = ["/usr/bin/time", "-f", "RSS %M"] + (["chrt", "-f", "10"] if fifo else [])
+    cmd += [sys.executable, __file__, "--case"]
     cmd += [str(x) for x in case]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode:
