@@ -379,6 +379,15 @@ fn large_images(files: &[Vec<u8>], reps: usize) {
             sink ^= resize_area_rgb8(r, p.width, p.height, w, h)[0] as u64;
         }
     });
+    phase("512-px RGB plane (area, streamed rows)", &mut || {
+        for (d, r) in decoded.iter().zip(&rgb) {
+            let p = &d.pixels;
+            let (w, h) = fit_long_side(p.width, p.height, 512);
+            let mut s = imgstats::AreaRgbStream::new(p.width, p.height, w, h);
+            r.chunks_exact(3 * p.width).for_each(|row| s.push(row));
+            sink ^= s.finish()[0] as u64;
+        }
+    });
     let small: Vec<(Vec<u8>, usize, usize)> = decoded
         .iter()
         .zip(&rgb)
