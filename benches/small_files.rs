@@ -323,6 +323,15 @@ fn large_images(files: &[Vec<u8>], reps: usize) {
             p.for_each_rgb_row(|row| sink ^= row[0] as u64);
         }
     });
+    phase(
+        "  planes -> luma + RGB rows + colour sums (the scan's kernel)",
+        &mut || {
+            for p in &planar {
+                let mut sums = stats::ColorSums::default();
+                sink ^= p.luma_color_and_rgb_rows(&mut sums, |row| sink ^= row[0] as u64)[0] as u64;
+            }
+        },
+    );
     phase("luma_from_rgb (the RGB path)", &mut || {
         for r in &rgb {
             sink ^= luma_from_rgb(r)[0] as u64;
