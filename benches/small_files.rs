@@ -324,6 +324,15 @@ fn large_images(files: &[Vec<u8>], reps: usize) {
             p.for_each_rgb_row(|row| sink ^= row[0] as u64);
         }
     });
+    phase(
+        "  planes -> luma + RGB rows + colour sums (the scan's kernel)",
+        &mut || {
+            for p in &planar {
+                let mut sums = stats::ColorSums::default();
+                sink ^= p.luma_color_and_rgb_rows(&mut sums, |row| sink ^= row[0] as u64)[0] as u64;
+            }
+        },
+    );
     phase("luma_from_rgb (the RGB path)", &mut || {
         for r in &rgb {
             sink ^= luma_from_rgb(r)[0] as u64;
@@ -378,6 +387,15 @@ fn large_images(files: &[Vec<u8>], reps: usize) {
             let p = &d.pixels;
             let (w, h) = fit_long_side(p.width, p.height, 512);
             sink ^= resize_area_rgb8(r, p.width, p.height, w, h)[0] as u64;
+        }
+    });
+    phase("512-px RGB plane (area, streamed rows)", &mut || {
+        for (d, r) in decoded.iter().zip(&rgb) {
+            let p = &d.pixels;
+            let (w, h) = fit_long_side(p.width, p.height, 512);
+            let mut s = imgstats::AreaRgbStream::new(p.width, p.height, w, h);
+            r.chunks_exact(3 * p.width).for_each(|row| s.push(row));
+            sink ^= s.finish()[0] as u64;
         }
     });
     let small: Vec<(Vec<u8>, usize, usize)> = decoded

@@ -47,6 +47,8 @@ pub use pool::with_threads;
 pub use resize::{
     fit_long_side, reduce_box_l8, resize_area_l8, resize_area_rgb8, resize_lanczos_l8,
 };
+// The streamed 512-px colour plane, for `benches/small_files.rs --per-mp`.
+pub use resize::AreaRgbStream;
 pub use scan::{
     DEFAULT_MAX_FILE_SIZE, DEFAULT_MAX_PIXELS, HASH_MIN_SIDE, METRIC_NAMES, Metrics,
     OPT_IN_METRICS, Options, Record, SHARPNESS_LONG_SIDE, Source, UnixMicros, scan_many, scan_one,

@@ -154,7 +154,11 @@ fn decode_planar(
     (hs, vs): (usize, usize),
     want: RowWants,
 ) -> Result<(Pixels, RowMeasures)> {
-    let mut buf = crate::planes::buffers::zeroed(YCbCr::planar_len(w, h, hs, vs));
+    // No zeroing: `tj3DecompressToYUVPlanes8` writes every row of every plane (straight from
+    // `jpeg_read_raw_data`, or copied out of its MCU-row buffer when the planes are not whole
+    // MCUs), and a failed decode returns before the buffer is read. A reused buffer's stale bytes
+    // are never seen (tested: `planar_decode_into_a_dirty_reused_buffer_is_exact`).
+    let mut buf = crate::planes::buffers::overwritten(YCbCr::planar_len(w, h, hs, vs));
     let image = turbojpeg::YuvImage {
         pixels: buf.as_mut_slice(),
         width: w,
@@ -272,6 +276,34 @@ mod tests {
             }
         }
         assert!(planar >= 40, "only {planar} planar decodes");
+    }
+
+    /// The planar buffer comes from `buffers::overwritten` (a previous image's bytes): every byte
+    /// must be written by libjpeg-turbo, on every sampling and on sizes that are and are not
+    /// whole MCUs (turbojpeg copies those out of its own row buffer).
+    #[test]
+    fn planar_decode_into_a_dirty_reused_buffer_is_exact() {
+        use crate::planes::buffers;
+        use turbojpeg::Subsamp as S;
+        for subsamp in [S::None, S::Sub2x1, S::Sub2x2, S::Sub1x2] {
+            for (w, h) in [(1024, 1024), (1031, 1021), (1040, 1033), (1023, 1030)] {
+                let data = jpeg(w, h, subsamp, false);
+                let fresh = {
+                    buffers::release();
+                    decode_with(&data, true)
+                };
+                // Poison a buffer big enough for the planes and make it the next one handed out.
+                buffers::release();
+                buffers::give_back(vec![0xA5; 4 << 20]);
+                let reused = decode_with(&data, true);
+                buffers::release();
+                let what = format!("{subsamp:?} {w}x{h}");
+                let (a, b) = (fresh.ycbcr.expect("planar"), reused.ycbcr.expect("planar"));
+                assert_eq!(a.to_rgb(), b.to_rgb(), "{what}");
+                assert_eq!(a.into_data(), b.into_data(), "{what}: every plane byte");
+                assert_eq!(fresh.luma, reused.luma, "{what}");
+            }
+        }
     }
 
     #[test]

@@ -12,6 +12,8 @@ mod composite;
 mod luma;
 mod orient;
 mod ycbcr;
+#[cfg(target_arch = "x86_64")]
+mod ycc_avx2;
 
 pub use composite::{luma_alpha_composite, rgba_composite, rgba_composite_slice};
 pub use luma::{luma_from_rgb, scale16};

@@ -298,16 +298,44 @@ pub fn ycbcr_rgb_luma_row(p: &YCbCr, y: usize, rows: &mut RowScratch, rgb: &mut 
 crate::cpu::dispatch_avx512! {
 /// [`ycbcr_rgb_luma_row`] that also adds the row's colour sums (`ColorSums::add` of the RGB it
 /// writes) while R, G and B are still in separate registers: no second pass re-reading and
-/// de-interleaving the row. Blocks of 4096 pixels keep the i32 sums of squares below 2^31.
+/// de-interleaving the row. With AVX2 the conversion runs in 16-bit lanes (`ycc_avx2.rs`);
+/// the portable loop does the rest of the row (and everything at the scalar level).
 pub fn ycbcr_rgb_luma_color_row(p: &YCbCr, y: usize, rows: &mut RowScratch, rgb: &mut [u8], luma: &mut [u8], sums: &mut ColorSums) {
     let (cb, cr) = rows.upsample(p, y);
     let yr = p.y_row(y);
+    let mut done = 0;
+    #[cfg(target_arch = "x86_64")]
+    if crate::cpu::level() >= crate::cpu::Level::Avx2 {
+        // SAFETY: `level()` is never above what the CPU supports, so it has AVX2.
+        done = unsafe { super::ycc_avx2::rgb_luma_color(yr, cb, cr, &mut rgb[..3 * p.width], &mut luma[..p.width], sums) };
+    }
+    rgb_luma_color_portable(&yr[done..], &cb[done..], &cr[done..], &mut rgb[3 * done..], &mut luma[done..p.width], sums);
+}
+}
+
+/// The portable loop of [`ycbcr_rgb_luma_color_row`] over `luma.len()` pixels. Blocks of 4096
+/// pixels keep the i32 sums of squares below 2^31.
+#[inline(always)]
+fn rgb_luma_color_portable(
+    yr: &[u8],
+    cb: &[u8],
+    cr: &[u8],
+    rgb: &mut [u8],
+    luma: &mut [u8],
+    sums: &mut ColorSums,
+) {
+    let width = luma.len();
     let mut start = 0;
-    while start < p.width {
-        let end = (start + 4096).min(p.width);
+    while start < width {
+        let end = (start + 4096).min(width);
         let (mut a1, mut a2, mut b1, mut b2, mut c) = (0i32, 0i32, 0i32, 0i32, 0u32);
-        let px = rgb[3 * start..3 * end].chunks_exact_mut(3).zip(&mut luma[start..end]);
-        for (((px, l), &yy), (&b, &r)) in px.zip(&yr[start..end]).zip(cb[start..end].iter().zip(&cr[start..end])) {
+        let px = rgb[3 * start..3 * end]
+            .chunks_exact_mut(3)
+            .zip(&mut luma[start..end]);
+        for (((px, l), &yy), (&b, &r)) in px
+            .zip(&yr[start..end])
+            .zip(cb[start..end].iter().zip(&cr[start..end]))
+        {
             let [r, g, b] = ycc_to_rgb(yy, b, r);
             px[0] = r as u8;
             px[1] = g as u8;
@@ -321,10 +349,14 @@ pub fn ycbcr_rgb_luma_color_row(p: &YCbCr, y: usize, rows: &mut RowScratch, rgb:
             let spread = r.max(g).max(b) - r.min(g).min(b);
             c += (spread > GRAY_SPREAD as i32) as u32;
         }
-        sums.add_parts((a1 as i64, a2 as i64), (b1 as i64, b2 as i64), c as u64, (end - start) as u64);
+        sums.add_parts(
+            (a1 as i64, a2 as i64),
+            (b1 as i64, b2 as i64),
+            c as u64,
+            (end - start) as u64,
+        );
         start = end;
     }
-}
 }
 
 /// Pillow's luma of one libjpeg RGB pixel (the reference the fused kernel is tested against).
@@ -397,6 +429,10 @@ mod tests {
             (4100, 3, 1, 1),
             (40, 9, 2, 1),
             (33, 15, 1, 2),
+            (15, 4, 2, 2),
+            (16, 3, 2, 1),
+            (2063, 5, 2, 2),
+            (1, 3, 1, 1),
         ] {
             let p = planes(w, h, hs, vs);
             let (luma, rgb, sums) = same_on_every_level("ycbcr_rgb_luma_color_row", || {
@@ -413,6 +449,32 @@ mod tests {
             }
             assert_eq!(sums, want, "{w}x{h}");
         }
+    }
+
+    /// The AVX2 kernel rewrites libjpeg's and Pillow's expressions in 16-bit steps: on 4:4:4
+    /// planes holding every (Y, Cb, Cr) triple once, each level's RGB, luma and colour sums
+    /// must be the portable loop's.
+    #[test]
+    fn the_vector_kernel_is_exact_on_every_y_cb_cr_triple() {
+        let (w, h) = (4096, 4096);
+        let mut data = vec![0u8; 3 * w * h];
+        for i in 0..w * h {
+            data[i] = i as u8;
+            data[w * h + i] = (i >> 8) as u8;
+            data[2 * w * h + i] = (i >> 16) as u8;
+        }
+        let p = YCbCr::from_planar(data, w, h, 1, 1);
+        let (luma, rgb_hash, sums) = same_on_every_level("ycbcr_rgb_luma_color_row", || {
+            let mut sums = ColorSums::default();
+            let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+            let luma = p.luma_color_and_rgb_rows(&mut sums, |r| hasher.update(r));
+            (xxhash_rust::xxh3::xxh3_64(&luma), hasher.digest(), sums)
+        });
+        assert_eq!(luma, xxhash_rust::xxh3::xxh3_64(&p.luma()));
+        assert_eq!(rgb_hash, xxhash_rust::xxh3::xxh3_64(&p.to_rgb()));
+        let mut want = ColorSums::default();
+        want.add(&p.to_rgb());
+        assert_eq!(sums, want);
     }
 
     /// libjpeg-turbo's C upsamplers (jdsample.c), transcribed loop for loop, as the reference.

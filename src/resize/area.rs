@@ -27,7 +27,8 @@ fn resize_area<const C: usize>(src: &[u8], w: usize, h: usize, dw: usize, dh: us
     }
     let xs = HTaps::new(&area_weights(w, dw));
     let ys = area_weights(h, dh);
-    let mut acc = vec![0f32; C * w];
+    // One padding element: the RGB horizontal pass reads four lanes from a pixel's first channel.
+    let mut acc = vec![0f32; C * w + 1];
     let mut out = vec![0u8; C * dw * dh];
     for (oy, taps) in ys.iter().enumerate() {
         acc.iter_mut().for_each(|v| *v = 0.0);
@@ -92,9 +93,33 @@ impl HTaps {
 /// latency chain per pixel.
 #[inline(always)]
 fn emit_row<const C: usize>(acc: &[f32], t: &HTaps, out: &mut [u8]) {
+    if C == 3 {
+        // Interleaved RGB: a tap's three values are adjacent, so each tap is one 4-lane
+        // multiply-add (the fourth lane reads the next pixel's R, or the accumulator's padding
+        // element, and is dropped). Each of the three lanes gets the scalar operations in the
+        // same order: the same bits. (Lane-wise across output pixels, as for one channel, needs
+        // scattered loads: measured slower.)
+        debug_assert_eq!(
+            acc.len() % 3,
+            1,
+            "RGB accumulators carry one padding element"
+        );
+        for (px, taps) in out.chunks_exact_mut(C).zip(&t.per_pixel) {
+            let mut v = [0f32; 4];
+            for &(i, wt) in taps {
+                let a: &[f32; 4] = acc[C * i..C * i + 4].try_into().expect("4 lanes");
+                for l in 0..4 {
+                    v[l] += a[l] * wt;
+                }
+            }
+            for (o, v) in px.iter_mut().zip(v) {
+                *o = v.round().clamp(0.0, 255.0) as u8;
+            }
+        }
+        return;
+    }
     if C > 1 {
-        // Interleaved channels: a tap's C values are adjacent, and C independent sums per pixel
-        // already overlap; lane-wise loads would be scattered (measured slower for RGB).
+        // Other interleaved layouts (none today): C independent sums per pixel.
         for (px, taps) in out.chunks_exact_mut(C).zip(&t.per_pixel) {
             let mut v = [0f32; C];
             for &(i, wt) in taps {
@@ -167,7 +192,8 @@ impl AreaRgbStream {
             dh,
             xs: HTaps::new(&area_weights(w, dw)),
             ys: area_weights(h, dh),
-            acc: [vec![0f32; 3 * w], vec![0f32; 3 * w]],
+            // One padding element each (see `emit_row`).
+            acc: [vec![0f32; 3 * w + 1], vec![0f32; 3 * w + 1]],
             next_out: 0,
             next_in: 0,
             out: Vec::with_capacity(3 * dw * dh),
