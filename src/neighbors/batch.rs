@@ -256,23 +256,8 @@ impl Batch {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::neighbors::components::{Confirm, RuleSpec};
     use crate::neighbors::plan::SplitMix;
-
-    fn rule<'a>(primary: &'a [u64], confirm: &'a [u64]) -> RuleSpec<'a> {
-        RuleSpec {
-            primary,
-            alone: Some(8),
-            wide: 16,
-            confirms: vec![Confirm {
-                codes: confirm,
-                radius: 16,
-            }],
-            simple: &[],
-            simple_both: false,
-            color: None,
-        }
-    }
+    use crate::neighbors::tests::default_like_rule as rule;
 
     /// `pictures` random pictures, `copies` copies each with 0-3 bits flipped in each code,
     /// interleaved (image `i` is a copy of picture `i % pictures`).

@@ -492,7 +492,7 @@ fn rule_forest_is_the_same_on_any_number_of_threads() {
 
 /// The default rule's shape without its guards: primary within 8 bits, or within 16 with the
 /// confirming code within 16.
-fn default_like_rule<'a>(primary: &'a [u64], confirm: &'a [u64]) -> RuleSpec<'a> {
+pub(super) fn default_like_rule<'a>(primary: &'a [u64], confirm: &'a [u64]) -> RuleSpec<'a> {
     RuleSpec {
         primary,
         alone: Some(8),

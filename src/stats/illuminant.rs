@@ -30,6 +30,19 @@ pub struct Illuminant {
     pub tint: f64,
 }
 
+impl Illuminant {
+    /// The means of per-pixel sums over `n` pixels (NaN for none: 0/0).
+    #[inline]
+    fn from_sums(s_sum: f64, a_sum: f64, b_sum: f64, n: usize) -> Self {
+        let nf = n as f64;
+        Self {
+            saturation: s_sum / nf,
+            warmth: b_sum / nf,
+            tint: a_sum / nf,
+        }
+    }
+}
+
 /// Exact sRGB decoding of every 8-bit level to linear light in 0–1.
 fn srgb_to_linear_table() -> &'static [f32; 256] {
     static TABLE: OnceLock<[f32; 256]> = OnceLock::new();
@@ -124,11 +137,7 @@ pub fn illuminant_gray(gray: &[u8]) -> Illuminant {
     const LANES: usize = 8;
     let n = gray.len();
     if n == 0 {
-        return Illuminant {
-            saturation: f64::NAN,
-            warmth: f64::NAN,
-            tint: f64::NAN,
-        };
+        return Illuminant::from_sums(0.0, 0.0, 0.0, 0);
     }
     let table = gray_values();
     let (mut s_sum, mut a_sum, mut b_sum) = (0f64, 0f64, 0f64);
@@ -153,12 +162,7 @@ pub fn illuminant_gray(gray: &[u8]) -> Illuminant {
         a_sum += pa as f64;
         b_sum += pb as f64;
     }
-    let nf = n as f64;
-    Illuminant {
-        saturation: s_sum / nf,
-        warmth: b_sum / nf,
-        tint: a_sum / nf,
-    }
+    Illuminant::from_sums(s_sum, a_sum, b_sum, n)
 }
 
 crate::cpu::dispatch! {
@@ -167,11 +171,7 @@ crate::cpu::dispatch! {
 pub fn illuminant_kernel(rgb: &[u8], gray_table: bool) -> Illuminant {
     let n = rgb.len() / 3;
     if n == 0 {
-        return Illuminant {
-            saturation: f64::NAN,
-            warmth: f64::NAN,
-            tint: f64::NAN,
-        };
+        return Illuminant::from_sums(0.0, 0.0, 0.0, 0);
     }
     let lut = srgb_to_linear_table();
     let scale = xyz_over_white();
@@ -221,12 +221,7 @@ pub fn illuminant_kernel(rgb: &[u8], gray_table: bool) -> Illuminant {
             a_sum += pa as f64;
             b_sum += pb as f64;
         }
-        let nf = n as f64;
-        return Illuminant {
-            saturation: s_sum / nf,
-            warmth: b_sum / nf,
-            tint: a_sum / nf,
-        };
+        return Illuminant::from_sums(s_sum, a_sum, b_sum, n);
     }
     let mut groups = tail.chunks_exact(3 * LANES);
     for group in &mut groups {
@@ -246,12 +241,7 @@ pub fn illuminant_kernel(rgb: &[u8], gray_table: bool) -> Illuminant {
         a_sum += pa as f64;
         b_sum += pb as f64;
     }
-    let nf = n as f64;
-    Illuminant {
-        saturation: s_sum / nf,
-        warmth: b_sum / nf,
-        tint: a_sum / nf,
-    }
+    Illuminant::from_sums(s_sum, a_sum, b_sum, n)
 }
 }
 
