@@ -497,12 +497,17 @@ impl<'a> Image<'a> {
             if !stats::motion::measurable(w, h) {
                 return stats::motion::UNDEFINED; // a thumbnail: no plane needed
             }
-            let luma = match self.gray_fit(COLOR_LONG_SIDE) {
+            let gray = self.gray_fit(COLOR_LONG_SIDE);
+            let from_rgb;
+            let luma: &[u8] = match &gray {
                 // The luma of R = G = B = v is v (Pillow's weights sum to 1 exactly).
-                Some(g) => g.data.clone(),
-                None => luma_from_rgb(&self.rgb_fit(COLOR_LONG_SIDE).data),
+                Some(g) => &g.data,
+                None => {
+                    from_rgb = luma_from_rgb(&self.rgb_fit(COLOR_LONG_SIDE).data);
+                    &from_rgb
+                }
             };
-            let (luma, w, h) = orient_l8(&luma, w, h, self.orientation());
+            let (luma, w, h) = orient_l8(luma, w, h, self.orientation());
             stats::motion::motion(&luma, w, h)
         })
     }
@@ -531,18 +536,14 @@ impl<'a> Image<'a> {
         if !self.gray_fit_available() {
             return None;
         }
-        if let Some((_, p)) = self.gray_fit.borrow().iter().find(|(s, _)| *s == long_side) {
-            return Some(p.clone());
-        }
         let p = self.pixels;
-        let (dw, dh) = fit_long_side(p.width, p.height, long_side);
-        let plane = Rc::new(Plane {
-            data: resize_area_l8(&p.luma, p.width, p.height, dw, dh),
-            width: dw,
-            height: dh,
-        });
-        self.gray_fit.borrow_mut().push((long_side, plane.clone()));
-        Some(plane)
+        Some(fit_once(
+            &self.gray_fit,
+            p.width,
+            p.height,
+            long_side,
+            |dw, dh| resize_area_l8(&p.luma, p.width, p.height, dw, dh),
+        ))
     }
 
     /// The RGB plane area-resized so its long side is at most `long_side` (stored orientation;
@@ -550,39 +551,56 @@ impl<'a> Image<'a> {
     /// that reads it. Declare such metrics with `Pixels(Rgb, Scale::LongSide(long_side))` so the
     /// decode keeps at least that many pixels.
     pub(crate) fn rgb_fit(&self, long_side: usize) -> Rc<Plane> {
-        if let Some((_, p)) = self.rgb_fit.borrow().iter().find(|(s, _)| *s == long_side) {
-            return p.clone();
-        }
         let p = self.pixels;
-        let (dw, dh) = fit_long_side(p.width, p.height, long_side);
-        let data = match &p.rgb {
-            Some(rgb) => resize_area_rgb8(rgb, p.width, p.height, dw, dh),
-            None if p.ycbcr.is_some() => match &self.rgb_rows().fit {
-                Some((data, w, h)) if (*w, *h) == (dw, dh) => data.clone(),
-                _ => {
-                    let want = RowWants {
-                        fit_long_side: Some(long_side),
-                        ..RowWants::default()
-                    };
-                    self.rgb_rows_for(want)
-                        .fit
-                        .expect("the plane was asked for")
-                        .0
+        fit_once(
+            &self.rgb_fit,
+            p.width,
+            p.height,
+            long_side,
+            |dw, dh| match &p.rgb {
+                Some(rgb) => resize_area_rgb8(rgb, p.width, p.height, dw, dh),
+                None if p.ycbcr.is_some() => match &self.rgb_rows().fit {
+                    Some((data, w, h)) if (*w, *h) == (dw, dh) => data.clone(),
+                    _ => {
+                        let want = RowWants {
+                            fit_long_side: Some(long_side),
+                            ..RowWants::default()
+                        };
+                        self.rgb_rows_for(want)
+                            .fit
+                            .expect("the plane was asked for")
+                            .0
+                    }
+                },
+                None => {
+                    let gray = self.gray_fit(long_side).expect("a decode without colour");
+                    gray.data.iter().flat_map(|&v| [v, v, v]).collect()
                 }
             },
-            None => resize_area_l8(&p.luma, p.width, p.height, dw, dh)
-                .into_iter()
-                .flat_map(|v| [v, v, v])
-                .collect(),
-        };
-        let plane = Rc::new(Plane {
-            data,
-            width: dw,
-            height: dh,
-        });
-        self.rgb_fit.borrow_mut().push((long_side, plane.clone()));
-        plane
+        )
     }
+}
+
+/// The plane of `cache` for `long_side`, made by `make(dw, dh)` (the `w`×`h` source fitted to
+/// it) the first time: each fitted plane is computed once per image and size.
+fn fit_once(
+    cache: &RefCell<Vec<(usize, Rc<Plane>)>>,
+    w: usize,
+    h: usize,
+    long_side: usize,
+    make: impl FnOnce(usize, usize) -> Vec<u8>,
+) -> Rc<Plane> {
+    if let Some((_, p)) = cache.borrow().iter().find(|(s, _)| *s == long_side) {
+        return p.clone();
+    }
+    let (dw, dh) = fit_long_side(w, h, long_side);
+    let plane = Rc::new(Plane {
+        data: make(dw, dh),
+        width: dw,
+        height: dh,
+    });
+    cache.borrow_mut().push((long_side, plane.clone()));
+    plane
 }
 
 /// What to measure on a planar JPEG's RGB rows while the decode makes them: every colour result

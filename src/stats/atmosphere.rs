@@ -52,12 +52,14 @@ pub fn atmosphere_gray(gray: &[u8], w: usize, h: usize) -> Atmosphere {
 }
 
 /// This thread's buffers for the per-pixel dark channel and the filter, reused across images.
+#[derive(Default)]
 struct Buffers {
     dark: Vec<u8>,
     scratch: Filtering,
 }
 
 /// The min filter's scratch and its output.
+#[derive(Default)]
 struct Filtering {
     filter: Scratch,
     filtered: Vec<u8>,
@@ -65,10 +67,7 @@ struct Filtering {
 
 fn with_buffers<R>(f: impl FnOnce(&mut Vec<u8>, &mut Filtering) -> R) -> R {
     std::thread_local! {
-        static BUFFERS: std::cell::RefCell<Buffers> = std::cell::RefCell::new(Buffers {
-            dark: Vec::new(),
-            scratch: Filtering { filter: Scratch::default(), filtered: Vec::new() },
-        });
+        static BUFFERS: std::cell::RefCell<Buffers> = std::cell::RefCell::default();
     }
     BUFFERS.with(|b| {
         let b = &mut *b.borrow_mut();
@@ -76,13 +75,7 @@ fn with_buffers<R>(f: impl FnOnce(&mut Vec<u8>, &mut Filtering) -> R) -> R {
         // A large plane's buffers are let go rather than kept for the rest of the thread's life
         // (the scan's 512-px plane stays under the limit: ~0.8 MB a thread).
         if b.dark.capacity().max(b.scratch.filtered.capacity()) > 1 << 20 {
-            *b = Buffers {
-                dark: Vec::new(),
-                scratch: Filtering {
-                    filter: Scratch::default(),
-                    filtered: Vec::new(),
-                },
-            };
+            *b = Buffers::default();
         }
         out
     })
@@ -128,7 +121,7 @@ fn from_dark_channel(
             airlight: rgb_sum(i) as f64 / (3.0 * 255.0),
         };
     }
-    let hist = histogram(filtered);
+    let hist = super::histogram::histogram(filtered);
 
     // Threshold level t: all pixels above t are in, and the first `need` pixels at t (raster order).
     let (mut above, mut t) = (0u64, 255usize);
@@ -155,23 +148,6 @@ fn from_dark_channel(
         haze,
         airlight: sum as f64 / (3.0 * 255.0 * k as f64),
     }
-}
-
-/// Counts of each level. Four interleaved sub-histograms: a dark channel is mostly one level
-/// (often 0 everywhere but in bright areas), and increments of one counter back to back wait on
-/// each other's store (~5 cycles a pixel; 1.3 µs of a 28×28 thumbnail's 2 µs of haze).
-fn histogram(v: &[u8]) -> [u64; 256] {
-    let mut h = [[0u64; 256]; 4];
-    let mut quads = v.chunks_exact(4);
-    for q in &mut quads {
-        for (hi, &x) in h.iter_mut().zip(q) {
-            hi[x as usize] += 1;
-        }
-    }
-    for &x in quads.remainder() {
-        h[0][x as usize] += 1;
-    }
-    std::array::from_fn(|i| h[0][i] + h[1][i] + h[2][i] + h[3][i])
 }
 
 crate::cpu::dispatch! {
