@@ -693,12 +693,9 @@ mod tests {
         }
     }
 
-    #[test]
-    fn shared_rgb_plane_is_resized_once_and_matches_the_kernel() {
-        let (w, h) = (1300, 700);
-        let data = ppm(w, h);
-        let opts = Options::default();
-        let (header, decoded) = probe_and_decode(&data, opts.max_pixels, |_| {
+    /// `data` decoded at full size with its RGB plane.
+    fn decode_full_rgb(data: &[u8], opts: &Options) -> (Header, Decoded) {
+        let (header, decoded) = probe_and_decode(data, opts.max_pixels, |_| {
             Some(DecodeRequest {
                 reduction: 1,
                 need_rgb: true,
@@ -706,7 +703,15 @@ mod tests {
             })
         })
         .unwrap();
-        let d = decoded.unwrap().unwrap();
+        (header, decoded.unwrap().unwrap())
+    }
+
+    #[test]
+    fn shared_rgb_plane_is_resized_once_and_matches_the_kernel() {
+        let (w, h) = (1300, 700);
+        let data = ppm(w, h);
+        let opts = Options::default();
+        let (header, d) = decode_full_rgb(&data, &opts);
         let img = Image::new(&d, &header, &opts);
         let a = img.rgb_fit(COLOR_LONG_SIDE);
         let b = img.rgb_fit(COLOR_LONG_SIDE);
@@ -728,15 +733,7 @@ mod tests {
             let noise = crate::test_support::noise_bytes(w * h, (w + h) as u64);
             data.extend((0..w * h).map(|i| ((i % w) / 7 + (i / w) / 5) as u8 ^ (noise[i] & 15)));
             let opts = Options::default();
-            let (header, decoded) = probe_and_decode(&data, opts.max_pixels, |_| {
-                Some(DecodeRequest {
-                    reduction: 1,
-                    need_rgb: true,
-                    rgb_rows: RowWants::default(),
-                })
-            })
-            .unwrap();
-            let d = decoded.unwrap().unwrap();
+            let (header, d) = decode_full_rgb(&data, &opts);
             assert!(w * h >= LUMA_PASS_MIN_PIXELS);
             let img = Image::new(&d, &header, &opts);
             let luma = &d.pixels.luma;
