@@ -103,13 +103,13 @@ fn main() {
     }
     times.sort_by(f64::total_cmp);
     println!(
-        "{{\"source\":\"{}\",\"n\":{n},\"k\":{k},\"what\":\"{what}\",\"median_s\":{:.4},\"min_s\":{:.4},\"result\":{size},\"isa\":\"{:?}\",\"plan\":\"m={} width={} radius={}\"}}",
+        "{{\"source\":\"{}\",\"n\":{n},\"k\":{k},\"what\":\"{what}\",\"median_s\":{:.4},\"min_s\":{:.4},\"result\":{size},\"isa\":\"{:?}\",\"plan\":\"m={} width={} radii={:?}\"}}",
         source.split('/').next_back().unwrap_or(""),
         times[times.len() / 2],
         times[0],
         imgstats::simd_level(),
         plan.chunks.len(),
         plan.width,
-        plan.radius,
+        plan.radii,
     );
 }

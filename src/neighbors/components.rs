@@ -233,17 +233,18 @@ impl RuleSpec<'_> {
     }
 }
 
-/// One chunk of one tier: the bucketed hashes, the key function, and one alive bit per slot.
+/// One chunk of one tier: the bucketed hashes, the key function, the neighbour key offsets
+/// within the chunk's radius (its own key included), and one alive bit per slot.
 struct LiveChunk {
     key: KeyFn,
     idx: ChunkIndex,
+    probes: Vec<u32>,
     alive: Vec<u64>,
 }
 
 struct Tier<'a> {
     codes: &'a [u64],
     k: u32,
-    probes: Vec<u32>,
     chunks: Vec<LiveChunk>,
 }
 
@@ -251,9 +252,8 @@ impl<'a> Tier<'a> {
     fn build(codes: &'a [u64], k: u32, plan: &Plan) -> Self {
         let n = codes.len();
         let chunks = plan
-            .chunks
-            .iter()
-            .map(|&mask| {
+            .chunk_radii()
+            .map(|(mask, radius)| {
                 let mut alive = vec![u64::MAX; n.div_ceil(64) + 2];
                 // Slots past the end are dead (the last lane reads into the padding).
                 for (w, word) in alive.iter_mut().enumerate() {
@@ -267,17 +267,12 @@ impl<'a> Tier<'a> {
                 LiveChunk {
                     key: KeyFn::new(mask),
                     idx: ChunkIndex::build(codes, mask, plan.width),
+                    probes: masks_up_to(plan.width, 0, radius),
                     alive,
                 }
             })
             .collect();
-        Self {
-            codes,
-            k,
-            // Every neighbour key within the radius, the own key (offset 0) included.
-            probes: masks_up_to(plan.width, 0, plan.radius),
-            chunks,
-        }
+        Self { codes, k, chunks }
     }
 }
 
@@ -564,19 +559,21 @@ fn first_index_ns(plans: &[TierPlan<'_>], n: usize) -> f64 {
     plans
         .iter()
         .map(|(codes, _, plan)| {
-            let probes = masks_up_to(plan.width, 0, plan.radius).len();
+            let probes: usize = plan
+                .radii
+                .iter()
+                .map(|&r| masks_up_to(plan.width, 0, r).len())
+                .sum();
             let shared: usize = (0..samples)
                 .map(|_| {
                     let x = codes[rng.below(n)] ^ codes[rng.below(n)];
-                    plan.chunks
-                        .iter()
-                        .filter(|&&mask| (x & mask).count_ones() <= plan.radius)
+                    plan.chunk_radii()
+                        .filter(|&(mask, r)| (x & mask).count_ones() <= r)
                         .count()
                 })
                 .sum();
             let share = shared as f64 / samples as f64;
-            share * n as f64 * LANE_NS / LANE as f64
-                + (plan.chunks.len() * probes) as f64 * PROBE_NS
+            share * n as f64 * LANE_NS / LANE as f64 + probes as f64 * PROBE_NS
         })
         .sum()
 }
@@ -677,10 +674,10 @@ fn search<L: Lanes>(rule: &RuleSpec<'_>, plans: &[TierPlan<'_>], mode: Expand) -
             for tier in tiers.get_or_insert_with(build) {
                 let hx = tier.codes[x];
                 let k = tier.k;
-                probes += tier.chunks.len() * tier.probes.len();
                 for ch in &mut tier.chunks {
+                    probes += ch.probes.len();
                     let key = ch.key.key(hx);
-                    for &p in &tier.probes {
+                    for &p in &ch.probes {
                         let (lo, len) = ch.idx.bucket(key ^ p);
                         let mut base = 0;
                         while base < len {

@@ -85,16 +85,17 @@ pub(crate) const LANE: usize = 16;
 pub(crate) trait Lanes {
     fn mask16(x: u64, lane: &[u64; LANE], k: u32) -> u32;
 
-    /// The bits of `hits` whose pair was *not* a candidate in any `earlier` chunk (more than
-    /// `radius` differing bits under every earlier mask): those are reported in this chunk.
+    /// The bits of `hits` whose pair was *not* a candidate in any `earlier` chunk (more
+    /// differing bits than its radius under every earlier `(mask, radius)`): those are reported
+    /// in this chunk.
     #[inline(always)]
-    fn fresh16(x: u64, lane: &[u64; LANE], hits: u32, earlier: &[u64], radius: u32) -> u32 {
+    fn fresh16(x: u64, lane: &[u64; LANE], hits: u32, earlier: &[(u64, u32)]) -> u32 {
         let mut out = 0;
         let mut m = hits;
         while m != 0 {
             let t = m.trailing_zeros();
             let z = x ^ lane[t as usize];
-            if earlier.iter().all(|&e| (z & e).count_ones() > radius) {
+            if earlier.iter().all(|&(e, r)| (z & e).count_ones() > r) {
                 out |= 1 << t;
             }
             m &= m - 1;
@@ -130,7 +131,15 @@ impl Lanes for Avx512 {
         // SAFETY: only reached from `v512` kernels, entered after detecting avx512f and
         // avx512vpopcntdq; the loads are unaligned loads of 2 x 8 in-bounds u64.
         unsafe {
-            let xv = _mm512_set1_epi64(x as i64);
+            // `black_box`: otherwise LLVM hoists the broadcast out of the caller's loop over a
+            // bucket and, short of registers, spills the 64-byte vector to the stack and reloads
+            // it for every lane, a few instructions after storing it. Which build that stalls
+            // in depended on the stack layout (the join at 100,000 uniform hashes: 23.5 ms in one
+            // build, 12.3 ms in another with the same loop, perf putting a third of the samples
+            // on the instruction after the reload — most likely a failed store-to-load forward
+            // of the 64-byte slot). A scalar round trip and a broadcast from memory never stall
+            // that way: 13-15 ms in every build since.
+            let xv = _mm512_set1_epi64(std::hint::black_box(x) as i64);
             let kv = _mm512_set1_epi64(k as i64);
             let a = _mm512_loadu_si512(lane.as_ptr().cast());
             let b = _mm512_loadu_si512(lane.as_ptr().add(8).cast());
@@ -143,16 +152,16 @@ impl Lanes for Avx512 {
     /// All 16 at once: a pair within `k` is a candidate in most chunks (close copies agree
     /// everywhere), so per-hit scalar checks cost as much as the compares themselves.
     #[inline(always)]
-    fn fresh16(x: u64, lane: &[u64; LANE], hits: u32, earlier: &[u64], radius: u32) -> u32 {
+    fn fresh16(x: u64, lane: &[u64; LANE], hits: u32, earlier: &[(u64, u32)]) -> u32 {
         use std::arch::x86_64::*;
         // SAFETY: as in `mask16`.
         unsafe {
             let xv = _mm512_set1_epi64(x as i64);
-            let rv = _mm512_set1_epi64(radius as i64);
             let a = _mm512_xor_si512(_mm512_loadu_si512(lane.as_ptr().cast()), xv);
             let b = _mm512_xor_si512(_mm512_loadu_si512(lane.as_ptr().add(8).cast()), xv);
             let (mut ma, mut mb) = (hits as u8, (hits >> 8) as u8);
-            for &e in earlier {
+            for &(e, r) in earlier {
+                let rv = _mm512_set1_epi64(r as i64);
                 let ev = _mm512_set1_epi64(e as i64);
                 let pa = _mm512_popcnt_epi64(_mm512_and_si512(a, ev));
                 let pb = _mm512_popcnt_epi64(_mm512_and_si512(b, ev));
@@ -187,7 +196,7 @@ fn scan<L: Lanes>(
             m &= (1u32 << (len - base)) - 1;
         }
         if m != 0 && !job.earlier.is_empty() {
-            m = L::fresh16(x, lane, m, job.earlier, job.radius);
+            m = L::fresh16(x, lane, m, job.earlier);
         }
         while m != 0 {
             let t = m.trailing_zeros() as usize;
@@ -203,10 +212,9 @@ pub(crate) struct ChunkJob<'a> {
     pub idx: &'a ChunkIndex,
     /// Neighbour key offsets of weight 1..=radius (self join) or 0..=radius (cross join).
     pub probes: &'a [u32],
-    /// Masks of the chunks before this one and the radius: a pair that was a candidate there
-    /// has already been reported.
-    pub earlier: &'a [u64],
-    pub radius: u32,
+    /// Masks and radii of the chunks before this one: a pair that was a candidate there has
+    /// already been reported.
+    pub earlier: &'a [(u64, u32)],
     pub k: u32,
 }
 
@@ -403,16 +411,16 @@ where
     S: Sink + Send,
     F: Fn() -> S + Sync,
 {
-    let probes = masks_up_to(plan.width, 1, plan.radius);
+    let chunks: Vec<(u64, u32)> = plan.chunk_radii().collect();
     let mut sinks = Vec::new();
-    for (c, &mask) in plan.chunks.iter().enumerate() {
+    for (c, &(mask, radius)) in chunks.iter().enumerate() {
         // One chunk at a time keeps peak memory at one index (10M hashes: ~200 MB).
         let idx = ChunkIndex::build(hashes, mask, plan.width);
+        let probes = masks_up_to(plan.width, 1, radius);
         let job = ChunkJob {
             idx: &idx,
             probes: &probes,
-            earlier: &plan.chunks[..c],
-            radius: plan.radius,
+            earlier: &chunks[..c],
             k,
         };
         let tasks = self_tasks(&idx);
@@ -440,16 +448,16 @@ where
     S: Sink + Send,
     F: Fn() -> S + Sync,
 {
-    let probes = masks_up_to(plan.width, 0, plan.radius);
+    let chunks: Vec<(u64, u32)> = plan.chunk_radii().collect();
     let mut sinks = Vec::new();
-    for (c, &mask) in plan.chunks.iter().enumerate() {
+    for (c, &(mask, radius)) in chunks.iter().enumerate() {
         let idx = ChunkIndex::build(base, mask, plan.width);
         let qidx = ChunkIndex::build(queries, mask, plan.width);
+        let probes = masks_up_to(plan.width, 0, radius);
         let job = ChunkJob {
             idx: &idx,
             probes: &probes,
-            earlier: &plan.chunks[..c],
-            radius: plan.radius,
+            earlier: &chunks[..c],
             k,
         };
         let tasks = self_tasks(&qidx);

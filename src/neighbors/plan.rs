@@ -3,7 +3,12 @@
 //!
 //! Multi-index hashing (Norouzi, Punjani & Fleet, CVPR 2012): split the bits into `m` disjoint
 //! chunks; if two hashes differ in at most `k` bits, some chunk differs in at most `k / m` bits
-//! (pigeonhole). This holds for *any* disjoint choice of bits, even if some bits are left out, so
+//! (pigeonhole). More generally (Qin, Xiao & Wang, "GPH: similarity search in Hamming space",
+//! ICDE 2018), chunk `c` may have its own radius `t_c`: as long as `sum(t_c + 1) > k`, a pair
+//! within `k` differs in at most `t_c` bits in some chunk `c`, so `m` chunks need radii summing
+//! to only `k + 1 - m`, not `m * floor(k / m)` — at k = 16 over four chunks, radii 3,3,3,4
+//! instead of 4,4,4,4 read under half the buckets. This holds for *any* disjoint choice of bits,
+//! even if some bits are left out, so
 //! we are free to (1) leave out bits that are constant over the whole input (they never contribute
 //! to a distance: the pHash DC bit is always 1), (2) give every chunk a mix of balanced bits, and
 //! (3) choose `m` and the chunk width by estimating the work on a sample of pairs.
@@ -29,12 +34,13 @@ impl SplitMix {
 }
 
 /// The layout of the index: `chunks[c]` is the set of bits of chunk `c` (as a mask); candidate
-/// buckets of a hash are those whose chunk key differs from its own in at most `radius` bits.
+/// buckets of a hash in chunk `c` are those whose key differs from its own in at most
+/// `radii[c]` bits.
 #[derive(Clone, Debug)]
 pub struct Plan {
     pub chunks: Vec<u64>,
     pub width: u32,
-    pub radius: u32,
+    pub radii: Vec<u32>,
     /// Estimated cost in arbitrary units (for benchmarks and debugging).
     pub cost: f64,
 }
@@ -45,7 +51,7 @@ impl Plan {
         Self {
             chunks: vec![0],
             width: 0,
-            radius: 0,
+            radii: vec![0],
             cost,
         }
     }
@@ -54,6 +60,21 @@ impl Plan {
     pub fn is_brute_force(&self) -> bool {
         self.width == 0
     }
+
+    /// Chunk masks with their radii: a pair is a candidate in chunk `c` when it differs in at
+    /// most `radii[c]` of the bits of `chunks[c]`.
+    pub(crate) fn chunk_radii(&self) -> impl Iterator<Item = (u64, u32)> + '_ {
+        self.chunks.iter().copied().zip(self.radii.iter().copied())
+    }
+}
+
+/// Radii of `m` chunks for threshold `k` (`m <= k + 1`): the smallest with `sum(r + 1) > k`
+/// (generalised pigeonhole), as even as possible, the larger ones last.
+pub(crate) fn radii(k: u32, m: u32) -> Vec<u32> {
+    let m = m.max(1);
+    let total = (k + 1).saturating_sub(m);
+    let (base, extra) = (total / m, total % m);
+    (0..m).map(|c| base + u32::from(c >= m - extra)).collect()
 }
 
 /// Maps a hash to its chunk key with eight byte-indexed tables: portable (no BMI2 `pext`) and
@@ -243,11 +264,11 @@ pub(crate) fn choose(base: &[u64], query: &[u64], k: u32, self_join: bool) -> Pl
     // 20,000 samples each: most of the planner's time), the cheapest kept in this order on ties.
     let mut layouts = Vec::new();
     for m in 1..=(k + 1).min(e) {
-        let radius = k / m;
+        let widest = *radii(k, m).last().expect("m >= 1");
         let w_hi = (e / m).min(MAX_WIDTH);
         let w_lo = ((log_n - 8.0).max(1.0) as u32).min(w_hi);
         for width in w_lo..=w_hi {
-            if binomial_sum(width, radius) <= MAX_PROBES {
+            if binomial_sum(width, widest) <= MAX_PROBES {
                 layouts.push((m, width));
             }
         }
@@ -255,31 +276,29 @@ pub(crate) fn choose(base: &[u64], query: &[u64], k: u32, self_join: bool) -> Pl
     let scored: Vec<Plan> = layouts
         .par_iter()
         .map(|&(m, width)| {
-            let radius = k / m;
-            let probes = binomial_sum(width, radius);
+            let radii = radii(k, m);
             let chunks = assign(&bits, m, width);
-            // Fraction of pairs that share a candidate bucket in each chunk (+0.5: never zero).
-            let mut frac = 0.0;
-            for &mask in &chunks {
-                let hits = count_within(&xors, mask, radius);
-                frac += (hits as f64 + 0.5) / samples as f64;
-            }
-            let compares = total_pairs * frac;
             let buckets = (1u64 << width) as f64;
             let fill = (nb / buckets).min(1.0);
-            // Self join: each unordered bucket pair once, so half the probes.
-            let (probes_done, row_visits) = if self_join {
-                (nb.min(buckets) * probes / 2.0, nb * probes / 2.0 * fill)
-            } else {
-                (nq * probes, nq * probes * fill)
-            };
-            let cost = compares / 16.0 * COST_LANE
-                + m as f64 * (probes_done * COST_PROBE + row_visits * COST_ROW)
-                + m as f64 * (nb * COST_BUILD + buckets);
+            let mut cost = m as f64 * (nb * COST_BUILD + buckets);
+            for (&mask, &radius) in chunks.iter().zip(&radii) {
+                // Pairs that share a candidate bucket in this chunk (+0.5: never zero).
+                let hits = count_within(&xors, mask, radius);
+                let compares = total_pairs * (hits as f64 + 0.5) / samples as f64;
+                let probes = binomial_sum(width, radius);
+                // Self join: each unordered bucket pair once, so half the probes.
+                let (probes_done, row_visits) = if self_join {
+                    (nb.min(buckets) * probes / 2.0, nb * probes / 2.0 * fill)
+                } else {
+                    (nq * probes, nq * probes * fill)
+                };
+                cost +=
+                    compares / 16.0 * COST_LANE + probes_done * COST_PROBE + row_visits * COST_ROW;
+            }
             Plan {
                 chunks,
                 width,
-                radius,
+                radii,
                 cost,
             }
         })
@@ -339,7 +358,7 @@ pub(crate) fn forced(hashes: &[u64], k: u32, m: u32, width: u32) -> Plan {
     Plan {
         chunks: assign(&bits, m, width),
         width,
-        radius: k / m,
+        radii: radii(k, m),
         cost: 0.0,
     }
 }

@@ -70,7 +70,7 @@ fn forced_plans(k: u32) -> Vec<Plan> {
         plans.push(Plan {
             chunks,
             width,
-            radius: k / m,
+            radii: super::plan::radii(k, m),
             cost: 0.0,
         });
     }
@@ -708,9 +708,25 @@ fn pair_columns_of_equal_runs_and_long_rows_match_brute_force() {
     }
 }
 
-/// `Lanes::fresh16` keeps exactly the hits whose pair had more than `radius` differing bits
-/// under every earlier chunk mask, on every kernel (the join's only guard against reporting a
-/// pair twice).
+/// Chunk radii are the generalised pigeonhole's smallest: `sum(r + 1) = k + 1` (any less and a
+/// pair within `k` could miss every chunk), spread evenly.
+#[test]
+fn chunk_radii_sum_to_the_generalised_pigeonhole() {
+    for k in 0..=24u32 {
+        for m in 1..=k + 1 {
+            let r = super::plan::radii(k, m);
+            assert_eq!(r.len(), m as usize);
+            assert_eq!(r.iter().map(|&t| t + 1).sum::<u32>(), k + 1, "k={k} m={m}");
+            let (lo, hi) = (r.iter().min().unwrap(), r.iter().max().unwrap());
+            assert!(hi - lo <= 1, "k={k} m={m}: {r:?}");
+        }
+    }
+    assert_eq!(super::plan::radii(16, 4), vec![3, 3, 3, 4]);
+}
+
+/// `Lanes::fresh16` keeps exactly the hits whose pair had more differing bits than the chunk's
+/// radius under every earlier chunk mask, on every kernel (the join's only guard against
+/// reporting a pair twice); the radii differ between chunks.
 #[test]
 fn fresh_filter_keeps_hits_not_seen_in_earlier_chunks() {
     use super::join::{LANE, Lanes, Portable};
@@ -725,26 +741,27 @@ fn fresh_filter_keeps_hits_not_seen_in_earlier_chunks() {
             }
             y
         });
-        let earlier: Vec<u64> = (0..round % 5).map(|_| rng.next_u64()).collect();
-        let radius = rng.below(4) as u32;
+        let earlier: Vec<(u64, u32)> = (0..round % 5)
+            .map(|_| (rng.next_u64(), rng.below(4) as u32))
+            .collect();
         let hits = rng.next_u64() as u32 & 0xffff;
         let mut want = 0u32;
         for (t, &y) in lane.iter().enumerate() {
-            let fresh = earlier.iter().all(|&e| ((x ^ y) & e).count_ones() > radius);
+            let fresh = earlier.iter().all(|&(e, r)| ((x ^ y) & e).count_ones() > r);
             if hits >> t & 1 == 1 && fresh {
                 want |= 1 << t;
             }
         }
-        assert_eq!(Portable::fresh16(x, &lane, hits, &earlier, radius), want);
+        assert_eq!(Portable::fresh16(x, &lane, hits, &earlier), want);
         #[cfg(target_arch = "x86_64")]
         if crate::cpu::detected() == crate::cpu::Level::Avx512 {
             use super::join::Avx512;
             #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vpopcntdq,popcnt,avx2")]
-            fn v512(x: u64, lane: &[u64; LANE], hits: u32, earlier: &[u64], radius: u32) -> u32 {
-                Avx512::fresh16(x, lane, hits, earlier, radius)
+            fn v512(x: u64, lane: &[u64; LANE], hits: u32, earlier: &[(u64, u32)]) -> u32 {
+                Avx512::fresh16(x, lane, hits, earlier)
             }
             // SAFETY: the CPU has every feature v512 is compiled for.
-            let got = unsafe { v512(x, &lane, hits, &earlier, radius) };
+            let got = unsafe { v512(x, &lane, hits, &earlier) };
             assert_eq!(got, want, "round {round}");
         }
     }
