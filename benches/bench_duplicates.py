@@ -1,7 +1,7 @@
 """Time `imgstats.duplicates(df)` end to end at 1M-10M images, per phase, with peak RSS.
 
     python benches/bench_duplicates.py [--images 1000000|10000000] [--kind realistic|uniform]
-                                       [--repeats N]
+                                       [--repeats N] [--wide-threshold W] [--dhash-threshold D]
 
 Each repeat runs in a fresh child process (so its peak RSS, ``ru_maxrss``, is its own); the frame
 is built in the child before the clock starts, and only ``duplicates(df)`` is timed. The phase
@@ -123,7 +123,7 @@ def make_frame(kind: str, n: int, seed: int = 0) -> pl.DataFrame:
     )
 
 
-def child(kind: str, n: int) -> None:
+def child(kind: str, n: int, rule: dict[str, int]) -> None:
     import resource
     import warnings
 
@@ -136,7 +136,7 @@ def child(kind: str, n: int) -> None:
     warnings.simplefilter("ignore")
     cpu0 = time.process_time()
     t0 = time.perf_counter()
-    out = imgstats.duplicates(df)
+    out = imgstats.duplicates(df, **rule)
     total = time.perf_counter() - t0
     cpu = time.process_time() - cpu0
     sizes = out["group_size"].to_numpy()
@@ -163,10 +163,24 @@ def main() -> None:
     ap.add_argument("--images", type=int, default=1_000_000)
     ap.add_argument("--kind", choices=["realistic", "uniform"], default="realistic")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument(
+        "--wide-threshold", type=int, help="duplicates(wide_threshold=...) (default: its own)"
+    )
+    ap.add_argument(
+        "--dhash-threshold", type=int, help="duplicates(dhash_threshold=...) (default: its own)"
+    )
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    rule = {
+        name: value
+        for name, value in (
+            ("wide_threshold", args.wide_threshold),
+            ("dhash_threshold", args.dhash_threshold),
+        )
+        if value is not None
+    }
     if args.child:
-        child(args.kind, args.images)
+        child(args.kind, args.images, rule)
         return
     cpu = next(
         (
@@ -189,6 +203,8 @@ def main() -> None:
             "--kind",
             args.kind,
         ]
+        for name, value in rule.items():
+            cmd += [f"--{name.replace('_', '-')}", str(value)]
         res = subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy())
         if res.returncode != 0:
             sys.exit(f"child failed:\n{res.stderr}")
@@ -204,9 +220,10 @@ def main() -> None:
     med = statistics.median(r["seconds"] for r in runs)
     last = runs[-1]
     names = list(last["phases"])
+    call = "".join(f", {k}={v}" for k, v in rule.items())
     print(
         f"\n{args.images:,} {args.kind} hashes, CPU {cpu}, {os.cpu_count()} CPUs: "
-        f"duplicates(df) median {med:.2f} s of {len(runs)} "
+        f"duplicates(df{call}) median {med:.2f} s of {len(runs)} "
         f"(runs {', '.join(f'{t:.2f}' for t in (r['seconds'] for r in runs))}), "
         f"CPU median {statistics.median(r['cpu_seconds'] for r in runs):.2f} s, "
         f"peak RSS median {statistics.median(r['peak_rss_mb'] for r in runs):.0f} MB, "

@@ -690,7 +690,7 @@ fn search<L: Lanes>(rule: &RuleSpec<'_>, plans: &[TierPlan<'_>], mode: Expand) -
                                 lanes += 1;
                                 let lane: &[u64; LANE] =
                                     ch.idx.hashes[pos..pos + LANE].try_into().unwrap();
-                                m &= L::mask16(hx, lane, k);
+                                m &= L::mask16(join::opaque(hx), lane, k);
                             }
                             while m != 0 {
                                 let t = m.trailing_zeros() as usize;

@@ -131,15 +131,7 @@ impl Lanes for Avx512 {
         // SAFETY: only reached from `v512` kernels, entered after detecting avx512f and
         // avx512vpopcntdq; the loads are unaligned loads of 2 x 8 in-bounds u64.
         unsafe {
-            // `black_box`: otherwise LLVM hoists the broadcast out of the caller's loop over a
-            // bucket and, short of registers, spills the 64-byte vector to the stack and reloads
-            // it for every lane, a few instructions after storing it. Which build that stalls
-            // in depended on the stack layout (the join at 100,000 uniform hashes: 23.5 ms in one
-            // build, 12.3 ms in another with the same loop, perf putting a third of the samples
-            // on the instruction after the reload — most likely a failed store-to-load forward
-            // of the 64-byte slot). A scalar round trip and a broadcast from memory never stall
-            // that way: 13-15 ms in every build since.
-            let xv = _mm512_set1_epi64(std::hint::black_box(x) as i64);
+            let xv = _mm512_set1_epi64(x as i64);
             let kv = _mm512_set1_epi64(k as i64);
             let a = _mm512_loadu_si512(lane.as_ptr().cast());
             let b = _mm512_loadu_si512(lane.as_ptr().add(8).cast());
@@ -173,6 +165,21 @@ impl Lanes for Avx512 {
     }
 }
 
+/// `x` as a value the compiler cannot hoist: for the lane compares of short runs (a bucket is
+/// one or two lanes), where `x` is the same for every lane of a run but changes from run to run.
+/// Without it LLVM hoists the 512-bit broadcast of `x` out of the run's loop and, short of
+/// registers, spills it to the stack and reloads it for every lane, a few instructions after
+/// storing it. Which build that stalled in depended on the stack layout (the join at 100,000
+/// uniform hashes: 23.5 ms in one build, 12.3 ms in another with the same loop, perf putting a
+/// third of the samples on the instruction after the reload — most likely a failed
+/// store-to-load forward of the 64-byte slot). A scalar round trip and a broadcast never stall
+/// that way: 13-15 ms in every build since. Long scans against one hash keep the hoisted
+/// broadcast in a register and do not use this.
+#[inline(always)]
+pub(crate) fn opaque(x: u64) -> u64 {
+    std::hint::black_box(x)
+}
+
 /// Call `hit(j, d)` for every `job.idx.hashes[start + j]`, `j < len`, within `k` of `x` whose
 /// pair is seen for the first time in this chunk (see `ChunkJob::earlier`). Whole lanes of 16
 /// are reduced to a bit mask so misses cost no branch; the last lane reads up to 15 slots past
@@ -191,7 +198,7 @@ fn scan<L: Lanes>(
     let mut base = 0;
     while base < len {
         let lane: &[u64; LANE] = data[start + base..start + base + LANE].try_into().unwrap();
-        let mut m = L::mask16(x, lane, job.k);
+        let mut m = L::mask16(opaque(x), lane, job.k);
         if len - base < LANE {
             m &= (1u32 << (len - base)) - 1;
         }
