@@ -173,7 +173,7 @@ impl Lanes for Avx512 {
 /// uniform hashes: 23.5 ms in one build, 12.3 ms in another with the same loop, perf putting a
 /// third of the samples on the instruction after the reload — most likely a failed
 /// store-to-load forward of the 64-byte slot). A scalar round trip and a broadcast never stall
-/// that way: 13-15 ms in every build since. Long scans against one hash keep the hoisted
+/// that way: 12.6-15 ms in every build since. Long scans against one hash keep the hoisted
 /// broadcast in a register and do not use this.
 #[inline(always)]
 pub(crate) fn opaque(x: u64) -> u64 {

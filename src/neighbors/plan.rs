@@ -7,11 +7,13 @@
 //! ICDE 2018), chunk `c` may have its own radius `t_c`: as long as `sum(t_c + 1) > k`, a pair
 //! within `k` differs in at most `t_c` bits in some chunk `c`, so `m` chunks need radii summing
 //! to only `k + 1 - m`, not `m * floor(k / m)` — at k = 16 over four chunks, radii 3,3,3,4
-//! instead of 4,4,4,4 read under half the buckets. This holds for *any* disjoint choice of bits,
-//! even if some bits are left out, so
-//! we are free to (1) leave out bits that are constant over the whole input (they never contribute
-//! to a distance: the pHash DC bit is always 1), (2) give every chunk a mix of balanced bits, and
-//! (3) choose `m` and the chunk width by estimating the work on a sample of pairs.
+//! instead of 4,4,4,4 read under half the buckets.
+//!
+//! Both hold for *any* disjoint choice of bits, even if some bits are left out, so we are free to
+//! (1) leave out bits that are constant over the whole input (they never contribute to a
+//! distance: the pHash DC bit is always 1), (2) give every chunk a mix of balanced bits, and
+//! (3) choose `m` and the chunk width (the radii follow) by estimating the work on a sample of
+//! pairs.
 
 use rayon::prelude::*;
 
