@@ -559,10 +559,10 @@ fn first_index_ns(plans: &[TierPlan<'_>], n: usize) -> f64 {
     plans
         .iter()
         .map(|(codes, _, plan)| {
-            let probes: usize = plan
+            let probes: f64 = plan
                 .radii
                 .iter()
-                .map(|&r| masks_up_to(plan.width, 0, r).len())
+                .map(|&r| plan::binomial_sum(plan.width, r))
                 .sum();
             let shared: usize = (0..samples)
                 .map(|_| {
@@ -573,9 +573,20 @@ fn first_index_ns(plans: &[TierPlan<'_>], n: usize) -> f64 {
                 })
                 .sum();
             let share = shared as f64 / samples as f64;
-            share * n as f64 * LANE_NS / LANE as f64 + probes as f64 * PROBE_NS
+            share * n as f64 * LANE_NS / LANE as f64 + probes * PROBE_NS
         })
         .sum()
+}
+
+/// Mark image `y` reached: in `reached`, in the packed list of unreached images (when the
+/// search scans) and in the count of images left.
+#[inline(always)]
+fn reach(y: u32, reached: &mut [bool], list: Option<&mut Unreached>, unreached: &mut usize) {
+    reached[y as usize] = true;
+    if let Some(l) = list {
+        l.kill(y);
+    }
+    *unreached -= 1;
 }
 
 /// The graph search (depth first: a stack is enough, any order gives a spanning forest).
@@ -617,11 +628,12 @@ fn search<L: Lanes>(rule: &RuleSpec<'_>, plans: &[TierPlan<'_>], mode: Expand) -
         if reached[seed] {
             continue;
         }
-        reached[seed] = true;
-        if let Some(l) = &mut list {
-            l.kill(seed as u32);
-        }
-        unreached_count -= 1;
+        reach(
+            seed as u32,
+            &mut reached,
+            list.as_mut(),
+            &mut unreached_count,
+        );
         stack.push(seed as u32);
         while !stack.is_empty() {
             let scan = match (&mut list, mode) {
@@ -654,11 +666,9 @@ fn search<L: Lanes>(rule: &RuleSpec<'_>, plans: &[TierPlan<'_>], mode: Expand) -
                 for (x, y) in scan_unreached(rule, &batch, l, &reached, piece) {
                     // Two images of the batch may both reach `y`: the first one links it.
                     if !reached[y as usize] {
-                        reached[y as usize] = true;
-                        unreached_count -= 1;
+                        reach(y, &mut reached, Some(&mut *l), &mut unreached_count);
                         edges.push((x, y));
                         fresh.push(y);
-                        l.kill(y);
                     }
                 }
                 // Pushed precluster by precluster, so later batches pop copies together.
@@ -702,11 +712,12 @@ fn search<L: Lanes>(rule: &RuleSpec<'_>, plans: &[TierPlan<'_>], mode: Expand) -
                                     stale += 1;
                                     ch.alive[slot >> 6] &= !(1u64 << (slot & 63));
                                 } else if rule.links(x, y) {
-                                    reached[y] = true;
-                                    if let Some(l) = &mut list {
-                                        l.kill(y as u32);
-                                    }
-                                    unreached_count -= 1;
+                                    reach(
+                                        y as u32,
+                                        &mut reached,
+                                        list.as_mut(),
+                                        &mut unreached_count,
+                                    );
                                     ch.alive[slot >> 6] &= !(1u64 << (slot & 63));
                                     edges.push((x as u32, y as u32));
                                     stack.push(y as u32);

@@ -145,7 +145,8 @@ fn push_combinations(width: u32, left: u32, from: u32, acc: u32, out: &mut Vec<u
     }
 }
 
-fn binomial_sum(width: u32, radius: u32) -> f64 {
+/// Keys within `radius` bits of one `width`-bit key (the probes of one chunk), as a float.
+pub(crate) fn binomial_sum(width: u32, radius: u32) -> f64 {
     let mut total = 0.0;
     let mut c = 1.0;
     for i in 0..=radius.min(width) {
