@@ -208,7 +208,13 @@ fn full_size(
     need_rgb: bool,
     gray_source: bool,
 ) -> Decoded {
-    let rgb = if need_rgb { rgb } else { None };
+    let rgb = match rgb {
+        Some(rgb) if !need_rgb => {
+            crate::planes::buffers::give_back(rgb);
+            None
+        }
+        rgb => rgb,
+    };
     Decoded {
         pixels: Pixels {
             width,

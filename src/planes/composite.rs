@@ -25,13 +25,8 @@ pub fn contrasting_background(luma_alpha: impl Iterator<Item = (u8, u8)>) -> u8 
     }
 }
 
-/// Composite RGBA over the contrasting background: `(luma, Some(rgb))`.
-pub fn rgba_composite(px: impl Iterator<Item = [u8; 4]>) -> (Vec<u8>, Option<Vec<u8>>) {
-    let px: Vec<[u8; 4]> = px.collect();
-    rgba_composite_slice(px.as_flattened())
-}
-
-/// [`rgba_composite`] of interleaved RGBA bytes (a decoder's own buffer, no per-pixel iterator).
+/// Composite interleaved RGBA (a decoder's own buffer) over the contrasting background:
+/// `(luma, Some(rgb))`.
 pub fn rgba_composite_slice(rgba: &[u8]) -> (Vec<u8>, Option<Vec<u8>>) {
     let n = rgba.len() / 4;
     let rgba = &rgba[..4 * n];
@@ -73,7 +68,22 @@ pub fn rgba_luma_alpha_sums(rgba: &[u8]) -> (u64, u64) {
 crate::cpu::dispatch! {
 /// Every RGBA pixel over the grey level `bg`: [`over`] per channel (in u16 lanes: the numerator
 /// is at most 255·255 + 127 and the division by 255 a multiply-high), and Pillow's luma of it.
+/// With AVX2 the pixels go 16 at a time through `composite_avx2.rs`; the portable loop does the
+/// rest (and everything at the scalar level).
 pub fn rgba_over(rgba: &[u8], bg: u8, rgb: &mut [u8], luma: &mut [u8]) {
+    let mut done = 0;
+    #[cfg(target_arch = "x86_64")]
+    if crate::cpu::level() >= crate::cpu::Level::Avx2 {
+        // SAFETY: `level()` is never above what the CPU supports, so it has AVX2.
+        done = unsafe { super::composite_avx2::rgba_over(rgba, bg, rgb, luma) };
+    }
+    rgba_over_portable(&rgba[4 * done..], bg, &mut rgb[3 * done..], &mut luma[done..]);
+}
+}
+
+/// The portable loop of [`rgba_over`].
+#[inline(always)]
+fn rgba_over_portable(rgba: &[u8], bg: u8, rgb: &mut [u8], luma: &mut [u8]) {
     let n = luma.len();
     let (rgba, rgb) = (&rgba[..4 * n], &mut rgb[..3 * n]);
     let bg = bg as u16;
@@ -88,7 +98,6 @@ pub fn rgba_over(rgba: &[u8], bg: u8, rgb: &mut [u8], luma: &mut [u8]) {
         rgb[3 * i + 2] = b as u8;
         luma[i] = ((r as u32 * 19595 + g as u32 * 38470 + b as u32 * 7471 + 0x8000) >> 16) as u8;
     }
-}
 }
 
 /// Composite (luma, alpha) pairs over the contrasting background.
@@ -165,8 +174,6 @@ mod tests {
             let got = same_on_every_level("rgba_over", || rgba_composite_slice(rgba));
             let (luma, rgb) = reference(rgba);
             assert_eq!(got, (luma, Some(rgb)), "{name}");
-            let via_iter = rgba_composite(rgba.chunks_exact(4).map(|p| [p[0], p[1], p[2], p[3]]));
-            assert_eq!(via_iter, got, "{name}");
         }
     }
 }

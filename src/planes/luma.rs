@@ -10,7 +10,8 @@ crate::cpu::dispatch! {
 /// Pillow luma of every pixel of interleaved RGB.
 pub fn luma_from_rgb(rgb: &[u8]) -> Vec<u8> {
     let n = rgb.len() / 3;
-    let mut out = vec![0u8; n];
+    // Every byte is written below.
+    let mut out = super::buffers::overwritten(n);
     let rgb = &rgb[..n * 3];
     for i in 0..n {
         out[i] = pillow_luma(rgb[3 * i], rgb[3 * i + 1], rgb[3 * i + 2]);

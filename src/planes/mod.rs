@@ -9,13 +9,15 @@
 
 pub mod buffers;
 mod composite;
+#[cfg(target_arch = "x86_64")]
+mod composite_avx2;
 mod luma;
 mod orient;
 mod ycbcr;
 #[cfg(target_arch = "x86_64")]
 mod ycc_avx2;
 
-pub use composite::{luma_alpha_composite, rgba_composite, rgba_composite_slice};
+pub use composite::{luma_alpha_composite, rgba_composite_slice};
 pub use luma::{luma_from_rgb, scale16};
 pub use orient::{orient_l8, source_pixel};
 pub use ycbcr::YCbCr;

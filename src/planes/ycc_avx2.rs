@@ -98,7 +98,7 @@ unsafe fn offsets(cb: __m256i, cr: __m256i) -> [__m256i; 3] {
 
 /// Pillow's luma of R, G, B in 16-bit lanes (0..255 each).
 #[inline(always)]
-unsafe fn luma16(r: __m256i, g: __m256i, b: __m256i) -> __m256i {
+pub(super) unsafe fn luma16(r: __m256i, g: __m256i, b: __m256i) -> __m256i {
     let k = _mm256_set1_epi16;
     // SAFETY: AVX2 is enabled on every caller.
     unsafe {
@@ -111,7 +111,7 @@ unsafe fn luma16(r: __m256i, g: __m256i, b: __m256i) -> __m256i {
 
 /// 16 lanes of 0..255 as 16 bytes.
 #[inline(always)]
-unsafe fn bytes(v: __m256i) -> __m128i {
+pub(super) unsafe fn bytes(v: __m256i) -> __m128i {
     // SAFETY: AVX2 is enabled on every caller.
     unsafe { _mm_packus_epi16(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1)) }
 }
@@ -121,6 +121,38 @@ unsafe fn load16(s: &[u8], x: usize) -> __m256i {
     debug_assert!(x + 16 <= s.len());
     // SAFETY: AVX2 is enabled on every caller; the caller checked `x + 16 <= s.len()`.
     unsafe { _mm256_cvtepu8_epi16(_mm_loadu_si128(s.as_ptr().add(x).cast())) }
+}
+
+/// 16 pixels of R, G and B (one byte each in a 16-byte vector) written as 48 interleaved
+/// bytes at `dst`; `masks` is [`MASKS`] loaded.
+///
+/// # Safety
+/// AVX2 is enabled on every caller, and `dst` has room for 48 bytes.
+#[inline(always)]
+pub(super) unsafe fn store_rgb48(dst: *mut u8, masks: &[[__m128i; 3]; 3], planes: [__m128i; 3]) {
+    for (i, m) in masks.iter().enumerate() {
+        // SAFETY: as the function's contract says.
+        unsafe {
+            let v = _mm_or_si128(
+                _mm_or_si128(
+                    _mm_shuffle_epi8(planes[0], m[0]),
+                    _mm_shuffle_epi8(planes[1], m[1]),
+                ),
+                _mm_shuffle_epi8(planes[2], m[2]),
+            );
+            _mm_storeu_si128(dst.add(16 * i).cast(), v);
+        }
+    }
+}
+
+/// [`MASKS`] in registers.
+///
+/// # Safety
+/// AVX2 is enabled on every caller.
+#[inline(always)]
+pub(super) unsafe fn rgb48_masks() -> [[__m128i; 3]; 3] {
+    // SAFETY: each mask is 16 bytes; SSE2 loads.
+    MASKS.map(|m| m.map(|c| unsafe { _mm_loadu_si128(c.as_ptr().cast()) }))
 }
 
 /// 8 lanes of 32-bit sums added up.
@@ -155,7 +187,7 @@ pub(super) unsafe fn rgb_luma_color(
     // `x + 16 <= n` of `luma` and at `3x + 48 <= 3n` of `rgb`.
     unsafe {
         let k = _mm256_set1_epi16;
-        let masks = MASKS.map(|m| m.map(|c| _mm_loadu_si128(c.as_ptr().cast())));
+        let masks = rgb48_masks();
         let mut x = 0;
         while x < done {
             let (start, stop) = (x, (x + 16 * FLUSH_STEPS).min(done));
@@ -170,17 +202,11 @@ pub(super) unsafe fn rgb_luma_color(
                 let g = clamp(_mm256_add_epi16(yy, go));
                 let b = clamp(_mm256_add_epi16(yy, bo));
                 _mm_storeu_si128(luma.as_mut_ptr().add(x).cast(), bytes(luma16(r, g, b)));
-                let planes = [bytes(r), bytes(g), bytes(b)];
-                for (i, m) in masks.iter().enumerate() {
-                    let v = _mm_or_si128(
-                        _mm_or_si128(
-                            _mm_shuffle_epi8(planes[0], m[0]),
-                            _mm_shuffle_epi8(planes[1], m[1]),
-                        ),
-                        _mm_shuffle_epi8(planes[2], m[2]),
-                    );
-                    _mm_storeu_si128(rgb.as_mut_ptr().add(3 * x + 16 * i).cast(), v);
-                }
+                store_rgb48(
+                    rgb.as_mut_ptr().add(3 * x),
+                    &masks,
+                    [bytes(r), bytes(g), bytes(b)],
+                );
                 let rgd = _mm256_sub_epi16(r, g);
                 let ybd = _mm256_sub_epi16(_mm256_add_epi16(r, g), _mm256_add_epi16(b, b));
                 rg1 = _mm256_add_epi32(rg1, _mm256_madd_epi16(rgd, k(1)));
