@@ -15,6 +15,7 @@ mod image_crate;
 mod jpeg;
 mod jpeg_quality;
 mod metadata;
+mod png_plain;
 mod rgb_rows;
 mod webp;
 
@@ -153,13 +154,11 @@ pub fn probe_and_decode(
     choose: impl FnOnce(&Header) -> Option<DecodeRequest>,
 ) -> Result<(Header, Option<Result<Decoded>>)> {
     match sniff(data)? {
-        // Small plain greyscale PNGs (e.g. MNIST-style datasets) skip the generic decoder's
-        // set-up; any other PNG, and any irregular one, takes the generic path below.
-        Some(ImageFormat::Png)
-            if let Some(header) = image_crate::plain_gray8_header(data, max_pixels) =>
-        {
-            let decoded = choose(&header)
-                .map(|req| image_crate::decode_plain_gray8(data, &header, req, max_pixels));
+        // Plain 8-bit PNGs skip the generic decoder (`png_plain.rs`); any other PNG, and any
+        // irregular one, takes the generic path below.
+        Some(ImageFormat::Png) if let Some(header) = png_plain::plain_header(data, max_pixels) => {
+            let decoded =
+                choose(&header).map(|req| png_plain::decode_plain(data, &header, req, max_pixels));
             Ok((header, decoded))
         }
         Some(f) if f != ImageFormat::WebP => {

@@ -4,7 +4,7 @@
 use super::metadata::parse_exif;
 use super::{Decoded, Header, Kind, check_size, corrupt, full_size};
 use crate::error::Result;
-use crate::planes::{luma_from_rgb, rgba_composite_slice};
+use crate::planes::{buffers, luma_from_rgb, rgba_composite_slice};
 
 /// Still WebP through libwebp; `None` for animated files (left to the `image` crate).
 pub(super) fn probe(data: &[u8], max_pixels: u64) -> Result<Option<Header>> {
@@ -63,7 +63,9 @@ pub(super) fn decode(
     need_rgb: bool,
 ) -> Result<Decoded> {
     let ch = if has_alpha { 4 } else { 3 };
-    let mut buf = crate::planes::buffers::zeroed(w * h * ch);
+    // A previous image's bytes: libwebp writes every row of a decode it reports as done, and a
+    // failed one is an error (the buffer is never read).
+    let mut buf = buffers::overwritten(w * h * ch);
     let stride = (w * ch) as i32;
     // SAFETY: `buf` holds exactly h rows of `stride` bytes, the size libwebp is told.
     let out = unsafe {
@@ -86,10 +88,13 @@ pub(super) fn decode(
         }
     };
     if out.is_null() {
+        buffers::give_back(buf);
         return Err(corrupt("webp", "libwebp could not decode the image data"));
     }
     let (luma, rgb) = if has_alpha {
-        rgba_composite_slice(&buf)
+        let out = rgba_composite_slice(&buf);
+        buffers::give_back(buf);
+        out
     } else {
         (luma_from_rgb(&buf), Some(buf))
     };
