@@ -306,6 +306,33 @@ mod tests {
         }
     }
 
+    /// A progressive JPEG's coefficient buffer comes from the buffer pool (`jpeg_memory.rs`
+    /// replaces libjpeg's `jmemnobs.c`): libjpeg must zero what it reads, so a poisoned pool
+    /// block gives the same pixels as a fresh one.
+    #[test]
+    fn progressive_coefficients_in_a_dirty_pooled_block_are_exact() {
+        use crate::planes::buffers;
+        use std::sync::atomic::Ordering;
+        use turbojpeg::Subsamp as S;
+        for subsamp in [S::None, S::Sub2x2] {
+            let data = jpeg(1031, 1021, subsamp, true);
+            buffers::release();
+            let fresh = decode_with(&data, true);
+            buffers::release();
+            for _ in 0..4 {
+                buffers::give_back(vec![0xA5; 16 << 20]);
+            }
+            let before = super::super::jpeg_memory::POOLED_BLOCKS.load(Ordering::Relaxed);
+            let reused = decode_with(&data, true);
+            let after = super::super::jpeg_memory::POOLED_BLOCKS.load(Ordering::Relaxed);
+            buffers::release();
+            assert!(after > before, "libjpeg's large blocks come from the pool");
+            assert_eq!(fresh.luma, reused.luma, "{subsamp:?}");
+            let rgb = |p: Pixels| p.rgb.unwrap_or_else(|| p.ycbcr.expect("planes").to_rgb());
+            assert_eq!(rgb(fresh), rgb(reused), "{subsamp:?}");
+        }
+    }
+
     #[test]
     fn cmyk_conversion() {
         assert_eq!(cmyk_to_rgb(&[0, 0, 0, 0], false), vec![255, 255, 255]);

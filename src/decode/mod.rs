@@ -13,6 +13,7 @@
 
 mod image_crate;
 mod jpeg;
+mod jpeg_memory;
 mod jpeg_quality;
 mod metadata;
 mod png_plain;

@@ -17,7 +17,7 @@ const MIN_KEEP: usize = 1 << 20;
 /// At most this many buffers, and this many bytes, per thread. The kept buffers add to the
 /// scan's peak memory (wallpaper corpus, 2 threads: 334 → 448 MB for ~2 % less CPU); 0 turns
 /// reuse off (every buffer fresh from the allocator).
-const MAX_BUFFERS: usize = 3;
+const MAX_BUFFERS: usize = 4;
 const MAX_BYTES: usize = 96 << 20;
 
 thread_local! {
