@@ -2,9 +2,10 @@
 //! with one decoder construction per file (it costs as much as decoding a thumbnail).
 
 use super::metadata::{gif_first_frame_transparent, parse_exif, png_gray_depth};
+use super::rgb_rows::{RowMeasures, RowWants, composite_and_measures, luma_and_measures_of_rgb};
 use super::{DecodeRequest, Decoded, Header, Kind, check_size, corrupt, full_size};
 use crate::error::{ImageError, Result};
-use crate::planes::{buffers, luma_alpha_composite, luma_from_rgb, rgba_composite_slice, scale16};
+use crate::planes::{buffers, luma_alpha_composite, scale16};
 use image::{ColorType, DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits};
 use std::io::Cursor;
 
@@ -138,8 +139,8 @@ pub(super) fn decode_from(
         // Float samples (OpenEXR-like TIFF): the image crate's own conversion to 8-bit RGBA.
         let img = DynamicImage::from_decoder(dec).map_err(|e| image_error(name, e))?;
         let rgba = img.into_rgba8().into_raw();
-        let (luma, rgb) = rgba_composite_slice(&rgba);
-        return Ok(full_size(w, h, luma, rgb, req.need_rgb, gray_source));
+        let planes = interleaved8(rgba, 4, w, h, req.rgb_rows);
+        return Ok(full_size(w, h, planes, req.need_rgb, gray_source));
     }
     // The decoder writes into a buffer a previous image on this thread gave back (no fresh
     // pages to fault in: measured ~55 % of a full scan's page faults on the wallpaper corpus
@@ -157,36 +158,46 @@ pub(super) fn decode_from(
         return Err(image_error(name, e));
     }
     let channels = usize::from(ct.channel_count());
-    let (luma, rgb) = if ct.bytes_per_pixel() == 2 * ct.channel_count() {
+    let planes = if ct.bytes_per_pixel() == 2 * ct.channel_count() {
         // 16-bit samples (native-endian pairs of bytes) brought to 8 bits first.
         let mut narrow = buffers::overwritten(buf.len() / 2);
         for (o, b) in narrow.iter_mut().zip(buf.chunks_exact(2)) {
             *o = scale16(u16::from_ne_bytes([b[0], b[1]]));
         }
         buffers::give_back(buf);
-        interleaved8(narrow, channels)
+        interleaved8(narrow, channels, w, h, req.rgb_rows)
     } else {
-        interleaved8(buf, channels)
+        interleaved8(buf, channels, w, h, req.rgb_rows)
     };
-    Ok(full_size(w, h, luma, rgb, req.need_rgb, gray_source))
+    Ok(full_size(w, h, planes, req.need_rgb, gray_source))
 }
 
-/// Luma (and RGB for colour) from interleaved 8-bit pixels of `channels` = 1 (grey), 2 (grey +
-/// alpha), 3 (RGB) or 4 (RGBA) channels, alpha composited; `px` is kept as the plane it already
-/// is (grey, RGB) or given back to the buffer pool.
-pub(super) fn interleaved8(px: Vec<u8>, channels: usize) -> (Vec<u8>, Option<Vec<u8>>) {
+/// Luma, and RGB with what `want` asks for measured on its rows (`rgb_rows.rs`), from a `w`×`h`
+/// image of interleaved 8-bit pixels of `channels` = 1 (grey), 2 (grey + alpha), 3 (RGB) or 4
+/// (RGBA), alpha composited; `px` is kept as the plane it already is (grey, RGB) or given back
+/// to the buffer pool.
+pub(super) fn interleaved8(
+    px: Vec<u8>,
+    channels: usize,
+    w: usize,
+    h: usize,
+    want: RowWants,
+) -> (Vec<u8>, Option<Vec<u8>>, Option<RowMeasures>) {
     match channels {
-        1 => (px, None),
+        1 => (px, None, None),
         2 => {
             let luma = luma_alpha_composite(px.chunks_exact(2).map(|p| (p[0], p[1])));
             buffers::give_back(px);
-            (luma, None)
+            (luma, None, None)
         }
-        3 => (luma_from_rgb(&px), Some(px)),
+        3 => {
+            let (luma, measures) = luma_and_measures_of_rgb(&px, w, h, want);
+            (luma, Some(px), measures)
+        }
         _ => {
-            let out = rgba_composite_slice(&px);
+            let (luma, rgb, measures) = composite_and_measures(&px, w, h, want);
             buffers::give_back(px);
-            out
+            (luma, Some(rgb), measures)
         }
     }
 }

@@ -2,10 +2,10 @@
 
 use super::jpeg_quality;
 use super::metadata::{JpegMarkers, jpeg_markers, parse_exif};
-use super::rgb_rows::{RowMeasures, RowWants, luma_and_measures};
+use super::rgb_rows::{RowMeasures, RowWants, luma_and_measures, luma_and_measures_of_rgb};
 use super::{DecodeRequest, Decoded, Header, Kind, check_size, corrupt};
 use crate::error::Result;
-use crate::planes::{Pixels, YCbCr, luma_from_rgb};
+use crate::planes::{Pixels, YCbCr};
 
 pub(super) fn probe(data: &[u8], max_pixels: u64) -> Result<Header> {
     let h = turbojpeg::read_header(data).map_err(|e| corrupt("jpeg", e))?;
@@ -93,38 +93,30 @@ pub(super) fn decode(
         format,
     };
     d.decompress(data, image).map_err(|e| corrupt("jpeg", e))?;
-    let pixels = match format {
-        PF::GRAY => Pixels {
-            width: w,
-            height: h,
-            luma: buf,
-            rgb: None,
-            ycbcr: None,
-        },
-        PF::CMYK => {
-            let rgb = cmyk_to_rgb(&buf, markers.adobe);
-            let luma = luma_from_rgb(&rgb);
-            Pixels {
-                width: w,
-                height: h,
-                luma,
-                rgb: req.need_rgb.then_some(rgb),
-                ycbcr: None,
-            }
+    let (luma, rgb, rgb_rows) = match format {
+        PF::GRAY => (buf, None, None),
+        _ => {
+            let rgb = if format == PF::CMYK {
+                cmyk_to_rgb(&buf, markers.adobe)
+            } else {
+                buf
+            };
+            let (luma, measures) = luma_and_measures_of_rgb(&rgb, w, h, req.rgb_rows);
+            (luma, req.need_rgb.then_some(rgb), measures)
         }
-        _ => Pixels {
-            width: w,
-            height: h,
-            luma: luma_from_rgb(&buf),
-            rgb: Some(buf),
-            ycbcr: None,
-        },
+    };
+    let pixels = Pixels {
+        width: w,
+        height: h,
+        luma,
+        rgb,
+        ycbcr: None,
     };
     Ok(Decoded {
         pixels,
         reduction,
         gray_source,
-        rgb_rows: None,
+        rgb_rows,
     })
 }
 
@@ -196,6 +188,7 @@ fn cmyk_to_rgb(cmyk: &[u8], inverted: bool) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::planes::luma_from_rgb;
 
     /// A JPEG of a colourful test picture (gradients, saturated patches, noise: clamping and
     /// every chroma edge case get exercised).

@@ -76,7 +76,8 @@ pub struct Decoded {
     pub reduction: usize,
     /// The source has no colour (grayscale JPEG, L/LA PNG...): colour metrics are trivially gray.
     pub gray_source: bool,
-    /// What was measured on the RGB rows of a planar decode (`pixels.ycbcr` is then set).
+    /// What was measured on the RGB rows while the decode made them (a planar decode, then
+    /// `pixels.ycbcr` is set, or a decoder's whole RGB image); `None` when nothing was asked.
     pub rgb_rows: Option<RowMeasures>,
 }
 
@@ -193,7 +194,7 @@ pub fn decode(
             header.width as usize,
             header.height as usize,
             *has_alpha,
-            req.need_rgb,
+            req,
         ),
         Kind::Other(f) => image_crate::decode(data, *f, req, max_pixels),
     }
@@ -203,8 +204,7 @@ pub fn decode(
 fn full_size(
     width: usize,
     height: usize,
-    luma: Vec<u8>,
-    rgb: Option<Vec<u8>>,
+    (luma, rgb, rgb_rows): (Vec<u8>, Option<Vec<u8>>, Option<RowMeasures>),
     need_rgb: bool,
     gray_source: bool,
 ) -> Decoded {
@@ -225,7 +225,7 @@ fn full_size(
         },
         reduction: 1,
         gray_source,
-        rgb_rows: None,
+        rgb_rows,
     }
 }
 

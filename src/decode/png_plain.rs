@@ -119,8 +119,8 @@ pub(super) fn decode_plain(
     );
     match inflate_unfilter(data, w, h, c) {
         Some(px) => {
-            let (luma, rgb) = interleaved8(px, c);
-            Ok(full_size(w, h, luma, rgb, req.need_rgb, c <= 2))
+            let planes = interleaved8(px, c, w, h, req.rgb_rows);
+            Ok(full_size(w, h, planes, req.need_rgb, c <= 2))
         }
         None => generic_decode(data, ImageFormat::Png, req, max_pixels),
     }

@@ -1,12 +1,14 @@
-//! What the scan measures on a planar JPEG's RGB rows while they are made (`jpeg.rs` decodes a
-//! full-size YCbCr JPEG to its planes; `planes::YCbCr` turns them into libjpeg's exact RGB one
-//! row at a time). Colour statistics, `pixel_hash` and the 512-px colour plane are taken from
-//! those rows in the same walk that makes the luma plane, so the full-size RGB image is never
-//! stored. Each result has the bytes the RGB decode's whole-image kernels give (`color_stats`,
-//! `hash::pixel_hash`, `resize_area_rgb8`): integer sums, the same xxh3 stream, the same float
-//! additions in the same order.
+//! What the scan measures on an image's RGB rows while they are made. A full-size YCbCr JPEG is
+//! decoded to its planes (`jpeg.rs`) and `planes::YCbCr` turns them into libjpeg's exact RGB one
+//! row at a time, so the full-size RGB image is never stored; a decoder that makes a whole RGB
+//! (or RGBA) image walks down its rows once for the luma plane (and the compositing) and
+//! everything below, instead of one pass over the image per result — on a large image each
+//! pass read it from memory again. Colour statistics, `pixel_hash` and the 512-px colour plane
+//! are taken from the rows in that walk. Each result has the bytes the whole-image kernels give
+//! (`color_stats`, `hash::pixel_hash`, `resize_area_rgb8`): integer sums, the same xxh3 stream,
+//! the same float additions in the same order.
 
-use crate::planes::YCbCr;
+use crate::planes::{YCbCr, buffers, luma_from_rgb_into, rgba_background, rgba_over};
 use crate::resize::{AreaRgbStream, fit_long_side};
 use crate::stats::{ColorStats, ColorSums};
 use xxhash_rust::xxh3::{Xxh3, xxh3_64_with_seed};
@@ -124,4 +126,108 @@ pub fn measure_rgb_rows(p: &YCbCr, luma: &[u8], want: RowWants) -> RowMeasures {
     let mut m = Measuring::new(want, p.width, p.height);
     p.for_each_rgb_row(|row| m.push(row));
     m.finish(luma)
+}
+
+/// The luma plane of a `w`×`h` RGB image (Pillow's) and, in the same walk down its rows, what
+/// `want` asks for (`None` when it asks for nothing).
+pub fn luma_and_measures_of_rgb(
+    rgb: &[u8],
+    w: usize,
+    h: usize,
+    want: RowWants,
+) -> (Vec<u8>, Option<RowMeasures>) {
+    // Every byte is written below.
+    let mut luma = buffers::overwritten(w * h);
+    if !want.any() {
+        luma_from_rgb_into(rgb, &mut luma);
+        return (luma, None);
+    }
+    let mut m = Measuring::new(want, w, h);
+    for (row, l) in rgb.chunks_exact(3 * w).zip(luma.chunks_exact_mut(w)) {
+        luma_from_rgb_into(row, l);
+        m.push(row);
+    }
+    let measures = m.finish(&luma);
+    (luma, Some(measures))
+}
+
+/// A `w`×`h` RGBA image over its contrasting background (`planes::rgba_composite_slice`'s
+/// bytes), made one row at a time, with what `want` asks for measured on each row while it is in
+/// cache: `(luma, rgb, measures)`.
+pub fn composite_and_measures(
+    rgba: &[u8],
+    w: usize,
+    h: usize,
+    want: RowWants,
+) -> (Vec<u8>, Vec<u8>, Option<RowMeasures>) {
+    let bg = rgba_background(&rgba[..4 * w * h]);
+    // `rgba_over` writes every byte of both.
+    let mut rgb = buffers::overwritten(3 * w * h);
+    let mut luma = buffers::overwritten(w * h);
+    let mut m = want.any().then(|| Measuring::new(want, w, h));
+    let rows = rgba.chunks_exact(4 * w).zip(rgb.chunks_exact_mut(3 * w));
+    for ((src, row), l) in rows.zip(luma.chunks_exact_mut(w)) {
+        rgba_over(src, bg, row, l);
+        if let Some(m) = &mut m {
+            m.push(row);
+        }
+    }
+    let measures = m.map(|m| m.finish(&luma));
+    (luma, rgb, measures)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::planes::{Pixels, luma_from_rgb, rgba_composite_slice};
+    use crate::resize::resize_area_rgb8;
+
+    /// The walks give the whole-image kernels' bytes: luma, compositing, colour statistics,
+    /// `pixel_hash` (colour and all-gray images) and the 512-px plane.
+    #[test]
+    fn walks_equal_the_whole_image_kernels() {
+        let all = RowWants {
+            color: true,
+            pixel_hash: true,
+            fit_long_side: Some(512),
+        };
+        let noise = crate::test_support::noise_bytes(4 * 1300 * 700, 3);
+        for (w, h) in [(1300, 700), (700, 1300), (1, 1), (17, 3), (600, 1)] {
+            let rgba = &noise[..4 * w * h];
+            let colour: Vec<u8> = rgba
+                .chunks_exact(4)
+                .flat_map(|p| [p[0], p[1], p[2]])
+                .collect();
+            let gray: Vec<u8> = rgba.chunks_exact(4).flat_map(|p| [p[0]; 3]).collect();
+            let check = |rgb: &[u8], luma: &[u8], m: RowMeasures, what: &str| {
+                let p = Pixels {
+                    width: w,
+                    height: h,
+                    luma: luma.to_vec(),
+                    rgb: Some(rgb.to_vec()),
+                    ycbcr: None,
+                };
+                assert_eq!(m.color, Some(crate::stats::color_stats(rgb)), "{what}");
+                assert_eq!(m.pixel_hash, Some(crate::hash::pixel_hash(&p, 1)), "{what}");
+                let (dw, dh) = fit_long_side(w, h, 512);
+                let fit = resize_area_rgb8(rgb, w, h, dw, dh);
+                assert_eq!(m.fit, Some((fit, dw, dh)), "{what}");
+            };
+            for (name, rgb) in [("colour", &colour), ("gray", &gray)] {
+                let (luma, m) = luma_and_measures_of_rgb(rgb, w, h, all);
+                assert_eq!(luma, luma_from_rgb(rgb), "{name} {w}x{h}");
+                check(rgb, &luma, m.expect("asked"), &format!("{name} {w}x{h}"));
+                let (luma_only, none) = luma_and_measures_of_rgb(rgb, w, h, RowWants::NONE);
+                assert!(none.is_none() && luma_only == luma);
+            }
+            let (luma, rgb, m) = composite_and_measures(rgba, w, h, all);
+            let (want_luma, want_rgb) = rgba_composite_slice(rgba);
+            assert_eq!(
+                (&luma, Some(&rgb)),
+                (&want_luma, want_rgb.as_ref()),
+                "{w}x{h}"
+            );
+            check(&rgb, &luma, m.expect("asked"), &format!("rgba {w}x{h}"));
+        }
+    }
 }

@@ -2,9 +2,10 @@
 //! Animated WebP goes to the `image` crate (`image_crate.rs`).
 
 use super::metadata::parse_exif;
-use super::{Decoded, Header, Kind, check_size, corrupt, full_size};
+use super::rgb_rows::{composite_and_measures, luma_and_measures_of_rgb};
+use super::{DecodeRequest, Decoded, Header, Kind, check_size, corrupt, full_size};
 use crate::error::Result;
-use crate::planes::{buffers, luma_from_rgb, rgba_composite_slice};
+use crate::planes::buffers;
 
 /// Still WebP through libwebp; `None` for animated files (left to the `image` crate).
 pub(super) fn probe(data: &[u8], max_pixels: u64) -> Result<Option<Header>> {
@@ -60,7 +61,7 @@ pub(super) fn decode(
     w: usize,
     h: usize,
     has_alpha: bool,
-    need_rgb: bool,
+    req: DecodeRequest,
 ) -> Result<Decoded> {
     let ch = if has_alpha { 4 } else { 3 };
     // A previous image's bytes: libwebp writes every row of a decode it reports as done, and a
@@ -91,12 +92,13 @@ pub(super) fn decode(
         buffers::give_back(buf);
         return Err(corrupt("webp", "libwebp could not decode the image data"));
     }
-    let (luma, rgb) = if has_alpha {
-        let out = rgba_composite_slice(&buf);
+    let planes = if has_alpha {
+        let (luma, rgb, measures) = composite_and_measures(&buf, w, h, req.rgb_rows);
         buffers::give_back(buf);
-        out
+        (luma, Some(rgb), measures)
     } else {
-        (luma_from_rgb(&buf), Some(buf))
+        let (luma, measures) = luma_and_measures_of_rgb(&buf, w, h, req.rgb_rows);
+        (luma, Some(buf), measures)
     };
-    Ok(full_size(w, h, luma, rgb, need_rgb, false))
+    Ok(full_size(w, h, planes, req.need_rgb, false))
 }

@@ -25,23 +25,29 @@ pub fn contrasting_background(luma_alpha: impl Iterator<Item = (u8, u8)>) -> u8 
     }
 }
 
-/// Composite interleaved RGBA (a decoder's own buffer) over the contrasting background:
-/// `(luma, Some(rgb))`.
+/// Composite interleaved RGBA over the contrasting background: `(luma, Some(rgb))` (the
+/// whole-image definition; decoders composite row by row in `decode::rgb_rows`, tested equal).
+#[cfg(test)]
 pub fn rgba_composite_slice(rgba: &[u8]) -> (Vec<u8>, Option<Vec<u8>>) {
     let n = rgba.len() / 4;
     let rgba = &rgba[..4 * n];
-    let (sum, weight) = rgba_luma_alpha_sums(rgba);
-    // `contrasting_background`'s rule on the sums it would take.
-    let bg = if weight > 0 && sum > 128 * weight {
-        0
-    } else {
-        255
-    };
+    let bg = rgba_background(rgba);
     // `rgba_over` writes every byte of both.
     let mut rgb = super::buffers::overwritten(3 * n);
     let mut luma = super::buffers::overwritten(n);
     rgba_over(rgba, bg, &mut rgb, &mut luma);
     (luma, Some(rgb))
+}
+
+/// [`contrasting_background`] of interleaved RGBA bytes.
+pub fn rgba_background(rgba: &[u8]) -> u8 {
+    let (sum, weight) = rgba_luma_alpha_sums(rgba);
+    // `contrasting_background`'s rule on the sums it would take.
+    if weight > 0 && sum > 128 * weight {
+        0
+    } else {
+        255
+    }
 }
 
 crate::cpu::dispatch! {

@@ -6,17 +6,22 @@ pub fn pillow_luma(r: u8, g: u8, b: u8) -> u8 {
     ((r as u32 * 19595 + g as u32 * 38470 + b as u32 * 7471 + 0x8000) >> 16) as u8
 }
 
-crate::cpu::dispatch! {
 /// Pillow luma of every pixel of interleaved RGB.
 pub fn luma_from_rgb(rgb: &[u8]) -> Vec<u8> {
-    let n = rgb.len() / 3;
-    // Every byte is written below.
-    let mut out = super::buffers::overwritten(n);
-    let rgb = &rgb[..n * 3];
-    for i in 0..n {
-        out[i] = pillow_luma(rgb[3 * i], rgb[3 * i + 1], rgb[3 * i + 2]);
-    }
+    // Every byte is written by the kernel.
+    let mut out = super::buffers::overwritten(rgb.len() / 3);
+    luma_from_rgb_into(rgb, &mut out);
     out
+}
+
+crate::cpu::dispatch! {
+/// Pillow luma of the first `out.len()` pixels of interleaved RGB, into `out`.
+pub fn luma_from_rgb_into(rgb: &[u8], out: &mut [u8]) {
+    let (px, _) = rgb.as_chunks::<3>();
+    assert!(px.len() >= out.len(), "RGB for every luma pixel");
+    for (o, p) in out.iter_mut().zip(px) {
+        *o = pillow_luma(p[0], p[1], p[2]);
+    }
 }
 }
 

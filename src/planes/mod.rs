@@ -17,8 +17,10 @@ mod ycbcr;
 #[cfg(target_arch = "x86_64")]
 mod ycc_avx2;
 
-pub use composite::{luma_alpha_composite, rgba_composite_slice};
-pub use luma::{luma_from_rgb, scale16};
+#[cfg(test)]
+pub use composite::rgba_composite_slice;
+pub use composite::{luma_alpha_composite, rgba_background, rgba_over};
+pub use luma::{luma_from_rgb, luma_from_rgb_into, scale16};
 pub use orient::{orient_l8, source_pixel};
 pub use ycbcr::YCbCr;
 

@@ -338,7 +338,10 @@ impl<'a> Image<'a> {
         *self
             .color
             .get_or_init(|| match (&self.pixels.rgb, self.gray_source) {
-                (Some(rgb), false) => stats::color_stats(rgb),
+                (Some(rgb), false) => self
+                    .decoded_rows()
+                    .and_then(|m| m.color)
+                    .unwrap_or_else(|| stats::color_stats(rgb)),
                 (None, false) if self.pixels.ycbcr.is_some() => {
                     self.rgb_rows().color.unwrap_or_else(|| {
                         self.rgb_rows_for(RowWants {
@@ -359,7 +362,13 @@ impl<'a> Image<'a> {
     /// `pixel_hash` of the decoded picture as displayed.
     pub(crate) fn pixel_hash(&self) -> u64 {
         let Some(planes) = &self.pixels.ycbcr else {
-            return hash::pixel_hash(self.pixels, self.orientation());
+            // A decoder's RGB image: its row walk hashed the stored picture, which is the
+            // displayed one when upright.
+            let upright = !(2..=8).contains(&self.orientation());
+            return match self.decoded_rows().and_then(|m| m.pixel_hash) {
+                Some(h) if upright => h,
+                _ => hash::pixel_hash(self.pixels, self.orientation()),
+            };
         };
         if (2..=8).contains(&self.orientation()) {
             // Rare (a rotated JPEG asked for its pixel hash): materialise the RGB once.
@@ -558,7 +567,10 @@ impl<'a> Image<'a> {
             p.height,
             long_side,
             |dw, dh| match &p.rgb {
-                Some(rgb) => resize_area_rgb8(rgb, p.width, p.height, dw, dh),
+                Some(rgb) => match self.decoded_rows().and_then(|m| m.fit.as_ref()) {
+                    Some((data, w, h)) if (*w, *h) == (dw, dh) => data.clone(),
+                    _ => resize_area_rgb8(rgb, p.width, p.height, dw, dh),
+                },
                 None if p.ycbcr.is_some() => match &self.rgb_rows().fit {
                     Some((data, w, h)) if (*w, *h) == (dw, dh) => data.clone(),
                     _ => {
@@ -628,6 +640,12 @@ impl Image<'_> {
     fn rgb_rows(&self) -> &RowMeasures {
         self.rgb_rows
             .get_or_init(|| self.rgb_rows_for(row_wants(self.header, self.opts)))
+    }
+
+    /// What a decoder measured on the rows of the RGB image it made (`pixels.rgb`), if it was
+    /// asked to; never a new walk.
+    fn decoded_rows(&self) -> Option<&RowMeasures> {
+        self.rgb_rows.get()
     }
 
     /// One more walk over the planes' RGB rows, for `want`.
