@@ -8,7 +8,9 @@
 //! (`color_stats`, `hash::pixel_hash`, `resize_area_rgb8`): integer sums, the same xxh3 stream,
 //! the same float additions in the same order.
 
-use crate::planes::{YCbCr, buffers, luma_from_rgb_into, rgba_background, rgba_over};
+use crate::planes::{
+    YCbCr, buffers, luma_and_color_sums, luma_from_rgb_into, rgba_background, rgba_over,
+};
 use crate::resize::{AreaRgbStream, fit_long_side};
 use crate::stats::{ColorStats, ColorSums};
 use xxhash_rust::xxh3::{Xxh3, xxh3_64_with_seed};
@@ -143,10 +145,16 @@ pub fn luma_and_measures_of_rgb(
         return (luma, None);
     }
     let mut m = Measuring::new(want, w, h);
+    // The colour sums are taken with the luma, in one pass over the row.
+    let mut sums = m.sums.take();
     for (row, l) in rgb.chunks_exact(3 * w).zip(luma.chunks_exact_mut(w)) {
-        luma_from_rgb_into(row, l);
+        match &mut sums {
+            Some(s) => luma_and_color_sums(row, l, s),
+            None => luma_from_rgb_into(row, l),
+        }
         m.push(row);
     }
+    m.sums = sums;
     let measures = m.finish(&luma);
     (luma, Some(measures))
 }

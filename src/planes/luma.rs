@@ -25,6 +25,23 @@ pub fn luma_from_rgb_into(rgb: &[u8], out: &mut [u8]) {
 }
 }
 
+/// Pillow luma of a row of interleaved RGB into `out` and the row's colour sums added to `sums`
+/// (`ColorSums::add`), in one pass: with AVX2, 16 pixels a step in 16-bit lanes
+/// (`ycc_avx2::luma_color_of_rgb`); the per-level kernels do the rest.
+pub fn luma_and_color_sums(rgb: &[u8], out: &mut [u8], sums: &mut crate::stats::ColorSums) {
+    let n = out.len();
+    let mut done = 0;
+    #[cfg(target_arch = "x86_64")]
+    if crate::cpu::level() >= crate::cpu::Level::Avx2 {
+        crate::cpu::note(crate::cpu::Level::Avx2);
+        // SAFETY: `level()` is never above what the CPU supports, so it has AVX2.
+        done = unsafe { super::ycc_avx2::luma_color_of_rgb(rgb, out, sums) };
+    }
+    let rest = &rgb[3 * done..3 * n];
+    luma_from_rgb_into(rest, &mut out[done..]);
+    sums.add(rest);
+}
+
 /// Scale a 16-bit sample to 8 bits with rounding (Pillow clips instead, which whitens most images).
 #[inline]
 pub fn scale16(v: u16) -> u8 {
@@ -42,6 +59,33 @@ mod tests {
         assert_eq!(pillow_luma(255, 0, 0), 76);
         assert_eq!(pillow_luma(0, 255, 0), 150);
         assert_eq!(pillow_luma(0, 0, 255), 29);
+    }
+
+    #[test]
+    fn fused_luma_and_colour_sums_equal_the_separate_kernels_on_every_level() {
+        use crate::stats::ColorSums;
+        // Noise, then every corner of the RGB cube and grey ramps (spreads at the threshold),
+        // over lengths around the vector width and across the 2,048-pixel flushes.
+        let mut rgb = crate::test_support::noise_bytes(3 * 5000, 4);
+        for (i, v) in rgb[..3 * 600].iter_mut().enumerate() {
+            *v = match (i / 3) % 4 {
+                0 => [0, 255][(i / 3 / 4) % 2],
+                1 => (i / 9) as u8,
+                2 => 255,
+                _ => (i % 3 * 6) as u8,
+            };
+        }
+        for n in [0, 1, 15, 16, 17, 600, 2047, 2048, 2049, 5000] {
+            let rgb = &rgb[..3 * n];
+            let got = crate::cpu::testing::same_on_every_level("luma_and_color_sums", || {
+                let (mut luma, mut sums) = (vec![0u8; n], ColorSums::default());
+                luma_and_color_sums(rgb, &mut luma, &mut sums);
+                (luma, format!("{sums:?}"))
+            });
+            let mut want = ColorSums::default();
+            want.add(rgb);
+            assert_eq!(got, (luma_from_rgb(rgb), format!("{want:?}")), "{n}");
+        }
     }
 
     #[test]

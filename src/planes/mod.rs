@@ -20,7 +20,7 @@ mod ycc_avx2;
 #[cfg(test)]
 pub use composite::rgba_composite_slice;
 pub use composite::{luma_alpha_composite, rgba_background, rgba_over};
-pub use luma::{luma_from_rgb, luma_from_rgb_into, scale16};
+pub use luma::{luma_and_color_sums, luma_from_rgb, luma_from_rgb_into, scale16};
 pub use orient::{orient_l8, source_pixel};
 pub use ycbcr::YCbCr;
 

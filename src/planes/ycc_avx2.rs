@@ -1,5 +1,7 @@
 //! The JPEG planes' hot loop (libjpeg-turbo's RGB, Pillow's luma and the colour sums of one
-//! row; `ycbcr.rs`) in 16-bit lanes with AVX2, 16 pixels a step.
+//! row; `ycbcr.rs`) in 16-bit lanes with AVX2, 16 pixels a step — and the same luma and colour
+//! sums for a row of interleaved RGB a decoder made (`luma_color_of_rgb`, split into channels
+//! with byte shuffles), and the interleaving stores the RGBA compositing kernel reuses.
 //!
 //! Why: the portable loop, vectorised by LLVM, works in 32-bit lanes (libjpeg's colour constants
 //! do not fit in 16 bits) and multiplies with `vpmulld`; this was the largest of the scan's own
@@ -164,6 +166,132 @@ unsafe fn lanes_sum(v: __m256i) -> i64 {
     a.iter().map(|&x| x as i64).sum()
 }
 
+/// The colour sums of up to `16·FLUSH_STEPS` pixels in 32-bit (and, for the coloured count,
+/// 16-bit) lanes: Σ(R−G) and Σ(R−G)² and Σ(R+G−2B) and its square through `vpmaddwd` (pairs of
+/// 16-bit products added into 32-bit lanes), and the pixels whose channel spread exceeds
+/// `GRAY_SPREAD`. A lane gains at most 2·510² per step, so they cannot overflow before
+/// [`Sums16::flush`].
+struct Sums16 {
+    rg1: __m256i,
+    rg2: __m256i,
+    yb1: __m256i,
+    yb2: __m256i,
+    colored: __m256i,
+}
+
+impl Sums16 {
+    #[inline(always)]
+    unsafe fn new() -> Self {
+        // SAFETY: AVX2 is enabled on every caller.
+        let zero = unsafe { _mm256_setzero_si256() };
+        Sums16 {
+            rg1: zero,
+            rg2: zero,
+            yb1: zero,
+            yb2: zero,
+            colored: zero,
+        }
+    }
+
+    /// Add 16 pixels (16-bit lanes of 0..255 each).
+    #[inline(always)]
+    unsafe fn add(&mut self, r: __m256i, g: __m256i, b: __m256i) {
+        // SAFETY: AVX2 is enabled on every caller; no memory is touched.
+        unsafe {
+            let k = _mm256_set1_epi16;
+            let rgd = _mm256_sub_epi16(r, g);
+            let ybd = _mm256_sub_epi16(_mm256_add_epi16(r, g), _mm256_add_epi16(b, b));
+            self.rg1 = _mm256_add_epi32(self.rg1, _mm256_madd_epi16(rgd, k(1)));
+            self.rg2 = _mm256_add_epi32(self.rg2, _mm256_madd_epi16(rgd, rgd));
+            self.yb1 = _mm256_add_epi32(self.yb1, _mm256_madd_epi16(ybd, k(1)));
+            self.yb2 = _mm256_add_epi32(self.yb2, _mm256_madd_epi16(ybd, ybd));
+            let spread = _mm256_sub_epi16(
+                _mm256_max_epi16(r, _mm256_max_epi16(g, b)),
+                _mm256_min_epi16(r, _mm256_min_epi16(g, b)),
+            );
+            // −1 in each coloured lane: subtracting counts them (≤ FLUSH_STEPS per lane).
+            self.colored = _mm256_sub_epi16(
+                self.colored,
+                _mm256_cmpgt_epi16(spread, k(GRAY_SPREAD as i16)),
+            );
+        }
+    }
+
+    /// Add the sums of the `n` pixels added to `sums`.
+    #[inline(always)]
+    unsafe fn flush(self, sums: &mut ColorSums, n: usize) {
+        // SAFETY: AVX2 is enabled on every caller.
+        unsafe {
+            sums.add_parts(
+                (lanes_sum(self.rg1), lanes_sum(self.rg2)),
+                (lanes_sum(self.yb1), lanes_sum(self.yb2)),
+                lanes_sum(_mm256_madd_epi16(self.colored, _mm256_set1_epi16(1))) as u64,
+                n as u64,
+            );
+        }
+    }
+}
+
+/// Byte `j` of the `pshufb` mask that takes channel `c`'s bytes out of 16-byte vector `k` of 48
+/// interleaved bytes (pixel `j` of channel `c` is byte `3j + c`); the other lanes read zero.
+const fn split_mask(k: usize, c: usize) -> [u8; 16] {
+    let mut m = [0x80u8; 16];
+    let mut j = 0;
+    while j < 16 {
+        let i = 3 * j + c;
+        if i / 16 == k {
+            m[j] = (i % 16) as u8;
+        }
+        j += 1;
+    }
+    m
+}
+
+const SPLIT: [[[u8; 16]; 3]; 3] = [
+    [split_mask(0, 0), split_mask(0, 1), split_mask(0, 2)],
+    [split_mask(1, 0), split_mask(1, 1), split_mask(1, 2)],
+    [split_mask(2, 0), split_mask(2, 1), split_mask(2, 2)],
+];
+
+/// The first `16·⌊n/16⌋` pixels of a row of interleaved RGB (`3n` bytes, `n = luma.len()`):
+/// Pillow's luma into `luma` and the colour sums added to `sums` (a decoder's RGB image walked
+/// row by row, `decode::rgb_rows`). Returns how many pixels it did; the caller does the rest.
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[target_feature(enable = "avx2")]
+pub(super) unsafe fn luma_color_of_rgb(rgb: &[u8], luma: &mut [u8], sums: &mut ColorSums) -> usize {
+    let n = luma.len();
+    assert!(rgb.len() >= 3 * n);
+    let done = n / 16 * 16;
+    // SAFETY: AVX2 is enabled (this function's contract); each step reads 48 bytes at
+    // `3x + 48 <= 3n` of `rgb` and writes 16 at `x + 16 <= n` of `luma`.
+    unsafe {
+        let masks = SPLIT.map(|k| k.map(|c| _mm_loadu_si128(c.as_ptr().cast())));
+        let mut x = 0;
+        while x < done {
+            let (start, stop) = (x, (x + 16 * FLUSH_STEPS).min(done));
+            let mut acc = Sums16::new();
+            while x < stop {
+                let src = rgb.as_ptr().add(3 * x);
+                let v: [__m128i; 3] =
+                    std::array::from_fn(|k| _mm_loadu_si128(src.add(16 * k).cast()));
+                let channel = |c: usize| {
+                    let mut out = _mm_shuffle_epi8(v[0], masks[0][c]);
+                    out = _mm_or_si128(out, _mm_shuffle_epi8(v[1], masks[1][c]));
+                    _mm256_cvtepu8_epi16(_mm_or_si128(out, _mm_shuffle_epi8(v[2], masks[2][c])))
+                };
+                let (r, g, b) = (channel(0), channel(1), channel(2));
+                _mm_storeu_si128(luma.as_mut_ptr().add(x).cast(), bytes(luma16(r, g, b)));
+                acc.add(r, g, b);
+                x += 16;
+            }
+            acc.flush(sums, stop - start);
+        }
+    }
+    done
+}
+
 /// The first `16·⌊n/16⌋` pixels of a row: `y`, `cb`, `cr` (upsampled to full width, `n` each)
 /// to interleaved RGB (`3n` bytes), Pillow's luma (`n`), and their colour sums added to
 /// `sums`. Returns how many pixels it did; the caller does the rest with the portable loop.
@@ -192,8 +320,7 @@ pub(super) unsafe fn rgb_luma_color(
         while x < done {
             let (start, stop) = (x, (x + 16 * FLUSH_STEPS).min(done));
             let zero = _mm256_setzero_si256();
-            let (mut rg1, mut rg2, mut yb1, mut yb2) = (zero, zero, zero, zero);
-            let mut colored = zero;
+            let mut acc = Sums16::new();
             while x < stop {
                 let yy = load16(y, x);
                 let [ro, go, bo] = offsets(load16(cb, x), load16(cr, x));
@@ -207,27 +334,10 @@ pub(super) unsafe fn rgb_luma_color(
                     &masks,
                     [bytes(r), bytes(g), bytes(b)],
                 );
-                let rgd = _mm256_sub_epi16(r, g);
-                let ybd = _mm256_sub_epi16(_mm256_add_epi16(r, g), _mm256_add_epi16(b, b));
-                rg1 = _mm256_add_epi32(rg1, _mm256_madd_epi16(rgd, k(1)));
-                rg2 = _mm256_add_epi32(rg2, _mm256_madd_epi16(rgd, rgd));
-                yb1 = _mm256_add_epi32(yb1, _mm256_madd_epi16(ybd, k(1)));
-                yb2 = _mm256_add_epi32(yb2, _mm256_madd_epi16(ybd, ybd));
-                let spread = _mm256_sub_epi16(
-                    _mm256_max_epi16(r, _mm256_max_epi16(g, b)),
-                    _mm256_min_epi16(r, _mm256_min_epi16(g, b)),
-                );
-                // −1 in each coloured lane: subtracting counts them (≤ FLUSH_STEPS per lane).
-                colored =
-                    _mm256_sub_epi16(colored, _mm256_cmpgt_epi16(spread, k(GRAY_SPREAD as i16)));
+                acc.add(r, g, b);
                 x += 16;
             }
-            sums.add_parts(
-                (lanes_sum(rg1), lanes_sum(rg2)),
-                (lanes_sum(yb1), lanes_sum(yb2)),
-                lanes_sum(_mm256_madd_epi16(colored, k(1))) as u64,
-                (stop - start) as u64,
-            );
+            acc.flush(sums, stop - start);
         }
     }
     done
