@@ -167,25 +167,35 @@ fn inflate_unfilter(data: &[u8], w: usize, h: usize, c: usize) -> Option<Vec<u8>
                 &long_zeros
             }
         };
-        for (k, row) in raw.chunks_exact(stride).enumerate() {
-            let (done, todo) = px.split_at_mut(k * row_len);
-            let above = done.get((k.max(1) - 1) * row_len..).filter(|_| k > 0);
-            let (above, dst) = (above.unwrap_or(zeros), &mut todo[..row_len]);
-            let ok = match c {
-                1 => unfilter::<1>(row[0], &row[1..], above, dst),
-                2 => unfilter::<2>(row[0], &row[1..], above, dst),
-                3 => unfilter::<3>(row[0], &row[1..], above, dst),
-                _ => unfilter::<4>(row[0], &row[1..], above, dst),
-            };
-            if ok.is_none() {
-                buffers::give_back(std::mem::take(px));
-                buffers::give_back(raw);
-                return None;
-            }
+        let ok = match c {
+            1 => unfilter_rows::<1>(&raw, px, zeros),
+            2 => unfilter_rows::<2>(&raw, px, zeros),
+            3 => unfilter_rows::<3>(&raw, px, zeros),
+            _ => unfilter_rows::<4>(&raw, px, zeros),
+        };
+        if ok.is_none() {
+            buffers::give_back(std::mem::take(px));
+            buffers::give_back(raw);
+            return None;
         }
     }
     buffers::give_back(raw);
     out
+}
+
+/// Every row of `raw` (a filter-type byte, then the row) unfiltered into `px`; `zeros` is what
+/// the first row sees above it (a row's length of zeros). `None` for an unknown filter type.
+fn unfilter_rows<const BPP: usize>(raw: &[u8], px: &mut [u8], zeros: &[u8]) -> Option<()> {
+    let row_len = zeros.len();
+    let mut above = zeros;
+    for (row, out) in raw
+        .chunks_exact(row_len + 1)
+        .zip(px.chunks_exact_mut(row_len))
+    {
+        unfilter::<BPP>(row[0], &row[1..], above, out)?;
+        above = out;
+    }
+    Some(())
 }
 
 /// One row of `BPP`-byte pixels: `row` is the filtered bytes, `above` the unfiltered row above
