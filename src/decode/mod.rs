@@ -1,12 +1,14 @@
 //! Decoding: format sniffing, header probing (no pixels), and one decode at a reduced scale.
 //!
 //! One file per back-end: `jpeg.rs` (libjpeg-turbo: DCT-domain scaling, Pillow-identical
-//! pixels), `webp.rs` (libwebp for still images, what Pillow uses), `image_crate.rs` (the
-//! `image` crate for PNG, GIF, BMP, TIFF, PNM and animated WebP). `metadata.rs` reads what the
-//! file says about itself without decoding (JPEG markers, EXIF, PNG/GIF header facts) and
-//! `jpeg_quality.rs` estimates the encoder quality from the quantisation tables. Every back-end
-//! hands back [`crate::planes::Pixels`]; a full-size YCbCr JPEG also hands back what
-//! `rgb_rows.rs` measured on its RGB rows, which are never stored whole.
+//! pixels; `jpeg_memory.rs` gives its large blocks from the buffer pool), `webp.rs` (libwebp for
+//! still images, what Pillow uses), `png_plain.rs` (small plain 8-bit PNGs: libdeflate and our
+//! unfiltering), `image_crate.rs` (the `image` crate for other PNG, GIF, BMP, TIFF, PNM and
+//! animated WebP). `metadata.rs` reads what the file says about itself without decoding (JPEG
+//! markers, EXIF, PNG/GIF header facts) and `jpeg_quality.rs` estimates the encoder quality from
+//! the quantisation tables. Every back-end hands back [`crate::planes::Pixels`], and what
+//! `rgb_rows.rs` measured on the RGB rows while they were made: a full-size YCbCr JPEG's rows
+//! are never stored whole, and a decoder's whole RGB image is walked once for every result.
 //!
 //! A new input format: sniff it in [`sniff`], add a `Kind` variant and a file with `probe` and
 //! `decode`, and dispatch to them in [`probe`] and [`decode`].
