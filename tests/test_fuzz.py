@@ -182,12 +182,18 @@ def test_fuzz_mutated_images(tmp_path: Path) -> None:
     assert stats["mutants"] >= 2000
     assert 0 < stats["error_rows"] < stats["mutants"]  # mutants both refused and still readable
     assert stats["peak_mb"] < PEAK_RSS_LIMIT_MB
-    # After the allocator's warm-up (first 25 batches) memory stays nearly flat: a leak of whole
-    # images or buffers would add megabytes per batch. (Measured: 224 -> 305 MB over 375
-    # batches of 2,000 with seed 1, flattening; see docs/scale.md.)
+    # After the allocator's warm-up memory stays nearly flat: a leak of whole images or buffers
+    # would add megabytes per batch, hundreds of MB over the second half of the run. The
+    # warm-up (glibc's per-thread heaps growing towards the largest buffers the mutants ask for)
+    # takes about the first half: with seed 1414 over 60 s (~630 batches of 2,000), RSS at
+    # batches 25 / mid-run / last was 216 / 299 / 356 MB at d0a043f and 220 / 342 / 317 and
+    # 216 / 340 / 348 MB after the buffer pool grew (stop 23); one CI run went 246 -> 396. So
+    # the second half is what is held flat. (Earlier: 224 -> 305 MB over 375 batches, seed 1;
+    # see docs/scale.md.)
     trace = stats["rss_every_25_rounds"]
-    if trace:
-        assert stats["rss_last_round_mb"] - trace[0] < 150, trace
+    if len(trace) >= 4:
+        mid = trace[len(trace) // 2]
+        assert stats["rss_last_round_mb"] - mid < 100, trace
 
 
 # --- header-only bombs: huge declared size, no pixel data ------------------------------------
