@@ -2,10 +2,9 @@
 //! with one decoder construction per file (it costs as much as decoding a thumbnail).
 
 use super::metadata::{gif_first_frame_transparent, parse_exif, png_gray_depth};
-use super::rgb_rows::{RowMeasures, RowWants, composite_and_measures, luma_and_measures_of_rgb};
-use super::{DecodeRequest, Decoded, Header, Kind, check_size, corrupt, full_size};
+use super::{DecodeRequest, Decoded, Header, Kind, check_size, corrupt, full_size, interleaved8};
 use crate::error::{ImageError, Result};
-use crate::planes::{buffers, luma_alpha_composite, scale16};
+use crate::planes::{buffers, scale16};
 use image::{ColorType, DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits};
 use std::io::Cursor;
 
@@ -170,34 +169,4 @@ pub(super) fn decode_from(
         interleaved8(buf, channels, w, h, req.rgb_rows)
     };
     Ok(full_size(w, h, planes, req.need_rgb, gray_source))
-}
-
-/// Luma, and RGB with what `want` asks for measured on its rows (`rgb_rows.rs`), from a `w`×`h`
-/// image of interleaved 8-bit pixels of `channels` = 1 (grey), 2 (grey + alpha), 3 (RGB) or 4
-/// (RGBA), alpha composited; `px` is kept as the plane it already is (grey, RGB) or given back
-/// to the buffer pool.
-pub(super) fn interleaved8(
-    px: Vec<u8>,
-    channels: usize,
-    w: usize,
-    h: usize,
-    want: RowWants,
-) -> (Vec<u8>, Option<Vec<u8>>, Option<RowMeasures>) {
-    match channels {
-        1 => (px, None, None),
-        2 => {
-            let luma = luma_alpha_composite(px.chunks_exact(2).map(|p| (p[0], p[1])));
-            buffers::give_back(px);
-            (luma, None, None)
-        }
-        3 => {
-            let (luma, measures) = luma_and_measures_of_rgb(&px, w, h, want);
-            (luma, Some(px), measures)
-        }
-        _ => {
-            let (luma, rgb, measures) = composite_and_measures(&px, w, h, want);
-            buffers::give_back(px);
-            (luma, Some(rgb), measures)
-        }
-    }
 }

@@ -26,9 +26,10 @@ pub use metadata::ExifInfo;
 pub use rgb_rows::{RowMeasures, RowWants, measure_rgb_rows};
 
 use crate::error::{ImageError, Result};
-use crate::planes::Pixels;
+use crate::planes::{Pixels, buffers, luma_alpha_composite};
 use image::ImageFormat;
 use metadata::JpegMarkers;
+use rgb_rows::{composite_and_measures, luma_and_measures_of_rgb};
 
 /// What the file says about itself, before any pixel is decoded.
 #[derive(Debug, Clone)]
@@ -202,6 +203,36 @@ pub fn decode(
     }
 }
 
+/// Luma, and RGB with what `want` asks for measured on its rows (`rgb_rows.rs`), from a `w`×`h`
+/// image of interleaved 8-bit pixels of `channels` = 1 (grey), 2 (grey + alpha), 3 (RGB) or 4
+/// (RGBA), alpha composited; `px` is kept as the plane it already is (grey, RGB) or given back
+/// to the buffer pool.
+fn interleaved8(
+    px: Vec<u8>,
+    channels: usize,
+    w: usize,
+    h: usize,
+    want: RowWants,
+) -> (Vec<u8>, Option<Vec<u8>>, Option<RowMeasures>) {
+    match channels {
+        1 => (px, None, None),
+        2 => {
+            let luma = luma_alpha_composite(px.chunks_exact(2).map(|p| (p[0], p[1])));
+            buffers::give_back(px);
+            (luma, None, None)
+        }
+        3 => {
+            let (luma, measures) = luma_and_measures_of_rgb(&px, w, h, want);
+            (luma, Some(px), measures)
+        }
+        _ => {
+            let (luma, rgb, measures) = composite_and_measures(&px, w, h, want);
+            buffers::give_back(px);
+            (luma, Some(rgb), measures)
+        }
+    }
+}
+
 /// A full-size decode; RGB is kept only when a colour metric asked for it.
 fn full_size(
     width: usize,
@@ -212,7 +243,7 @@ fn full_size(
 ) -> Decoded {
     let rgb = match rgb {
         Some(rgb) if !need_rgb => {
-            crate::planes::buffers::give_back(rgb);
+            buffers::give_back(rgb);
             None
         }
         rgb => rgb,

@@ -13,8 +13,8 @@
 //! (perf samples of a one-thread scan), although libdeflate alone inflates faster than the
 //! `png` crate's inflater (0.32 vs 0.46 s).
 
-use super::image_crate::{decode as generic_decode, format_name, interleaved8};
-use super::{DecodeRequest, Decoded, Header, Kind, full_size};
+use super::image_crate::{decode as generic_decode, format_name};
+use super::{DecodeRequest, Decoded, Header, Kind, full_size, interleaved8};
 use crate::error::Result;
 use crate::planes::buffers;
 use image::ImageFormat;

@@ -2,8 +2,7 @@
 //! Animated WebP goes to the `image` crate (`image_crate.rs`).
 
 use super::metadata::parse_exif;
-use super::rgb_rows::{composite_and_measures, luma_and_measures_of_rgb};
-use super::{DecodeRequest, Decoded, Header, Kind, check_size, corrupt, full_size};
+use super::{DecodeRequest, Decoded, Header, Kind, check_size, corrupt, full_size, interleaved8};
 use crate::error::Result;
 use crate::planes::buffers;
 
@@ -92,13 +91,6 @@ pub(super) fn decode(
         buffers::give_back(buf);
         return Err(corrupt("webp", "libwebp could not decode the image data"));
     }
-    let planes = if has_alpha {
-        let (luma, rgb, measures) = composite_and_measures(&buf, w, h, req.rgb_rows);
-        buffers::give_back(buf);
-        (luma, Some(rgb), measures)
-    } else {
-        let (luma, measures) = luma_and_measures_of_rgb(&buf, w, h, req.rgb_rows);
-        (luma, Some(buf), measures)
-    };
+    let planes = interleaved8(buf, ch, w, h, req.rgb_rows);
     Ok(full_size(w, h, planes, req.need_rgb, false))
 }

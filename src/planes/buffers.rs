@@ -16,10 +16,9 @@ use std::cell::RefCell;
 const MIN_KEEP: usize = 1 << 20;
 /// At most this many buffers, and this many bytes, per thread. An RGBA image holds three at once
 /// (decoded RGBA, composited RGB, luma) and a progressive JPEG its coefficient block, its planes
-/// and its luma. The
-/// kept buffers add to the scan's peak memory (wallpaper corpus, 2 threads: 371 MB against
-/// Pillow's 282 MB; page faults 258k → 82k with the decoders' outputs and libjpeg's large blocks
-/// pooled); 0 turns reuse off (every buffer fresh from the allocator).
+/// and its luma. The kept buffers add to the scan's peak memory (wallpaper corpus, 2 threads:
+/// 371 MB against Pillow's 282 MB; page faults 258k → 82k with the decoders' outputs and
+/// libjpeg's large blocks pooled); 0 turns reuse off (every buffer fresh from the allocator).
 const MAX_BUFFERS: usize = 4;
 const MAX_BYTES: usize = 96 << 20;
 

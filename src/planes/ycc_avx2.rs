@@ -147,14 +147,24 @@ pub(super) unsafe fn store_rgb48(dst: *mut u8, masks: &[[__m128i; 3]; 3], planes
     }
 }
 
-/// [`MASKS`] in registers.
+/// A table of `pshufb` masks ([`MASKS`], [`SPLIT`]) in registers.
+///
+/// # Safety
+/// AVX2 is enabled on every caller.
+#[inline(always)]
+unsafe fn load_masks(table: &[[[u8; 16]; 3]; 3]) -> [[__m128i; 3]; 3] {
+    // SAFETY: each mask is 16 bytes; SSE2 loads.
+    table.map(|m| m.map(|c| unsafe { _mm_loadu_si128(c.as_ptr().cast()) }))
+}
+
+/// [`MASKS`] in registers, for [`store_rgb48`].
 ///
 /// # Safety
 /// AVX2 is enabled on every caller.
 #[inline(always)]
 pub(super) unsafe fn rgb48_masks() -> [[__m128i; 3]; 3] {
-    // SAFETY: each mask is 16 bytes; SSE2 loads.
-    MASKS.map(|m| m.map(|c| unsafe { _mm_loadu_si128(c.as_ptr().cast()) }))
+    // SAFETY: AVX2 is enabled on every caller.
+    unsafe { load_masks(&MASKS) }
 }
 
 /// 8 lanes of 32-bit sums added up.
@@ -267,7 +277,7 @@ pub(super) unsafe fn luma_color_of_rgb(rgb: &[u8], luma: &mut [u8], sums: &mut C
     // SAFETY: AVX2 is enabled (this function's contract); each step reads 48 bytes at
     // `3x + 48 <= 3n` of `rgb` and writes 16 at `x + 16 <= n` of `luma`.
     unsafe {
-        let masks = SPLIT.map(|k| k.map(|c| _mm_loadu_si128(c.as_ptr().cast())));
+        let masks = load_masks(&SPLIT);
         let mut x = 0;
         while x < done {
             let (start, stop) = (x, (x + 16 * FLUSH_STEPS).min(done));

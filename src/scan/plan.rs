@@ -335,42 +335,35 @@ impl<'a> Image<'a> {
 
     /// Colourfulness and the grayscale test (trivially gray for sources without colour).
     pub(crate) fn color(&self) -> stats::ColorStats {
-        *self
-            .color
-            .get_or_init(|| match (&self.pixels.rgb, self.gray_source) {
-                (Some(rgb), false) => self
-                    .decoded_rows()
-                    .and_then(|m| m.color)
-                    .unwrap_or_else(|| stats::color_stats(rgb)),
-                (None, false) if self.pixels.ycbcr.is_some() => {
-                    self.rgb_rows().color.unwrap_or_else(|| {
-                        self.rgb_rows_for(RowWants {
-                            color: true,
-                            ..RowWants::default()
-                        })
-                        .color
-                        .expect("colour was asked for")
+        *self.color.get_or_init(|| {
+            let gray = stats::ColorStats {
+                colorfulness: 0.0,
+                is_grayscale: true,
+            };
+            if self.gray_source {
+                return gray;
+            }
+            if let Some(c) = self.measured_rows().and_then(|m| m.color) {
+                return c;
+            }
+            match &self.pixels.rgb {
+                Some(rgb) => stats::color_stats(rgb),
+                None if self.pixels.ycbcr.is_some() => self
+                    .rgb_rows_for(RowWants {
+                        color: true,
+                        ..RowWants::default()
                     })
-                }
-                _ => stats::ColorStats {
-                    colorfulness: 0.0,
-                    is_grayscale: true,
-                },
-            })
+                    .color
+                    .expect("colour was asked for"),
+                None => gray,
+            }
+        })
     }
 
     /// `pixel_hash` of the decoded picture as displayed.
     pub(crate) fn pixel_hash(&self) -> u64 {
-        let Some(planes) = &self.pixels.ycbcr else {
-            // A decoder's RGB image: its row walk hashed the stored picture, which is the
-            // displayed one when upright.
-            let upright = !(2..=8).contains(&self.orientation());
-            return match self.decoded_rows().and_then(|m| m.pixel_hash) {
-                Some(h) if upright => h,
-                _ => hash::pixel_hash(self.pixels, self.orientation()),
-            };
-        };
-        if (2..=8).contains(&self.orientation()) {
+        let rotated = (2..=8).contains(&self.orientation());
+        if rotated && let Some(planes) = &self.pixels.ycbcr {
             // Rare (a rotated JPEG asked for its pixel hash): materialise the RGB once.
             let p = Pixels {
                 rgb: Some(planes.to_rgb()),
@@ -379,15 +372,18 @@ impl<'a> Image<'a> {
             };
             return hash::pixel_hash(&p, self.orientation());
         }
-        match self.rgb_rows().pixel_hash {
+        // A row walk hashed the stored picture, which is the displayed one when upright.
+        let walked = self.measured_rows().and_then(|m| m.pixel_hash);
+        match walked.filter(|_| !rotated) {
             Some(h) => h,
-            None => self
+            None if self.pixels.ycbcr.is_some() => self
                 .rgb_rows_for(RowWants {
                     pixel_hash: true,
                     ..RowWants::default()
                 })
                 .pixel_hash
                 .expect("the hash was asked for"),
+            None => hash::pixel_hash(self.pixels, self.orientation()),
         }
     }
 
@@ -561,35 +557,29 @@ impl<'a> Image<'a> {
     /// decode keeps at least that many pixels.
     pub(crate) fn rgb_fit(&self, long_side: usize) -> Rc<Plane> {
         let p = self.pixels;
-        fit_once(
-            &self.rgb_fit,
-            p.width,
-            p.height,
-            long_side,
-            |dw, dh| match &p.rgb {
-                Some(rgb) => match self.decoded_rows().and_then(|m| m.fit.as_ref()) {
-                    Some((data, w, h)) if (*w, *h) == (dw, dh) => data.clone(),
-                    _ => resize_area_rgb8(rgb, p.width, p.height, dw, dh),
-                },
-                None if p.ycbcr.is_some() => match &self.rgb_rows().fit {
-                    Some((data, w, h)) if (*w, *h) == (dw, dh) => data.clone(),
-                    _ => {
-                        let want = RowWants {
-                            fit_long_side: Some(long_side),
-                            ..RowWants::default()
-                        };
-                        self.rgb_rows_for(want)
-                            .fit
-                            .expect("the plane was asked for")
-                            .0
-                    }
-                },
+        fit_once(&self.rgb_fit, p.width, p.height, long_side, |dw, dh| {
+            let walked = self.measured_rows().and_then(|m| m.fit.as_ref());
+            if let Some((data, _, _)) = walked.filter(|(_, w, h)| (*w, *h) == (dw, dh)) {
+                return data.clone();
+            }
+            match &p.rgb {
+                Some(rgb) => resize_area_rgb8(rgb, p.width, p.height, dw, dh),
+                None if p.ycbcr.is_some() => {
+                    let want = RowWants {
+                        fit_long_side: Some(long_side),
+                        ..RowWants::default()
+                    };
+                    self.rgb_rows_for(want)
+                        .fit
+                        .expect("the plane was asked for")
+                        .0
+                }
                 None => {
                     let gray = self.gray_fit(long_side).expect("a decode without colour");
                     gray.data.iter().flat_map(|&v| [v, v, v]).collect()
                 }
-            },
-        )
+            }
+        })
     }
 }
 
@@ -642,10 +632,15 @@ impl Image<'_> {
             .get_or_init(|| self.rgb_rows_for(row_wants(self.header, self.opts)))
     }
 
-    /// What a decoder measured on the rows of the RGB image it made (`pixels.rgb`), if it was
-    /// asked to; never a new walk.
-    fn decoded_rows(&self) -> Option<&RowMeasures> {
-        self.rgb_rows.get()
+    /// What was measured on the image's RGB rows: for a planar JPEG, its walk (made now if the
+    /// decode was not asked for one); for a decoder's RGB image (`pixels.rgb`), what the decode
+    /// measured, if it was asked to. The caller computes what is missing.
+    fn measured_rows(&self) -> Option<&RowMeasures> {
+        if self.pixels.ycbcr.is_some() {
+            Some(self.rgb_rows())
+        } else {
+            self.rgb_rows.get().filter(|_| self.pixels.rgb.is_some())
+        }
     }
 
     /// One more walk over the planes' RGB rows, for `want`.

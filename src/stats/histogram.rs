@@ -84,7 +84,7 @@ pub fn luma_stats(hist: &[u64; 256]) -> LumaStats {
         std: var.sqrt(),
         dark_fraction: dark as f64 / nf,
         bright_fraction: bright as f64 / nf,
-        entropy: entropy.max(0.0),
+        entropy,
     }
 }
 
@@ -93,7 +93,7 @@ pub fn luma_stats(hist: &[u64; 256]) -> LumaStats {
 const MEMO_MAX_PIXELS: u64 = 4096;
 
 thread_local! {
-    /// The pixel count the terms are for, and `−p·log2 p` per count (NaN: not computed yet).
+    /// The pixel count the terms are for, and `p·log2 p` per count (NaN: not computed yet).
     static TERMS: std::cell::RefCell<(u64, Vec<f64>)> = const { std::cell::RefCell::new((0, Vec::new())) };
 }
 
