@@ -94,28 +94,35 @@ pub(super) fn vertical(
     offset: usize,
     dst: &mut [u8],
 ) {
-    let mut acc = vec![0i32; width];
     for (yy, out) in dst.chunks_exact_mut(width).enumerate() {
         let (start, k) = taps.taps(yy);
-        acc.fill(HALF);
-        for (j, &c) in k.iter().enumerate() {
-            let off = (start - offset + j) * stride + c0;
-            let row = &src[off..off + width];
-            // Fixed 8-lane chunks: a loop of unknown length vectorises only from ~32 columns on,
-            // and hash thumbnails are narrower than that.
-            let (acc8, acc_tail) = acc.as_chunks_mut::<8>();
-            let (row8, row_tail) = row.as_chunks::<8>();
-            for (a, p) in acc8.iter_mut().zip(row8) {
+        let rows: &[u8] = &src[(start - offset) * stride..];
+        let row = |j: usize| &rows[j * stride + c0..j * stride + c0 + width];
+        // Eight columns at a time, every tap into one register of sums: the sums never go
+        // through memory (a tap loop over a row of sums in memory made each tap wait for the
+        // previous tap's store: the whole cost on hash thumbnails, 8–32 columns wide).
+        let (out8, out_tail) = out.as_chunks_mut::<8>();
+        for (chunk, o) in out8.iter_mut().enumerate() {
+            let mut acc = [HALF; 8];
+            for (j, &c) in k.iter().enumerate() {
+                let p: &[u8; 8] = row(j)[8 * chunk..8 * chunk + 8]
+                    .try_into()
+                    .expect("8 columns");
                 for l in 0..8 {
-                    a[l] += i32::from(p[l]) * c;
+                    acc[l] += i32::from(p[l]) * c;
                 }
             }
-            for (a, &p) in acc_tail.iter_mut().zip(row_tail) {
-                *a += i32::from(p) * c;
+            for l in 0..8 {
+                o[l] = clip8(acc[l]);
             }
         }
-        for (o, &a) in out.iter_mut().zip(&acc) {
-            *o = clip8(a);
+        let done = 8 * out8.len();
+        for (x, o) in out_tail.iter_mut().enumerate() {
+            let ss = k
+                .iter()
+                .enumerate()
+                .fold(HALF, |s, (j, &c)| s + i32::from(row(j)[done + x]) * c);
+            *o = clip8(ss);
         }
     }
 }

@@ -317,6 +317,10 @@ mod tests {
             (60, 600, 32, 32),
             (9, 30, 32, 8),
             (31, 17, 30, 16),
+            // Padded windows of 2, 4 and 6 chunks of 8 taps (the AVX2 pass unrolls 1–3).
+            (64, 20, 32, 20),
+            (40, 40, 9, 8),
+            (60, 60, 9, 8),
         ];
         // Once per SIMD level this CPU has: the scalar fallbacks run too, not just AVX2.
         for level in crate::cpu::available() {

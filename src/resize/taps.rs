@@ -278,6 +278,18 @@ mod tests {
                 assert!(before.iter().chain(after).all(|&c| c == 0));
             }
         }
+        // The window widths the resize tests run through the AVX2 pass's unrolled (1–3 chunks
+        // of 8 taps) and general loops.
+        for (i, o, kpad) in [
+            (28, 32, 8),
+            (64, 32, 16),
+            (28, 9, 24),
+            (40, 9, 32),
+            (60, 9, 48),
+        ] {
+            let t = Taps::new(i, o);
+            assert_eq!(t.padded.as_ref().map(|p| p.kpad), Some(kpad), "{i}->{o}");
+        }
         // Narrower than one window, or long kernels with 16-bit taps: not padded.
         assert!(Taps::new(7, 32).padded.is_none());
         assert!(Taps::new(4000, 32).padded.is_none());
