@@ -108,28 +108,36 @@ fn entropy_bits(hist: &[u64; 256], n: u64) -> f64 {
         let p = c as f64 * inv_n;
         p * p.log2()
     };
-    let mut entropy = 0.0;
-    if n > MEMO_MAX_PIXELS {
+    let entropy = if n > MEMO_MAX_PIXELS {
+        let mut entropy = 0.0;
         for &c in hist.iter().filter(|&&c| c > 0) {
             entropy -= term(c);
         }
+        entropy
     } else {
+        // The sum is a local of the closure (returned), not a captured variable: captured, it
+        // lived in memory and each subtraction waited on the previous one's store.
         TERMS.with(|t| {
             let (size, terms) = &mut *t.borrow_mut();
             if *size != n {
                 *size = n;
                 terms.clear();
                 terms.resize(n as usize + 1, f64::NAN);
+                // An empty bin subtracts +0, which leaves every sum as it is (x − 0 = x, and
+                // +0 − +0 = +0): no branch on empty bins, whose pattern is unpredictable.
+                terms[0] = 0.0;
             }
-            for &c in hist.iter().filter(|&&c| c > 0) {
+            let mut entropy = 0.0;
+            for &c in hist {
                 let known = &mut terms[c as usize];
                 if known.is_nan() {
                     *known = term(c);
                 }
                 entropy -= *known;
             }
-        });
-    }
+            entropy
+        })
+    };
     entropy.max(0.0)
 }
 
