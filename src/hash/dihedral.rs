@@ -107,46 +107,51 @@ pub fn dhash_dihedral_and_ahash(luma: &[u8], w: usize, h: usize) -> ([u64; 8], u
     (dhash_dihedral_from(&wide, &tall), ahash_from_8x8(&square))
 }
 
-/// The eight dHashes from the 9×8 plane and the 8×9 plane.
+/// The eight dHashes from the 9×8 plane and the 8×9 plane. Each is one of four 8×8 comparison
+/// grids — right brighter than left and left brighter than right in the wide plane, bottom
+/// brighter than top and top brighter than bottom in the tall one — with its rows or columns
+/// reversed, or transposed: for the wide plane's transformed copy `T`, `hflip` compares
+/// `T[r][c + 1] = W[r][7 − c] > T[r][c] = W[r][8 − c]`, the "left brighter" grid with its columns
+/// reversed; `transpose` compares `Tall[c + 1][r] > Tall[c][r]`, the "bottom brighter" grid
+/// transposed; and so on. In `pack`'s order (row r, column c at bit 63 − (8r + c)) reversing
+/// the rows is a byte swap, reversing both a bit reversal.
 fn dhash_dihedral_from(wide: &[u8], tall: &[u8]) -> [u64; 8] {
-    let tables = dhash_gathers();
-    let mut out = [0u64; 8];
-    for (t, o) in out.iter_mut().enumerate() {
-        let plane = if RULES[t].0 { tall } else { wide };
-        // The transformed 9×8 plane read in place: the same comparisons `dhash_from_9x8` makes
-        // on the plane `transform` would build.
-        let at = &tables[t];
-        *o = pack((0..HASH_SIDE).flat_map(|r| {
-            (0..HASH_SIDE).map(move |c| {
-                let k = r * (HASH_SIDE + 1) + c;
-                plane[usize::from(at[k + 1])] > plane[usize::from(at[k])]
-            })
-        }));
+    let side = HASH_SIDE;
+    let (wide, tall) = (&wide[..(side + 1) * side], &tall[..side * (side + 1)]);
+    let (mut right, mut left, mut below, mut above) = (0u64, 0u64, 0u64, 0u64);
+    for r in 0..side {
+        for c in 0..side {
+            let bit = 63 - (side * r + c);
+            let (a, b) = (wide[(side + 1) * r + c], wide[(side + 1) * r + c + 1]);
+            right |= u64::from(b > a) << bit;
+            left |= u64::from(a > b) << bit;
+            let (p, q) = (tall[side * r + c], tall[side * (r + 1) + c]);
+            below |= u64::from(q > p) << bit;
+            above |= u64::from(p > q) << bit;
+        }
     }
-    out
+    let reverse_columns = |x: u64| x.reverse_bits().swap_bytes();
+    let (below_t, above_t) = (transpose_bits(below), transpose_bits(above));
+    [
+        right,                    // identity: W[r][c + 1] > W[r][c]
+        reverse_columns(left),    // hflip: W[r][7 − c] > W[r][8 − c]
+        right.swap_bytes(),       // vflip: W[7 − r][c + 1] > W[7 − r][c]
+        below_t.swap_bytes(),     // rot90: Tall[c + 1][7 − r] > Tall[c][7 − r]
+        left.reverse_bits(),      // rot180: W[7 − r][7 − c] > W[7 − r][8 − c]
+        reverse_columns(above_t), // rot270: Tall[7 − c][r] > Tall[8 − c][r]
+        below_t,                  // transpose: Tall[c + 1][r] > Tall[c][r]
+        above_t.reverse_bits(),   // transverse: Tall[7 − c][7 − r] > Tall[8 − c][7 − r]
+    ]
 }
 
-/// For each transform `t`, where pixel `k` of the transformed 9-wide × 8-high plane comes from
-/// in the plane `dhash_dihedral` resizes for it (9×8, or 8×9 for the transposing transforms).
-fn dhash_gathers() -> &'static [[u8; (HASH_SIDE + 1) * HASH_SIDE]; 8] {
-    use std::sync::OnceLock;
-    static TABLES: OnceLock<[[u8; (HASH_SIDE + 1) * HASH_SIDE]; 8]> = OnceLock::new();
-    TABLES.get_or_init(|| {
-        let mut tables = [[0u8; (HASH_SIDE + 1) * HASH_SIDE]; 8];
-        for (t, table) in tables.iter_mut().enumerate() {
-            let (w, h) = if RULES[t].0 {
-                (HASH_SIDE, HASH_SIDE + 1)
-            } else {
-                (HASH_SIDE + 1, HASH_SIDE)
-            };
-            // Transform a plane of indices: each output pixel is then its source's index.
-            let index: Vec<u8> = (0..w * h).map(|i| i as u8).collect();
-            let (moved, mw, mh) = transform(&index, w, h, t);
-            debug_assert_eq!((mw, mh), (HASH_SIDE + 1, HASH_SIDE));
-            table.copy_from_slice(&moved);
-        }
-        tables
-    })
+/// The transpose of an 8×8 bit matrix (bit 8i + j ↔ bit 8j + i; Hacker's Delight §7-3).
+fn transpose_bits(x: u64) -> u64 {
+    let t = (x ^ (x >> 7)) & 0x00AA_00AA_00AA_00AA;
+    let x = x ^ t ^ (t << 7);
+    let t = (x ^ (x >> 14)) & 0x0000_CCCC_0000_CCCC;
+    let x = x ^ t ^ (t << 14);
+    let t = (x ^ (x >> 28)) & 0x0000_0000_F0F0_F0F0;
+    x ^ t ^ (t << 28)
 }
 
 /// The 32×32 plane under transform `t` (as Pillow's `Image.transpose`).
@@ -257,6 +262,84 @@ mod tests {
                 };
                 assert_eq!(g, dhash_from_9x8(&moved), "{}", DIHEDRAL[t]);
             }
+        }
+    }
+
+    /// The dHashes read through per-transform gather tables (the transformed plane's pixel `k`
+    /// comes from plane index `table[k]`): the definition the comparison grids are checked against.
+    fn dhash_dihedral_gathered(wide: &[u8], tall: &[u8]) -> [u64; 8] {
+        let tables = dhash_gathers();
+        let mut out = [0u64; 8];
+        for (t, o) in out.iter_mut().enumerate() {
+            let plane = if RULES[t].0 { tall } else { wide };
+            // The transformed 9×8 plane read in place: the same comparisons `dhash_from_9x8` makes
+            // on the plane `transform` would build.
+            let at = &tables[t];
+            *o = pack((0..HASH_SIDE).flat_map(|r| {
+                (0..HASH_SIDE).map(move |c| {
+                    let k = r * (HASH_SIDE + 1) + c;
+                    plane[usize::from(at[k + 1])] > plane[usize::from(at[k])]
+                })
+            }));
+        }
+        out
+    }
+
+    /// For each transform `t`, where pixel `k` of the transformed 9-wide × 8-high plane comes from
+    /// in the plane `dhash_dihedral` resizes for it (9×8, or 8×9 for the transposing transforms).
+    fn dhash_gathers() -> &'static [[u8; (HASH_SIDE + 1) * HASH_SIDE]; 8] {
+        use std::sync::OnceLock;
+        static TABLES: OnceLock<[[u8; (HASH_SIDE + 1) * HASH_SIDE]; 8]> = OnceLock::new();
+        TABLES.get_or_init(|| {
+            let mut tables = [[0u8; (HASH_SIDE + 1) * HASH_SIDE]; 8];
+            for (t, table) in tables.iter_mut().enumerate() {
+                let (w, h) = if RULES[t].0 {
+                    (HASH_SIDE, HASH_SIDE + 1)
+                } else {
+                    (HASH_SIDE + 1, HASH_SIDE)
+                };
+                // Transform a plane of indices: each output pixel is then its source's index.
+                let index: Vec<u8> = (0..w * h).map(|i| i as u8).collect();
+                let (moved, mw, mh) = transform(&index, w, h, t);
+                debug_assert_eq!((mw, mh), (HASH_SIDE + 1, HASH_SIDE));
+                table.copy_from_slice(&moved);
+            }
+            tables
+        })
+    }
+
+    #[test]
+    fn comparison_grids_give_the_gathered_dhashes() {
+        for seed in 0..300u64 {
+            // Few levels, so that equal neighbours (neither brighter) are common.
+            let levels = [2u8, 3, 255][seed as usize % 3];
+            let noise = crate::test_support::noise_bytes(2 * 72, seed);
+            let (wide, tall): (Vec<u8>, Vec<u8>) = (
+                noise[..72].iter().map(|v| v % levels).collect(),
+                noise[72..].iter().map(|v| v % levels).collect(),
+            );
+            assert_eq!(
+                dhash_dihedral_from(&wide, &tall),
+                dhash_dihedral_gathered(&wide, &tall),
+                "seed {seed}"
+            );
+        }
+    }
+
+    #[test]
+    fn bit_transpose_is_the_matrix_transpose() {
+        let mut x = 0x0123_4567_89AB_CDEFu64;
+        for _ in 0..100 {
+            let mut want = 0u64;
+            for i in 0..8 {
+                for j in 0..8 {
+                    want |= ((x >> (8 * i + j)) & 1) << (8 * j + i);
+                }
+            }
+            assert_eq!(transpose_bits(x), want);
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
         }
     }
 
