@@ -104,38 +104,74 @@ impl DerivativeSums {
 /// Laplacian sums of the perimeter pixels of a `w`×`h` plane (w, h ≥ 3), reflect-101 at the edges.
 pub fn border_sums(luma: &[u8], w: usize, h: usize) -> DerivativeSums {
     assert!(w >= 3 && h >= 3 && luma.len() >= w * h);
-    // Perimeter: reflect-101 with w, h ≥ 3 maps index −1 to 1 and n to n − 2.
+    // Reflect-101 with w, h ≥ 3 maps index −1 to 1 and n to n − 2: the top row's neighbours above
+    // and below are both row 1, the bottom row's both row h − 2, the first column's left and right
+    // both column 1, the last column's both column w − 2.
+    let row = |y: usize| &luma[y * w..(y + 1) * w];
     let (mut s1, mut s2) = (0i64, 0i64);
-    let refl = |i: usize, d: isize, n: usize| -> usize {
-        match (i, d) {
-            (0, -1) => 1,
-            (i, 1) if i == n - 1 => n - 2,
-            _ => (i as isize + d) as usize,
-        }
-    };
-    let mut border = |x: usize, y: usize| {
-        let at = |xx: usize, yy: usize| luma[yy * w + xx] as i64;
-        let v = at(refl(x, -1, w), y)
-            + at(refl(x, 1, w), y)
-            + at(x, refl(y, -1, h))
-            + at(x, refl(y, 1, h))
-            - 4 * at(x, y);
+    for (y, near) in [(0, 1), (h - 1, h - 2)] {
+        // The row's inner pixels: the interior kernel's loop, with `near` above and below.
+        let (a1, a2) = inner_row_sums(row(near), row(y), row(near));
+        s1 += a1;
+        s2 += a2;
+    }
+    let mut add = |v: i64| {
         s1 += v;
         s2 += v * v;
     };
-    for x in 0..w {
-        border(x, 0);
-        border(x, h - 1);
+    for (y, near) in [(0, 1), (h - 1, h - 2)] {
+        let (mid, near) = (row(y), row(near));
+        // The row's two corners.
+        add(2 * i64::from(near[0]) + 2 * i64::from(mid[1]) - 4 * i64::from(mid[0]));
+        add(2 * i64::from(near[w - 1]) + 2 * i64::from(mid[w - 2]) - 4 * i64::from(mid[w - 1]));
     }
     for y in 1..h - 1 {
-        border(0, y);
-        border(w - 1, y);
+        let (up, mid, dn) = (row(y - 1), row(y), row(y + 1));
+        for (x, side) in [(0, 1), (w - 1, w - 2)] {
+            add(
+                i64::from(up[x]) + i64::from(dn[x]) + 2 * i64::from(mid[side])
+                    - 4 * i64::from(mid[x]),
+            );
+        }
     }
     DerivativeSums {
         s1,
         s2,
         abs_total: 0,
     }
+}
+
+/// `(Σv, Σv²)` of the Laplacian `v` of pixels `1..w − 1` of row `mid` (`up` and `dn` the rows
+/// above and below): the loop both the border rows and [`interior_sums`] run.
+#[inline(always)]
+fn inner_row_sums(up: &[u8], mid: &[u8], dn: &[u8]) -> (i64, i64) {
+    const CHUNK: usize = 2048; // keeps i32 sums of squares from overflowing
+    let n_in = mid.len() - 2;
+    let (mut s1, mut s2) = (0i64, 0i64);
+    let mut start = 0;
+    while start < n_in {
+        let end = (start + CHUNK).min(n_in);
+        let len = end - start;
+        // Equal-length slices and an index loop: no bounds checks, so the loop vectorises.
+        let (u, d) = (&up[1 + start..][..len], &dn[1 + start..][..len]);
+        let (l, r, c) = (
+            &mid[start..][..len],
+            &mid[2 + start..][..len],
+            &mid[1 + start..][..len],
+        );
+        let (mut a1, mut a2) = (0i32, 0i32);
+        for i in 0..len {
+            // |v| ≤ 1020 fits in 16 bits: saying so lets the square use `vpmaddwd`.
+            let v =
+                (u[i] as i16 + d[i] as i16 + l[i] as i16 + r[i] as i16 - 4 * c[i] as i16) as i32;
+            a1 += v;
+            a2 += v * v;
+        }
+        s1 += a1 as i64;
+        s2 += a2 as i64;
+        start = end;
+    }
+    (s1, s2)
 }
 
 /// Laplacian variance and (optionally) Immerkær σ in one pass over the rows, with inner loops
@@ -175,31 +211,12 @@ pub fn interior_sums(luma: &[u8], w: usize, h: usize, y0: usize, y1: usize, want
         hdiff(row(y0), &mut hd[y0 % 3]);
     }
     let mut abs_total = 0u64;
-    const CHUNK: usize = 2048; // keeps i32 sums of squares from overflowing
+    const CHUNK: usize = 2048; // |v| ≤ 2040 below, so 2048 of them fit a u32 sum
     for y in y0..y1 {
         let (up, mid, dn) = (row(y - 1), row(y), row(y + 1));
-        let mut start = 0;
-        while start < n_in {
-            let end = (start + CHUNK).min(n_in);
-            let len = end - start;
-            // Equal-length slices and an index loop: no bounds checks, so the loop vectorises.
-            let (u, d) = (&up[1 + start..][..len], &dn[1 + start..][..len]);
-            let (l, r, c) = (
-                &mid[start..][..len],
-                &mid[2 + start..][..len],
-                &mid[1 + start..][..len],
-            );
-            let (mut a1, mut a2) = (0i32, 0i32);
-            for i in 0..len {
-                // |v| ≤ 1020 fits in 16 bits: saying so lets the square use `vpmaddwd`.
-                let v = (u[i] as i16 + d[i] as i16 + l[i] as i16 + r[i] as i16 - 4 * c[i] as i16) as i32;
-                a1 += v;
-                a2 += v * v;
-            }
-            s1 += a1 as i64;
-            s2 += a2 as i64;
-            start = end;
-        }
+        let (a1, a2) = inner_row_sums(up, mid, dn);
+        s1 += a1;
+        s2 += a2;
         if want_noise {
             let slot = (y + 1) % 3;
             hdiff(dn, &mut hd[slot]);
@@ -210,7 +227,6 @@ pub fn interior_sums(luma: &[u8], w: usize, h: usize, y0: usize, y1: usize, want
             );
             let mut start = 0;
             while start < n_in {
-                // |v| ≤ 4080, so 2048 of them fit a u32 sum.
                 let end = (start + CHUNK).min(n_in);
                 let mut acc = 0u32;
                 for i in start..end {
