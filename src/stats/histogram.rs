@@ -18,12 +18,30 @@ pub fn histogram(luma: &[u8]) -> [u64; 256] {
         let (ha, hb) = (histogram(a), histogram(b));
         return std::array::from_fn(|i| ha[i] + hb[i]);
     }
-    let mut h = [[0u32; 256]; 8];
+    // Small planes (thumbnails): zeroing and merging eight 1 KB sub-histograms would cost more
+    // than the runs they break (a 28×28 image: 2048 bins against 784 pixels).
+    if luma.len() < SMALL_PLANE {
+        counted::<SMALL_K>(luma)
+    } else {
+        counted::<8>(luma)
+    }
+}
+
+/// Below this many pixels, [`SMALL_K`] sub-histograms (measured on Fashion-MNIST's 28×28: 0.89
+/// µs with eight, 0.82 with four, 1.18 with one, for the histogram and its statistics).
+const SMALL_PLANE: usize = 16 * 1024;
+const SMALL_K: usize = 4;
+
+/// [`histogram`] with `K` sub-histograms (K divides 8): byte j of each 8-byte load goes to
+/// sub-histogram j mod K.
+#[inline(always)]
+fn counted<const K: usize>(luma: &[u8]) -> [u64; 256] {
+    let mut h = [[0u32; 256]; K];
     let mut chunks = luma.chunks_exact(8);
     for c in &mut chunks {
         let v = u64::from_le_bytes(c.try_into().expect("8 bytes"));
-        for (k, hk) in h.iter_mut().enumerate() {
-            hk[((v >> (8 * k)) & 0xff) as usize] += 1;
+        for j in 0..8 {
+            h[j % K][((v >> (8 * j)) & 0xff) as usize] += 1;
         }
     }
     for &v in chunks.remainder() {
@@ -172,8 +190,9 @@ mod tests {
 
     #[test]
     fn histogram_counts_every_pixel_once() {
-        let noise = crate::test_support::noise_bytes(5000, 7);
-        for n in (0..40).chain([4095, 4096, 4097, 4999]) {
+        // Both sides of the small-plane split, every remainder of the 8-byte loads.
+        let noise = crate::test_support::noise_bytes(40_000, 7);
+        for n in (0..40).chain([4095, 4096, 4097, 4999, SMALL_PLANE - 1, SMALL_PLANE, 39_999]) {
             let mut want = [0u64; 256];
             noise[..n].iter().for_each(|&v| want[v as usize] += 1);
             assert_eq!(histogram(&noise[..n]), want, "{n} pixels");
