@@ -48,11 +48,17 @@ fn vertical_taps(acc: &mut [f32], src: &[u8], stride: usize, taps: &[(usize, f32
         acc.iter_mut().for_each(|v| *v = 0.0);
         return;
     };
-    for (a, &p) in acc.iter_mut().zip(row(first)) {
-        *a = p as f32 * w0;
-    }
+    store_row(acc, row(first), w0);
     for &(y1, w1) in rest {
         accumulate_row(acc, row(y1), w1);
+    }
+}
+
+/// An output row's first tap: its products, stored (`0 + x` added to zeroed sums, without them).
+#[inline(always)]
+fn store_row(acc: &mut [f32], row: &[u8], wt: f32) {
+    for (a, &p) in acc.iter_mut().zip(row) {
+        *a = p as f32 * wt;
     }
 }
 
@@ -213,9 +219,7 @@ crate::cpu::dispatch_avx512! {
 /// row stores its products instead (as in [`vertical_taps`]).
 pub fn area_accumulate_row(acc: &mut [f32], row: &[u8], wt: f32, first: bool) {
     if first {
-        for (a, &p) in acc.iter_mut().zip(row) {
-            *a = p as f32 * wt;
-        }
+        store_row(acc, row, wt);
     } else {
         accumulate_row(acc, row, wt);
     }
