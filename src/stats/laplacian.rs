@@ -115,23 +115,16 @@ pub fn border_sums(luma: &[u8], w: usize, h: usize) -> DerivativeSums {
         s1 += a1;
         s2 += a2;
     }
-    let mut add = |v: i64| {
-        s1 += v;
-        s2 += v * v;
-    };
-    for (y, near) in [(0, 1), (h - 1, h - 2)] {
-        let (mid, near) = (row(y), row(near));
-        // The row's two corners.
-        add(2 * i64::from(near[0]) + 2 * i64::from(mid[1]) - 4 * i64::from(mid[0]));
-        add(2 * i64::from(near[w - 1]) + 2 * i64::from(mid[w - 2]) - 4 * i64::from(mid[w - 1]));
-    }
-    for y in 1..h - 1 {
-        let (up, mid, dn) = (row(y - 1), row(y), row(y + 1));
+    // The first and last pixel of every row: the side columns and the four corners.
+    for y in 0..h {
+        let up = row(if y == 0 { 1 } else { y - 1 });
+        let dn = row(if y == h - 1 { h - 2 } else { y + 1 });
+        let mid = row(y);
         for (x, side) in [(0, 1), (w - 1, w - 2)] {
-            add(
-                i64::from(up[x]) + i64::from(dn[x]) + 2 * i64::from(mid[side])
-                    - 4 * i64::from(mid[x]),
-            );
+            let v = i64::from(up[x]) + i64::from(dn[x]) + 2 * i64::from(mid[side])
+                - 4 * i64::from(mid[x]);
+            s1 += v;
+            s2 += v * v;
         }
     }
     DerivativeSums {
