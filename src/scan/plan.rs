@@ -154,6 +154,7 @@ pub(crate) struct Image<'a> {
     pub header: &'a Header,
     pub opts: &'a Options,
     luma_stats: OnceCell<stats::LumaStats>,
+    luma_histogram: OnceCell<[u64; 256]>,
     derivatives: OnceCell<(f64, f64)>,
     sharpness: OnceCell<f64>,
     /// The banded walk over the full-size luma plane ([`Image::luma_pass`]) has run.
@@ -184,6 +185,7 @@ impl<'a> Image<'a> {
             header,
             opts,
             luma_stats: OnceCell::new(),
+            luma_histogram: OnceCell::new(),
             derivatives: OnceCell::new(),
             sharpness: OnceCell::new(),
             luma_pass: OnceCell::new(),
@@ -213,7 +215,15 @@ impl<'a> Image<'a> {
         self.luma_pass();
         *self
             .luma_stats
-            .get_or_init(|| stats::luma_stats(&stats::histogram(&self.pixels.luma)))
+            .get_or_init(|| stats::luma_stats(self.luma_histogram()))
+    }
+
+    /// Count of each level of the decoded luma plane, for planes the banded [`Image::luma_pass`]
+    /// leaves alone (small ones): the histogram statistics and a small gray picture's
+    /// [`Image::illuminant`] both read it.
+    fn luma_histogram(&self) -> &[u64; 256] {
+        self.luma_histogram
+            .get_or_init(|| stats::histogram(&self.pixels.luma))
     }
 
     /// `(Laplacian variance, Immerkær σ)` of the blur/noise plane: native, or area-resized to
@@ -486,6 +496,17 @@ impl<'a> Image<'a> {
     /// so orientation-invariant).
     pub(crate) fn illuminant(&self) -> stats::illuminant::Illuminant {
         *self.illuminant.get_or_init(|| {
+            let p = self.pixels;
+            let native = fit_long_side(p.width, p.height, COLOR_LONG_SIDE) == (p.width, p.height);
+            if self.gray_fit_available() && native {
+                // The fitted plane is the luma plane itself: its histogram may serve.
+                let n = p.width * p.height;
+                if let Some(i) =
+                    stats::illuminant::illuminant_gray_from_histogram(self.luma_histogram(), n)
+                {
+                    return i;
+                }
+            }
             if let Some(g) = self.gray_fit(COLOR_LONG_SIDE) {
                 return stats::illuminant::illuminant_gray(&g.data);
             }

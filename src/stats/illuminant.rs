@@ -191,6 +191,48 @@ fn illuminant_gray_small(gray: &[u8], table: &[[f32; 3]; 256]) -> Illuminant {
     Illuminant::from_sums(sum(0), sum(1), sum(2), gray.len())
 }
 
+/// [`illuminant_gray`] of a plane of fewer than 1024 pixels given by its histogram (`n` pixels):
+/// the sum over levels of count × value instead of one value a pixel, for the scan, which has
+/// counted the luma plane's levels already (a 28×28 thumbnail: 256 products in a few vector
+/// lanes against 784 looked-up sums). The same bits as the pixel sums, because every sum here
+/// is exact: each count is below 2^10 and each value an f32 (24 significant bits), so each
+/// product is exact in f64, and every partial sum stays a multiple of [`gray_sums_are_exact`]'s
+/// unit below its bound. `None` where that does not hold (1024 pixels or more, or a table that
+/// fails the check): the caller sums the pixels.
+pub fn illuminant_gray_from_histogram(hist: &[u64; 256], n: usize) -> Option<Illuminant> {
+    if n == 0 || n >= 1024 || !gray_sums_are_exact() {
+        return None;
+    }
+    debug_assert_eq!(hist.iter().sum::<u64>(), n as u64);
+    const LANES: usize = 8;
+    let columns = gray_columns();
+    let mut sums = [[0f64; LANES]; 3];
+    for (i, counts) in hist.chunks_exact(LANES).enumerate() {
+        for (q, sum) in sums.iter_mut().enumerate() {
+            let values = &columns[q][i * LANES..][..LANES];
+            for l in 0..LANES {
+                sum[l] += counts[l] as f64 * values[l];
+            }
+        }
+    }
+    let total = |s: &[f64; LANES]| s.iter().sum::<f64>();
+    Some(Illuminant::from_sums(
+        total(&sums[0]),
+        total(&sums[1]),
+        total(&sums[2]),
+        n,
+    ))
+}
+
+/// [`gray_values`] as three columns of f64 (saturation, a*, b*), for lane-wise products.
+fn gray_columns() -> &'static [[f64; 256]; 3] {
+    static COLUMNS: OnceLock<[[f64; 256]; 3]> = OnceLock::new();
+    COLUMNS.get_or_init(|| {
+        let table = gray_values();
+        std::array::from_fn(|q| std::array::from_fn(|v| f64::from(table[v][q])))
+    })
+}
+
 /// Whether every sum of at most 1023 values of [`gray_values`] (per quantity) is exact in f64,
 /// whatever the order: every value is a multiple of the smallest unit in the last place `u`
 /// among them (each is an f32), so every partial sum is a multiple of `u` below
@@ -442,6 +484,30 @@ mod tests {
             );
         }
         assert!(illuminant_gray(&[]).warmth.is_nan());
+    }
+
+    #[test]
+    fn histogram_form_gives_the_bits_of_the_pixel_sums() {
+        // Every size up to the limit with few or all levels, so that each count, each lane and
+        // the largest counts (one level everywhere) are exercised; over the limit it declines.
+        for n in 1..1024usize {
+            let noise = crate::test_support::noise_bytes(n, 7 * n as u64);
+            let few: Vec<u8> = noise.iter().map(|&v| v / 64 * 85).collect();
+            let flat = vec![(n % 256) as u8; n];
+            for gray in [noise, few, flat] {
+                let hist = crate::stats::histogram(&gray);
+                let c = illuminant_gray_from_histogram(&hist, n).expect("under the limit");
+                let want = illuminant_gray(&gray);
+                assert_eq!(
+                    [c.saturation, c.warmth, c.tint].map(f64::to_bits),
+                    [want.saturation, want.warmth, want.tint].map(f64::to_bits),
+                    "{n} pixels"
+                );
+            }
+        }
+        let big = crate::test_support::noise_bytes(1024, 3);
+        assert!(illuminant_gray_from_histogram(&crate::stats::histogram(&big), 1024).is_none());
+        assert!(illuminant_gray_from_histogram(&[0; 256], 0).is_none());
     }
 
     #[test]
