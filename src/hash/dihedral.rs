@@ -50,38 +50,39 @@ pub fn phash_dihedral(luma: &[u8], w: usize, h: usize) -> [u64; 8] {
     phash_dihedral_from_32x32(&resize_lanczos_l8(luma, w, h, PHASH_SIDE, PHASH_SIDE))
 }
 
+/// The four transforms that do not transpose, as `(index in RULES, index of the transposed
+/// partner)`: a transposing transform `(true, su, sv)` reads `±C[v][u]` with the signs of `su` on
+/// `u` and `sv` on `v`, which is the transpose of the non-transposing `(false, sv, su)` — the same
+/// 64 values (so the same median and the same near-tie test) with their bit grid transposed.
+const PARTNERS: [(usize, usize); 4] = [
+    (0, 6), // identity, transpose
+    (1, 3), // hflip, rot90
+    (2, 5), // vflip, rot270
+    (4, 7), // rot180, transverse
+];
+
 fn phash_dihedral_from_32x32(px: &[u8]) -> [u64; 8] {
     let c = dct_low_8x8_direct(px);
     let scale = c.iter().fold(1.0f64, |m, v| m.max(v.abs()));
     let mut out = [0u64; 8];
-    // Read in the coefficients' own indices, variant (transposed, su, sv) negates C[a][b] when
-    // (su and b odd) xor (sv and a odd) if transposed, (su and a odd) xor (sv and b odd) if not:
-    // so hflip/rot90, vflip/rot270, rot180/transverse and identity/transpose see the same 64
-    // values in another order, hence the same median — 4 medians serve the 8 variants.
-    let mut medians: [Option<f64>; 4] = [None; 4];
-    for (t, &(transposed, su, sv)) in RULES.iter().enumerate() {
-        let mut low = [0.0f64; 64];
-        for u in 0..HASH_SIDE {
-            for v in 0..HASH_SIDE {
-                let src = if transposed {
-                    c[v * HASH_SIDE + u]
-                } else {
-                    c[u * HASH_SIDE + v]
-                };
-                let negate = (su && u % 2 == 1) ^ (sv && v % 2 == 1);
-                low[u * HASH_SIDE + v] = if negate { -src } else { src };
-            }
-        }
-        let (a_odd, b_odd) = if transposed { (sv, su) } else { (su, sv) };
-        let med = *medians[usize::from(a_odd) * 2 + usize::from(b_odd)]
-            .get_or_insert_with(|| median64(&low));
+    for (t, partner) in PARTNERS {
+        let (_, su, sv) = RULES[t];
+        // C[u][v] negated where (su and u odd) xor (sv and v odd): a flip of the sign bit.
+        let low: [f64; 64] = std::array::from_fn(|i| {
+            let negate = (su && (i / HASH_SIDE) % 2 == 1) ^ (sv && (i % HASH_SIDE) % 2 == 1);
+            f64::from_bits(c[i].to_bits() ^ (u64::from(negate) << 63))
+        });
+        let med = median64(&low);
         // Same guard as `phash_from_32x32`: only bits clear of the median by far more than the
         // rounding of the direct DCT are decided here; near-ties go to the exact path.
-        out[t] = if low.iter().all(|&v| (v - med).abs() > 1e-9 * scale) {
-            pack(low.iter().map(|&v| v > med))
+        if low.iter().all(|&v| (v - med).abs() > 1e-9 * scale) {
+            let bits = pack(low.iter().map(|&v| v > med));
+            out[t] = bits;
+            out[partner] = transpose_bits(bits);
         } else {
-            phash_from_32x32(&transform_plane(px, t))
-        };
+            out[t] = phash_from_32x32(&transform_plane(px, t));
+            out[partner] = phash_from_32x32(&transform_plane(px, partner));
+        }
     }
     out
 }
