@@ -19,6 +19,7 @@
 //!   (see the `pocketfft` module) and returns the very same doubles as scipy.
 
 use crate::resize::resize_lanczos_l8;
+use median::median64;
 
 /// Side of the image the DCT runs on (`hash_size · highfreq_factor` = 8 · 4).
 const PHASH_SIDE: usize = 32;
@@ -169,6 +170,7 @@ fn dct_low_8x8(px: &[u8]) -> [f64; 64] {
 
 mod crop_resistant;
 mod dihedral;
+mod median;
 mod pillow_filters;
 mod pixel;
 mod pocketfft;
@@ -176,21 +178,6 @@ mod pocketfft;
 pub use crop_resistant::{CropSegment, crop_resistant_hash, crop_resistant_segments};
 pub use dihedral::{dhash_dihedral, dhash_dihedral_and_ahash, phash_dihedral};
 pub use pixel::pixel_hash;
-
-/// numpy's median of an even count: the mean of the two middle order statistics.
-fn median64(v: &[f64; 64]) -> f64 {
-    // Selected on integer keys in `f64::total_cmp` order (the key `total_cmp` itself compares):
-    // the same order statistics, with plain integer comparisons in the selection.
-    let key = |x: f64| {
-        let b = x.to_bits() as i64;
-        b ^ (((b >> 63) as u64) >> 1) as i64
-    };
-    let value = |k: i64| f64::from_bits((k ^ (((k >> 63) as u64) >> 1) as i64) as u64);
-    let mut s = v.map(key);
-    let (_, lower, upper) = s.select_nth_unstable(31);
-    let next = upper.iter().copied().min().map_or(f64::INFINITY, value);
-    (value(*lower) + next) / 2.0
-}
 
 /// `[phash, dhash, ahash]` of one luma image (three resizes of the full image; no shared work is
 /// possible because each target size has its own filter). An empty image (`w` or `h` is 0)
