@@ -101,10 +101,12 @@ fn from_dark_channel(
     min_filter_square_with(dark, w, h, r, filtered, &mut buffers.filter);
     let filtered = &filtered[..n];
 
+    // u32 sums over pieces of 2^16 pixels (≤ 255 · 2^16, no overflow) that run across rows: a
+    // thumbnail's 28-pixel rows were too short for the vectorised loop.
     let mut total = 0u64;
-    for row in filtered.chunks(w) {
-        let mut s = 0u32; // ≤ 255 · row width: fits while w < 16.8 M
-        for &v in row {
+    for piece in filtered.chunks(1 << 16) {
+        let mut s = 0u32;
+        for &v in piece {
             s += v as u32;
         }
         total += s as u64;
