@@ -95,7 +95,7 @@ fn cos_table() -> &'static [[f64; PHASH_SIDE / 2]; HASH_SIDE] {
     })
 }
 
-crate::cpu::dispatch! {
+crate::cpu::dispatch_avx512! {
 /// The same 8×8 corner as `dct_low_8x8` (the exact pocketfft port), by direct sums:
 /// `y[k] = 2 Σ x[n] cos(πk(2n+1)/2N)`.
 /// Even frequencies see `x[n] + x[31-n]`, odd ones `x[n] - x[31-n]` (the cosines mirror), which
