@@ -211,7 +211,8 @@ pub fn illuminant_gray_from_histogram(hist: &[u64; 256], n: usize) -> Option<Ill
         for (q, sum) in sums.iter_mut().enumerate() {
             let values = &columns[q][i * LANES..][..LANES];
             for l in 0..LANES {
-                sum[l] += counts[l] as f64 * values[l];
+                // Counts are below 1024: through i32, whose conversion to f64 vectorises.
+                sum[l] += f64::from(counts[l] as i32) * values[l];
             }
         }
     }
