@@ -1,5 +1,5 @@
-//! AVX2 variants of the resize kernels: the portable kernels recompiled with AVX2 enabled (the
-//! vertical pass also with AVX-512), and a hand-written padded horizontal pass. Only called after `cpu::level()` reported AVX2.
+//! AVX2 variants of the horizontal resize kernels: the portable kernel recompiled with AVX2
+//! enabled, and a hand-written padded pass. Only called after `cpu::level()` reported AVX2.
 
 use super::kernels::{self, padded_output};
 use super::taps::{HALF, Padded, Taps};
@@ -127,31 +127,4 @@ pub(super) fn horizontal(
     dst: &mut [u8],
 ) {
     kernels::horizontal(src, sw, rows, taps, offset, dst);
-}
-
-#[target_feature(enable = "avx2")]
-pub(super) fn vertical(
-    src: &[u8],
-    stride: usize,
-    c0: usize,
-    width: usize,
-    taps: &Taps,
-    offset: usize,
-    dst: &mut [u8],
-) {
-    kernels::vertical(src, stride, c0, width, taps, offset, dst);
-}
-
-/// [`vertical`] with AVX-512 (F/BW/VL): the 16-column chunks are one register.
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2")]
-pub(super) fn vertical_avx512(
-    src: &[u8],
-    stride: usize,
-    c0: usize,
-    width: usize,
-    taps: &Taps,
-    offset: usize,
-    dst: &mut [u8],
-) {
-    kernels::vertical(src, stride, c0, width, taps, offset, dst);
 }

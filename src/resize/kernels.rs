@@ -1,5 +1,6 @@
 //! The portable resize kernels: plain loops over the fixed-point taps, shaped so LLVM vectorises
-//! them. The same functions are compiled a second time with AVX2 enabled in `avx2.rs`.
+//! them. The horizontal pass is compiled a second time with AVX2 enabled in `avx2.rs`; the
+//! vertical pass per CPU level here (`vertical_per_level`).
 
 use super::taps::{HALF, PRECISION_BITS, Padded, Taps};
 
@@ -119,6 +120,21 @@ pub(super) fn vertical(
             *o = clip8(ss);
         }
     }
+}
+
+crate::cpu::dispatch_avx512! {
+/// [`vertical`] compiled per CPU level: with AVX-512 a 16-column chunk is one register.
+pub fn vertical_per_level(
+    src: &[u8],
+    stride: usize,
+    c0: usize,
+    width: usize,
+    taps: &Taps,
+    offset: usize,
+    dst: &mut [u8],
+) {
+    vertical(src, stride, c0, width, taps, offset, dst);
+}
 }
 
 /// `C` output columns from `x0` of one output row of [`vertical`]: `row(j)` is the input row of

@@ -71,22 +71,7 @@ fn vertical(
     offset: usize,
 ) -> Vec<u8> {
     let mut dst = vec![0u8; width * taps.bounds.len()];
-    #[cfg(target_arch = "x86_64")]
-    if cpu::level() >= Level::Avx512 {
-        cpu::note(Level::Avx512);
-        // SAFETY: `cpu::level()` never exceeds what the CPU supports: it has AVX-512.
-        unsafe { avx2::vertical_avx512(src, stride, c0, width, taps, offset, &mut dst) };
-        return dst;
-    }
-    #[cfg(target_arch = "x86_64")]
-    if cpu::level() >= Level::Avx2 {
-        cpu::note(Level::Avx2);
-        // SAFETY: `cpu::level()` never exceeds what the CPU supports: it has AVX2.
-        unsafe { avx2::vertical(src, stride, c0, width, taps, offset, &mut dst) };
-        return dst;
-    }
-    cpu::note(Level::Scalar);
-    kernels::vertical(src, stride, c0, width, taps, offset, &mut dst);
+    kernels::vertical_per_level(src, stride, c0, width, taps, offset, &mut dst);
     dst
 }
 
