@@ -497,10 +497,11 @@ impl<'a> Image<'a> {
     pub(crate) fn illuminant(&self) -> stats::illuminant::Illuminant {
         *self.illuminant.get_or_init(|| {
             let p = self.pixels;
+            let n = p.width * p.height;
             let native = fit_long_side(p.width, p.height, COLOR_LONG_SIDE) == (p.width, p.height);
-            if self.gray_fit_available() && native {
-                // The fitted plane is the luma plane itself: its histogram may serve.
-                let n = p.width * p.height;
+            if self.gray_fit_available() && native && n < stats::illuminant::HISTOGRAM_FORM_BELOW {
+                // The fitted plane is the luma plane itself, small enough for its histogram
+                // (counted anyway for the brightness statistics) to serve.
                 if let Some(i) =
                     stats::illuminant::illuminant_gray_from_histogram(self.luma_histogram(), n)
                 {

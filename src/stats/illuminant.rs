@@ -191,6 +191,10 @@ fn illuminant_gray_small(gray: &[u8], table: &[[f32; 3]; 256]) -> Illuminant {
     Illuminant::from_sums(sum(0), sum(1), sum(2), gray.len())
 }
 
+/// Planes of fewer pixels than this may take [`illuminant_gray_from_histogram`] (one partial
+/// block of [`illuminant_gray`]: pixel-by-pixel sums, all exact).
+pub const HISTOGRAM_FORM_BELOW: usize = 1024;
+
 /// [`illuminant_gray`] of a plane of fewer than 1024 pixels given by its histogram (`n` pixels):
 /// the sum over levels of count × value instead of one value a pixel, for the scan, which has
 /// counted the luma plane's levels already (a 28×28 thumbnail: 256 products in a few vector
@@ -200,7 +204,7 @@ fn illuminant_gray_small(gray: &[u8], table: &[[f32; 3]; 256]) -> Illuminant {
 /// unit below its bound. `None` where that does not hold (1024 pixels or more, or a table that
 /// fails the check): the caller sums the pixels.
 pub fn illuminant_gray_from_histogram(hist: &[u64; 256], n: usize) -> Option<Illuminant> {
-    if n == 0 || n >= 1024 || !gray_sums_are_exact() {
+    if !(1..HISTOGRAM_FORM_BELOW).contains(&n) || !gray_sums_are_exact() {
         return None;
     }
     debug_assert_eq!(hist.iter().sum::<u64>(), n as u64);
