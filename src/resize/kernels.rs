@@ -1,6 +1,6 @@
 //! The portable resize kernels: plain loops over the fixed-point taps, shaped so LLVM vectorises
 //! them. The horizontal pass is compiled a second time with AVX2 enabled in `avx2.rs`; the
-//! vertical pass per CPU level here (`vertical_per_level`).
+//! vertical pass per CPU level here.
 
 use super::taps::{HALF, PRECISION_BITS, Padded, Taps};
 
@@ -83,10 +83,11 @@ pub(super) fn padded_output(row: &[u8], p: &Padded, offset: usize, xx: usize) ->
     clip8(acc.iter().fold(HALF, |s, &a| s.wrapping_add(a)))
 }
 
+crate::cpu::dispatch_avx512! {
 /// Vertical pass over whole rows: columns `[c0, c0 + width)` of a `stride`-wide image whose first
-/// row is input row `offset`.
-#[inline(always)]
-pub(super) fn vertical(
+/// row is input row `offset`. Compiled per CPU level: with AVX-512 a 16-column chunk is one
+/// register.
+pub fn vertical(
     src: &[u8],
     stride: usize,
     c0: usize,
@@ -120,20 +121,6 @@ pub(super) fn vertical(
             *o = clip8(ss);
         }
     }
-}
-
-crate::cpu::dispatch_avx512! {
-/// [`vertical`] compiled per CPU level: with AVX-512 a 16-column chunk is one register.
-pub fn vertical_per_level(
-    src: &[u8],
-    stride: usize,
-    c0: usize,
-    width: usize,
-    taps: &Taps,
-    offset: usize,
-    dst: &mut [u8],
-) {
-    vertical(src, stride, c0, width, taps, offset, dst);
 }
 }
 

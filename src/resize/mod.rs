@@ -71,7 +71,7 @@ fn vertical(
     offset: usize,
 ) -> Vec<u8> {
     let mut dst = vec![0u8; width * taps.bounds.len()];
-    kernels::vertical_per_level(src, stride, c0, width, taps, offset, &mut dst);
+    kernels::vertical(src, stride, c0, width, taps, offset, &mut dst);
     dst
 }
 
