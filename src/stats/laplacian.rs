@@ -225,7 +225,6 @@ fn interior_sums_by_row(
         hdiff(row(y0), &mut hd[y0 % 3]);
     }
     let mut abs_total = 0u64;
-    const CHUNK: usize = 2048; // |v| ≤ 2040 below, so 2048 of them fit a u32 sum
     for y in y0..y1 {
         let (up, mid, dn) = (row(y - 1), row(y), row(y + 1));
         let (a1, a2) = inner_row_sums(up, mid, dn);
@@ -239,18 +238,7 @@ fn interior_sums_by_row(
                 &hd[y % 3][..n_in],
                 &hd[slot][..n_in],
             );
-            let mut start = 0;
-            while start < n_in {
-                let end = (start + CHUNK).min(n_in);
-                let mut acc = 0u32;
-                for i in start..end {
-                    // Each horizontal difference is within ±510, so |a − 2b + c| ≤ 2040: i16
-                    // lanes, twice as many per vector as i32.
-                    acc += u32::from((a[i] - 2 * b[i] + c[i]).unsigned_abs());
-                }
-                abs_total += acc as u64;
-                start = end;
-            }
+            abs_total += immerkaer_abs_sum(a, b, c);
         }
     }
     DerivativeSums { s1, s2, abs_total }
@@ -300,23 +288,36 @@ fn interior_sums_flat(
         hdiff(&luma[h0 - 1..h1 + 1], &mut hd);
         let n = end - start;
         let (a, b, c) = (&hd[..n], &hd[w..w + n], &hd[2 * w..2 * w + n]);
-        const CHUNK: usize = 2048; // |v| ≤ 2040 below, so 2048 of them fit a u32 sum
-        let mut at = 0;
-        while at < n {
-            let stop = (at + CHUNK).min(n);
-            let mut acc = 0u32;
-            for i in at..stop {
-                acc += u32::from((a[i] - 2 * b[i] + c[i]).unsigned_abs());
-            }
-            abs_total += u64::from(acc);
-            at = stop;
-        }
+        abs_total = immerkaer_abs_sum(a, b, c);
         for i in breaks() {
             let k = i - start;
             abs_total -= u64::from((a[k] - 2 * b[k] + c[k]).unsigned_abs());
         }
     }
     DerivativeSums { s1, s2, abs_total }
+}
+
+/// `Σ |a − 2b + c|` over three rows of horizontal second differences (equal lengths): Immerkær's
+/// response summed, the loop both [`interior_sums`] paths run.
+#[inline(always)]
+fn immerkaer_abs_sum(a: &[i16], b: &[i16], c: &[i16]) -> u64 {
+    const CHUNK: usize = 2048; // |v| ≤ 2040 below, so 2048 of them fit a u32 sum
+    let n = a.len();
+    let (b, c) = (&b[..n], &c[..n]);
+    let mut total = 0u64;
+    let mut start = 0;
+    while start < n {
+        let end = (start + CHUNK).min(n);
+        let mut acc = 0u32;
+        for i in start..end {
+            // Each horizontal difference is within ±510, so |a − 2b + c| ≤ 2040: i16 lanes,
+            // twice as many per vector as i32.
+            acc += u32::from((a[i] - 2 * b[i] + c[i]).unsigned_abs());
+        }
+        total += u64::from(acc);
+        start = end;
+    }
+    total
 }
 
 #[inline(always)]
