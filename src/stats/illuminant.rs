@@ -139,10 +139,12 @@ pub fn illuminant_gray(gray: &[u8]) -> Illuminant {
     if n == 0 {
         return Illuminant::from_sums(0.0, 0.0, 0.0, 0);
     }
-    let table = gray_values();
-    if n < 1024 && gray_sums_are_exact() {
-        return illuminant_gray_small(gray, table);
+    if n < HISTOGRAM_FORM_BELOW
+        && let Some(i) = illuminant_gray_from_histogram(&super::histogram::histogram(gray), n)
+    {
+        return i;
     }
+    let table = gray_values();
     let (mut s_sum, mut a_sum, mut b_sum) = (0f64, 0f64, 0f64);
     let mut blocks = gray.chunks_exact(1024);
     for block in &mut blocks {
@@ -168,40 +170,18 @@ pub fn illuminant_gray(gray: &[u8]) -> Illuminant {
     Illuminant::from_sums(s_sum, a_sum, b_sum, n)
 }
 
-/// [`illuminant_gray`] of fewer than 1024 pixels (one partial block: the sums are pixel by pixel
-/// in f64) through four interleaved sums instead of one chain of dependent additions (a 28×28
-/// thumbnail waited ~3 cycles a pixel on it). Valid because these sums are exact, so every order
-/// gives the same bits: see [`gray_sums_are_exact`].
-fn illuminant_gray_small(gray: &[u8], table: &[[f32; 3]; 256]) -> Illuminant {
-    let mut acc = [[0f64; 3]; 4];
-    let mut quads = gray.chunks_exact(4);
-    for quad in &mut quads {
-        for (a, &v) in acc.iter_mut().zip(quad) {
-            for (s, &t) in a.iter_mut().zip(&table[v as usize]) {
-                *s += f64::from(t);
-            }
-        }
-    }
-    for &v in quads.remainder() {
-        for (s, &t) in acc[0].iter_mut().zip(&table[v as usize]) {
-            *s += f64::from(t);
-        }
-    }
-    let sum = |q: usize| (acc[0][q] + acc[1][q]) + (acc[2][q] + acc[3][q]);
-    Illuminant::from_sums(sum(0), sum(1), sum(2), gray.len())
-}
-
 /// Planes of fewer pixels than this may take [`illuminant_gray_from_histogram`] (one partial
 /// block of [`illuminant_gray`]: pixel-by-pixel sums, all exact).
 pub const HISTOGRAM_FORM_BELOW: usize = 1024;
 
 /// [`illuminant_gray`] of a plane of fewer than 1024 pixels given by its histogram (`n` pixels):
-/// the sum over levels of count × value instead of one value a pixel, for the scan, which has
-/// counted the luma plane's levels already (a 28×28 thumbnail: 256 products in a few vector
-/// lanes against 784 looked-up sums). The same bits as the pixel sums, because every sum here
-/// is exact: each count is below 2^10 and each value an f32 (24 significant bits), so each
-/// product is exact in f64, and every partial sum stays a multiple of [`gray_sums_are_exact`]'s
-/// unit below its bound. `None` where that does not hold (1024 pixels or more, or a table that
+/// the sum over levels of count × value instead of one value a pixel (a 28×28 thumbnail: 256
+/// products in a few vector lanes against 784 looked-up sums, which waited ~3 cycles a pixel
+/// on one chain of additions). `illuminant_gray` counts the levels for it; the scan passes the
+/// luma plane's histogram, which it has counted already. The same bits as the definition (one
+/// partial block, summed pixel by pixel in f64), because every sum here is exact: each count is
+/// below 2^10 and each value an f32 (24 significant bits), so each product is exact in f64, and
+/// every partial sum stays a multiple of [`gray_sums_are_exact`]'s unit below its bound. `None` where that does not hold (1024 pixels or more, or a table that
 /// fails the check): the caller sums the pixels.
 pub fn illuminant_gray_from_histogram(hist: &[u64; 256], n: usize) -> Option<Illuminant> {
     if !(1..HISTOGRAM_FORM_BELOW).contains(&n) || !gray_sums_are_exact() {
@@ -472,7 +452,7 @@ mod tests {
     #[test]
     fn gray_plane_gives_the_bits_of_its_rgb_plane() {
         // Under one block, exactly one, several with a tail; every level of the kernel.
-        // The four interleaved sums below 1024 pixels are taken: their exactness holds.
+        // Below 1024 pixels the histogram form is taken: its exactness holds.
         assert!(gray_sums_are_exact());
         for n in [1usize, 2, 3, 5, 7, 784, 1023, 1024, 1031, 5000] {
             let gray = crate::test_support::noise_bytes(n, n as u64);
@@ -502,7 +482,9 @@ mod tests {
             for gray in [noise, few, flat] {
                 let hist = crate::stats::histogram(&gray);
                 let c = illuminant_gray_from_histogram(&hist, n).expect("under the limit");
-                let want = illuminant_gray(&gray);
+                // The definition: the RGB kernel on R = G = B, its tail summed pixel by pixel.
+                let rgb: Vec<u8> = gray.iter().flat_map(|&v| [v, v, v]).collect();
+                let want = illuminant_kernel(&rgb, false);
                 assert_eq!(
                     [c.saturation, c.warmth, c.tint].map(f64::to_bits),
                     [want.saturation, want.warmth, want.tint].map(f64::to_bits),
