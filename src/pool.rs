@@ -1,5 +1,16 @@
 //! Worker pools: one rayon pool per requested thread count, built once and reused by every call
 //! (the scan and the neighbour index), because building a pool costs more than a small batch.
+//!
+//! A pool with one worker per CPU this process may use pins worker `i` to the `i`-th of those
+//! CPUs. On the 2-vCPU KVM session machine the workers, woken together after an idle spell, were
+//! placed on one vCPU and took turns there while the other vCPU stayed idle (`perf sched
+//! timehist`); most likely the guest scheduler takes an idle vCPU that the host has descheduled
+//! for a busy one (`vcpu_is_preempted`) and does not wake threads onto it. A 20,000-hash `near_pairs` call spent 15.8 of its 17.2 ms waiting in
+//! the run queue; pinned, it takes 10.3 ms and does not wait (`benches/bench_pinning.py`). Only a
+//! pool that covers the allowed CPUs exactly is pinned, one worker per CPU, so pinning never
+//! crowds the workers of several processes (or of a smaller pool) onto the same CPUs, and rayon's
+//! work stealing moves work away from a worker whose CPU is busy with something else.
+//! `IMGSTATS_PIN_THREADS=0` turns it off.
 
 use rayon::{ThreadPool, ThreadPoolBuildError, ThreadPoolBuilder};
 use std::collections::HashMap;
@@ -16,14 +27,60 @@ pub fn pool(threads: usize) -> Result<Arc<ThreadPool>, ThreadPoolBuildError> {
     if let Some(p) = pools.get(&threads) {
         return Ok(p.clone());
     }
+    let cpus = pinned_cpus(threads);
     let p = Arc::new(
         ThreadPoolBuilder::new()
             .num_threads(threads)
             .thread_name(|i| format!("imgstats-{i}"))
+            .start_handler(move |i| {
+                if let Some(&cpu) = cpus.get(i) {
+                    pin_current_thread(cpu);
+                }
+            })
             .build()?,
     );
     pools.insert(threads, p.clone());
     Ok(p)
+}
+
+/// The CPU of each worker of a pool of `threads`: the CPUs the calling thread may use, when they
+/// are exactly `threads` and pinning is not turned off; otherwise none (no worker is pinned).
+fn pinned_cpus(threads: usize) -> Vec<usize> {
+    if std::env::var_os("IMGSTATS_PIN_THREADS").is_some_and(|v| v == "0") {
+        return Vec::new();
+    }
+    let cpus = allowed_cpus();
+    if cpus.len() == threads {
+        cpus
+    } else {
+        Vec::new()
+    }
+}
+
+/// The CPUs the calling thread may run on (empty if the kernel does not say).
+pub(crate) fn allowed_cpus() -> Vec<usize> {
+    // SAFETY: `set` is a plain bit set the kernel fills; its size is passed with it.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
+            return Vec::new();
+        }
+        (0..libc::CPU_SETSIZE as usize)
+            .filter(|&cpu| libc::CPU_ISSET(cpu, &set))
+            .collect()
+    }
+}
+
+/// Restrict the calling thread to `cpu`. A failure (a CPU taken away meanwhile, a seccomp
+/// filter) leaves the thread unpinned: pinning only helps the scheduler, the results do not
+/// depend on it.
+fn pin_current_thread(cpu: usize) {
+    // SAFETY: as in `allowed_cpus`; `cpu` is below CPU_SETSIZE (it came from such a set).
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+    }
 }
 
 /// Run `f` on the shared pool of `threads` threads (None or 0: the current/global rayon pool).
@@ -50,5 +107,30 @@ mod tests {
         assert_eq!(a.current_num_threads(), 2);
         assert_eq!(with_threads(Some(3), rayon::current_num_threads), 3);
         assert!(Arc::ptr_eq(&pool(0).unwrap(), &pool(1).unwrap()));
+    }
+
+    #[test]
+    fn a_pool_covering_the_allowed_cpus_pins_one_worker_to_each() {
+        let cpus = allowed_cpus();
+        assert!(!cpus.is_empty());
+        let each = pool(cpus.len()).unwrap().broadcast(|_| allowed_cpus());
+        if std::env::var_os("IMGSTATS_PIN_THREADS").is_some_and(|v| v == "0") {
+            assert!(each.iter().all(|c| *c == cpus));
+            return;
+        }
+        assert_eq!(
+            each.iter().map(Vec::len).collect::<Vec<_>>(),
+            vec![1; cpus.len()]
+        );
+        let mut got: Vec<usize> = each.into_iter().flatten().collect();
+        got.sort_unstable();
+        assert_eq!(got, cpus, "one worker on each allowed CPU");
+        // Any other size is left to the scheduler: workers keep the whole set.
+        let more = pool(cpus.len() + 1).unwrap().broadcast(|_| allowed_cpus());
+        assert!(more.iter().all(|c| *c == cpus));
+        if cpus.len() > 1 {
+            let fewer = pool(cpus.len() - 1).unwrap().broadcast(|_| allowed_cpus());
+            assert!(fewer.iter().all(|c| *c == cpus));
+        }
     }
 }
