@@ -2,8 +2,8 @@
 
     .venv/bin/python benches/bench_pinning.py [--repeats 3] [--calls 21]
 
-Each repeat starts two fresh processes in turn, one as a user gets it (a pool of one worker per
-allowed CPU is pinned, one worker per CPU) and one with ``IMGSTATS_PIN_THREADS=0``. Each process
+Each repeat starts two fresh processes in turn, one as a user gets it (the default pool, one
+worker per allowed CPU, pinned one to a CPU) and one with ``IMGSTATS_PIN_THREADS=0``. Each process
 makes `--calls` ``imgstats.near_pairs(h, k=8)`` calls on the FAISS bench's hash sets (20,000
 realistic, 100,000 uniform: ``bench_neighbors.make``), sleeping 50 ms before each so the workers
 are idle when the call starts, as between a user's calls. Reported per process: the median wall
@@ -27,17 +27,16 @@ sys.path.insert(0, sys.argv[1])
 from bench_neighbors import make, sched_ms
 import imgstats
 
-threads = len(os.sched_getaffinity(0))
 out = {}
 for kind, n in (("realistic", 20_000), ("uniform", 100_000)):
     h = make(kind, n, 1)
-    imgstats.near_pairs(h, k=8, threads=threads)  # builds the pool
+    imgstats.near_pairs(h, k=8)  # builds the pool (the default: one worker per allowed CPU)
     walls, cpus, waits = [], [], []
     for _ in range(int(sys.argv[2])):
         time.sleep(0.05)
         run0, wait0 = sched_ms()
         t0, c0 = time.perf_counter(), time.process_time()
-        imgstats.near_pairs(h, k=8, threads=threads)
+        imgstats.near_pairs(h, k=8)
         walls.append((time.perf_counter() - t0) * 1e3)
         cpus.append((time.process_time() - c0) * 1e3)
         waits.append(sched_ms()[1] - wait0)

@@ -5,8 +5,8 @@
 //! CPUs. On the 2-vCPU KVM session machine the workers, woken together after an idle spell, were
 //! placed on one vCPU and took turns there while the other vCPU stayed idle (`perf sched
 //! timehist`); most likely the guest scheduler takes an idle vCPU that the host has descheduled
-//! for a busy one (`vcpu_is_preempted`) and does not wake threads onto it. A 20,000-hash `near_pairs` call spent 15.8 of its 17.2 ms waiting in
-//! the run queue; pinned, it takes 10.3 ms and does not wait (`benches/bench_pinning.py`). Only a
+//! for a busy one (`vcpu_is_preempted`) and does not wake threads onto it. A 20,000-hash `near_pairs` call spent 15.3 of its 16.7 ms waiting in
+//! the run queue; pinned, it takes 9.5 ms and does not wait (`benches/bench_pinning.py`). Only a
 //! pool that covers the allowed CPUs exactly is pinned, one worker per CPU, so pinning never
 //! crowds the workers of several processes (or of a smaller pool) onto the same CPUs, and rayon's
 //! work stealing moves work away from a worker whose CPU is busy with something else.
@@ -39,6 +39,9 @@ pub fn pool(threads: usize) -> Result<Arc<ThreadPool>, ThreadPoolBuildError> {
             })
             .build()?,
     );
+    // rayon starts its workers (and runs their start handler) in the background: one empty
+    // task on every worker returns once each has started, so the pool is pinned when returned.
+    p.broadcast(|_| ());
     pools.insert(threads, p.clone());
     Ok(p)
 }
@@ -83,15 +86,24 @@ fn pin_current_thread(cpu: usize) {
     }
 }
 
-/// Run `f` on the shared pool of `threads` threads (None or 0: the current/global rayon pool).
-/// If no thread can be started (resource limits), `f` runs on the current pool: same answer.
+/// Run `f` on the shared pool of `threads` threads. None or 0: one worker per CPU this thread
+/// may use, the pool a scan uses by default (so it is pinned, see the module comment); but inside
+/// a rayon worker, or when `RAYON_NUM_THREADS` configures rayon's global pool, the current pool
+/// as it is. If no thread can be started (resource limits), `f` runs on the current pool: same
+/// answer.
 pub fn with_threads<T: Send>(threads: Option<usize>, f: impl FnOnce() -> T + Send) -> T {
-    match threads {
-        Some(n) if n > 0 => match pool(n) {
-            Ok(pool) => pool.install(f),
-            Err(_) => f(),
-        },
-        _ => f(),
+    let n = match threads {
+        Some(n) if n > 0 => n,
+        _ if rayon::current_thread_index().is_some()
+            || std::env::var_os("RAYON_NUM_THREADS").is_some() =>
+        {
+            return f();
+        }
+        _ => allowed_cpus().len().max(1),
+    };
+    match pool(n) {
+        Ok(pool) => pool.install(f),
+        Err(_) => f(),
     }
 }
 
@@ -107,6 +119,17 @@ mod tests {
         assert_eq!(a.current_num_threads(), 2);
         assert_eq!(with_threads(Some(3), rayon::current_num_threads), 3);
         assert!(Arc::ptr_eq(&pool(0).unwrap(), &pool(1).unwrap()));
+        // The default is one worker per allowed CPU, and a nested call stays on its pool.
+        if std::env::var_os("RAYON_NUM_THREADS").is_none() {
+            assert_eq!(
+                with_threads(None, rayon::current_num_threads),
+                allowed_cpus().len()
+            );
+        }
+        assert_eq!(
+            with_threads(Some(3), || with_threads(None, rayon::current_num_threads)),
+            3
+        );
     }
 
     #[test]

@@ -189,30 +189,38 @@ def test_thread_count_does_not_change_results(mixed_folder: Path) -> None:
 _WORKER_CPUS = """
 import json, os, sys
 import imgstats
-imgstats.scan(sys.argv[1], threads=int(sys.argv[2]))
+import numpy as np
+if sys.argv[2] == "near_pairs":  # a call with the default thread count
+    imgstats.near_pairs(np.arange(5_000, dtype=np.uint64), k=2)
+else:
+    imgstats.scan(sys.argv[1], threads=int(sys.argv[2]))
 cpus = {}
 for tid in os.listdir("/proc/self/task"):
-    with open(f"/proc/self/task/{tid}/comm") as f:
-        name = f.read().strip()
-    if name.startswith("imgstats-"):
-        cpus[name] = sorted(os.sched_getaffinity(int(tid)))
+    try:  # other threads (the scan's polars import) may end meanwhile
+        with open(f"/proc/self/task/{tid}/comm") as f:
+            name = f.read().strip()
+        if name.startswith("imgstats-") and name[9:].isdigit():  # pool workers only
+            cpus[name] = sorted(os.sched_getaffinity(int(tid)))
+    except (FileNotFoundError, ProcessLookupError):
+        pass
 print(json.dumps(cpus))
 """
 
 
-def _worker_cpus(folder: Path, threads: int, **env: str) -> dict[str, list[int]]:
-    """The CPUs each imgstats worker may use after a scan in a fresh process (pools are built
+def _worker_cpus(folder: Path, threads: int | str, **env: str) -> dict[str, list[int]]:
+    """The CPUs each imgstats worker may use after a scan with `threads` (or, for
+    ``"near_pairs"``, a `near_pairs` call with the default) in a fresh process (pools are built
     once per process), with `env` on top of this process's environment minus any
     IMGSTATS_PIN_THREADS."""
     base = {k: v for k, v in os.environ.items() if k != "IMGSTATS_PIN_THREADS"}
-    out = subprocess.run(
+    proc = subprocess.run(
         [sys.executable, "-c", _WORKER_CPUS, str(folder), str(threads)],
         capture_output=True,
         text=True,
-        check=True,
         env={**base, **env},
-    ).stdout
-    return dict(json.loads(out.splitlines()[-1]))
+    )
+    assert proc.returncode == 0, proc.stderr
+    return dict(json.loads(proc.stdout.splitlines()[-1]))
 
 
 @pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="Linux affinity calls")
@@ -220,16 +228,18 @@ def test_a_pool_of_one_worker_per_cpu_pins_each_worker(mixed_folder: Path) -> No
     # What a user's scan does with the default thread count: each worker on its own CPU (so a
     # VM's scheduler cannot stack them on one vCPU), any other count left to the scheduler.
     allowed = sorted(os.sched_getaffinity(0))
-    pinned = _worker_cpus(mixed_folder, len(allowed))
-    assert len(pinned) == len(allowed)
-    assert sorted(c for cpus in pinned.values() for c in cpus) == allowed
-    assert all(len(cpus) == 1 for cpus in pinned.values())
+    for call in (len(allowed), "near_pairs"):
+        pinned = _worker_cpus(mixed_folder, call)
+        assert len(pinned) == len(allowed)
+        assert sorted(c for cpus in pinned.values() for c in cpus) == allowed
+        assert all(len(cpus) == 1 for cpus in pinned.values())
     free = _worker_cpus(mixed_folder, len(allowed) + 1)
     assert len(free) == len(allowed) + 1
     assert all(cpus == allowed for cpus in free.values())
     off = _worker_cpus(mixed_folder, len(allowed), IMGSTATS_PIN_THREADS="0")
     assert len(off) == len(allowed)
     assert all(cpus == allowed for cpus in off.values())
+
 
 def test_concurrent_scans_from_python_threads(mixed_folder: Path) -> None:
     expected = imgstats.scan(str(mixed_folder), threads=1)

@@ -112,7 +112,7 @@ def near_pairs(
             ``(i in a, j in b)``.
         k: the largest Hamming distance reported (0..64).
         nearest_only: with `b`, keep only the closest ``j`` for each ``i`` (ties: smallest j).
-        threads: worker threads (default: the global rayon pool, i.e. all CPUs).
+        threads: worker threads (default: one per CPU this process may use).
 
     Returns:
         A DataFrame with columns ``i`` (UInt32), ``j`` (UInt32), ``distance`` (UInt8), sorted

@@ -65,10 +65,12 @@ fn _hashes_l8_batch<'py>(
 ) -> PyResult<Bound<'py, PyArray2<u64>>> {
     let inputs = arrays.iter().map(luma).collect::<PyResult<Vec<_>>>()?;
     let rows: Vec<[u64; 3]> = run_detached(py, || {
-        inputs
-            .par_iter()
-            .map(|&(px, w, h)| hash::hashes(px, w, h))
-            .collect()
+        crate::pool::with_threads(None, || {
+            inputs
+                .par_iter()
+                .map(|&(px, w, h)| hash::hashes(px, w, h))
+                .collect()
+        })
     })?;
     let flat: Vec<u64> = rows.into_iter().flatten().collect();
     let out = Array2::from_shape_vec((flat.len() / 3, 3), flat)
