@@ -264,11 +264,11 @@ def _import_polars_meanwhile() -> None:
     the frame, so the import runs while the files are measured (the GIL released), instead of
     before. A folder's import starts before its walk, which runs in Rust without the GIL while a
     core is otherwise idle (70,000 small files, the whole fresh process: 0.827 / 0.831 / 0.857 s
-    → 0.812 / 0.804 / 0.816 s in three `benches/bench_fresh_ab.py` runs); other sources start it after they are resolved, because
-    resolving a list of paths or a glob is Python work that would take turns with the import on
-    the GIL while the workers wait for the file list. The thread is not a daemon: the
-    interpreter never exits half-way through an import; the frame's own `import polars` waits for
-    it (or raises its error)."""
+    → 0.812 / 0.804 / 0.816 s in three `benches/bench_fresh_ab.py` runs); other sources start
+    it after they are resolved, because resolving a list of paths or a glob is Python work that
+    would take turns with the import on the GIL while the workers wait for the file list. The
+    thread is not a daemon: the interpreter never exits half-way through an import; the frame's
+    own `import polars` waits for it (or raises its error)."""
     global _polars_import_started
     if _polars_import_started or "polars" in sys.modules:
         return
