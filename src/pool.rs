@@ -5,18 +5,21 @@
 //! CPUs. On the 2-vCPU KVM session machine the workers, woken together after an idle spell, were
 //! placed on one vCPU and took turns there while the other vCPU stayed idle (`perf sched
 //! timehist`); most likely the guest scheduler takes an idle vCPU that the host has descheduled
-//! for a busy one (`vcpu_is_preempted`) and does not wake threads onto it. A 20,000-hash `near_pairs` call spent 15.3 of its 16.7 ms waiting in
-//! the run queue; pinned, it takes 9.5 ms and does not wait (`benches/bench_pinning.py`). Only a
-//! pool that covers the allowed CPUs exactly is pinned, one worker per CPU, so pinning never
-//! crowds the workers of several processes (or of a smaller pool) onto the same CPUs, and rayon's
-//! work stealing moves work away from a worker whose CPU is busy with something else.
+//! for a busy one (`vcpu_is_preempted`) and does not wake threads onto it. A 20,000-hash
+//! `near_pairs` call spent 15.3 of its 16.7 ms waiting in the run queue; pinned, it takes 9.5 ms
+//! and does not wait (`benches/bench_pinning.py`). Only a pool that covers the allowed CPUs
+//! exactly is pinned, one worker per CPU, so pinning never crowds the workers of several
+//! processes (or of a smaller pool) onto the same CPUs, and rayon's work stealing moves work away
+//! from a worker whose CPU is busy with something else. It is every call's default pool
+//! (`with_threads(None, ..)`, and the `threads` Python gives a scan by default).
 //! `IMGSTATS_PIN_THREADS=0` turns it off.
 
 use rayon::{ThreadPool, ThreadPoolBuildError, ThreadPoolBuilder};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
-/// The shared pool of `threads` workers (at least one), built on first use.
+/// The shared pool of `threads` workers (at least one), built on first use; pinned when
+/// `threads` is the number of CPUs the calling thread may use (see the module comment).
 pub fn pool(threads: usize) -> Result<Arc<ThreadPool>, ThreadPoolBuildError> {
     static POOLS: OnceLock<Mutex<HashMap<usize, Arc<ThreadPool>>>> = OnceLock::new();
     let threads = threads.max(1);
@@ -61,7 +64,7 @@ fn pinned_cpus(threads: usize) -> Vec<usize> {
 }
 
 /// The CPUs the calling thread may run on (empty if the kernel does not say).
-pub(crate) fn allowed_cpus() -> Vec<usize> {
+fn allowed_cpus() -> Vec<usize> {
     // SAFETY: `set` is a plain bit set the kernel fills; its size is passed with it.
     unsafe {
         let mut set: libc::cpu_set_t = std::mem::zeroed();
