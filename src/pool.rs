@@ -63,6 +63,16 @@ fn pinned_cpus(threads: usize) -> Vec<usize> {
     }
 }
 
+/// Workers a call uses when it is not told: one per CPU the calling thread may use (what
+/// `os.sched_getaffinity(0)` lists), or the machine's parallelism where the kernel does not say.
+/// `scan`'s default (`_imgstats._default_threads`) and [`with_threads`]' are this one number.
+pub fn default_threads() -> usize {
+    match allowed_cpus().len() {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    }
+}
+
 /// The CPUs the calling thread may run on (empty if the kernel does not say).
 fn allowed_cpus() -> Vec<usize> {
     // SAFETY: `set` is a plain bit set the kernel fills; its size is passed with it.
@@ -102,7 +112,7 @@ pub fn with_threads<T: Send>(threads: Option<usize>, f: impl FnOnce() -> T + Sen
         {
             return f();
         }
-        _ => allowed_cpus().len().max(1),
+        _ => default_threads(),
     };
     match pool(n) {
         Ok(pool) => pool.install(f),
@@ -124,9 +134,10 @@ mod tests {
         assert!(Arc::ptr_eq(&pool(0).unwrap(), &pool(1).unwrap()));
         // The default is one worker per allowed CPU, and a nested call stays on its pool.
         if std::env::var_os("RAYON_NUM_THREADS").is_none() {
+            assert_eq!(default_threads(), allowed_cpus().len());
             assert_eq!(
                 with_threads(None, rayon::current_num_threads),
-                allowed_cpus().len()
+                default_threads()
             );
         }
         assert_eq!(

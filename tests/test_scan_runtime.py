@@ -228,6 +228,7 @@ def test_a_pool_of_one_worker_per_cpu_pins_each_worker(mixed_folder: Path) -> No
     # What a user's scan does with the default thread count: each worker on its own CPU (so a
     # VM's scheduler cannot stack them on one vCPU), any other count left to the scheduler.
     allowed = sorted(os.sched_getaffinity(0))
+    assert _imgstats._default_threads() == len(allowed)  # what scan(threads=None) uses
     for call in (len(allowed), "near_pairs"):
         pinned = _worker_cpus(mixed_folder, call)
         assert len(pinned) == len(allowed)

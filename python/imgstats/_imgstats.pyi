@@ -16,6 +16,7 @@ __all__ = [
     "_panic_for_tests",
     "ArrowBatch",
     "_scan_batch",
+    "_default_threads",
     "_walk_files",
     "METRIC_NAMES",
     "OPT_IN_METRICS",
@@ -70,6 +71,7 @@ class _ArrowStreamExporter(Protocol):
 
     def __arrow_c_stream__(self, requested_schema: object | None = None) -> object: ...
 
+def _default_threads() -> int: ...
 def _scan_batch(
     paths: Sequence[bytes],
     blobs: Sequence[bytes] | _ArrowArrayExporter | _ArrowStreamExporter,

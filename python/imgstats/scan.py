@@ -142,7 +142,7 @@ def scan(
         if unknown:
             raise ValueError(f"unknown metrics {unknown}; known metrics: {', '.join(METRICS)}")
     if threads is None:
-        threads = _default_threads()
+        threads = _imgstats._default_threads()  # the pool every call uses by default
     if threads < 1:
         raise ValueError("threads must be at least 1")
     if batch_size < 1:
@@ -294,13 +294,6 @@ def _path(output: PathLike) -> Path:
     from pathlib import Path
 
     return Path(output)
-
-
-def _default_threads() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
 
 
 def _run_batches(

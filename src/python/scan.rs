@@ -18,6 +18,7 @@ use std::time::Duration;
 pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<ArrowBatch>()?;
     m.add_function(wrap_pyfunction!(_scan_batch, m)?)?;
+    m.add_function(wrap_pyfunction!(_default_threads, m)?)?;
     m.add("METRIC_NAMES", scan::METRIC_NAMES.to_vec())?;
     m.add("OPT_IN_METRICS", scan::OPT_IN_METRICS.to_vec())?;
     m.add("DEFAULT_MAX_PIXELS", scan::DEFAULT_MAX_PIXELS)?;
@@ -25,6 +26,13 @@ pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("HASH_MIN_SIDE", scan::HASH_MIN_SIDE)?;
     m.add("SHARPNESS_LONG_SIDE", scan::SHARPNESS_LONG_SIDE)?;
     Ok(())
+}
+
+/// Worker threads a scan uses when not told: one per CPU this thread may use (`pool.rs`), the
+/// same number every other call's default pool has.
+#[pyfunction]
+fn _default_threads() -> usize {
+    crate::pool::default_threads()
 }
 
 /// Scan `paths` (os.fsencode() bytes) then `blobs` (encoded images in memory: a list of `bytes`,

@@ -181,8 +181,9 @@ pub const HISTOGRAM_FORM_BELOW: usize = 1024;
 /// luma plane's histogram, which it has counted already. The same bits as the definition (one
 /// partial block, summed pixel by pixel in f64), because every sum here is exact: each count is
 /// below 2^10 and each value an f32 (24 significant bits), so each product is exact in f64, and
-/// every partial sum stays a multiple of [`gray_sums_are_exact`]'s unit below its bound. `None` where that does not hold (1024 pixels or more, or a table that
-/// fails the check): the caller sums the pixels.
+/// every partial sum stays a multiple of [`gray_sums_are_exact`]'s unit below its bound. `None`
+/// where that does not hold (1024 pixels or more, or a table that fails the check): the caller
+/// sums the pixels.
 pub fn illuminant_gray_from_histogram(hist: &[u64; 256], n: usize) -> Option<Illuminant> {
     if !(1..HISTOGRAM_FORM_BELOW).contains(&n) || !gray_sums_are_exact() {
         return None;
