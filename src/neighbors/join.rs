@@ -85,6 +85,13 @@ pub(crate) const LANE: usize = 16;
 pub(crate) trait Lanes {
     fn mask16(x: u64, lane: &[u64; LANE], k: u32) -> u32;
 
+    /// Append `packed + t` to `out` at `*n` for every bit `t` of `m`, in order, and advance
+    /// `*n` past them. `*n` must be below [`HITS_CAP`] (`out` has a lane of spare slots).
+    #[inline(always)]
+    fn append16(packed: u64, m: u32, out: &mut [u64; HITS_BUF], n: &mut usize) {
+        Portable::append16_portable(packed, m, out, n);
+    }
+
     /// The bits of `hits` whose pair was *not* a candidate in any `earlier` chunk (more
     /// differing bits than its radius under every earlier `(mask, radius)`): those are reported
     /// in this chunk.
@@ -106,6 +113,20 @@ pub(crate) trait Lanes {
 
 /// Plain Rust; LLVM vectorises the popcounts but not the mask (it reduces with shuffles).
 pub(crate) struct Portable;
+
+impl Portable {
+    /// [`Lanes::append16`] without branches on the mask: every slot is written, and the write
+    /// position advances past the kept ones only.
+    #[inline(always)]
+    fn append16_portable(packed: u64, m: u32, out: &mut [u64; HITS_BUF], n: &mut usize) {
+        let mut at = *n;
+        for t in 0..LANE {
+            out[at] = packed + t as u64;
+            at += (m >> t & 1) as usize;
+        }
+        *n = at;
+    }
+}
 
 impl Lanes for Portable {
     #[inline(always)]
@@ -138,6 +159,27 @@ impl Lanes for Avx512 {
             let ma = _mm512_cmple_epu64_mask(_mm512_popcnt_epi64(_mm512_xor_si512(a, xv)), kv);
             let mb = _mm512_cmple_epu64_mask(_mm512_popcnt_epi64(_mm512_xor_si512(b, xv)), kv);
             ma as u32 | (mb as u32) << 8
+        }
+    }
+
+    /// A compress into a register and a plain store per half: the compress straight to memory
+    /// is microcoded and slow on AMD Zen 4. The stores write whole vectors, into the spare lane.
+    #[inline(always)]
+    fn append16(packed: u64, m: u32, out: &mut [u64; HITS_BUF], n: &mut usize) {
+        use std::arch::x86_64::*;
+        assert!(*n < HITS_CAP);
+        // SAFETY: as in `mask16`; both stores end at most LANE slots past `*n < HITS_CAP`,
+        // inside `out` (HITS_CAP + LANE slots).
+        unsafe {
+            let base = _mm512_set1_epi64(packed as i64);
+            let lo = _mm512_add_epi64(base, _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7));
+            let hi = _mm512_add_epi64(base, _mm512_setr_epi64(8, 9, 10, 11, 12, 13, 14, 15));
+            let (ml, mh) = (m as u8, (m >> 8) as u8);
+            let p = out.as_mut_ptr().add(*n);
+            _mm512_storeu_si512(p.cast(), _mm512_maskz_compress_epi64(ml, lo));
+            let p = p.add(ml.count_ones() as usize);
+            _mm512_storeu_si512(p.cast(), _mm512_maskz_compress_epi64(mh, hi));
+            *n += m.count_ones() as usize;
         }
     }
 
@@ -180,19 +222,55 @@ pub(crate) fn opaque(x: u64) -> u64 {
     std::hint::black_box(x)
 }
 
-/// Call `hit(j, d)` for every `job.idx.hashes[start + j]`, `j < len`, within `k` of `x` whose
-/// pair is seen for the first time in this chunk (see `ChunkJob::earlier`). Whole lanes of 16
-/// are reduced to a bit mask so misses cost no branch; the last lane reads up to 15 slots past
-/// the run (the array is padded) and masks them off, because a scalar tail costs more than the
-/// whole vector part in buckets of ~10-100 hashes. The earlier-chunk filter runs on the lane's
-/// hits only, a lane at a time.
+/// Candidate pairs are collected here before the sink sees them: up to this many.
+pub(crate) const HITS_CAP: usize = 256;
+/// The buffer's length: a lane of spare slots past the capacity for whole-vector stores.
+pub(crate) const HITS_BUF: usize = HITS_CAP + LANE;
+
+/// Pairs found by the lane compares, as `row << 32 | column` positions in the chunk indexes,
+/// handed to the sink a batch at a time. Handing each hit over where it was found put two
+/// unpredictable branches in the innermost loop (does this lane hold a hit? another one?); in
+/// the 20,000-hash self join one lane in five holds one, in no pattern.
+struct Hits {
+    buf: [u64; HITS_BUF],
+    n: usize,
+}
+
+impl Hits {
+    /// One per task (not per bucket: a bucket is often one lane, and zeroing the buffer per
+    /// bucket cost more than the lane).
+    fn new() -> Self {
+        Self {
+            buf: [0; HITS_BUF],
+            n: 0,
+        }
+    }
+
+    /// The pairs collected so far as `(row, column)` positions; empties the batch.
+    #[inline(always)]
+    fn drain(&mut self, mut f: impl FnMut(usize, usize)) {
+        for &c in &self.buf[..self.n] {
+            f((c >> 32) as usize, c as u32 as usize);
+        }
+        self.n = 0;
+    }
+}
+
+/// Collect into `hits` every `job.idx.hashes[start + j]`, `j < len`, within `k` of `x` (the
+/// hash at position `row` of the row side) whose pair is seen for the first time in this chunk
+/// (see `ChunkJob::earlier`); `flush` empties `hits` when full. Whole lanes of 16 are reduced to
+/// a bit mask so misses cost no branch; the last lane reads up to 15 slots past the run (the
+/// array is padded) and masks them off, because a scalar tail costs more than the whole vector
+/// part in buckets of ~10-100 hashes. The earlier-chunk filter runs on lanes with hits only.
 #[inline(always)]
 fn scan<L: Lanes>(
     job: &ChunkJob<'_>,
     x: u64,
+    row: usize,
     start: usize,
     len: usize,
-    mut hit: impl FnMut(usize, u32),
+    hits: &mut Hits,
+    flush: &mut impl FnMut(&mut Hits),
 ) {
     let data = &job.idx.hashes;
     let mut base = 0;
@@ -202,13 +280,19 @@ fn scan<L: Lanes>(
         if len - base < LANE {
             m &= (1u32 << (len - base)) - 1;
         }
-        if m != 0 && !job.earlier.is_empty() {
-            m = L::fresh16(x, lane, m, job.earlier);
-        }
-        while m != 0 {
-            let t = m.trailing_zeros() as usize;
-            hit(base + t, (x ^ lane[t]).count_ones());
-            m &= m - 1;
+        if m != 0 {
+            if !job.earlier.is_empty() {
+                m = L::fresh16(x, lane, m, job.earlier);
+            }
+            L::append16(
+                (row as u64) << 32 | (start + base) as u64,
+                m,
+                &mut hits.buf,
+                &mut hits.n,
+            );
+            if hits.n >= HITS_CAP {
+                flush(hits);
+            }
         }
         base += LANE;
     }
@@ -270,15 +354,22 @@ pub(crate) fn self_tasks(idx: &ChunkIndex) -> Vec<Task> {
 }
 
 #[inline(always)]
-fn self_rows<S: Sink, L: Lanes>(job: &ChunkJob<'_>, b: u32, lo: usize, hi: usize, sink: &mut S) {
+fn self_rows<S: Sink, L: Lanes>(
+    job: &ChunkJob<'_>,
+    b: u32,
+    (lo, hi): (usize, usize),
+    hits: &mut Hits,
+    sink: &mut S,
+) {
     let (hs, ids) = (&job.idx.hashes, &job.idx.ids);
+    let mut flush = |h: &mut Hits| {
+        h.drain(|r, c| sink.push(ids[r], ids[c], (hs[r] ^ hs[c]).count_ones()));
+    };
     let (a0, alen) = job.idx.bucket(b);
-    for i in a0 + lo..a0 + hi {
-        let x = hs[i];
-        scan::<L>(job, x, i + 1, a0 + alen - i - 1, |j, d| {
-            sink.push(ids[i], ids[i + 1 + j], d);
-        });
+    for (i, &x) in (a0 + lo..).zip(&hs[a0 + lo..a0 + hi]) {
+        scan::<L>(job, x, i, i + 1, a0 + alen - i - 1, hits, &mut flush);
     }
+    let rows = hi - lo;
     for &p in job.probes {
         let b2 = b ^ p;
         // Each unordered bucket pair once: from the smaller key.
@@ -289,26 +380,33 @@ fn self_rows<S: Sink, L: Lanes>(job: &ChunkJob<'_>, b: u32, lo: usize, hi: usize
         if blen == 0 {
             continue;
         }
-        for i in a0 + lo..a0 + hi {
-            scan::<L>(job, hs[i], b0, blen, |j, d| {
-                sink.push(ids[i], ids[b0 + j], d);
-            });
+        // The pair of runs is symmetric: loop over the one that needs fewer lanes in all.
+        if blen * rows.div_ceil(LANE) < rows * blen.div_ceil(LANE) {
+            for (j, &y) in (b0..).zip(&hs[b0..b0 + blen]) {
+                scan::<L>(job, y, j, a0 + lo, rows, hits, &mut flush);
+            }
+        } else {
+            for (i, &x) in (a0 + lo..).zip(&hs[a0 + lo..a0 + hi]) {
+                scan::<L>(job, x, i, b0, blen, hits, &mut flush);
+            }
         }
     }
+    flush(hits);
 }
 
 #[inline(always)]
 fn self_task_body<S: Sink, L: Lanes>(job: &ChunkJob<'_>, task: Task, sink: &mut S) {
+    let mut hits = Hits::new();
     match task {
         Task::Buckets(lo, hi) => {
             for &b in &job.idx.nonempty[lo as usize..hi as usize] {
                 let len = job.idx.bucket(b).1;
-                self_rows::<S, L>(job, b, 0, len, sink);
+                self_rows::<S, L>(job, b, (0, len), &mut hits, sink);
             }
         }
         Task::Rows(pos, lo, hi) => {
             let b = job.idx.nonempty[pos as usize];
-            self_rows::<S, L>(job, b, lo as usize, hi as usize, sink);
+            self_rows::<S, L>(job, b, (lo as usize, hi as usize), &mut hits, sink);
         }
     }
 }
@@ -321,24 +419,26 @@ fn cross_rows<S: Sink, L: Lanes>(
     job: &ChunkJob<'_>,
     qidx: &ChunkIndex,
     bq: u32,
-    lo: usize,
-    hi: usize,
+    (lo, hi): (usize, usize),
+    hits: &mut Hits,
     sink: &mut S,
 ) {
     let (qs, qids) = (&qidx.hashes, &qidx.ids);
-    let ids = &job.idx.ids;
+    let (hs, ids) = (&job.idx.hashes, &job.idx.ids);
+    let mut flush = |h: &mut Hits| {
+        h.drain(|q, c| sink.push(qids[q], ids[c], (qs[q] ^ hs[c]).count_ones()));
+    };
     let (a0, _) = qidx.bucket(bq);
     for &p in job.probes {
         let (b0, blen) = job.idx.bucket(bq ^ p);
         if blen == 0 {
             continue;
         }
-        for i in a0 + lo..a0 + hi {
-            scan::<L>(job, qs[i], b0, blen, |j, d| {
-                sink.push(qids[i], ids[b0 + j], d);
-            });
+        for (i, &x) in (a0 + lo..).zip(&qs[a0 + lo..a0 + hi]) {
+            scan::<L>(job, x, i, b0, blen, hits, &mut flush);
         }
     }
+    flush(hits);
 }
 
 #[inline(always)]
@@ -348,16 +448,18 @@ fn cross_task_body<S: Sink, L: Lanes>(
     task: Task,
     sink: &mut S,
 ) {
+    let mut hits = Hits::new();
     match task {
         Task::Buckets(lo, hi) => {
             for &b in &qidx.nonempty[lo as usize..hi as usize] {
                 let len = qidx.bucket(b).1;
-                cross_rows::<S, L>(job, qidx, b, 0, len, sink);
+                cross_rows::<S, L>(job, qidx, b, (0, len), &mut hits, sink);
             }
         }
         Task::Rows(pos, lo, hi) => {
             let b = qidx.nonempty[pos as usize];
-            cross_rows::<S, L>(job, qidx, b, lo as usize, hi as usize, sink);
+            let rows = (lo as usize, hi as usize);
+            cross_rows::<S, L>(job, qidx, b, rows, &mut hits, sink);
         }
     }
 }

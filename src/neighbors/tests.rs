@@ -766,3 +766,45 @@ fn fresh_filter_keeps_hits_not_seen_in_earlier_chunks() {
         }
     }
 }
+
+/// `Lanes::append16` appends exactly the masked slots, in order, on every kernel: the join's
+/// hits pass through it (a lost or repeated slot would lose or repeat a pair), at every fill of
+/// the batch up to its capacity.
+#[test]
+fn append_keeps_the_masked_slots_in_order() {
+    use super::join::{HITS_BUF, HITS_CAP, Lanes, Portable};
+    let mut rng = SplitMix(47);
+    for round in 0..3000 {
+        let m = match round % 4 {
+            0 => rng.next_u64() as u32 & 0xffff,
+            1 => 0xffff,
+            2 => 1 << rng.below(16),
+            _ => 0,
+        };
+        let packed = rng.next_u64() >> 17;
+        let n0 = rng.below(HITS_CAP);
+        let want: Vec<u64> = (0..16u64)
+            .filter(|&t| m >> t & 1 == 1)
+            .map(|t| packed + t)
+            .collect();
+        let check = |append: &dyn Fn(&mut [u64; HITS_BUF], &mut usize)| {
+            let mut out = [u64::MAX; HITS_BUF];
+            let mut n = n0;
+            append(&mut out, &mut n);
+            assert_eq!(n, n0 + want.len(), "round {round}");
+            assert_eq!(&out[n0..n], &want[..], "round {round}");
+            assert!(out[..n0].iter().all(|&v| v == u64::MAX), "round {round}");
+        };
+        check(&|out, n| Portable::append16(packed, m, out, n));
+        #[cfg(target_arch = "x86_64")]
+        if crate::cpu::detected() == crate::cpu::Level::Avx512 {
+            use super::join::Avx512;
+            #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vpopcntdq,popcnt,avx2")]
+            fn v512(packed: u64, m: u32, out: &mut [u64; HITS_BUF], n: &mut usize) {
+                Avx512::append16(packed, m, out, n);
+            }
+            // SAFETY: the CPU has every feature v512 is compiled for.
+            check(&|out, n| unsafe { v512(packed, m, out, n) });
+        }
+    }
+}
