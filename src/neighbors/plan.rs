@@ -228,6 +228,17 @@ const MAX_PROBES: f64 = 20_000.0;
 /// Choose the layout for a join of `query` against `base` (the same slice for a self-join).
 /// `self_join` halves pair counts and bucket visits (each unordered pair is looked at once).
 pub(crate) fn choose(base: &[u64], query: &[u64], k: u32, self_join: bool) -> Plan {
+    choose_with(base, query, k, self_join, false)
+}
+
+/// [`choose`] for a self join of the *distinct* values of `hashes`, from `hashes` as given (so
+/// it need not wait for them to be found): sampled pairs of equal hashes are not counted as
+/// candidates, since the join never compares them.
+pub(crate) fn choose_distinct(hashes: &[u64], k: u32) -> Plan {
+    choose_with(hashes, hashes, k, true, true)
+}
+
+fn choose_with(base: &[u64], query: &[u64], k: u32, self_join: bool, skip_equal: bool) -> Plan {
     let (nb, nq) = (base.len() as f64, query.len() as f64);
     let total_pairs = if self_join {
         nb * (nb - 1.0) / 2.0
@@ -261,6 +272,7 @@ pub(crate) fn choose(base: &[u64], query: &[u64], k: u32, self_join: bool) -> Pl
             };
             a ^ b
         })
+        .filter(|&x| !skip_equal || x != 0)
         .collect();
     let log_n = nb.max(2.0).log2();
     // Every (m, width) the search may use; scored in parallel (a few hundred chunk masks on
