@@ -254,7 +254,8 @@ CASES = [
 ]
 FAISS_CASES = [
     ("faiss", "uniform", 100_000, 8, 5),
-    ("faiss", "realistic", 20_000, 8, 5),
+    # Eleven: our call is ~9 ms there, and single calls ranged 8.4-11.5 ms in one run of five.
+    ("faiss", "realistic", 20_000, 8, 11),
 ]
 BIG = [
     ("groups", "uniform", 10_000_000, 8, 3),
