@@ -425,7 +425,8 @@ mod tests {
 
     #[test]
     fn symmetric_coefficients_are_exactly_zero() {
-        // Rows all equal: every vertical frequency u > 0 cancels exactly in pocketfft's butterflies.
+        // Rows all equal: every vertical frequency u > 0 cancels exactly in pocketfft's
+        // butterflies.
         let px: Vec<u8> = (0..1024).map(|i| ((i % 32) * 8) as u8).collect();
         let low = dct_low_8x8(&px);
         assert!(low[8..].iter().all(|&v| v == 0.0), "{:?}", &low[8..16]);

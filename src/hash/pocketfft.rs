@@ -5,7 +5,8 @@
 //! and on images with an exact symmetry (constant, gradients, centred shapes) many coefficients
 //! are exactly zero in pocketfft (its butterflies cancel exactly) but ±1e-13 in a direct sum, which
 //! flips bits. Reproducing pocketfft's operation order and twiddle factors gives the same doubles,
-//! so ties break the same way. Verified bit-exact against scipy 1.17 on random and degenerate inputs.
+//! so ties break the same way. Verified bit-exact against scipy 1.17 on random and degenerate
+//! inputs.
 //!
 //! Algorithm (pocketfft `T_dcst23::exec`, type 2, `cosine`, no scaling): pre-twiddle pairs, a
 //! backward real FFT (`rfftp` with radix-2 then radix-4 passes, FFTPACK `radb2`/`radb4`), then a

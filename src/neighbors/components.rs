@@ -90,8 +90,9 @@ impl ColorCheck<'_> {
 /// When two images `x`, `y` are near copies (`imgstats.match_rule.NearRule`, as
 /// `imgstats.match_rule.rule_spec` maps it; the only place Python's near rule is evaluated):
 /// *alone*: `primary` within `alone` bits, not blocked by `simple` (both rows simple with
-/// `simple_both`, either row without), and with `color` and its `alone_too` the colour check; **or** *confirmed*: `primary` within `wide` bits, every confirming code
-/// within its radius and, with `color`, the colour check. `alone: None` drops the first tier.
+/// `simple_both`, either row without), and with `color` and its `alone_too` the colour check;
+/// **or** *confirmed*: `primary` within `wide` bits, every confirming code within its radius
+/// and, with `color`, the colour check. `alone: None` drops the first tier.
 #[derive(Clone, Debug)]
 pub struct RuleSpec<'a> {
     pub primary: &'a [u64],

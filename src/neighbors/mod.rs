@@ -49,8 +49,9 @@ pub fn self_plan(hashes: &[u64], k: u32) -> Plan {
 }
 
 /// The distinct hashes of `hashes` and the layout of their self join, found side by side: the
-/// layout is chosen from the input as given (`plan::choose_distinct`), so neither waits for the other — both are short and partly serial, and at
-/// 20,000 hashes they were an eighth of a pair search one after the other.
+/// layout is chosen from the input as given (`plan::choose_distinct`), so neither waits for the
+/// other. Both are short and partly serial; at 20,000 hashes they were an eighth of a pair
+/// search one after the other.
 fn unique_and_plan(hashes: &[u64], k: u32) -> (Unique, Plan) {
     rayon::join(
         || Unique::sorted(hashes),

@@ -23,10 +23,11 @@
 //!
 //! Speed: coefficient tables are cached per thread and shared, the first pass only computes the
 //! rows (or columns) the second pass reads, the vertical pass walks whole rows with an `i32`
-//! accumulator row in 8-lane chunks, long horizontal kernels use 16-bit multiplies ([`taps::Taps16`]),
-//! short ones fixed-width windows reduced 8 outputs at a time ([`taps::Padded`]), and on x86-64 the
-//! kernels are compiled a second time for AVX2 and picked by `cpu::level()`. Every path computes the
-//! same integer sums, so all give Pillow's pixels (tested against a plain reference).
+//! accumulator row in 8-lane chunks, long horizontal kernels use 16-bit multiplies
+//! ([`taps::Taps16`]), short ones fixed-width windows reduced 8 outputs at a time
+//! ([`taps::Padded`]), and on x86-64 the kernels are compiled a second time for AVX2 and picked by
+//! `cpu::level()`. Every path computes the same integer sums, so all give Pillow's pixels (tested
+//! against a plain reference).
 
 mod area;
 #[cfg(target_arch = "x86_64")]

@@ -334,7 +334,8 @@ impl<'a> Image<'a> {
         });
     }
 
-    /// The box reduction of the decoded luma that gives the hash plane (see [`Image::upright_reduced`]).
+    /// The box reduction of the decoded luma that gives the hash plane (see
+    /// [`Image::upright_reduced`]).
     fn hash_reduction(&self) -> usize {
         let target = largest_reduction(
             self.header.width.min(self.header.height) as usize,
@@ -551,7 +552,8 @@ impl<'a> Image<'a> {
         })
     }
 
-    /// The decode has one gray plane and no colour ([`Image::rgb_fit`] would repeat it as R = G = B).
+    /// The decode has one gray plane and no colour ([`Image::rgb_fit`] would repeat it as
+    /// R = G = B).
     fn gray_fit_available(&self) -> bool {
         self.pixels.rgb.is_none() && self.pixels.ycbcr.is_none()
     }

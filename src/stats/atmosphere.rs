@@ -125,7 +125,8 @@ fn from_dark_channel(
     }
     let hist = super::histogram::histogram(filtered);
 
-    // Threshold level t: all pixels above t are in, and the first `need` pixels at t (raster order).
+    // Threshold level t: all pixels above t are in, and the first `need` pixels at t (raster
+    // order).
     let (mut above, mut t) = (0u64, 255usize);
     while above + hist[t] < k {
         above += hist[t];
@@ -282,7 +283,8 @@ pub(crate) mod tests {
 
     #[test]
     fn matches_numpy_reference() {
-        // Expected values from `python -m tests.reference_weather` ("fogged haze ... airlight ...").
+        // Expected values from `python -m tests.reference_weather` ("fogged haze ...
+        // airlight ...").
         let (w, h) = (24, 17);
         // Integer fog (t = 0.6, A = 230) so the dark channel is far from zero.
         let fogged: Vec<u8> = fixture_rgb(w, h)
