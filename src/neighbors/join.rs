@@ -87,9 +87,16 @@ pub(crate) trait Lanes {
 
     /// Append `packed + t` to `out` at `*n` for every bit `t` of `m`, in order, and advance
     /// `*n` past them. `*n` must be below [`HITS_CAP`] (`out` has a lane of spare slots).
+    /// This default writes every slot without branching on the mask and advances the write
+    /// position past the kept ones only.
     #[inline(always)]
     fn append16(packed: u64, m: u32, out: &mut [u64; HITS_BUF], n: &mut usize) {
-        Portable::append16_portable(packed, m, out, n);
+        let mut at = *n;
+        for t in 0..LANE {
+            out[at] = packed + t as u64;
+            at += (m >> t & 1) as usize;
+        }
+        *n = at;
     }
 
     /// The bits of `hits` whose pair was *not* a candidate in any `earlier` chunk (more
@@ -113,20 +120,6 @@ pub(crate) trait Lanes {
 
 /// Plain Rust; LLVM vectorises the popcounts but not the mask (it reduces with shuffles).
 pub(crate) struct Portable;
-
-impl Portable {
-    /// [`Lanes::append16`] without branches on the mask: every slot is written, and the write
-    /// position advances past the kept ones only.
-    #[inline(always)]
-    fn append16_portable(packed: u64, m: u32, out: &mut [u64; HITS_BUF], n: &mut usize) {
-        let mut at = *n;
-        for t in 0..LANE {
-            out[at] = packed + t as u64;
-            at += (m >> t & 1) as usize;
-        }
-        *n = at;
-    }
-}
 
 impl Lanes for Portable {
     #[inline(always)]
@@ -237,8 +230,8 @@ struct Hits {
 }
 
 impl Hits {
-    /// One per task (not per bucket: a bucket is often one lane, and zeroing the buffer per
-    /// bucket cost more than the lane).
+    /// One per task, emptied at its end (not per bucket: a bucket is often one lane, and zeroing
+    /// the buffer per bucket cost more than the lane).
     fn new() -> Self {
         Self {
             buf: [0; HITS_BUF],
@@ -354,20 +347,17 @@ pub(crate) fn self_tasks(idx: &ChunkIndex) -> Vec<Task> {
 }
 
 #[inline(always)]
-fn self_rows<S: Sink, L: Lanes>(
+fn self_rows<L: Lanes>(
     job: &ChunkJob<'_>,
     b: u32,
     (lo, hi): (usize, usize),
     hits: &mut Hits,
-    sink: &mut S,
+    flush: &mut impl FnMut(&mut Hits),
 ) {
-    let (hs, ids) = (&job.idx.hashes, &job.idx.ids);
-    let mut flush = |h: &mut Hits| {
-        h.drain(|r, c| sink.push(ids[r], ids[c], (hs[r] ^ hs[c]).count_ones()));
-    };
+    let hs = &job.idx.hashes;
     let (a0, alen) = job.idx.bucket(b);
     for (i, &x) in (a0 + lo..).zip(&hs[a0 + lo..a0 + hi]) {
-        scan::<L>(job, x, i, i + 1, a0 + alen - i - 1, hits, &mut flush);
+        scan::<L>(job, x, i, i + 1, a0 + alen - i - 1, hits, flush);
     }
     let rows = hi - lo;
     for &p in job.probes {
@@ -383,51 +373,51 @@ fn self_rows<S: Sink, L: Lanes>(
         // The pair of runs is symmetric: loop over the one that needs fewer lanes in all.
         if blen * rows.div_ceil(LANE) < rows * blen.div_ceil(LANE) {
             for (j, &y) in (b0..).zip(&hs[b0..b0 + blen]) {
-                scan::<L>(job, y, j, a0 + lo, rows, hits, &mut flush);
+                scan::<L>(job, y, j, a0 + lo, rows, hits, flush);
             }
         } else {
             for (i, &x) in (a0 + lo..).zip(&hs[a0 + lo..a0 + hi]) {
-                scan::<L>(job, x, i, b0, blen, hits, &mut flush);
+                scan::<L>(job, x, i, b0, blen, hits, flush);
             }
         }
     }
-    flush(hits);
 }
 
 #[inline(always)]
 fn self_task_body<S: Sink, L: Lanes>(job: &ChunkJob<'_>, task: Task, sink: &mut S) {
+    let (hs, ids) = (&job.idx.hashes, &job.idx.ids);
     let mut hits = Hits::new();
+    let mut flush = |h: &mut Hits| {
+        h.drain(|r, c| sink.push(ids[r], ids[c], (hs[r] ^ hs[c]).count_ones()));
+    };
     match task {
         Task::Buckets(lo, hi) => {
             for &b in &job.idx.nonempty[lo as usize..hi as usize] {
                 let len = job.idx.bucket(b).1;
-                self_rows::<S, L>(job, b, (0, len), &mut hits, sink);
+                self_rows::<L>(job, b, (0, len), &mut hits, &mut flush);
             }
         }
         Task::Rows(pos, lo, hi) => {
             let b = job.idx.nonempty[pos as usize];
-            self_rows::<S, L>(job, b, (lo as usize, hi as usize), &mut hits, sink);
+            self_rows::<L>(job, b, (lo as usize, hi as usize), &mut hits, &mut flush);
         }
     }
+    flush(&mut hits);
 }
 
 /// Rows `lo..hi` of query bucket `bq` against the base buckets within the chunk radius. The
 /// query side is bucketed too, so a base bucket is loaded once for all queries that probe it
 /// (probing query by query was memory-bound: 127 KB of random reads per query at 1M base).
 #[inline(always)]
-fn cross_rows<S: Sink, L: Lanes>(
+fn cross_rows<L: Lanes>(
     job: &ChunkJob<'_>,
     qidx: &ChunkIndex,
     bq: u32,
     (lo, hi): (usize, usize),
     hits: &mut Hits,
-    sink: &mut S,
+    flush: &mut impl FnMut(&mut Hits),
 ) {
-    let (qs, qids) = (&qidx.hashes, &qidx.ids);
-    let (hs, ids) = (&job.idx.hashes, &job.idx.ids);
-    let mut flush = |h: &mut Hits| {
-        h.drain(|q, c| sink.push(qids[q], ids[c], (qs[q] ^ hs[c]).count_ones()));
-    };
+    let qs = &qidx.hashes;
     let (a0, _) = qidx.bucket(bq);
     for &p in job.probes {
         let (b0, blen) = job.idx.bucket(bq ^ p);
@@ -435,10 +425,9 @@ fn cross_rows<S: Sink, L: Lanes>(
             continue;
         }
         for (i, &x) in (a0 + lo..).zip(&qs[a0 + lo..a0 + hi]) {
-            scan::<L>(job, x, i, b0, blen, hits, &mut flush);
+            scan::<L>(job, x, i, b0, blen, hits, flush);
         }
     }
-    flush(hits);
 }
 
 #[inline(always)]
@@ -448,20 +437,26 @@ fn cross_task_body<S: Sink, L: Lanes>(
     task: Task,
     sink: &mut S,
 ) {
+    let (qs, qids) = (&qidx.hashes, &qidx.ids);
+    let (hs, ids) = (&job.idx.hashes, &job.idx.ids);
     let mut hits = Hits::new();
+    let mut flush = |h: &mut Hits| {
+        h.drain(|q, c| sink.push(qids[q], ids[c], (qs[q] ^ hs[c]).count_ones()));
+    };
     match task {
         Task::Buckets(lo, hi) => {
             for &b in &qidx.nonempty[lo as usize..hi as usize] {
                 let len = qidx.bucket(b).1;
-                cross_rows::<S, L>(job, qidx, b, (0, len), &mut hits, sink);
+                cross_rows::<L>(job, qidx, b, (0, len), &mut hits, &mut flush);
             }
         }
         Task::Rows(pos, lo, hi) => {
             let b = qidx.nonempty[pos as usize];
             let rows = (lo as usize, hi as usize);
-            cross_rows::<S, L>(job, qidx, b, rows, &mut hits, sink);
+            cross_rows::<L>(job, qidx, b, rows, &mut hits, &mut flush);
         }
     }
+    flush(&mut hits);
 }
 
 /// Run-time CPU dispatch (`crate::cpu::level()`): the same generic body compiled for AVX-512
