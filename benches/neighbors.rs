@@ -91,7 +91,10 @@ fn main() {
     for _ in 0..reps {
         let t = Instant::now();
         size = nb::with_threads(threads, || match what.as_str() {
-            "pairs" => nb::self_pair_columns(&hashes, k).len(),
+            "pairs" => match &forced {
+                Some(p) => nb::self_pair_columns_with_plan(&hashes, k, p).len(),
+                None => nb::self_pair_columns(&hashes, k).len(),
+            },
             "leak" => nb::nearest(&hashes, &query, k).len(),
             "brute" => nb::brute_self_pairs(&hashes, k).len(),
             _ => match &forced {

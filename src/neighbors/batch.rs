@@ -54,7 +54,7 @@ impl Preclusters {
             .map(|&mask| {
                 (
                     KeyFn::new(mask),
-                    ChunkIndex::build(codes, mask, layout.width),
+                    ChunkIndex::build(codes, None, mask, layout.width),
                 )
             })
             .collect();

@@ -267,7 +267,7 @@ impl<'a> Tier<'a> {
                 }
                 LiveChunk {
                     key: KeyFn::new(mask),
-                    idx: ChunkIndex::build(codes, mask, plan.width),
+                    idx: ChunkIndex::build(codes, None, mask, plan.width),
                     probes: masks_up_to(plan.width, 0, radius),
                     alive,
                 }
@@ -890,7 +890,7 @@ fn join_forest(rule: &RuleSpec<'_>, force: Option<(u32, u32)>) -> Vec<(u32, u32)
     let uf = AtomicUnionFind::new(rule.primary.len());
     let mut edges = Vec::new();
     for (codes, k, plan) in rule.tiers(force) {
-        let sinks = join::self_join(codes, k, &plan, || ForestSink {
+        let sinks = join::self_join(codes, None, k, &plan, || ForestSink {
             rule,
             uf: &uf,
             edges: Vec::new(),

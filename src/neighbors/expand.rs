@@ -1,12 +1,21 @@
 //! From pairs of distinct hashes (what the join finds) to pairs of items sorted by `(i, j)`, as
 //! three columns, without a global sort.
 //!
-//! The join emits pairs in bucket order, so they must be reordered. A comparison sort of all
-//! pairs took a quarter of a 20,000-hash self join with 223,082 pairs (more than the join's own
-//! compares on two threads), so the pairs are bucketed by spans of rows instead (the row of every
-//! pair is known and rows are items), and only each span is sorted (see [`columns`]).
+//! The join's sinks ([`SelfItems`], [`CrossItems`]) turn each pair of distinct hashes into the
+//! pairs of their items as they find it, each packed into one integer whose order is `(i, j)`
+//! order ([`pack`]). The join emits pairs in bucket order, so they must be reordered. A
+//! comparison sort of all pairs took a quarter of a 20,000-hash self join with 223,082 pairs
+//! (more than the join's own compares on two threads), so the packed pairs are bucketed by spans
+//! of rows instead, and only each span is sorted (see [`columns`]).
+//!
+//! Packing at the sink, rather than expanding the sinks' hash pairs twice here (once to count
+//! the pairs of each span, once to place them), reads each pair as 8 bytes instead of 12 plus
+//! two lookups of its items: at 20,000 real pHashes the count and place passes went from
+//! 0.28 + 0.85 ms to 0.15 + 0.57 ms (wall, 2 threads). The items come without a lookup too:
+//! the join's index stores each distinct hash's item in place of its id ([`Items`]).
 
 use super::Pair;
+use super::join::Sink;
 use super::unique::Unique;
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
@@ -56,205 +65,231 @@ impl PairColumns {
     }
 }
 
-/// Receives item pairs `(row, column, distance)`, once when counting rows and once when placing.
-pub(crate) trait Emit {
-    fn emit(&mut self, row: u32, col: u32, d: u8);
+/// Bits of the distance (0..=64) at the bottom of a packed pair.
+const D_BITS: u32 = 7;
+/// The row is stored from this bit up; the column lies between it and the distance.
+const ROW_SHIFT: u32 = 35;
+/// Packed pairs hold columns below this (2^28); rows below 2^29. Larger inputs take the
+/// tuple path ([`sorted_columns`]).
+pub(crate) const MAX_PACKED_ITEMS: usize = 1 << (ROW_SHIFT - D_BITS);
+
+/// `(row, col, d)` as one integer ordered like the tuple: `row << 35 | col << 7 | d`.
+#[inline(always)]
+fn pack(row: u32, col: u32, d: u8) -> u64 {
+    (row as u64) << ROW_SHIFT | (col as u64) << D_BITS | d as u64
 }
 
-/// Something that can list its item pairs twice in the same order, in `parts()` disjoint parts
-/// (so counting and placing run in parallel).
-pub(crate) trait PairSource: Sync {
-    /// Number of rows (items on the `i` side).
-    fn rows(&self) -> usize;
-    fn parts(&self) -> usize;
-    fn each<E: Emit>(&self, part: usize, e: &mut E);
+/// Where the sinks put item pairs: packed integers ([`columns`]) or tuples ([`sorted_columns`]).
+pub(crate) trait ItemOut: Default + Send {
+    fn item(&mut self, row: u32, col: u32, d: u8);
 }
 
-/// The sinks of part `part` of `parts` (contiguous groups of sinks).
-fn sinks_of(sinks: &[Vec<Pair>], part: usize, parts: usize) -> &[Vec<Pair>] {
-    &sinks[part * sinks.len() / parts..(part + 1) * sinks.len() / parts]
-}
-
-/// Parts of the join's sinks: a few per thread, so uneven sinks still share the work.
-fn sink_parts(sinks: &[Vec<Pair>]) -> usize {
-    sinks.len().clamp(1, 4 * rayon::current_num_threads())
-}
-
-/// Item pairs of a self join: every pair of members of two near distinct hashes, plus every pair
-/// inside the members of one hash (distance 0); `i < j`.
-pub(crate) struct SelfPairs<'a> {
-    u: &'a Unique,
-    sinks: &'a [Vec<Pair>],
-    /// The item of each distinct hash held by one item only, else `MANY`: one load per end of
-    /// a pair instead of three (`starts[u]`, `starts[u + 1]`, `members[..]`) in the common case.
-    single: Vec<u32>,
-}
-
-/// Marks a distinct hash with several items (never an item index: `Unique` caps n below it).
-const MANY: u32 = u32::MAX;
-
-impl<'a> SelfPairs<'a> {
-    pub(crate) fn new(u: &'a Unique, sinks: &'a [Vec<Pair>]) -> Self {
-        let single = u
-            .starts
-            .par_windows(2)
-            .map(|w| {
-                if w[1] - w[0] == 1 {
-                    u.members[w[0] as usize]
-                } else {
-                    MANY
-                }
-            })
-            .collect();
-        Self { u, sinks, single }
+impl ItemOut for Vec<u64> {
+    #[inline(always)]
+    fn item(&mut self, row: u32, col: u32, d: u8) {
+        self.push(pack(row, col, d));
     }
 }
 
-impl PairSource for SelfPairs<'_> {
-    fn rows(&self) -> usize {
+impl ItemOut for Vec<Pair> {
+    #[inline(always)]
+    fn item(&mut self, row: u32, col: u32, d: u8) {
+        self.push((row, col, d));
+    }
+}
+
+/// The items of each distinct hash, and what the join's index stores for each distinct hash
+/// (`labels`): its item when it has one only, else `SHARED | id`. A sink then turns a pair of
+/// single-item hashes (most pairs) into the item pair without a lookup; looking the items up in
+/// the sink instead (a load that depends on the index's load of the id) cost 0.2 ms of a
+/// 20,000-hash self join.
+pub(crate) struct Items<'a> {
+    u: &'a Unique,
+    /// None for inputs of 2^31 items or more: the sinks then get the distinct hashes' ids.
+    labels: Option<Vec<u32>>,
+}
+
+/// Marks a label as a distinct hash's id (held by several items), not an item.
+const SHARED: u32 = 1 << 31;
+
+impl<'a> Items<'a> {
+    /// With `labelled` (fewer than 2^31 items), the index stores labels.
+    pub(crate) fn new(u: &'a Unique, labelled: bool) -> Self {
+        let labels = (labelled && u.members.len() < SHARED as usize).then(|| {
+            u.starts
+                .par_windows(2)
+                .enumerate()
+                .map(|(g, w)| {
+                    if w[1] - w[0] == 1 {
+                        u.members[w[0] as usize]
+                    } else {
+                        SHARED | g as u32
+                    }
+                })
+                .collect()
+        });
+        Self { u, labels }
+    }
+
+    /// What the join's index should store per distinct hash (None: its id).
+    pub(crate) fn labels(&self) -> Option<&[u32]> {
+        self.labels.as_deref()
+    }
+
+    /// Number of items.
+    pub(crate) fn len(&self) -> usize {
         self.u.members.len()
     }
 
-    /// The sink parts, then one part for the pairs inside runs of equal hashes.
-    fn parts(&self) -> usize {
-        sink_parts(self.sinks) + 1
+    /// `f` for each item behind `label` (an index label, or a distinct hash's id without labels).
+    #[inline(always)]
+    fn each_item(&self, label: u32, mut f: impl FnMut(u32)) {
+        match self.labels {
+            Some(_) if label & SHARED == 0 => f(label),
+            Some(_) => self
+                .u
+                .members_of(label & !SHARED)
+                .iter()
+                .for_each(|&x| f(x)),
+            None => self.u.members_of(label).iter().for_each(|&x| f(x)),
+        }
     }
 
+    /// `label` is a single item (no lookup needed).
     #[inline(always)]
-    fn each<E: Emit>(&self, part: usize, e: &mut E) {
-        let u = self.u;
-        let parts = sink_parts(self.sinks);
-        if part == parts {
-            for g in 0..u.hashes.len() as u32 {
-                let m = u.members_of(g);
+    fn is_item(&self, label: u32) -> bool {
+        self.labels.is_some() && label & SHARED == 0
+    }
+
+    /// Every pair of items inside the runs of equal hashes (distance 0), `i < j`, in parallel
+    /// pieces.
+    pub(crate) fn run_pairs<O: ItemOut>(&self) -> Vec<O> {
+        let groups = self.u.starts.len() - 1;
+        (0..groups as u32)
+            .into_par_iter()
+            .with_min_len(1 << 14)
+            .fold(O::default, |mut out, g| {
+                let m = self.u.members_of(g);
                 for (t, &x) in m.iter().enumerate() {
                     for &y in &m[t + 1..] {
-                        e.emit(x, y, 0);
+                        out.item(x, y, 0);
                     }
                 }
-            }
+                out
+            })
+            .collect()
+    }
+}
+
+/// Join sink of a self join: pairs of distinct hashes in, every pair of their items out, `i < j`.
+pub(crate) struct SelfItems<'a, O> {
+    items: &'a Items<'a>,
+    pub(crate) out: O,
+}
+
+impl<'a, O: ItemOut> SelfItems<'a, O> {
+    pub(crate) fn new(items: &'a Items<'a>) -> Self {
+        Self {
+            items,
+            out: O::default(),
+        }
+    }
+}
+
+impl<O: ItemOut> Sink for SelfItems<'_, O> {
+    #[inline(always)]
+    fn push(&mut self, a: u32, b: u32, d: u32) {
+        let (it, out) = (self.items, &mut self.out);
+        if it.is_item(a) && it.is_item(b) {
+            out.item(a.min(b), a.max(b), d as u8);
             return;
         }
-        for sink in sinks_of(self.sinks, part, parts) {
-            for &(a, b, d) in sink {
-                let (x, y) = (self.single[a as usize], self.single[b as usize]);
-                if x != MANY && y != MANY {
-                    e.emit(x.min(y), x.max(y), d);
-                    continue;
-                }
-                for &x in u.members_of(a) {
-                    for &y in u.members_of(b) {
-                        e.emit(x.min(y), x.max(y), d);
-                    }
-                }
-            }
+        it.each_item(a, |x| {
+            it.each_item(b, |y| out.item(x.min(y), x.max(y), d as u8));
+        });
+    }
+}
+
+/// Join sink of a cross join: `(query hash, base hash)` in, `(query item, base item)` out.
+pub(crate) struct CrossItems<'a, O> {
+    base: &'a Items<'a>,
+    query: &'a Items<'a>,
+    pub(crate) out: O,
+}
+
+impl<'a, O: ItemOut> CrossItems<'a, O> {
+    pub(crate) fn new(base: &'a Items<'a>, query: &'a Items<'a>) -> Self {
+        Self {
+            base,
+            query,
+            out: O::default(),
         }
     }
 }
 
-/// Item pairs of a cross join: `(query item, base item)` for every member of each side.
-pub(crate) struct CrossPairs<'a> {
-    pub base: &'a Unique,
-    pub query: &'a Unique,
-    pub sinks: &'a [Vec<Pair>],
-}
-
-impl PairSource for CrossPairs<'_> {
-    fn rows(&self) -> usize {
-        self.query.members.len()
-    }
-
-    fn parts(&self) -> usize {
-        sink_parts(self.sinks)
-    }
-
+impl<O: ItemOut> Sink for CrossItems<'_, O> {
     #[inline(always)]
-    fn each<E: Emit>(&self, part: usize, e: &mut E) {
-        for sink in sinks_of(self.sinks, part, self.parts()) {
-            for &(q, b, d) in sink {
-                let mb = self.base.members_of(b);
-                for &x in self.query.members_of(q) {
-                    for &y in mb {
-                        e.emit(x, y, d);
-                    }
-                }
-            }
+    fn push(&mut self, q: u32, b: u32, d: u32) {
+        let (base, query, out) = (self.base, self.query, &mut self.out);
+        if query.is_item(q) && base.is_item(b) {
+            out.item(q, b, d as u8);
+            return;
         }
+        query.each_item(q, |x| base.each_item(b, |y| out.item(x, y, d as u8)));
     }
 }
 
-/// Counts pairs per span of rows.
-struct Count<'a> {
-    spans: &'a mut [usize],
-    shift: u32,
+/// Item pairs as tuples, for inputs too large to pack: one parallel sort of all of them.
+pub(crate) fn sorted_columns(parts: Vec<Vec<Pair>>) -> PairColumns {
+    let mut pairs = parts.concat();
+    pairs.par_sort_unstable();
+    PairColumns::from_pairs(pairs)
 }
 
-impl Emit for Count<'_> {
-    #[inline(always)]
-    fn emit(&mut self, row: u32, _col: u32, _d: u8) {
-        self.spans[(row >> self.shift) as usize] += 1;
-    }
-}
-
-/// Appends each pair to its part's run within its span, packed so that integer order is
-/// `(row, col)` order within the span: `(row % span) << 40 | col << 8 | d`. Parts place in
-/// parallel into one buffer; each writes only inside its own runs (checked per write).
-struct Place<'a> {
-    cursor: &'a mut [usize],
-    end: &'a [usize],
-    packed: SharedOut,
-    shift: u32,
+/// The sinks of part `part` of `parts` (contiguous groups of sinks).
+fn sinks_of(sinks: &[Vec<u64>], part: usize, parts: usize) -> &[Vec<u64>] {
+    &sinks[part * sinks.len() / parts..(part + 1) * sinks.len() / parts]
 }
 
 /// The output buffer shared by the placing threads.
 #[derive(Clone, Copy)]
 struct SharedOut(*mut MaybeUninit<u64>);
-// SAFETY: threads write disjoint positions (each `Place` stays inside its own runs).
+// SAFETY: threads write disjoint positions (each part stays inside its own runs).
 unsafe impl Send for SharedOut {}
 // SAFETY: as above.
 unsafe impl Sync for SharedOut {}
-
-impl Emit for Place<'_> {
-    #[inline(always)]
-    fn emit(&mut self, row: u32, col: u32, d: u8) {
-        let s = (row >> self.shift) as usize;
-        let c = self.cursor[s];
-        assert!(
-            c < self.end[s],
-            "pair source listed more pairs than it counted"
-        );
-        let low = (row & ((1 << self.shift) - 1)) as u64;
-        // SAFETY: c lies in this part's run of span s, which no other part writes, inside the
-        // buffer's capacity (the runs tile 0..total).
-        unsafe { (*self.packed.0.add(c)).write(low << 40 | (col as u64) << 8 | d as u64) };
-        self.cursor[s] = c + 1;
-    }
-}
 
 /// At most this many spans: their write cursors and open cache lines stay in L1/L2.
 const MAX_SPANS_LOG2: u32 = 11;
 /// Pairs per parallel block in the final pass.
 const BLOCK_PAIRS: usize = 1 << 14;
 
-/// All item pairs of `src` as columns sorted by `(i, j)`.
+/// The packed item pairs of `sinks` (rows below `rows`) as columns sorted by `(i, j)`.
 ///
 /// Rows are cut into at most 2,048 spans of `2^shift` consecutive rows. One pass counts the
 /// pairs of each span, a second appends every pair to its span's run (a few thousand sequential
 /// write streams rather than one cache miss per pair, which a counting sort straight on rows
 /// costs once the output outgrows the cache), then each span — a few hundred to a few thousand
 /// pairs — is sorted as integers on its own, in cache, in parallel, and unpacked into columns.
-pub(crate) fn columns<S: PairSource>(src: &S) -> PairColumns {
-    let n = src.rows();
-    let bits = usize::BITS - n.max(1).leading_zeros();
+/// The sinks are taken in a few parts per thread, so uneven sinks still share the work.
+pub(crate) fn columns(rows: usize, sinks: &[Vec<u64>]) -> PairColumns {
+    let bits = usize::BITS - rows.max(1).leading_zeros();
     let shift = bits.saturating_sub(MAX_SPANS_LOG2);
-    let n_spans = (n >> shift) + 1;
-    let parts = src.parts();
+    let span_of = |key: u64| (key >> (ROW_SHIFT + shift)) as usize;
+    let n_spans = (rows >> shift) + 1;
+    let parts = sinks.len().clamp(1, 4 * rayon::current_num_threads());
     // counts[p][s]: pairs of part p in span s (a few KB per part).
     let mut counts = vec![0usize; parts * n_spans];
     counts
         .par_chunks_mut(n_spans)
         .enumerate()
-        .for_each(|(p, spans)| src.each(p, &mut Count { spans, shift }));
+        .for_each(|(p, spans)| {
+            for sink in sinks_of(sinks, p, parts) {
+                for &key in sink {
+                    spans[span_of(key)] += 1;
+                }
+            }
+        });
     // Span s holds offsets[s]..offsets[s + 1]: the runs of parts 0, 1, ... in turn.
     let mut starts = vec![0usize; parts * n_spans];
     let mut offsets = vec![0usize; n_spans + 1];
@@ -280,19 +315,21 @@ pub(crate) fn columns<S: PairSource>(src: &S) -> PairColumns {
         .zip(ends.par_chunks(n_spans))
         .enumerate()
         .for_each(|(p, (cursor, end))| {
-            let mut place = Place {
-                cursor,
-                end,
-                packed: out_ptr,
-                shift,
-            };
-            src.each(p, &mut place);
+            let out = out_ptr;
+            for sink in sinks_of(sinks, p, parts) {
+                for &key in sink {
+                    let s = span_of(key);
+                    let c = cursor[s];
+                    assert!(c < end[s], "placed more pairs than were counted");
+                    // SAFETY: c lies in this part's run of span s, which no other part writes,
+                    // inside the buffer's capacity (the runs tile 0..total).
+                    unsafe { (*out.0.add(c)).write(key) };
+                    cursor[s] = c + 1;
+                }
+            }
         });
     // Every run was filled to its end, so the runs tile 0..total.
-    assert!(
-        starts == ends,
-        "pair source listed fewer pairs than it counted"
-    );
+    assert!(starts == ends, "placed fewer pairs than were counted");
     drop((starts, ends));
     // SAFETY: the runs partition 0..total and each was written in full (checked above).
     unsafe { packed.set_len(total) };
@@ -328,13 +365,13 @@ pub(crate) fn columns<S: PairSource>(src: &S) -> PairColumns {
         let base = offsets[s0];
         for s in s0..s1 {
             let (lo, hi) = (offsets[s] - base, offsets[s + 1] - base);
+            // The keys of a span share their row's high bits: key order is (row, col) order.
             p[lo..hi].sort_unstable();
-            let row0 = (s << shift) as u32;
             for t in lo..hi {
                 let x = p[t];
-                i[t].write(row0 + (x >> 40) as u32);
-                j[t].write((x >> 8) as u32);
-                d[t].write(x as u8);
+                i[t].write((x >> ROW_SHIFT) as u32);
+                j[t].write((x >> D_BITS) as u32 & (MAX_PACKED_ITEMS as u32 - 1));
+                d[t].write((x & ((1 << D_BITS) - 1)) as u8);
             }
         }
     });

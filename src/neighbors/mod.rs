@@ -74,6 +74,14 @@ pub fn groups_with_plan(hashes: &[u64], k: u32, plan: &Plan) -> Groups {
     groups_planned(&u, hashes.len(), k.min(64), plan)
 }
 
+/// [`self_pair_columns`] under a given layout (benchmarks).
+#[doc(hidden)]
+pub fn self_pair_columns_with_plan(hashes: &[u64], k: u32, plan: &Plan) -> PairColumns {
+    let u = Unique::sorted(hashes);
+    let packed = hashes.len() < expand::MAX_PACKED_ITEMS;
+    self_columns_planned(&u, k.min(64), plan, packed, &mut PhaseClock::new())
+}
+
 /// All `i < j` with `popcount(hashes[i] ^ hashes[j]) <= k`, sorted by `(i, j)`.
 ///
 /// The output is inherently quadratic in the size of a group of near copies (1,000 copies of one
@@ -88,29 +96,49 @@ pub fn self_pair_columns(hashes: &[u64], k: u32) -> PairColumns {
     let mut clock = PhaseClock::new();
     let (u, plan) = unique_and_plan(hashes, k);
     clock.mark("unique+plan");
-    let sinks = self_join_pairs(&u, k, &plan);
-    clock.mark("join");
-    let out = expand::columns(&expand::SelfPairs::new(&u, &sinks));
-    clock.mark("output");
-    drop(sinks);
+    let packed = hashes.len() < expand::MAX_PACKED_ITEMS;
+    let out = self_columns_planned(&u, k, &plan, packed, &mut clock);
     clock.report(out.len());
     out
 }
 
-/// Pairs of distinct hashes (unique ids) within `k`, in the join's sinks.
-fn self_join_pairs(u: &Unique, k: u32, plan: &Plan) -> Vec<Vec<Pair>> {
-    if u.hashes.len() > 1 && k > 0 {
-        join::self_join(&u.hashes, k, plan, Vec::new)
+/// Every item pair of the self join of `u` under `plan`, as columns sorted by `(i, j)`: packed
+/// into integers by the join's sinks (`packed`, inputs below `expand::MAX_PACKED_ITEMS`), or
+/// as tuples sorted at the end.
+fn self_columns_planned(
+    u: &Unique,
+    k: u32,
+    plan: &Plan,
+    packed: bool,
+    clock: &mut PhaseClock,
+) -> PairColumns {
+    let items = expand::Items::new(u, packed);
+    if packed {
+        let parts: Vec<Vec<u64>> = self_item_pairs(u, &items, k, plan);
+        clock.mark("join");
+        let out = expand::columns(items.len(), &parts);
+        clock.mark("output");
+        out
     } else {
-        Vec::new()
+        expand::sorted_columns(self_item_pairs(u, &items, k, plan))
     }
 }
 
-#[cfg(test)]
-fn self_columns_planned(u: &Unique, k: u32, plan: &Plan) -> PairColumns {
-    let sinks = self_join_pairs(u, k, plan);
-    // Members of near distinct hashes, and the pairs inside each run of equal hashes.
-    expand::columns(&expand::SelfPairs::new(u, &sinks))
+/// The item pairs of the self join in pieces: those inside runs of equal hashes, then the join's
+/// sinks.
+fn self_item_pairs<O: expand::ItemOut>(
+    u: &Unique,
+    items: &expand::Items<'_>,
+    k: u32,
+    plan: &Plan,
+) -> Vec<O> {
+    let mut parts = items.run_pairs::<O>();
+    if u.hashes.len() > 1 && k > 0 {
+        let make = || expand::SelfItems::<O>::new(items);
+        let sinks = join::self_join(&u.hashes, items.labels(), k, plan, make);
+        parts.extend(sinks.into_iter().map(|s| s.out));
+    }
+    parts
 }
 
 /// Wall time per phase of a pair search, printed to stderr when `IMGSTATS_DEBUG_PLAN` is set
@@ -150,8 +178,8 @@ impl PhaseClock {
 }
 
 #[cfg(test)]
-fn self_pairs_planned(u: &Unique, k: u32, plan: &Plan) -> Vec<Pair> {
-    self_columns_planned(u, k, plan).into_pairs()
+fn self_pairs_planned(u: &Unique, k: u32, plan: &Plan, packed: bool) -> Vec<Pair> {
+    self_columns_planned(u, k, plan, packed, &mut PhaseClock::new()).into_pairs()
 }
 
 /// All `(q, b, d)` with `popcount(query[q] ^ base[b]) = d <= k`, sorted by `(q, b)`.
@@ -165,23 +193,48 @@ pub fn cross_pair_columns(base: &[u64], query: &[u64], k: u32) -> PairColumns {
     if base.is_empty() || query.is_empty() {
         return PairColumns::default();
     }
-    let (ub, uq) = (Unique::sorted(base), Unique::sorted(query));
+    let (ub, uq) = rayon::join(|| Unique::sorted(base), || Unique::sorted(query));
     let plan = plan::choose(&ub.hashes, &uq.hashes, k, false);
-    cross_columns_planned(&ub, &uq, k, &plan)
+    let packed = base.len().max(query.len()) < expand::MAX_PACKED_ITEMS;
+    cross_columns_planned(&ub, &uq, k, &plan, packed)
 }
 
-fn cross_columns_planned(ub: &Unique, uq: &Unique, k: u32, plan: &Plan) -> PairColumns {
-    let sinks: Vec<Vec<Pair>> = join::cross_join(&ub.hashes, &uq.hashes, k, plan, Vec::new);
-    expand::columns(&expand::CrossPairs {
-        base: ub,
-        query: uq,
-        sinks: &sinks,
-    })
+/// Every `(query item, base item)` pair of the join of `uq` against `ub`, as columns sorted by
+/// `(q, b)`: packed by the sinks, or as tuples (as in `self_columns_planned`).
+fn cross_columns_planned(
+    ub: &Unique,
+    uq: &Unique,
+    k: u32,
+    plan: &Plan,
+    packed: bool,
+) -> PairColumns {
+    let (ib, iq) = (
+        expand::Items::new(ub, packed),
+        expand::Items::new(uq, packed),
+    );
+    fn parts<O: expand::ItemOut>(
+        ub: &Unique,
+        uq: &Unique,
+        (ib, iq): (&expand::Items<'_>, &expand::Items<'_>),
+        k: u32,
+        plan: &Plan,
+    ) -> Vec<O> {
+        let make = || expand::CrossItems::<O>::new(ib, iq);
+        let labels = (ib.labels(), iq.labels());
+        let sinks = join::cross_join(&ub.hashes, &uq.hashes, labels, k, plan, make);
+        sinks.into_iter().map(|s| s.out).collect()
+    }
+    if packed {
+        let parts: Vec<Vec<u64>> = parts(ub, uq, (&ib, &iq), k, plan);
+        expand::columns(iq.len(), &parts)
+    } else {
+        expand::sorted_columns(parts(ub, uq, (&ib, &iq), k, plan))
+    }
 }
 
 #[cfg(test)]
-fn cross_pairs_planned(ub: &Unique, uq: &Unique, k: u32, plan: &Plan) -> Vec<Pair> {
-    cross_columns_planned(ub, uq, k, plan).into_pairs()
+fn cross_pairs_planned(ub: &Unique, uq: &Unique, k: u32, plan: &Plan, packed: bool) -> Vec<Pair> {
+    cross_columns_planned(ub, uq, k, plan, packed).into_pairs()
 }
 
 /// For each query with some base hash within `k`: `(q, b, d)` with the smallest `d` (ties: the
@@ -191,7 +244,7 @@ pub fn nearest(base: &[u64], query: &[u64], k: u32) -> Vec<Pair> {
     if base.is_empty() || query.is_empty() {
         return Vec::new();
     }
-    let (ub, uq) = (Unique::new(base), Unique::new(query));
+    let (ub, uq) = rayon::join(|| Unique::new(base), || Unique::new(query));
     let plan = plan::choose(&ub.hashes, &uq.hashes, k, false);
     nearest_planned(&ub, &uq, k, &plan)
 }
@@ -200,7 +253,9 @@ fn nearest_planned(ub: &Unique, uq: &Unique, k: u32, plan: &Plan) -> Vec<Pair> {
     let best: Vec<AtomicU64> = (0..uq.hashes.len())
         .map(|_| AtomicU64::new(u64::MAX))
         .collect();
-    join::cross_join(&ub.hashes, &uq.hashes, k, plan, || join::NearestSink(&best));
+    join::cross_join(&ub.hashes, &uq.hashes, (None, None), k, plan, || {
+        join::NearestSink(&best)
+    });
     // Unique ids are in order of first appearance, so the smallest id is the smallest index.
     let mut out: Vec<Pair> = Vec::new();
     for (q, best) in best.iter().enumerate() {
@@ -229,7 +284,7 @@ pub fn groups(hashes: &[u64], k: u32) -> Groups {
 fn groups_planned(u: &Unique, n: usize, k: u32, plan: &Plan) -> Groups {
     let uf = AtomicUnionFind::new(u.hashes.len());
     if u.hashes.len() > 1 && k > 0 {
-        join::self_join(&u.hashes, k, plan, || join::UnionSink(&uf));
+        join::self_join(&u.hashes, None, k, plan, || join::UnionSink(&uf));
     }
     let (unique_labels, _) = uf.labels();
     let labels: Vec<u32> = u

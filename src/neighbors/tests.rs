@@ -111,7 +111,11 @@ fn check_forced_layouts() {
         let expected = brute_self_pairs(&hashes, k);
         let expected_groups = brute_groups(&hashes, k);
         for plan in forced_plans(k) {
-            assert_eq!(self_pairs_planned(&u, k, &plan), expected, "k={k} {plan:?}");
+            // Packed by the sinks, and as tuples (the path of inputs too large to pack).
+            for packed in [true, false] {
+                let got = self_pairs_planned(&u, k, &plan, packed);
+                assert_eq!(got, expected, "k={k} packed={packed} {plan:?}");
+            }
             assert_eq!(
                 groups_planned(&u, hashes.len(), k, &plan),
                 expected_groups,
@@ -144,11 +148,10 @@ fn check_cross_and_nearest() {
         let expected_nearest = brute_nearest(&base, &query, k);
         assert_eq!(nearest(&base, &query, k), expected_nearest, "k={k}");
         for plan in forced_plans(k) {
-            assert_eq!(
-                cross_pairs_planned(&ub, &uq, k, &plan),
-                expected,
-                "k={k} {plan:?}"
-            );
+            for packed in [true, false] {
+                let got = cross_pairs_planned(&ub, &uq, k, &plan, packed);
+                assert_eq!(got, expected, "k={k} packed={packed} {plan:?}");
+            }
             assert_eq!(
                 nearest_planned(&ub, &uq, k, &plan),
                 expected_nearest,
