@@ -811,3 +811,38 @@ fn append_keeps_the_masked_slots_in_order() {
         }
     }
 }
+
+#[test]
+fn sorted_pairs_equal_a_plain_sort() {
+    let mut rng = SplitMix(77);
+    let cases: Vec<(&str, Vec<u64>)> = vec![
+        ("empty", vec![]),
+        ("one", vec![5]),
+        ("uniform", uniform(10_000, 3)),
+        ("skewed", skewed(5000, 4)),
+        // Every hash shares its top 20 bits: one bucket of them all, sorted in parallel.
+        (
+            "one bucket",
+            (0..70_000)
+                .map(|_| 0xABCDE << 44 | rng.next_u64() >> 20)
+                .collect(),
+        ),
+        (
+            "copies",
+            (0..20_000u64)
+                .map(|i| (i % 37) * 0x0101_0101_0101_0101)
+                .collect(),
+        ),
+    ];
+    for (name, hashes) in cases {
+        let mut want: Vec<(u64, u32)> = (0..hashes.len() as u32)
+            .map(|i| (hashes[i as usize], i))
+            .collect();
+        want.sort_unstable();
+        // The input is dealt in one piece per thread: one, two and three pieces.
+        for threads in [1, 2, 3] {
+            let got = with_threads(Some(threads), || unique::sorted_pairs(&hashes));
+            assert!(got == want, "{name}, {threads} threads");
+        }
+    }
+}
