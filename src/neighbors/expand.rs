@@ -15,10 +15,10 @@
 //! the join's index stores each distinct hash's item in place of its id ([`Items`]).
 
 use super::Pair;
+use super::deal::{self, Dealt, deal};
 use super::join::Sink;
 use super::unique::Unique;
 use rayon::prelude::*;
-use std::mem::MaybeUninit;
 
 /// Pairs as columns sorted by `(i, j)`: what the Python binding turns into NumPy arrays.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -251,14 +251,6 @@ fn sinks_of(sinks: &[Vec<u64>], part: usize, parts: usize) -> &[Vec<u64>] {
     &sinks[part * sinks.len() / parts..(part + 1) * sinks.len() / parts]
 }
 
-/// The output buffer shared by the placing threads.
-#[derive(Clone, Copy)]
-struct SharedOut(*mut MaybeUninit<u64>);
-// SAFETY: threads write disjoint positions (each part stays inside its own runs).
-unsafe impl Send for SharedOut {}
-// SAFETY: as above.
-unsafe impl Sync for SharedOut {}
-
 /// At most this many spans: their write cursors and open cache lines stay in L1/L2.
 const MAX_SPANS_LOG2: u32 = 11;
 /// Pairs per parallel block in the final pass.
@@ -278,67 +270,34 @@ pub(crate) fn columns(rows: usize, sinks: &[Vec<u64>]) -> PairColumns {
     let span_of = |key: u64| (key >> (ROW_SHIFT + shift)) as usize;
     let n_spans = (rows >> shift) + 1;
     let parts = sinks.len().clamp(1, 4 * rayon::current_num_threads());
-    // counts[p][s]: pairs of part p in span s (a few KB per part).
-    let mut counts = vec![0usize; parts * n_spans];
-    counts
-        .par_chunks_mut(n_spans)
-        .enumerate()
-        .for_each(|(p, spans)| {
+    let Dealt {
+        items: mut packed,
+        starts: offsets,
+    } = deal(
+        parts,
+        n_spans,
+        |p, counts| {
             for sink in sinks_of(sinks, p, parts) {
                 for &key in sink {
-                    spans[span_of(key)] += 1;
+                    counts[span_of(key)] += 1;
                 }
             }
-        });
-    // Span s holds offsets[s]..offsets[s + 1]: the runs of parts 0, 1, ... in turn.
-    let mut starts = vec![0usize; parts * n_spans];
-    let mut offsets = vec![0usize; n_spans + 1];
-    let mut total = 0;
-    for s in 0..n_spans {
-        offsets[s] = total;
-        for p in 0..parts {
-            starts[p * n_spans + s] = total;
-            total += counts[p * n_spans + s];
-        }
-    }
-    offsets[n_spans] = total;
-    for (c, st) in counts.iter_mut().zip(&starts) {
-        *c += st; // now the end of each run
-    }
-    let ends = counts;
-    // Written once each below, so never zeroed: zeroing and first-touch page faults of the
-    // ~17 bytes per pair were a third of this function's time.
-    let mut packed: Vec<u64> = Vec::with_capacity(total);
-    let out_ptr = SharedOut(packed.spare_capacity_mut().as_mut_ptr());
-    starts
-        .par_chunks_mut(n_spans)
-        .zip(ends.par_chunks(n_spans))
-        .enumerate()
-        .for_each(|(p, (cursor, end))| {
-            let out = out_ptr;
+        },
+        |p, dealer| {
             for sink in sinks_of(sinks, p, parts) {
                 for &key in sink {
-                    let s = span_of(key);
-                    let c = cursor[s];
-                    assert!(c < end[s], "placed more pairs than were counted");
-                    // SAFETY: c lies in this part's run of span s, which no other part writes,
-                    // inside the buffer's capacity (the runs tile 0..total).
-                    unsafe { (*out.0.add(c)).write(key) };
-                    cursor[s] = c + 1;
+                    dealer.put(span_of(key), key);
                 }
             }
-        });
-    // Every run was filled to its end, so the runs tile 0..total.
-    assert!(starts == ends, "placed fewer pairs than were counted");
-    drop((starts, ends));
-    // SAFETY: the runs partition 0..total and each was written in full (checked above).
-    unsafe { packed.set_len(total) };
+        },
+    );
+    let total = packed.len();
     let mut out = PairColumns {
         i: Vec::with_capacity(total),
         j: Vec::with_capacity(total),
         distance: Vec::with_capacity(total),
     };
-    // Blocks of whole spans with about BLOCK_PAIRS pairs each.
+    // Blocks of whole spans with about BLOCK_PAIRS pairs each, each with its slices.
     let mut blocks = Vec::new();
     let (mut packed_rest, mut i_rest, mut j_rest, mut d_rest) = (
         &mut packed[..],
@@ -346,12 +305,7 @@ pub(crate) fn columns(rows: usize, sinks: &[Vec<u64>]) -> PairColumns {
         &mut out.j.spare_capacity_mut()[..total],
         &mut out.distance.spare_capacity_mut()[..total],
     );
-    let mut s0 = 0;
-    while s0 < n_spans {
-        let mut s1 = s0 + 1;
-        while s1 < n_spans && offsets[s1] - offsets[s0] < BLOCK_PAIRS {
-            s1 += 1;
-        }
+    for (s0, s1) in deal::blocks(&offsets, BLOCK_PAIRS) {
         let len = offsets[s1] - offsets[s0];
         let (p, pr) = packed_rest.split_at_mut(len);
         let (i, ir) = i_rest.split_at_mut(len);
@@ -359,7 +313,6 @@ pub(crate) fn columns(rows: usize, sinks: &[Vec<u64>]) -> PairColumns {
         let (d, dr) = d_rest.split_at_mut(len);
         blocks.push((s0, s1, p, i, j, d));
         (packed_rest, i_rest, j_rest, d_rest) = (pr, ir, jr, dr);
-        s0 = s1;
     }
     blocks.into_par_iter().for_each(|(s0, s1, p, i, j, d)| {
         let base = offsets[s0];

@@ -9,6 +9,7 @@
 
 mod batch;
 mod components;
+mod deal;
 mod expand;
 mod join;
 mod plan;

@@ -1,6 +1,7 @@
 //! Collapse exact-equal hashes before the search: real datasets hold many byte-identical copies,
 //! and a bucket full of equal hashes would otherwise cost quadratic time.
 
+use super::deal::{self, Dealt, deal};
 use rayon::prelude::*;
 
 /// The distinct hashes of an input, with the members of each (in increasing input order).
@@ -107,68 +108,33 @@ pub(crate) fn sorted_pairs(hashes: &[u64]) -> Vec<(u64, u32)> {
     let shift = 64 - bits;
     let nb = 1usize << bits;
     let bucket = |h: u64| (h >> shift) as usize;
-    // Contiguous pieces of the input, one per thread: cursors[p][b] is where piece p writes its
-    // next hash of bucket b.
+    // Contiguous pieces of the input, one per thread.
     let pieces = rayon::current_num_threads().clamp(1, n.max(1));
     let piece = |p: usize| p * n / pieces..(p + 1) * n / pieces;
-    let mut cursors = vec![0usize; pieces * nb];
-    cursors
-        .par_chunks_mut(nb)
-        .enumerate()
-        .for_each(|(p, counts)| {
+    let Dealt {
+        items: mut out,
+        starts,
+    } = deal(
+        pieces,
+        nb,
+        |p, counts| {
             for &h in &hashes[piece(p)] {
                 counts[bucket(h)] += 1;
             }
-        });
-    // Bucket b holds starts[b]..starts[b + 1]: the runs of pieces 0, 1, ... in turn; piece p's
-    // run of bucket b ends at ends[p][b].
-    let mut starts = Vec::with_capacity(nb + 1);
-    let mut ends = vec![0usize; pieces * nb];
-    let mut total = 0;
-    for b in 0..nb {
-        starts.push(total);
-        for p in 0..pieces {
-            let count = cursors[p * nb + b];
-            cursors[p * nb + b] = total;
-            total += count;
-            ends[p * nb + b] = total;
-        }
-    }
-    starts.push(total);
-    let mut out: Vec<(u64, u32)> = Vec::with_capacity(n);
-    let dst = SharedOut(out.spare_capacity_mut().as_mut_ptr());
-    cursors
-        .par_chunks_mut(nb)
-        .zip(ends.par_chunks(nb))
-        .enumerate()
-        .for_each(|(p, (cursor, end))| {
+        },
+        |p, dealer| {
             for i in piece(p) {
-                let h = hashes[i];
-                let b = bucket(h);
-                let c = cursor[b];
-                assert!(c < end[b], "dealt more hashes than were counted");
-                // SAFETY: c lies in piece p's run of bucket b, which no other piece writes, and
-                // the runs tile 0..n (below the buffer's capacity).
-                unsafe { dst.write(c, (h, i as u32)) };
-                cursor[b] = c + 1;
+                dealer.put(bucket(hashes[i]), (hashes[i], i as u32));
             }
-        });
-    assert!(cursors == ends, "dealt fewer hashes than were counted");
-    // SAFETY: every run was filled to its end (checked above), and the runs tile 0..n.
-    unsafe { out.set_len(n) };
+        },
+    );
     // Blocks of whole buckets with about BLOCK pairs each, sorted in parallel.
     let mut blocks = Vec::new();
     let mut rest = &mut out[..];
-    let mut b0 = 0;
-    while b0 < nb {
-        let mut b1 = b0 + 1;
-        while b1 < nb && starts[b1] - starts[b0] < BLOCK {
-            b1 += 1;
-        }
+    for (b0, b1) in deal::blocks(&starts, BLOCK) {
         let (block, r) = rest.split_at_mut(starts[b1] - starts[b0]);
         blocks.push((b0, b1, block));
         rest = r;
-        b0 = b1;
     }
     blocks.into_par_iter().for_each(|(b0, b1, block)| {
         for b in b0..b1 {
@@ -182,23 +148,3 @@ pub(crate) fn sorted_pairs(hashes: &[u64]) -> Vec<(u64, u32)> {
     });
     out
 }
-
-/// The output buffer shared by the dealing threads.
-#[derive(Clone, Copy)]
-struct SharedOut(*mut std::mem::MaybeUninit<(u64, u32)>);
-impl SharedOut {
-    /// Writes `value` at position `at`.
-    ///
-    /// # Safety
-    /// `at` is within the buffer's capacity, and no other thread writes it.
-    #[inline(always)]
-    unsafe fn write(self, at: usize, value: (u64, u32)) {
-        // SAFETY: as the caller promises.
-        unsafe { (*self.0.add(at)).write(value) };
-    }
-}
-
-// SAFETY: threads write disjoint positions (each piece stays inside its own runs).
-unsafe impl Send for SharedOut {}
-// SAFETY: as above.
-unsafe impl Sync for SharedOut {}
