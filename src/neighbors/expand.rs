@@ -71,7 +71,12 @@ const D_BITS: u32 = 7;
 const ROW_SHIFT: u32 = 35;
 /// Packed pairs hold columns below this (2^28); rows below 2^29. Larger inputs take the
 /// tuple path ([`sorted_columns`]).
-pub(crate) const MAX_PACKED_ITEMS: usize = 1 << (ROW_SHIFT - D_BITS);
+const MAX_PACKED_ITEMS: usize = 1 << (ROW_SHIFT - D_BITS);
+
+/// Pairs among `items` items fit the packed form (and their labels the `SHARED` bit).
+pub(crate) fn packable(items: usize) -> bool {
+    items < MAX_PACKED_ITEMS
+}
 
 /// `(row, col, d)` as one integer ordered like the tuple: `row << 35 | col << 7 | d`.
 #[inline(always)]
@@ -105,7 +110,7 @@ impl ItemOut for Vec<Pair> {
 /// 20,000-hash self join.
 pub(crate) struct Items<'a> {
     u: &'a Unique,
-    /// None for inputs of 2^31 items or more: the sinks then get the distinct hashes' ids.
+    /// None on the tuple path: the sinks then get the distinct hashes' ids.
     labels: Option<Vec<u32>>,
 }
 
@@ -113,9 +118,13 @@ pub(crate) struct Items<'a> {
 const SHARED: u32 = 1 << 31;
 
 impl<'a> Items<'a> {
-    /// With `labelled` (fewer than 2^31 items), the index stores labels.
+    /// With `labelled` (the packed path: [`packable`] inputs), the index stores labels.
     pub(crate) fn new(u: &'a Unique, labelled: bool) -> Self {
-        let labels = (labelled && u.members.len() < SHARED as usize).then(|| {
+        assert!(
+            !labelled || packable(u.members.len()),
+            "labels need items below the SHARED bit"
+        );
+        let labels = labelled.then(|| {
             u.starts
                 .par_windows(2)
                 .enumerate()

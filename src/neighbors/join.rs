@@ -512,8 +512,9 @@ multiversion!(
 
 /// Up to this many hashes, the next chunk's index is built while this chunk's pairs are joined,
 /// so the build's serial counting sort (~0.13 ms a chunk at 20,000 hashes, with the other core
-/// idle) overlaps the join. Above it, one index at a time keeps peak memory at one index (10M
-/// hashes: ~200 MB).
+/// idle) overlaps the join (20,000 real pHashes: join 4.50 -> 4.16 ms; `duplicates` on 1M
+/// uniform hashes 7.83-7.93 s without it, 7.55-7.69 s with it). Above it, one index at a time
+/// keeps peak memory at one index (10M hashes: ~200 MB).
 const OVERLAP_BUILD_MAX: usize = 1 << 21;
 
 /// The index of every chunk in turn, handed to `each` with the chunk's number; while `each`

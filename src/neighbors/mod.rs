@@ -79,7 +79,7 @@ pub fn groups_with_plan(hashes: &[u64], k: u32, plan: &Plan) -> Groups {
 #[doc(hidden)]
 pub fn self_pair_columns_with_plan(hashes: &[u64], k: u32, plan: &Plan) -> PairColumns {
     let u = Unique::sorted(hashes);
-    let packed = hashes.len() < expand::MAX_PACKED_ITEMS;
+    let packed = expand::packable(hashes.len());
     self_columns_planned(&u, k.min(64), plan, packed, &mut PhaseClock::new())
 }
 
@@ -97,15 +97,15 @@ pub fn self_pair_columns(hashes: &[u64], k: u32) -> PairColumns {
     let mut clock = PhaseClock::new();
     let (u, plan) = unique_and_plan(hashes, k);
     clock.mark("unique+plan");
-    let packed = hashes.len() < expand::MAX_PACKED_ITEMS;
+    let packed = expand::packable(hashes.len());
     let out = self_columns_planned(&u, k, &plan, packed, &mut clock);
     clock.report(out.len());
     out
 }
 
 /// Every item pair of the self join of `u` under `plan`, as columns sorted by `(i, j)`: packed
-/// into integers by the join's sinks (`packed`, inputs below `expand::MAX_PACKED_ITEMS`), or
-/// as tuples sorted at the end.
+/// into integers by the join's sinks (`packed`, inputs `expand::packable` allows), or as
+/// tuples sorted at the end.
 fn self_columns_planned(
     u: &Unique,
     k: u32,
@@ -196,7 +196,7 @@ pub fn cross_pair_columns(base: &[u64], query: &[u64], k: u32) -> PairColumns {
     }
     let (ub, uq) = rayon::join(|| Unique::sorted(base), || Unique::sorted(query));
     let plan = plan::choose(&ub.hashes, &uq.hashes, k, false);
-    let packed = base.len().max(query.len()) < expand::MAX_PACKED_ITEMS;
+    let packed = expand::packable(base.len().max(query.len()));
     cross_columns_planned(&ub, &uq, k, &plan, packed)
 }
 
@@ -213,24 +213,26 @@ fn cross_columns_planned(
         expand::Items::new(ub, packed),
         expand::Items::new(uq, packed),
     );
-    fn parts<O: expand::ItemOut>(
-        ub: &Unique,
-        uq: &Unique,
-        (ib, iq): (&expand::Items<'_>, &expand::Items<'_>),
-        k: u32,
-        plan: &Plan,
-    ) -> Vec<O> {
-        let make = || expand::CrossItems::<O>::new(ib, iq);
-        let labels = (ib.labels(), iq.labels());
-        let sinks = join::cross_join(&ub.hashes, &uq.hashes, labels, k, plan, make);
-        sinks.into_iter().map(|s| s.out).collect()
-    }
     if packed {
-        let parts: Vec<Vec<u64>> = parts(ub, uq, (&ib, &iq), k, plan);
+        let parts: Vec<Vec<u64>> = cross_item_pairs(ub, uq, (&ib, &iq), k, plan);
         expand::columns(iq.len(), &parts)
     } else {
-        expand::sorted_columns(parts(ub, uq, (&ib, &iq), k, plan))
+        expand::sorted_columns(cross_item_pairs(ub, uq, (&ib, &iq), k, plan))
     }
+}
+
+/// The item pairs of the cross join, one piece per join sink.
+fn cross_item_pairs<O: expand::ItemOut>(
+    ub: &Unique,
+    uq: &Unique,
+    (ib, iq): (&expand::Items<'_>, &expand::Items<'_>),
+    k: u32,
+    plan: &Plan,
+) -> Vec<O> {
+    let make = || expand::CrossItems::<O>::new(ib, iq);
+    let labels = (ib.labels(), iq.labels());
+    let sinks = join::cross_join(&ub.hashes, &uq.hashes, labels, k, plan, make);
+    sinks.into_iter().map(|s| s.out).collect()
 }
 
 #[cfg(test)]
